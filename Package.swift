@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Module layout and import rules: ../shared/DESIGN.md ("The house"). Arrows only point down:
+// afsearch -> Search -> GPUEngine -> Kernels, Datasets; COpenCL is the raw C API.
+let package = Package(
+    name: "afsearch",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "afsearch", targets: ["afsearch"]),
+        .library(name: "Kernels", targets: ["Kernels"]),
+        .library(name: "GPUEngine", targets: ["GPUEngine"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Search", targets: ["Search"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenCL",
+            pkgConfig: "OpenCL",
+            providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]
+        ),
+        // Turns kernels/*.cl into Swift string constants at build time, so an installed binary
+        // never reads the working directory to find its templates.
+        .executableTarget(name: "EmbedKernelsTool"),
+        .plugin(
+            name: "EmbedKernels",
+            capability: .buildTool(),
+            dependencies: ["EmbedKernelsTool"]
+        ),
+        .target(name: "Kernels", plugins: ["EmbedKernels"]),
+        .target(name: "Datasets"),
+        .target(name: "GPUEngine", dependencies: ["COpenCL", "Kernels"]),
+        .target(
+            name: "Search",
+            dependencies: [
+                "Kernels", "GPUEngine", "Datasets",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .executableTarget(
+            name: "afsearch",
+            dependencies: [
+                "Kernels", "GPUEngine", "Datasets", "Search",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GPUEngine"]),
+        .testTarget(name: "GPUEngineTests", dependencies: ["GPUEngine", "Kernels"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "SearchTests", dependencies: ["Search", "Kernels", "GPUEngine", "Datasets"]),
+    ]
+)

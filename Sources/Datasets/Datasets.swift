@@ -1,0 +1,1 @@
+// Datasets module: see ../shared/DESIGN.md

@@ -1,0 +1,1 @@
+// GPUEngine module: see ../shared/DESIGN.md
