@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Module layout and import rules: ../shared/DESIGN.md ("The house"). Arrows only point down:
-// afsearch -> Search -> GPUEngine -> Kernels, Datasets; COpenCL is the raw C API.
+// afsearch -> Search -> GPUEngine -> Kernels, Datasets (Foundation only); COpenCL is the raw C API.
 let package = Package(
     name: "afsearch",
     platforms: [.macOS(.v13)],
@@ -33,7 +33,7 @@ let package = Package(
         ),
         .target(name: "Kernels", plugins: ["EmbedKernels"]),
         .target(name: "Datasets"),
-        .target(name: "GPUEngine", dependencies: ["COpenCL", "Kernels"]),
+        .target(name: "GPUEngine", dependencies: ["COpenCL", "Kernels", "Datasets"]),
         .target(
             name: "Search",
             dependencies: [
@@ -49,7 +49,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GPUEngine"]),
-        .testTarget(name: "GPUEngineTests", dependencies: ["GPUEngine", "Kernels"]),
+        .testTarget(name: "GPUEngineTests", dependencies: ["GPUEngine", "Kernels", "Datasets"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Kernels", "GPUEngine", "Datasets"]),
     ]
