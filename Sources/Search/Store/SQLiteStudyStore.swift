@@ -1,0 +1,275 @@
+import Foundation
+import GRDB
+
+/// A study in one SQLite file (usually `runs/<study>/study.sqlite`), through GRDB.
+///
+/// SQLite's rollback journal with `synchronous = FULL` makes every committed transaction durable before
+/// `commit` returns, so a process killed at any instant leaves either the whole batch or none of it.
+/// Parameters, expressions and metrics are JSON text columns: the schema does not change when a sampler
+/// or the trainer reports something new.
+public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
+    // `DatabaseQueue` serialises all access itself; the class holds nothing else mutable.
+    public let studyName: String
+    public let path: String
+    private let queue: DatabaseQueue
+
+    /// Opens (creating if needed) the study database at `path`. Parent folders are created.
+    public init(path: String, studyName: String? = nil) throws {
+        let url = URL(fileURLWithPath: path)
+        self.path = path
+        self.studyName = studyName ?? url.deletingLastPathComponent().lastPathComponent
+        do {
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            var config = Configuration()
+            config.busyMode = .timeout(10)
+            config.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+            queue = try DatabaseQueue(path: path, configuration: config)
+            try Self.migrator.migrate(queue)
+        } catch let error as DatabaseError {
+            throw StudyStoreError.unreadable(path: path, reason: error.message ?? "\(error)")
+        }
+    }
+
+    /// An in-memory store (tests, throwaway searches).
+    public init(inMemoryNamed name: String) throws {
+        studyName = name
+        path = ":memory:"
+        queue = try DatabaseQueue()
+        try Self.migrator.migrate(queue)
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE study (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    kind TEXT,
+                    settings TEXT,
+                    created_at REAL NOT NULL
+                );
+                CREATE TABLE trial (
+                    number INTEGER PRIMARY KEY,
+                    grp TEXT NOT NULL DEFAULT '',
+                    state TEXT NOT NULL,
+                    parameters TEXT NOT NULL,
+                    expressions TEXT NOT NULL,
+                    canonical_key TEXT,
+                    objective REAL,
+                    test_accuracy REAL,
+                    metrics TEXT NOT NULL,
+                    epochs INTEGER,
+                    seed TEXT,
+                    device TEXT,
+                    started_at REAL,
+                    finished_at REAL,
+                    train_seconds REAL,
+                    duplicate_of INTEGER
+                );
+                CREATE INDEX trial_key ON trial(canonical_key);
+                CREATE INDEX trial_state ON trial(state);
+                CREATE TABLE trial_counter (id INTEGER PRIMARY KEY CHECK (id = 1), next INTEGER NOT NULL);
+                INSERT INTO trial_counter (id, next) VALUES (1, 0);
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: settings
+
+    public func settingsJSON() throws -> String? {
+        try queue.read { db in try String.fetchOne(db, sql: "SELECT settings FROM study WHERE id = 1") }
+    }
+
+    public func kind() throws -> String? {
+        try queue.read { db in try String.fetchOne(db, sql: "SELECT kind FROM study WHERE id = 1") }
+    }
+
+    public func writeSettingsJSON(_ json: String, kind: String) throws {
+        try queue.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO study (id, kind, settings, created_at) VALUES (1, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, settings = excluded.settings
+                    """,
+                arguments: [kind, json, Date().timeIntervalSince1970])
+        }
+    }
+
+    // MARK: trials
+
+    private static let columns = """
+        number, grp, state, parameters, expressions, canonical_key, objective, test_accuracy, metrics, \
+        epochs, seed, device, started_at, finished_at, train_seconds, duplicate_of
+        """
+
+    public func insert(_ trials: [TrialRecord]) throws {
+        try write(trials, verb: "INSERT")
+    }
+
+    public func upsert(_ trials: [TrialRecord]) throws {
+        try write(trials, verb: "INSERT OR REPLACE")
+    }
+
+    public func update(_ trials: [TrialRecord]) throws {
+        try queue.write { db in
+            for trial in trials {
+                let exists = try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS(SELECT 1 FROM trial WHERE number = ?)", arguments: [trial.number]) ?? false
+                guard exists else { throw StudyStoreError.unknownTrial(study: studyName, number: trial.number) }
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO trial (\(Self.columns)) VALUES (\(Self.placeholders))",
+                    arguments: try Self.arguments(trial))
+            }
+        }
+    }
+
+    private static let placeholders = Array(repeating: "?", count: 16).joined(separator: ", ")
+
+    private func write(_ trials: [TrialRecord], verb: String) throws {
+        do {
+            try queue.write { db in
+                for trial in trials {
+                    try db.execute(
+                        sql: "\(verb) INTO trial (\(Self.columns)) VALUES (\(Self.placeholders))",
+                        arguments: try Self.arguments(trial))
+                }
+                if let top = trials.map(\.number).max() {
+                    try db.execute(
+                        sql: "UPDATE trial_counter SET next = MAX(next, ?) WHERE id = 1", arguments: [top + 1])
+                }
+            }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            let existing = Set(try self.trials(states: nil, group: nil).map(\.number))
+            let clash = trials.first { existing.contains($0.number) }?.number ?? -1
+            throw StudyStoreError.duplicateTrialNumber(study: studyName, number: clash)
+        }
+    }
+
+    public func trials(states: Set<TrialState>?, group: String?) throws -> [TrialRecord] {
+        var clauses: [String] = []
+        var arguments = StatementArguments()
+        if let states {
+            guard !states.isEmpty else { return [] }
+            clauses.append("state IN (\(states.map { _ in "?" }.joined(separator: ", ")))")
+            for state in states.sorted(by: { $0.rawValue < $1.rawValue }) { _ = arguments.append(contentsOf: [state.rawValue]) }
+        }
+        if let group {
+            clauses.append("grp = ?")
+            _ = arguments.append(contentsOf: [group])
+        }
+        let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        return try queue.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(Self.columns) FROM trial \(whereClause) ORDER BY number", arguments: arguments
+            ).map(Self.record)
+        }
+    }
+
+    public func trial(number: Int) throws -> TrialRecord? {
+        try queue.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM trial WHERE number = ?", arguments: [number])
+                .map(Self.record)
+        }
+    }
+
+    public func finishedTrial(canonicalKey: String) throws -> TrialRecord? {
+        try queue.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT \(Self.columns) FROM trial
+                    WHERE canonical_key = ? AND state IN ('complete', 'failed', 'diverged') AND duplicate_of IS NULL
+                    ORDER BY number LIMIT 1
+                    """,
+                arguments: [canonicalKey]
+            ).map(Self.record)
+        }
+    }
+
+    public func nextTrialNumber() throws -> Int {
+        try queue.read { db in
+            let counter = try Int.fetchOne(db, sql: "SELECT next FROM trial_counter WHERE id = 1") ?? 0
+            let top = try Int.fetchOne(db, sql: "SELECT MAX(number) FROM trial").map { $0 + 1 } ?? 0
+            return max(counter, top)
+        }
+    }
+
+    public func count(states: Set<TrialState>?) throws -> Int {
+        guard let states else {
+            return try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM trial") ?? 0 }
+        }
+        guard !states.isEmpty else { return 0 }
+        let list = states.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        return try queue.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM trial WHERE state IN (\(list))") ?? 0
+        }
+    }
+
+    @discardableResult
+    public func discardUnfinished() throws -> Int {
+        try queue.write { db in
+            try db.execute(sql: "DELETE FROM trial WHERE state IN ('pending', 'running')")
+            return db.changesCount
+        }
+    }
+
+    public func bestTrials(limit: Int) throws -> [TrialRecord] {
+        try queue.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.columns) FROM trial
+                    WHERE state IN ('complete', 'failed', 'diverged') AND objective IS NOT NULL
+                    ORDER BY objective DESC, number ASC LIMIT ?
+                    """,
+                arguments: [limit]
+            ).map(Self.record)
+        }
+    }
+
+    // MARK: row mapping
+
+    private static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    private static func arguments(_ t: TrialRecord) throws -> StatementArguments {
+        // Non-finite metrics cannot be JSON; they are dropped (a diverged trial is marked by its state).
+        let metrics = t.metrics.filter { $0.value.isFinite }
+        let values: [(any DatabaseValueConvertible)?] = [
+            t.number, t.group, t.state.rawValue, try json(t.parameters), try json(t.expressions), t.canonicalKey,
+            t.objective.flatMap { $0.isFinite ? $0 : nil }, t.testAccuracy, try json(metrics), t.epochs,
+            t.seed.map { String($0) }, t.device, t.startedAt?.timeIntervalSince1970,
+            t.finishedAt?.timeIntervalSince1970, t.trainSeconds, t.duplicateOf,
+        ]
+        return StatementArguments(values)
+    }
+
+    private static func record(_ row: Row) throws -> TrialRecord {
+        let decoder = JSONDecoder()
+        func decode<T: Decodable>(_ type: T.Type, _ column: String) throws -> T {
+            let text: String = row[column]
+            return try decoder.decode(T.self, from: Data(text.utf8))
+        }
+        let stateText: String = row["state"]
+        let seedText: String? = row["seed"]
+        let started: Double? = row["started_at"]
+        let finished: Double? = row["finished_at"]
+        return TrialRecord(
+            number: row["number"], group: row["grp"], state: TrialState(rawValue: stateText) ?? .failed,
+            parameters: try decode([String: String].self, "parameters"),
+            expressions: try decode([String].self, "expressions"),
+            canonicalKey: row["canonical_key"], objective: row["objective"], testAccuracy: row["test_accuracy"],
+            metrics: try decode([String: Double].self, "metrics"), epochs: row["epochs"],
+            seed: seedText.flatMap { UInt64($0) }, device: row["device"],
+            startedAt: started.map { Date(timeIntervalSince1970: $0) },
+            finishedAt: finished.map { Date(timeIntervalSince1970: $0) },
+            trainSeconds: row["train_seconds"], duplicateOf: row["duplicate_of"])
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+
+/// Where a trial stands. `pending` and `running` are unfinished: a resumed study redoes them.
+/// `complete`, `failed` and `diverged` are finished: a resumed study keeps them and never repeats them.
+public enum TrialState: String, Codable, Sendable, CaseIterable {
+    case pending, running, complete, failed, diverged
+
+    public var isFinished: Bool {
+        switch self {
+        case .complete, .failed, .diverged: return true
+        case .pending, .running: return false
+        }
+    }
+
+    public static let finished: Set<TrialState> = [.complete, .failed, .diverged]
+    public static let unfinished: Set<TrialState> = [.pending, .running]
+}
+
+/// One evaluated (or to-be-evaluated) candidate of a study.
+///
+/// `parameters` are the sampler's own view (for à la carte: `layer0` → menu entry name), `expressions`
+/// the printed activation per slot; the store never interprets either. `canonicalKey` identifies the
+/// function list for dedup lookups: two trials with the same key are the same candidate, and the second
+/// one reuses the first one's score (`duplicateOf` names the trial that was trained).
+public struct TrialRecord: Codable, Sendable, Equatable {
+    /// Unique within the study, assigned by the caller in proposal order (see `StudyStore.nextTrialNumber`).
+    public var number: Int
+    /// Free-form grouping: a generation, a population name, a sampler round.
+    public var group: String
+    public var state: TrialState
+    public var parameters: [String: String]
+    public var expressions: [String]
+    public var canonicalKey: String?
+    /// The score the search maximises (validation accuracy by default). `nil` until finished;
+    /// 0 for a diverged candidate.
+    public var objective: Double?
+    /// Test accuracy, set only for the trial(s) finally chosen: the test set never selects.
+    public var testAccuracy: Double?
+    /// Anything else worth keeping (train accuracy, losses, best epoch, ...).
+    public var metrics: [String: Double]
+    public var epochs: Int?
+    public var seed: UInt64?
+    public var device: String?
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    /// Seconds spent training this candidate's share of its population (population time / trained count).
+    public var trainSeconds: Double?
+    /// The trial number whose score this one reuses, when it was a duplicate and not trained.
+    public var duplicateOf: Int?
+
+    public init(
+        number: Int, group: String = "", state: TrialState = .pending,
+        parameters: [String: String] = [:], expressions: [String] = [], canonicalKey: String? = nil,
+        objective: Double? = nil, testAccuracy: Double? = nil, metrics: [String: Double] = [:],
+        epochs: Int? = nil, seed: UInt64? = nil, device: String? = nil,
+        startedAt: Date? = nil, finishedAt: Date? = nil, trainSeconds: Double? = nil, duplicateOf: Int? = nil
+    ) {
+        self.number = number
+        self.group = group
+        self.state = state
+        self.parameters = parameters
+        self.expressions = expressions
+        self.canonicalKey = canonicalKey
+        self.objective = objective
+        self.testAccuracy = testAccuracy
+        self.metrics = metrics
+        self.epochs = epochs
+        self.seed = seed
+        self.device = device
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.trainSeconds = trainSeconds
+        self.duplicateOf = duplicateOf
+    }
+}
+
+/// Failures of a study store, each naming the study or trial concerned.
+public enum StudyStoreError: Error, CustomStringConvertible, Equatable {
+    case duplicateTrialNumber(study: String, number: Int)
+    case unknownTrial(study: String, number: Int)
+    case settingsMismatch(study: String, key: String, stored: String, requested: String)
+    case unreadable(path: String, reason: String)
+    case notAStudy(path: String)
+
+    public var description: String {
+        switch self {
+        case let .duplicateTrialNumber(study, number):
+            return "study '\(study)': trial number \(number) already exists"
+        case let .unknownTrial(study, number):
+            return "study '\(study)': no trial number \(number)"
+        case let .settingsMismatch(study, key, stored, requested):
+            return "study '\(study)' was created with \(key)=\(stored) but this run asks for \(key)=\(requested); "
+                + "use another --study name or the same settings"
+        case let .unreadable(path, reason):
+            return "cannot open study database '\(path)': \(reason)"
+        case let .notAStudy(path):
+            return "'\(path)' is not an afsearch study database (no study table)"
+        }
+    }
+}
+
+/// Persistent record of one study: its settings and every trial.
+///
+/// Contract (what makes a study survive `kill -9`): every method that writes is one transaction, so a batch
+/// of trials is either entirely stored or not at all; callers commit each finished batch before proposing
+/// the next. On resume, `discardUnfinished()` drops pending/running trials (they are redone); finished
+/// trials are kept and their numbers are never reused.
+public protocol StudyStore: AnyObject, Sendable {
+    /// The study's name (the folder name under `runs/`).
+    var studyName: String { get }
+
+    /// The study's settings as a JSON document, or `nil` for a fresh study.
+    func settingsJSON() throws -> String?
+    func writeSettingsJSON(_ json: String, kind: String) throws
+    /// What kind of study this is (`alacarte`, `evolution`, `experiment`, ...), `nil` when not set.
+    func kind() throws -> String?
+
+    /// Inserts new trials in one transaction. Fails (and stores none of them) if a number already exists.
+    func insert(_ trials: [TrialRecord]) throws
+    /// Replaces existing trials (matched by number) in one transaction.
+    func update(_ trials: [TrialRecord]) throws
+    /// Inserts or replaces, in one transaction.
+    func upsert(_ trials: [TrialRecord]) throws
+
+    /// Trials ordered by number; all of them when `states` is nil.
+    func trials(states: Set<TrialState>?, group: String?) throws -> [TrialRecord]
+    func trial(number: Int) throws -> TrialRecord?
+    /// A finished, trained (not itself a duplicate) trial with this canonical key, if any.
+    func finishedTrial(canonicalKey: String) throws -> TrialRecord?
+    /// One more than the largest trial number ever stored (0 for an empty study).
+    func nextTrialNumber() throws -> Int
+    func count(states: Set<TrialState>?) throws -> Int
+    /// Deletes pending and running trials; returns how many there were.
+    @discardableResult func discardUnfinished() throws -> Int
+    /// Finished trials with the highest objective first (ties: lower number first).
+    func bestTrials(limit: Int) throws -> [TrialRecord]
+}
+
+extension StudyStore {
+    public func trials(states: Set<TrialState>? = nil) throws -> [TrialRecord] {
+        try trials(states: states, group: nil)
+    }
+
+    /// Decodes the stored settings, or `nil` for a fresh study.
+    public func settings<S: Decodable>(as type: S.Type) throws -> S? {
+        guard let json = try settingsJSON() else { return nil }
+        return try JSONDecoder().decode(S.self, from: Data(json.utf8))
+    }
+
+    public func writeSettings<S: Encodable>(_ settings: S, kind: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        let data = try encoder.encode(settings)
+        try writeSettingsJSON(String(decoding: data, as: UTF8.self), kind: kind)
+    }
+}
