@@ -1,0 +1,109 @@
+import Foundation
+import Kernels
+
+/// Where a generation's wall time went.
+public struct GenerationTiming: Codable, Sendable, Hashable {
+    /// Proposing individuals, assembling the networks and screening their expressions.
+    public var proposeSeconds: Double = 0
+    /// Generating and building the population's program (part of the trainer's time when it reports it).
+    public var compileSeconds: Double = 0
+    /// Training and validating the population, compile time excluded.
+    public var trainSeconds: Double = 0
+    /// Selection, records, and the study-store transaction.
+    public var bookkeepingSeconds: Double = 0
+
+    public init() {}
+
+    public var totalSeconds: Double { proposeSeconds + compileSeconds + trainSeconds + bookkeepingSeconds }
+}
+
+/// One population's state after a generation.
+public struct PopulationRecord: Codable, Sendable, Hashable {
+    public var name: String
+    /// The best fitness found so far by this population (its parent, elite or best ever).
+    public var bestFitness: Double
+    /// Mean fitness of this generation's individuals.
+    public var meanFitness: Double
+    /// The best individual's expressions, printed (one, or three for a triple).
+    public var bestExpressions: [String]
+}
+
+/// What one generation did. The run keeps one per generation; a report plots them.
+public struct GenerationRecord: Codable, Sendable, Hashable {
+    public var generation: Int
+    public var populations: [PopulationRecord]
+    /// Networks scored this generation (trained, reused or rejected).
+    public var networks: Int
+    /// Distinct networks actually trained.
+    public var trained: Int
+    /// Networks answered from earlier scores instead of training (same function list).
+    public var duplicatesSkipped: Int
+    /// Networks whose expressions failed screening (fitness 0, never trained).
+    public var rejected: Int
+    /// Best network fitness seen so far in the run.
+    public var bestFitnessSoFar: Double
+    public var timing: GenerationTiming
+    /// Replayed from the study store on resume rather than run now.
+    public var replayed: Bool
+}
+
+/// A network: one expression per slot (input, hidden, output), with its fitness and the trial that scored it.
+public struct ScoredNetwork: Sendable, Hashable {
+    public var expressions: [ActivationExpr]
+    public var fitness: Double
+    public var trialNumber: Int?
+}
+
+/// A network in files: printed expressions for people and pre-order tokens for exact reloading.
+public struct NetworkFunctions: Codable, Sendable, Hashable {
+    public var formulas: [String]
+    public var trees: [TreeGenome]
+
+    public init(_ expressions: [ActivationExpr]) {
+        formulas = expressions.map(\.description)
+        trees = expressions.map(TreeGenome.init)
+    }
+
+    public var expressions: [ActivationExpr] { trees.map(\.expression) }
+}
+
+/// The outcome of `EvolutionRun.run`: what `afsearch evolve` prints and writes as `evolution.json`,
+/// and what `afsearch report` and `afsearch export` read.
+public struct EvolutionResult: Codable, Sendable {
+    public var settings: EvolutionSettings
+    public var history: [GenerationRecord]
+    /// The best network evaluated during the search (by validation fitness).
+    public var best: NetworkFunctions
+    public var bestFitness: Double
+    public var bestTrialNumber: Int?
+    /// Per population, its best individual at the end.
+    public var populationBests: [PopulationRecord]
+    public var networksEvaluated: Int
+    public var networksTrained: Int
+    public var duplicatesSkipped: Int
+    public var rejected: Int
+    /// Test accuracy of the best network retrained on Train1 ∪ Train2, at the last epoch; nil if not run.
+    public var finalTest: TestScore?
+    /// The standard network's test accuracy under the same final protocol, for comparison.
+    public var standardTest: TestScore?
+    public var dataset: String?
+    public var device: String?
+
+    public static let fileName = "evolution.json"
+
+    public func write(to folder: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try encoder.encode(self).write(to: folder.appendingPathComponent(Self.fileName), options: .atomic)
+    }
+
+    public static func read(from folder: URL) throws -> EvolutionResult {
+        let url = folder.appendingPathComponent(fileName)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw EvolutionError.invalidSetting("no \(fileName) in '\(folder.path)': expected a run folder written by 'afsearch evolve'")
+        }
+        do { return try JSONDecoder().decode(EvolutionResult.self, from: data) }
+        catch { throw EvolutionError.corruptCheckpoint("\(url.path): \(error)") }
+    }
+}
