@@ -8,11 +8,11 @@ import Testing
 /// it is asked to train is recorded, so tests can see exactly what was trained.
 final class RecordingBackend: PopulationTrainingBackend, @unchecked Sendable {
     private let lock = NSLock()
-    private var _populations: [[Candidate]] = []
-    var populations: [[Candidate]] { lock.withLock { _populations } }
+    private var _populations: [[SlotActivations]] = []
+    var populations: [[SlotActivations]] { lock.withLock { _populations } }
     let deviceDescription = "recording backend"
 
-    func train(population: [Candidate], setup: TrainingSetup, splits: SearchSplits, evaluateTest: Bool)
+    func train(population: [SlotActivations], setup: TrainingSetup, splits: SearchSplits, evaluateTest: Bool)
         async throws -> [CandidateTrainingResult]
     {
         lock.withLock { _populations.append(population) }

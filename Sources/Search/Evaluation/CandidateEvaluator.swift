@@ -2,7 +2,7 @@ import Datasets
 import Kernels
 
 /// A candidate network's activation functions, one expression per slot (a layer, or a stage of layers).
-public typealias Candidate = [ActivationExpr]
+public typealias SlotActivations = [ActivationExpr]
 
 /// Which accuracy the search maximises.
 public enum ObjectiveSplit: String, Codable, Sendable, CaseIterable {
@@ -155,11 +155,11 @@ public struct TestScore: Sendable, Equatable, Codable {
 /// synthetic objective in tests and sampler benchmarks.
 public protocol CandidateEvaluator: Sendable {
     /// Scores every candidate, training each distinct one at most once.
-    func evaluate(_ candidates: [Candidate]) async throws -> EvaluationBatch
+    func evaluate(_ candidates: [SlotActivations]) async throws -> EvaluationBatch
     /// Trains the chosen candidate and scores it once on the test split.
-    func scoreOnTest(_ candidate: Candidate) async throws -> TestScore
+    func scoreOnTest(_ candidate: SlotActivations) async throws -> TestScore
     /// The key under which a candidate's score is stored and deduplicated.
-    func key(of candidate: Candidate) -> String
+    func key(of candidate: SlotActivations) -> String
     /// Free text naming the device (stored with each trial).
     var deviceDescription: String { get }
 }

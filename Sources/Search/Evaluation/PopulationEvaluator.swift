@@ -35,7 +35,7 @@ public struct CandidateTrainingResult: Sendable, Equatable {
 /// What `PopulationEvaluator` needs from a trainer: train many candidates at once, each with one
 /// expression per slot, on shared data, and report their histories in order.
 public protocol PopulationTrainingBackend: Sendable {
-    func train(population: [Candidate], setup: TrainingSetup, splits: SearchSplits, evaluateTest: Bool)
+    func train(population: [SlotActivations], setup: TrainingSetup, splits: SearchSplits, evaluateTest: Bool)
         async throws -> [CandidateTrainingResult]
     var deviceDescription: String { get }
 }
@@ -80,17 +80,17 @@ public actor PopulationEvaluator: CandidateEvaluator {
 
     public nonisolated var deviceDescription: String { backend.deviceDescription }
 
-    public nonisolated func key(of candidate: Candidate) -> String { identity.functionKey(of: candidate) }
+    public nonisolated func key(of candidate: SlotActivations) -> String { identity.functionKey(of: candidate) }
 
     /// Seeds the cache with scores known from elsewhere (e.g. a resumed study's finished trials).
     public func remember(_ score: CandidateScore) { cache[score.key] = score }
 
-    public func evaluate(_ candidates: [Candidate]) async throws -> EvaluationBatch {
+    public func evaluate(_ candidates: [SlotActivations]) async throws -> EvaluationBatch {
         for (index, candidate) in candidates.enumerated() where candidate.count != setup.slotCount {
             throw EvaluationError.wrongSlotCount(candidate: index, expected: setup.slotCount, got: candidate.count)
         }
         var scores = [CandidateScore?](repeating: nil, count: candidates.count)
-        var toTrain: [Candidate] = []
+        var toTrain: [SlotActivations] = []
         var trainKeys: [String] = []
         var firstIndexOfKey: [String: Int] = [:]
         var batchDuplicates: [(index: Int, of: String)] = []
@@ -144,7 +144,7 @@ public actor PopulationEvaluator: CandidateEvaluator {
                                duplicatesSkipped: skipped, trainSeconds: seconds)
     }
 
-    public func scoreOnTest(_ candidate: Candidate) async throws -> TestScore {
+    public func scoreOnTest(_ candidate: SlotActivations) async throws -> TestScore {
         guard candidate.count == setup.slotCount else {
             throw EvaluationError.wrongSlotCount(candidate: 0, expected: setup.slotCount, got: candidate.count)
         }
