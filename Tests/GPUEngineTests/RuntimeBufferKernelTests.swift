@@ -47,23 +47,12 @@ import Kernels
 @Suite struct RuntimeKernelTests {
     let device = RuntimeFixture.device
 
-    /// Test-only kernels: a 2-D transpose (global [cols, rows]) and a work-group sum through `__local`.
+    /// Test-only kernels: a 2-D transpose (global [cols, rows]) and a 3-D index pattern.
     static let source = """
         // out[c * rows + r] = in[r * cols + c]   (in: rows x cols, row-major)
         __kernel void transpose(const int rows, const int cols, __global const float* in, __global float* out) {
             int c = get_global_id(0), r = get_global_id(1);
             if (r < rows && c < cols) out[c * rows + r] = in[r * cols + c];
-        }
-        // sums[g] = sum of x over work-group g; scratch holds one float per work-item.
-        __kernel void group_sum(__global const float* x, __global float* sums, __local float* scratch) {
-            int l = get_local_id(0), n = get_local_size(0);
-            scratch[l] = x[get_global_id(0)];
-            barrier(CLK_LOCAL_MEM_FENCE);
-            for (int s = n / 2; s > 0; s /= 2) {
-                if (l < s) scratch[l] += scratch[l + s];
-                barrier(CLK_LOCAL_MEM_FENCE);
-            }
-            if (l == 0) sums[get_group_id(0)] = scratch[0];
         }
         // volume[(z * ny + y) * nx + x] = x + 100 y + 10000 z
         __kernel void index3d(__global uint* volume) {
@@ -115,7 +104,7 @@ import Kernels
         let group = 32, groups = 9
         let x = (0 ..< group * groups).map { Float($0 % 13) }  // small integers: sums are exact in float
         let xBuffer = try device.buffer(x), sums = try device.buffer(Float.self, count: groups)
-        try Self.program.kernel("group_sum")
+        try RuntimeFixture.selftestProgram.kernel("group_sum")
             .launch(global: [group * groups], local: [group], args: xBuffer, sums, KernelArgument.local(Float.self, count: group))
         let expected = (0 ..< groups).map { g in x[g * group ..< (g + 1) * group].reduce(0, +) }
         #expect(try sums.download() == expected)
