@@ -32,7 +32,9 @@ let package = Package(
             dependencies: ["EmbedKernelsTool"]
         ),
         .target(name: "Kernels", plugins: ["EmbedKernels"]),
-        .target(name: "Datasets"),
+        // zlib (gzip for IDX/CSV files); Debian: zlib1g-dev.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Datasets", dependencies: ["CZlib"]),
         .target(name: "GPUEngine", dependencies: ["COpenCL", "Kernels", "Datasets"]),
         .target(
             name: "Search",

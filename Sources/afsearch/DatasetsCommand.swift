@@ -1,7 +1,135 @@
 import ArgumentParser
+import Datasets
+import Foundation
 
-// PLACEHOLDER: replaced by the issue that implements `afsearch datasets`.
+/// `afsearch datasets [NAME-OR-PATH]`: lists the known datasets, or loads one and describes it.
 struct DatasetsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "datasets", abstract: "List known datasets and whether they are present. (not implemented yet)")
-    func run() async throws { throw ValidationError("'afsearch datasets' is not implemented yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "datasets",
+        abstract: "List known datasets (rows × features × classes, present or absent), or describe one.",
+        discussion: """
+            Without an argument, lists every dataset `make data` fetches. Sizes of present datasets are read \
+            from their files; those of absent ones come from the registry's table. With a registry name \
+            (keel/wine, sklearn/digits, fashion-mnist, mnist-5k) or a file path (.dat, .arff, .csv, .csv.gz, \
+            *-images-idx3-ubyte[.gz]), loads it and prints its shape, classes and warnings.
+            """
+    )
+
+    /// A registry name or a file path to load and describe.
+    @Argument(help: "A dataset name or file to load and describe (omit to list all).")
+    var dataset: String?
+
+    /// Only the datasets of one suite.
+    @Option(help: "List only a suite: paper1 (study 1's 25 KEEL sets) or paper2 (offline image sets).")
+    var suite: String?
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    @Option(help: "Data folder (default: $AFSEARCH_DATA, else ~/.cache/afsearch/data).")
+    var dataRoot: String?
+
+    @Flag(help: "List from the registry's table only, without reading present files (fast).")
+    var noMeasure = false
+
+    @Option(help: "Missing values: reject (error) or mean (impute column mean / most frequent level).")
+    var impute: String = "reject"
+
+    @Option(help: "For a file path: the label column, by name, 0-based index, or 'last'.")
+    var label: String?
+
+    func run() async throws {
+        let root = dataRoot.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? DatasetRegistry.defaultDataRoot
+        guard let policy = MissingValuePolicy(rawValue: impute) else {
+            throw ValidationError("--impute must be one of: \(MissingValuePolicy.allCases.map(\.rawValue).joined(separator: ", ")); got '\(impute)'")
+        }
+        do {
+            if let dataset {
+                try describe(dataset, root: root, options: LoadOptions(missing: policy, labelColumn: label.map(LabelColumn.init(argument:))))
+            } else {
+                try list(root: root)
+            }
+        } catch let error as DatasetError {
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+
+    private struct Row: Codable {
+        var info: DatasetInfo
+        var present: Bool
+        var measured: Bool
+        var error: String?
+    }
+
+    private func list(root: URL) throws {
+        let infos = try suite.map { try DatasetRegistry.suite($0) } ?? DatasetRegistry.all
+        var rows: [Row] = []
+        for info in infos {
+            let present = DatasetRegistry.isPresent(info, dataRoot: root)
+            var row = Row(info: info, present: present, measured: false, error: nil)
+            if present && !noMeasure {
+                do {
+                    row.info = try DatasetRegistry.measure(info, dataRoot: root)
+                    row.measured = true
+                } catch let error as DatasetError {
+                    row.error = error.description
+                }
+            }
+            rows.append(row)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            return
+        }
+        let width = max(24, rows.map(\.info.name.count).max() ?? 0)
+        print("name".padding(toLength: width, withPad: " ", startingAt: 0)
+              + "    rows  feats classes  kind         status")
+        for row in rows {
+            let info = row.info
+            let kind = info.imageShape.map { "image " + $0.map(String.init).joined(separator: "×") }
+                ?? (info.categorical ? "categorical" : "numeric")
+            let status = row.error.map { "error: \($0)" } ?? (row.present ? "present" : "absent")
+            print(info.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                  + pad(info.rows, 8) + pad(info.features, 7) + pad(info.classes, 8) + "  "
+                  + kind.padding(toLength: 12, withPad: " ", startingAt: 0) + " " + status)
+        }
+        let absent = rows.filter { !$0.present }.count
+        print("\(rows.count) datasets, \(rows.count - absent) present in \(root.path)"
+              + (absent > 0 ? "; run `make data` to fetch the \(absent) absent" : ""))
+    }
+
+    private func describe(_ name: String, root: URL, options: LoadOptions) throws {
+        let dataset = try DatasetRegistry.load(name, dataRoot: root, options: options)
+        if json {
+            let summary: [String: String] = [
+                "name": dataset.name, "source": dataset.source, "rows": String(dataset.rowCount),
+                "features": String(dataset.featureCount), "classes": String(dataset.classCount),
+                "officialTestRows": dataset.officialTest.map { String($0.rowCount) } ?? "",
+                "imageShape": dataset.imageShape?.map(String.init).joined(separator: "x") ?? "",
+                "classNames": dataset.classNames.joined(separator: "|"),
+                "warnings": dataset.warnings.joined(separator: "\n"),
+            ]
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+            return
+        }
+        print("\(dataset.name)  (\(dataset.source))")
+        print("  rows \(dataset.rowCount)" + (dataset.officialTest.map { " (official test: \($0.rowCount))" } ?? "")
+              + ", features \(dataset.featureCount)" + (dataset.imageShape.map { " as image \($0)" } ?? "")
+              + ", classes \(dataset.classCount)")
+        let counts = dataset.allRows.classCounts
+        print("  classes: " + zip(dataset.classNames, counts).map { "\($0) (\($1))" }.joined(separator: ", "))
+        for warning in dataset.warnings {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
+    }
+
+    private func pad(_ value: Int, _ width: Int) -> String {
+        let text = String(value)
+        return String(repeating: " ", count: max(0, width - text.count)) + text
+    }
 }
