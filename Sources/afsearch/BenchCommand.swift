@@ -7,7 +7,8 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure kernel and training throughput against the device's measured GEMM peak.",
-        subcommands: [BenchGEMMCommand.self]
+        subcommands: [BenchTrainCommand.self, BenchGEMMCommand.self],
+        defaultSubcommand: BenchTrainCommand.self
     )
 }
 
@@ -114,5 +115,85 @@ struct BenchGEMMCommand: AsyncParsableCommand {
         let summary = try GEMMPeakSummary.measure(device: device, shapes: shapes, repetitions: repetitions, quick: quick,
                                                   log: verbose && !common.json ? { print($0) } : nil)
         if common.json { try printJSON(summary) } else { summary.printText() }
+    }
+}
+
+struct BenchTrainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Study 1's workload on the population trainer: candidate-epochs/s, GFLOP/s, share of the measured GEMM peak.",
+        discussion: """
+        P candidates of L Linear layers (20→64→…→64→10), n synthetic samples, full-batch Adam lr 1e-3, candidate i
+        using activation i mod 8 of relu, tanh, sigmoid, elu, silu, gelu, softplus, mish. FLOPs per
+        candidate-epoch: 6·n·W (W = weights + biases of one network), as bench/peers count them. A warm-up run
+        builds the program first; the timed run is one whole `train` call. The GEMM peak is measured first by
+        the same command (see `afsearch bench gemm`).
+        """
+    )
+
+    @OptionGroup var common: BenchDeviceOptions
+
+    @Option(name: .long, help: "Candidates P.")
+    var population = 64
+    @Option(name: .long, help: "Linear layers L (hidden layers = L − 1).")
+    var layers = 5
+    @Option(name: .long, help: "Samples n.")
+    var samples = 1000
+    @Option(name: .long, help: "Epochs.")
+    var epochs = 50
+
+    /// Run P = 1, 8, 64, 256 for L = 5 and 10 (ignores --population and --layers).
+    @Flag(name: .long, help: "Run P = 1, 8, 64, 256 × L = 5, 10.")
+    var scaling = false
+
+    @Option(name: .long, help: "GEMM peak sweep: full, quick (float16 tiles only) or none.")
+    var peak: PeakMode = .full
+
+    enum PeakMode: String, ExpressibleByArgument, CaseIterable { case full, quick, none }
+
+    struct Report: Encodable {
+        var device: String
+        var gemmPeak: GEMMPeakSummary?
+        var runs: [Run]
+        struct Run: Encodable {
+            var result: TrainingBenchResult
+            var shareOfGEMMPeak: Double?
+        }
+    }
+
+    func validate() throws {
+        for (name, value) in [("population", population), ("layers", layers), ("samples", samples), ("epochs", epochs)] where value < 1 {
+            throw ValidationError("--\(name) must be at least 1, got \(value)")
+        }
+        guard layers >= 2 || scaling else { throw ValidationError("--layers must be at least 2 (one hidden layer), got \(layers)") }
+    }
+
+    func run() async throws {
+        let device = try ComputeDevice.select(common.device)
+        let log: (String) -> Void = { if !common.json { print($0) } }
+        log("device: \(device.info.name)")
+        var peakSummary: GEMMPeakSummary?
+        if peak != .none {
+            peakSummary = try GEMMPeakSummary.measure(device: device, shapes: [.study1Layer, .square256], repetitions: 3,
+                                                      quick: peak == .quick, log: nil)
+            if !common.json { peakSummary!.printText() }
+        }
+        let trainer = try TrainingActivationSource.trainer(device: device)
+        let grid: [(p: Int, l: Int)] = scaling ? [5, 10].flatMap { l in [1, 8, 64, 256].map { (p: $0, l: l) } } : [(population, layers)]
+        log(String(format: "%5@ %3@ %6@ %6@ %13@ %9@ %8@  %@", "P", "L", "n", "epochs", "cand-epochs/s", "GFLOP/s", "of peak", "tile"))
+        var runs: [Report.Run] = []
+        for (p, l) in grid {
+            var workload = Study1Workload()
+            workload.population = p
+            workload.layers = l
+            workload.samples = samples
+            workload.epochs = epochs
+            let r = try TrainingBench.run(workload, trainer: trainer)
+            let share = peakSummary.map { r.gflops / $0.peakGFLOPs }
+            runs.append(.init(result: r, shareOfGEMMPeak: share))
+            log(String(format: "%5d %3d %6d %6d %13.1f %9.2f %8@  %@", p, l, samples, epochs, r.candidateEpochsPerSecond, r.gflops,
+                       share.map { String(format: "%.0f%%", 100 * $0) } ?? "-", r.tile))
+        }
+        if common.json { try printJSON(Report(device: device.info.name, gemmPeak: peakSummary, runs: runs)) }
     }
 }
