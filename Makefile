@@ -1,39 +1,64 @@
-# The two set-up commands of the README: `make run` and `make test`. Both install what they need.
+# The two set-up commands of the README: `make run` and `make test`. Both install what they need
+# (as root directly, otherwise through sudo) and work in a non-interactive shell (CI, cron, ssh).
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES := ocl-icd-opencl-dev opencl-headers pocl-opencl-icd pkg-config
+# OpenCL loader + headers, PoCL (an OpenCL device on any CPU), pkg-config (finds OpenCL for SwiftPM),
+# zlib (gzip datasets).
+SYSTEM_PACKAGES := ocl-icd-opencl-dev opencl-headers pocl-opencl-icd pkg-config zlib1g-dev
 SWIFT_TEST_FLAGS ?=
 RUN_ARGS ?=
+# The job `make run` runs after the selftest, with RUN_ARGS.
+MAIN_JOB ?= evolve
+AFSEARCH := .build/release/afsearch
 
-.PHONY: run test build release deps data clean bench
+.PHONY: run test build release deps swift-check data clean bench devices
 
-# Installs the OpenCL loader, headers and PoCL (a CPU OpenCL device) when any is missing.
+swift-check:
+	@command -v swift >/dev/null || { echo "error: 'swift' is not on PATH; install Swift 6 (https://www.swift.org/install/linux/) and retry" >&2; exit 1; }
+
+# Installs the system packages that are missing (Debian/Ubuntu). Elsewhere, says what is needed.
 deps:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	@if ! command -v dpkg-query >/dev/null; then \
+	  echo "note: not a Debian/Ubuntu system; make sure OpenCL (loader, headers, pkg-config file) and a driver are installed" >&2; \
+	  exit 0; \
+	fi; \
+	missing=""; for p in $(SYSTEM_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
+	  if [ -n "$(SUDO)" ] && ! command -v sudo >/dev/null; then \
+	    echo "error: missing packages:$$missing; run as root or install sudo" >&2; exit 1; \
+	  fi; \
 	  echo "installing:$$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-build: deps
+build: deps swift-check
 	swift build
 
-release: deps
+release: deps swift-check
 	swift build -c release
 
-test: deps
+test: deps swift-check
 	swift test $(SWIFT_TEST_FLAGS)
+
+devices: release
+	$(AFSEARCH) devices
 
 # Puts the offline datasets under $${AFSEARCH_DATA:-~/.cache/afsearch/data}.
 data:
 	@bash scripts/fetch-data.sh
 
-# Installs, fetches data, builds in release and runs the main job on its defaults.
+# Installs, fetches data, builds in release, proves the device works, then runs the main job on its
+# defaults. While the main job's command is still a placeholder, the selftest is the whole run.
 run: release data
-	.build/release/afsearch selftest
-	.build/release/afsearch evolve $(RUN_ARGS)
+	$(AFSEARCH) selftest
+	@if $(AFSEARCH) help $(MAIN_JOB) 2>/dev/null | grep -q "not implemented yet"; then \
+	  echo "'afsearch $(MAIN_JOB)' is not implemented yet: the selftest above is the whole run"; \
+	else \
+	  echo "$(AFSEARCH) $(MAIN_JOB) $(RUN_ARGS)"; $(AFSEARCH) $(MAIN_JOB) $(RUN_ARGS); \
+	fi
 
 bench: release
 	bash bench/run.sh

@@ -45,6 +45,29 @@ import Testing
     }
 }
 
+@Suite struct RuntimePoCLEnvironmentTests {
+    @Test func fallbackOnlyWhenPoCLsOwnFolderIsUnusable() {
+        let home = ["HOME": "/home/ci"]
+        #expect(PoCLEnvironment.intendedCacheFolder(environment: home) == "/home/ci/.cache/pocl/kcache")
+        #expect(PoCLEnvironment.intendedCacheFolder(environment: ["HOME": "/h", "XDG_CACHE_HOME": "/x"]) == "/x/pocl/kcache")
+        #expect(PoCLEnvironment.fallbackCacheFolder(environment: home, canUse: { _ in true }) == nil)
+        let fallback = PoCLEnvironment.fallbackCacheFolder(environment: home, canUse: { $0 != "/home/ci/.cache/pocl/kcache" })
+        #expect(fallback?.hasPrefix(NSTemporaryDirectory()) == true)
+        // An explicit POCL_CACHE_DIR is the user's decision, even when unusable; no HOME means PoCL uses /tmp.
+        #expect(PoCLEnvironment.fallbackCacheFolder(environment: ["HOME": "/h", "POCL_CACHE_DIR": "/p"], canUse: { _ in false }) == nil)
+        #expect(PoCLEnvironment.fallbackCacheFolder(environment: [:], canUse: { _ in false }) == nil)
+    }
+
+    @Test func usableFolderIsCreatedAndAFileIsNotAFolder() throws {
+        let folder = try RuntimeFixture.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(PoCLEnvironment.isUsableFolder(folder.appendingPathComponent("a/b").path))
+        let file = folder.appendingPathComponent("file")
+        try Data("x".utf8).write(to: file)
+        #expect(!PoCLEnvironment.isUsableFolder(file.appendingPathComponent("kcache").path))
+    }
+}
+
 @Suite struct RuntimeSelectionTests {
     static func info(_ index: Int, _ name: String, _ kind: DeviceInfo.Kind, platform: String = "P") -> DeviceInfo {
         DeviceInfo(index: index, name: name, vendor: "v", platformName: platform, platformVersion: "OpenCL 3.0",

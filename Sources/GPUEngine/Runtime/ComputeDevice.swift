@@ -125,6 +125,7 @@ public final class ComputeDevice: @unchecked Sendable {
     }
 
     private static func enumerateDevices() throws -> [Discovered] {
+        PoCLEnvironment.prepare()
         var platformCount: cl_uint = 0
         let status = clGetPlatformIDs(0, nil, &platformCount)
         if status == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (status == CL_SUCCESS && platformCount == 0) {

@@ -20,7 +20,10 @@ public enum DeviceSelectionError: Error, CustomStringConvertible, Equatable, Sen
                 driver is: sudo apt-get install \(Self.systemPackages)   (or run `make deps`)
                 """
         case .noDevices:
-            return "OpenCL platforms exist but none has a device; install a driver such as pocl-opencl-icd"
+            return """
+                OpenCL platforms exist but none has a device; install a driver (for CPUs: pocl-opencl-icd). \
+                PoCL also hides its device when it cannot write its kernel cache: check POCL_CACHE_DIR
+                """
         case .noMatch(let selector, let source, let devices):
             let listing = devices.map { "  \($0.index): \($0.name) [\($0.kind.rawValue), \($0.platformName)]" }
             return """
