@@ -1,0 +1,73 @@
+import Datasets
+import GPUEngine
+import Kernels
+
+/// Connects `PopulationEvaluator` to GPUEngine's trainers (the OpenCL `PopulationTrainer`, or the Swift
+/// `ReferenceTrainer`), which share one signature.
+///
+/// Seeds: each candidate gets its own seed derived from the run seed and its function key, not from its
+/// position in the population. GPUEngine guarantees that a candidate's result depends only on its seed, so
+/// a network trained during the search and the same network retrained alone to be scored on the test
+/// set start from the same weights and take the same steps.
+public struct TrainerBackend: PopulationTrainingBackend {
+    public typealias TrainFunction = @Sendable (
+        _ candidates: [Candidate], _ spec: MLPSpec, _ config: TrainingConfig,
+        _ train: LabeledData, _ validation: LabeledData?, _ test: LabeledData?
+    ) throws -> PopulationTrainingResult
+
+    public let deviceDescription: String
+    public let identity: CandidateIdentity
+    private let trainFunction: TrainFunction
+
+    public init(deviceDescription: String, identity: CandidateIdentity = .structural, train: @escaping TrainFunction) {
+        self.deviceDescription = deviceDescription
+        self.identity = identity
+        self.trainFunction = train
+    }
+
+    /// The plain Swift Double trainer: exact but slow; for tests and machines without OpenCL.
+    public static func reference(identity: CandidateIdentity = .structural) -> TrainerBackend {
+        TrainerBackend(deviceDescription: "swift reference (cpu, double)", identity: identity) {
+            try ReferenceTrainer().train(candidates: $0, spec: $1, config: $2, train: $3, validation: $4, test: $5)
+        }
+    }
+
+    /// The MLP every candidate shares: inputs → hidden widths → classes, one slot per activated layer.
+    public static func spec(setup: TrainingSetup, splits: SearchSplits) throws -> MLPSpec {
+        let widths = [splits.train.featureCount] + setup.hiddenWidths + [splits.train.classCount]
+        let spec = try MLPSpec(widths: widths, lastLayerActivation: setup.slotCount == widths.count - 1)
+        guard spec.slotCount == setup.slotCount else {
+            throw TrainerError.invalidSpec(
+                "\(setup.slotCount) activation slots do not fit \(widths.count - 1) layers (one per layer, or one per hidden layer)")
+        }
+        return spec
+    }
+
+    public static func config(setup: TrainingSetup) -> TrainingConfig {
+        TrainingConfig(
+            epochs: setup.epochs, learningRate: setup.learningRate, optimizer: .adam(), batchSize: setup.batchSize,
+            seed: setup.seed,
+            earlyStopping: setup.earlyStopPatience.map { EarlyStopping(patience: $0, minImprovement: setup.earlyStopMinDelta) },
+            evaluateEveryEpoch: true)
+    }
+
+    public func train(population: [SlotActivations], setup: TrainingSetup, splits: SearchSplits, evaluateTest: Bool)
+        async throws -> [CandidateTrainingResult]
+    {
+        let spec = try Self.spec(setup: setup, splits: splits)
+        let candidates = population.map { activations in
+            Candidate(activations: activations,
+                      seed: SeededGenerator.derive(setup.seed, SeededGenerator.stableHash(identity.functionKey(of: activations))))
+        }
+        let run = try trainFunction(candidates, spec, Self.config(setup: setup), splits.train,
+                                    splits.validation.rowCount > 0 ? splits.validation : nil,
+                                    evaluateTest ? splits.test : nil)
+        return run.candidates.map { result in
+            CandidateTrainingResult(
+                trainAccuracy: result.history.map(\.train.accuracy),
+                validationAccuracy: result.history.compactMap { $0.validation?.accuracy },
+                testAccuracy: evaluateTest ? result.history.compactMap { $0.test?.accuracy } : nil,
+                diverged: result.diverged)
+        }
+    }
+}
