@@ -52,16 +52,13 @@ public struct ReferenceTrainer: Sendable {
                 let out = net.lossAndGradients(x, labels: labels, rows: rows.count, pass: step)
                 lossSum += out.loss * Double(rows.count)
                 correct += out.correct
-                if !diverged {
-                    if out.loss.isFinite {
-                        var flat = Self.flatten(net)
-                        optimizer.step(&flat, gradient: Self.flatten(out.gradients))
-                        Self.unflatten(flat, into: &net)
-                    } else {
-                        diverged = true
-                    }
-                }
                 step &+= 1
+                // A non-finite batch loss freezes the candidate before its update; like the device, the
+                // rest of the epoch is then skipped (its metrics only cover the batches up to here).
+                guard out.loss.isFinite else { diverged = true; break }
+                var flat = Self.flatten(net)
+                optimizer.step(&flat, gradient: Self.flatten(out.gradients))
+                Self.unflatten(flat, into: &net)
             }
             var metrics = EpochMetrics(epoch: epoch, train: SplitMetrics(loss: lossSum / Double(n), accuracy: Double(correct) / Double(n)))
             if config.evaluateEveryEpoch {

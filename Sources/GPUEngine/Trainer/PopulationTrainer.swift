@@ -1,0 +1,224 @@
+import Foundation
+import Kernels
+import Datasets
+
+/// Trains a population of MLPs on one OpenCL device, all candidates in the same launches.
+///
+/// One step (kernels/mlp_*.cl): gather the batch (mini-batch only) → per layer a batched GEMM with bias
+/// and the candidate's activation fused in its epilogue (+ a row kernel for layer-wise slots) → the
+/// cross-entropy kernel, which also starts the backward pass → per-candidate loss sums with the
+/// divergence guard → per layer the weight-gradient GEMM and the data-gradient GEMM with the activation
+/// derivative fused in its epilogue → learnable-parameter gradients (when any) → one fused Adam/SGD launch
+/// over all parameters of all candidates. The host reads back only the per-epoch metrics and statuses.
+///
+/// Exactness: each candidate only ever reads its own slices, and every sum runs in a fixed order, so a
+/// candidate's result does not depend on the rest of the population, on the chunking or on the tile
+/// shape (same device, same seed → same bits).
+public final class PopulationTrainer: @unchecked Sendable {
+    public let device: ComputeDevice
+    /// Register tile of the GEMMs; chosen from the device unless given.
+    public var tile: TileShape?
+    /// Device memory the trainer may use for one chunk; default 60 % of the device's global memory.
+    public var memoryBudgetBytes: Int?
+    /// Most candidates trained at once (the rest wait for the next chunk); nil = as many as fit.
+    public var maxChunkSize: Int?
+    let activationSource: PopulationProgram.ActivationSource
+    let cache: ProgramCache
+
+    /// `activationSource` generates the element-wise functions (`af_act`, `af_dact`, `af_dparam`) for a
+    /// list of expressions; the default is the project's code generator.
+    public init(device: ComputeDevice, cache: ProgramCache = .shared,
+                activationSource: @escaping @Sendable ([ActivationExpr]) throws -> String) {
+        self.device = device
+        self.cache = cache
+        self.activationSource = activationSource
+    }
+
+    public func train(candidates: [Candidate], spec: MLPSpec, config: TrainingConfig, train: LabeledData,
+                      validation: LabeledData? = nil, test: LabeledData? = nil,
+                      progress: ((EpochProgress) -> Void)? = nil) throws -> PopulationTrainingResult {
+        try TrainingInputCheck.validate(candidates: candidates, spec: spec, config: config,
+                                        splits: [("training", train), ("validation", validation), ("test", test)])
+        var timing = TrainingTiming()
+        let tile = self.tile ?? TileShape.choose(for: device.peakHint, widths: spec.widths)
+        guard tile.columns % tile.rows == 0 || tile.rows <= tile.columns else {
+            throw TrainerError.invalidConfig("tile rows (\(tile.rows)) must not exceed tile columns (\(tile.columns))")
+        }
+
+        var clock = ContinuousClock.now
+        let pop = try PopulationProgram(candidates: candidates, tile: tile, activationSource: activationSource)
+        let program = try device.program(source: pop.source, options: "", cache: cache)
+        timing.compileSeconds = Self.seconds(since: clock)
+
+        let batch = min(config.batchSize ?? train.rowCount, train.rowCount)
+        let evalRows = [validation, test].compactMap { $0?.rowCount }.max() ?? 0
+        let capacity = max(batch, min(max(evalRows, train.rowCount), 2048))
+        let layout = MLPLayout(spec: spec, tile: tile, kmax: pop.kmax, capacityRows: capacity)
+        let chunk = try chunkSize(layout: layout, population: candidates.count)
+
+        var results: [CandidateResult?] = Array(repeating: nil, count: candidates.count)
+        var chunks = 0
+        for start in stride(from: 0, to: candidates.count, by: chunk) {
+            let members = Array(start..<min(start + chunk, candidates.count))
+            clock = ContinuousClock.now
+            let run = try ChunkRun(trainer: self, program: program, pop: pop, layout: layout, members: members,
+                                   candidates: candidates, config: config, train: train, validation: validation,
+                                   test: test, progress: progress)
+            for (k, r) in try run.execute(timing: &timing).enumerated() { results[members[k]] = r }
+            chunks += 1
+        }
+        return PopulationTrainingResult(candidates: results.map { $0! }, timing: timing, chunks: chunks)
+    }
+
+    func chunkSize(layout: MLPLayout, population: Int) throws -> Int {
+        let budget = memoryBudgetBytes ?? Int(Double(device.info.globalMemoryBytes) * 0.6)
+        let byMemory = budget / max(layout.bytesPerCandidate, 1)
+        let byAllocation = Int(device.info.maxAllocationBytes) / max(layout.largestBufferBytesPerCandidate, 1)
+        let fit = min(byMemory, byAllocation, maxChunkSize ?? Int.max)
+        guard fit >= 1 else {
+            throw TrainerError.doesNotFit(
+                "one candidate needs \(layout.bytesPerCandidate) bytes (largest buffer \(layout.largestBufferBytesPerCandidate)); "
+                + "budget \(budget) bytes, largest allocation \(device.info.maxAllocationBytes) bytes on \(device.info.name)")
+        }
+        return min(fit, population)
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+}
+
+/// The epoch loop of one chunk: steps, per-epoch metrics, early stopping, evaluation, final results.
+struct ChunkRun {
+    let session: TrainingSession
+    let members: [Int]
+    let candidates: [Candidate]
+    let pop: PopulationProgram
+    let config: TrainingConfig
+    let train: LabeledData
+    let validation: LabeledData?
+    let test: LabeledData?
+    let progress: ((EpochProgress) -> Void)?
+
+    init(trainer: PopulationTrainer, program: ComputeProgram, pop: PopulationProgram, layout: MLPLayout, members: [Int],
+         candidates: [Candidate], config: TrainingConfig, train: LabeledData, validation: LabeledData?, test: LabeledData?,
+         progress: ((EpochProgress) -> Void)?) throws {
+        let spec = layout.spec
+        var initial: [(params: [Float], mirror: [Float])] = []
+        var seeds: [UInt32] = []
+        for i in members {
+            let c = candidates[i]
+            let seed = c.effectiveSeed(runSeed: config.seed, index: i)
+            let w = c.initialWeights ?? LinearInit.weights(widths: spec.widths, seed: seed)
+            let act = c.initialActivationParameters
+                ?? c.activations.map { e in e.isLayerwise ? [] : e.parameters.map { Float($0.initial) } }
+            initial.append(layout.packWeights(w, activationParameters: act))
+            seeds.append(NoiseKey.seed32(seed))
+        }
+        session = try TrainingSession(device: trainer.device, program: program, layout: layout, popProgram: pop,
+                                      members: members, initial: initial, seeds: seeds, optimizer: config.optimizer)
+        self.members = members
+        self.candidates = candidates
+        self.pop = pop
+        self.config = config
+        self.train = train
+        self.validation = validation
+        self.test = test
+        self.progress = progress
+    }
+
+    func execute(timing: inout TrainingTiming) throws -> [CandidateResult] {
+        let s = session, P = members.count, n = train.rowCount
+        var clock = ContinuousClock.now
+        try s.upload(split: "train", train)
+        if let validation { try s.upload(split: "validation", validation) }
+        if let test { try s.upload(split: "test", test) }
+        let batch = min(config.batchSize ?? n, n)
+        let fullBatch = batch >= n
+        if fullBatch { try s.gather(split: "train", start: 0, rows: n, useOrder: false) }
+
+        var histories = [[EpochMetrics]](repeating: [], count: P)
+        var frozen = [Bool](repeating: false, count: P)
+        var diverged = [Bool](repeating: false, count: P), stopped = [Bool](repeating: false, count: P)
+        var stoppers = (0..<P).map { _ in config.earlyStopping.map(EarlyStoppingTracker.init) }
+        var step = 0
+        var evalSeconds = 0.0
+        for epoch in 0..<config.epochs {
+            if frozen.allSatisfy({ $0 }) { break }
+            try s.trainMetrics.fill(0)
+            if !fullBatch {
+                s.order = try s.device.buffer(EpochShuffle.order(rows: n, seed: config.seed, epoch: epoch))
+            }
+            for start in stride(from: 0, to: n, by: batch) {
+                let rows = min(batch, n - start)
+                if fullBatch {
+                    // The padded input batch was gathered once; the labels too (evaluation reuses other buffers).
+                    if epoch > 0 && config.evaluateEveryEpoch && (validation != nil || test != nil) {
+                        try s.gather(split: "train", start: 0, rows: n, useOrder: false)
+                    }
+                } else {
+                    try s.gather(split: "train", start: start, rows: rows, useOrder: true)
+                }
+                let pass = UInt32(truncatingIfNeeded: step)
+                try s.forward(rows: rows, training: true, pass: pass, rowOffset: 0)
+                try s.loss(rows: rows, training: true, pass: pass, metrics: s.trainMetrics)
+                try s.backwardAndUpdate(rows: rows, pass: pass, step: step, config: config)
+                step += 1
+            }
+            let metrics = try s.trainMetrics.download()
+            let statuses = try s.status.download()
+            var evalClock = ContinuousClock.now
+            var val: [(lossSum: Double, hits: Double)]?, tst: [(lossSum: Double, hits: Double)]?
+            if config.evaluateEveryEpoch {
+                if let validation { val = try s.evaluate(split: "validation"); _ = validation }
+                if let test { tst = try s.evaluate(split: "test"); _ = test }
+            }
+            evalSeconds += PopulationTrainer.seconds(since: evalClock)
+            var newStatus = statuses
+            for k in 0..<P where !frozen[k] {
+                let train = SplitMetrics(loss: Double(metrics[2 * k]) / Double(n), accuracy: Double(metrics[2 * k + 1]) / Double(n))
+                var e = EpochMetrics(epoch: epoch, train: train)
+                if let val, let validation { e.validation = SplitMetrics(loss: val[k].lossSum / Double(validation.rowCount), accuracy: val[k].hits / Double(validation.rowCount)) }
+                if let tst, let test { e.test = SplitMetrics(loss: tst[k].lossSum / Double(test.rowCount), accuracy: tst[k].hits / Double(test.rowCount)) }
+                histories[k].append(e)
+                if statuses[k] == 2 {
+                    diverged[k] = true
+                    frozen[k] = true
+                } else if stoppers[k]?.record(trainAccuracy: train.accuracy) == true {
+                    stopped[k] = true
+                    frozen[k] = true
+                    newStatus[k] = 1
+                }
+            }
+            if newStatus != statuses { try s.status.upload(newStatus) }
+            progress?(EpochProgress(epoch: epoch, epochs: config.epochs, activeCandidates: frozen.filter { !$0 }.count,
+                                    bestTrainAccuracy: histories.compactMap { $0.last?.train.accuracy }.max() ?? 0))
+            _ = evalClock
+            evalClock = ContinuousClock.now
+        }
+        timing.trainSeconds += PopulationTrainer.seconds(since: clock) - evalSeconds
+        timing.evaluateSeconds += evalSeconds
+
+        clock = ContinuousClock.now
+        let finalTrain = try s.evaluate(split: "train")
+        let finalVal = try validation.map { _ in try s.evaluate(split: "validation") }
+        let finalTest = try test.map { _ in try s.evaluate(split: "test") }
+        let params = try s.params.download()
+        timing.evaluateSeconds += PopulationTrainer.seconds(since: clock)
+
+        func metrics(_ m: (lossSum: Double, hits: Double), _ rows: Int) -> SplitMetrics {
+            SplitMetrics(loss: m.lossSum / Double(rows), accuracy: m.hits / Double(rows))
+        }
+        let stride = s.layout.parameterStride
+        return (0..<P).map { k in
+            let (weights, act) = s.layout.unpackWeights(params[(k * stride)..<((k + 1) * stride)],
+                                                        parameterCounts: pop.parameterCounts[members[k]])
+            return CandidateResult(history: histories[k], diverged: diverged[k], stoppedEarly: stopped[k],
+                                   finalTrain: metrics(finalTrain[k], n),
+                                   finalValidation: finalVal.map { metrics($0[k], validation!.rowCount) },
+                                   finalTest: finalTest.map { metrics($0[k], test!.rowCount) },
+                                   weights: weights, activationParameters: act)
+        }
+    }
+}

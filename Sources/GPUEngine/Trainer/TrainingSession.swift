@@ -1,0 +1,229 @@
+import Foundation
+import Datasets
+
+/// One chunk of a population on the device: its buffers, and the launches of a training step and of an
+/// evaluation pass. Kernel shapes and buffer layouts are documented in kernels/mlp_*.cl.
+final class TrainingSession {
+    let device: ComputeDevice
+    let layout: MLPLayout
+    let spec: MLPSpec
+    let count: Int
+    let slots: Int
+
+    // Kernels (one object per session: argument setting is per kernel object).
+    let forwardKernel, backwardDataKernel, backwardWeightsKernel, lossKernel, reduceKernel: ComputeKernel
+    let gatherKernel, layerwiseForwardKernel, layerwiseBackwardKernel, paramGradsKernel, updateKernel: ComputeKernel
+
+    // Per-candidate state.
+    let params, grads, moment1, moment2, mirror: DeviceBuffer<Float>
+    let z, a: [DeviceBuffer<Float>]
+    let dz: [DeviceBuffer<Float>]
+    let partials, rowLoss, rowHit, trainMetrics, evalMetrics: DeviceBuffer<Float>
+    let status: DeviceBuffer<Int32>
+    let activationIDs, parameterCounts, weightLayout, partialLayout: DeviceBuffer<Int32>
+    let seeds: DeviceBuffer<UInt32>
+    /// Layers whose slot is layer-wise for at least one candidate of this chunk.
+    let layerwiseLayers: Set<Int>
+
+    // Shared input batch.
+    let input: DeviceBuffer<Float>
+    let batchLabels: DeviceBuffer<Int32>
+    var order: DeviceBuffer<Int32>?
+
+    /// Device copies of the splits, uploaded once.
+    private var splits: [String: (x: DeviceBuffer<Float>, labels: DeviceBuffer<Int32>, rows: Int)] = [:]
+
+    init(device: ComputeDevice, program: ComputeProgram, layout: MLPLayout, popProgram: PopulationProgram,
+         members: [Int], initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
+         optimizer: Optimizer) throws {
+        self.device = device
+        self.layout = layout
+        spec = layout.spec
+        count = members.count
+        slots = spec.slotCount
+        forwardKernel = try program.kernel("mlp_forward")
+        backwardDataKernel = try program.kernel("mlp_backward_data")
+        backwardWeightsKernel = try program.kernel("mlp_backward_weights")
+        lossKernel = try program.kernel("mlp_loss")
+        reduceKernel = try program.kernel("mlp_metrics_reduce")
+        gatherKernel = try program.kernel("mlp_gather")
+        layerwiseForwardKernel = try program.kernel("mlp_layerwise_forward")
+        layerwiseBackwardKernel = try program.kernel("mlp_layerwise_backward")
+        paramGradsKernel = try program.kernel("mlp_param_grads")
+        if case .adam = optimizer { updateKernel = try program.kernel("adam_update") } else { updateKernel = try program.kernel("sgd_update") }
+
+        let P = count
+        params = try device.buffer(initial.flatMap(\.params))
+        mirror = try device.buffer(initial.flatMap(\.mirror))
+        grads = try device.buffer(Float.self, count: P * layout.parameterStride)
+        moment1 = try device.buffer(Float.self, count: P * layout.parameterStride)
+        moment2 = try device.buffer(Float.self, count: P * layout.parameterStride)
+        for b in [grads, moment1, moment2] { try b.fill(0) }
+        z = try (0..<spec.layerCount).map { try device.buffer(Float.self, count: P * layout.activationStride(layer: $0)) }
+        a = try (0..<spec.layerCount).map { try device.buffer(Float.self, count: P * layout.activationStride(layer: $0)) }
+        let dzCount = P * layout.capacityRows * layout.maxPaddedWidth
+        dz = try (0..<2).map { _ in try device.buffer(Float.self, count: dzCount) }
+        for b in z + a + dz { try b.fill(0) }
+        partials = try device.buffer(Float.self, count: P * layout.partialStride)
+        try partials.fill(0)
+        rowLoss = try device.buffer(Float.self, count: P * layout.capacityRows)
+        rowHit = try device.buffer(Float.self, count: P * layout.capacityRows)
+        trainMetrics = try device.buffer(Float.self, count: 2 * P)
+        evalMetrics = try device.buffer(Float.self, count: 2 * P)
+        status = try device.buffer([Int32](repeating: 0, count: P))
+        activationIDs = try device.buffer(members.flatMap { popProgram.activationIDs[$0] } + [0])
+        parameterCounts = try device.buffer(members.flatMap { popProgram.parameterCounts[$0].map(Int32.init) } + [0])
+        var wl: [Int32] = []
+        for l in 0..<spec.layerCount {
+            wl += [layout.weightOffsets[l], spec.widths[l], layout.paddedWidths[l + 1], layout.mirrorOffsets[l],
+                   spec.widths[l + 1], layout.paddedWidths[l]].map(Int32.init)
+        }
+        weightLayout = try device.buffer(wl)
+        partialLayout = try device.buffer(layout.partialLayout.flatMap { [Int32($0.slot), Int32($0.offset), Int32($0.columnTiles)] } + [0])
+        seeds = try device.buffer(seedValues)
+        var lw = Set<Int>()
+        for l in 0..<spec.layerCount {
+            guard let s = spec.slot(ofLayer: l) else { continue }
+            if members.contains(where: { popProgram.activationIDs[$0][s] <= -2 }) { lw.insert(l) }
+        }
+        layerwiseLayers = lw
+        input = try device.buffer(Float.self, count: layout.capacityRows * layout.paddedWidths[0])
+        try input.fill(0)
+        batchLabels = try device.buffer(Int32.self, count: layout.capacityRows)
+    }
+
+    func upload(split name: String, _ data: LabeledData) throws {
+        guard splits[name] == nil else { return }
+        splits[name] = (try device.buffer(data.features), try device.buffer(data.labels), data.rowCount)
+    }
+
+    private var rowTilesPad: (Int) -> Int { { MLPLayout.roundUp($0, self.layout.tile.rows) } }
+
+    /// Copies rows of a split into the shared input batch (through `order` when given).
+    func gather(split name: String, start: Int, rows: Int, useOrder: Bool) throws {
+        let s = splits[name]!
+        let rowsPad = rowTilesPad(rows)
+        try gatherKernel.launch(global: [rowsPad], args: s.x, Int32(spec.inputCount), s.labels,
+                                order ?? batchLabels, Int32(useOrder ? 1 : 0), Int32(start), Int32(rows),
+                                input, Int32(layout.paddedWidths[0]), batchLabels)
+    }
+
+    /// Forward pass of every layer over the current input batch. Evaluation writes A over Z (z == a).
+    func forward(rows: Int, training: Bool, pass: UInt32, rowOffset: Int) throws {
+        let rowsPad = rowTilesPad(rows), tile = layout.tile
+        for l in 0..<spec.layerCount {
+            let (ain, ainC, inStride) = inputOf(layer: l)
+            let out = layout.paddedWidths[l + 1]
+            let zl = training ? z[l] : a[l]
+            try forwardKernel.launch(
+                global: [out / tile.columns, rowsPad / tile.rows, count],
+                args: ain, Int32(ainC), Int32(inStride), Int32(spec.widths[l]),
+                params, Int32(layout.parameterStride), Int32(layout.weightOffsets[l]), Int32(out), Int32(spec.widths[l + 1]),
+                zl, a[l], Int32(layout.activationStride(layer: l)), Int32(rows),
+                activationIDs, Int32(spec.slot(ofLayer: l) ?? -1), Int32(slots), Int32(layout.activationParameterOffset),
+                seeds, pass, Int32(training ? 1 : 0), Int32(l), Int32(rowOffset),
+                status, Int32(training ? 1 : 0))
+            if layerwiseLayers.contains(l) {
+                try layerwiseForwardKernel.launch(
+                    global: [rowsPad, count],
+                    args: zl, a[l], Int32(out), Int32(layout.activationStride(layer: l)), Int32(spec.widths[l + 1]), Int32(rows),
+                    activationIDs, Int32(spec.slot(ofLayer: l)!), Int32(slots), seeds, pass, Int32(l), Int32(rowOffset),
+                    status, Int32(training ? 1 : 0))
+            }
+        }
+    }
+
+    /// The activations feeding layer `l`: buffer, candidate stride, row stride.
+    private func inputOf(layer l: Int) -> (DeviceBuffer<Float>, Int, Int) {
+        l == 0 ? (input, 0, layout.paddedWidths[0]) : (a[l - 1], layout.activationStride(layer: l - 1), layout.paddedWidths[l])
+    }
+
+    /// Per-row losses and hits of the current batch, summed into `metrics`; in training also dZ of the
+    /// last layer and the divergence check.
+    func loss(rows: Int, training: Bool, pass: UInt32, metrics: DeviceBuffer<Float>) throws {
+        let rowsPad = rowTilesPad(rows), L = spec.layerCount - 1
+        let slot = spec.slot(ofLayer: L)
+        let partOff = slot != nil ? layout.partialLayout[L].offset : 0
+        try lossKernel.launch(
+            global: [rowsPad, count],
+            args: a[L], z[L], Int32(layout.paddedWidths[L + 1]), Int32(layout.activationStride(layer: L)),
+            Int32(spec.classCount), Int32(rows), batchLabels, Float(1.0 / Double(rows)),
+            rowLoss, rowHit, Int32(layout.capacityRows),
+            Int32(training ? 1 : 0), dz[L % 2],
+            params, Int32(layout.parameterStride), Int32(layout.activationParameterOffset),
+            activationIDs, parameterCounts, Int32(slot ?? -1), Int32(slots),
+            partials, Int32(layout.partialStride), Int32(partOff),
+            seeds, pass, Int32(L), status, Int32(training ? 1 : 0))
+        try reduceKernel.launch(global: [count], args: rowLoss, rowHit, Int32(layout.capacityRows), Int32(rows),
+                                metrics, Int32(training ? 1 : 0), status)
+    }
+
+    /// Gradients of every layer from dZ of the last one (left by `loss`), then the optimiser step.
+    func backwardAndUpdate(rows: Int, pass: UInt32, step: Int, config: TrainingConfig) throws {
+        let rowsPad = rowTilesPad(rows), tile = layout.tile
+        for l in stride(from: spec.layerCount - 1, through: 0, by: -1) {
+            let (ain, ainC, inStride) = inputOf(layer: l)
+            let outPad = layout.paddedWidths[l + 1]
+            let dzC = layout.capacityRows * outPad
+            try backwardWeightsKernel.launch(
+                global: [outPad / tile.columns, (spec.widths[l] + tile.rows - 1) / tile.rows, count],
+                args: ain, Int32(ainC), Int32(inStride), Int32(spec.widths[l]),
+                dz[l % 2], Int32(dzC), Int32(outPad), Int32(rows),
+                grads, Int32(layout.parameterStride), Int32(layout.weightOffsets[l]), status)
+            guard l > 0 else { continue }
+            let inPad = layout.paddedWidths[l]
+            let prevSlot = spec.slot(ofLayer: l - 1)
+            try backwardDataKernel.launch(
+                global: [inPad / tile.columns, rowsPad / tile.rows, count],
+                args: dz[l % 2], Int32(outPad), Int32(dzC), Int32(spec.widths[l + 1]),
+                mirror, Int32(layout.mirrorStride), Int32(layout.mirrorOffsets[l]), Int32(inPad), Int32(spec.widths[l]),
+                z[l - 1], dz[(l - 1) % 2], Int32(layout.activationStride(layer: l - 1)), Int32(rows),
+                params, Int32(layout.parameterStride), Int32(layout.activationParameterOffset),
+                activationIDs, parameterCounts, Int32(prevSlot ?? -1), Int32(slots),
+                partials, Int32(layout.partialStride), Int32(prevSlot != nil ? layout.partialLayout[l - 1].offset : 0),
+                seeds, pass, Int32(l - 1), status)
+            if layerwiseLayers.contains(l - 1) {
+                try layerwiseBackwardKernel.launch(
+                    global: [rowsPad, count],
+                    args: a[l - 1], dz[(l - 1) % 2], Int32(inPad), Int32(layout.activationStride(layer: l - 1)),
+                    Int32(spec.widths[l]), Int32(rows), activationIDs, Int32(prevSlot!), Int32(slots), status)
+            }
+        }
+        if layout.kmax > 0 {
+            try paramGradsKernel.launch(
+                global: [slots * layout.kmax, count],
+                args: partials, Int32(layout.partialStride), partialLayout, Int32(layout.partialLayout.count),
+                Int32(rowsPad / tile.rows), Int32(rowsPad), grads, Int32(layout.parameterStride),
+                Int32(layout.activationParameterOffset), status)
+        }
+        let t = Double(step + 1)
+        switch config.optimizer {
+        case .adam(let b1, let b2, let eps):
+            let stepSize = config.learningRate / (1 - pow(b1, t))
+            let c2sqrt = (1 - pow(b2, t)).squareRoot()
+            try updateKernel.launch(
+                global: [layout.parameterStride, count],
+                args: params, grads, moment1, moment2, mirror, Int32(layout.parameterStride), Int32(layout.mirrorStride),
+                weightLayout, Int32(spec.layerCount), Float(stepSize), Float(b1), Float(b2), Float(eps), Float(c2sqrt), status)
+        case .sgd(let momentum):
+            try updateKernel.launch(
+                global: [layout.parameterStride, count],
+                args: params, grads, moment1, mirror, Int32(layout.parameterStride), Int32(layout.mirrorStride),
+                weightLayout, Int32(spec.layerCount), Float(config.learningRate), Float(momentum), Int32(step == 0 ? 1 : 0), status)
+        }
+    }
+
+    /// Evaluation-mode loss sums and hits of every candidate on a split, in blocks of the row capacity.
+    func evaluate(split name: String) throws -> [(lossSum: Double, hits: Double)] {
+        let rows = splits[name]!.rows
+        try evalMetrics.fill(0)
+        for start in stride(from: 0, to: rows, by: layout.capacityRows) {
+            let n = min(layout.capacityRows, rows - start)
+            try gather(split: name, start: start, rows: n, useOrder: false)
+            try forward(rows: n, training: false, pass: NoiseKey.evaluationPass, rowOffset: start)
+            try loss(rows: n, training: false, pass: NoiseKey.evaluationPass, metrics: evalMetrics)
+        }
+        let m = try evalMetrics.download()
+        return (0..<count).map { (Double(m[2 * $0]), Double(m[2 * $0 + 1])) }
+    }
+}

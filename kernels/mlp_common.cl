@@ -1,0 +1,83 @@
+// mlp_common: shared helpers of the population MLP trainer. The host prepends, in this order:
+//   #define TM, VW, TNV, AF_KMAX, AF_NEEDS_KEYS (optional)      (tile shape, parameter count, RNG use)
+//   the generated activation code: af_act / af_dact / af_dparam(id, x, prm, key)
+// then this file, mlp_gemm.cl, mlp_rows.cl and adam_update.cl.
+//
+// Layouts (c = candidate, all row-major, every width padded to a multiple of TN = VW*TNV columns):
+//   params  [c][pstride]: per layer l: WT_l (in_l x outPad_l), b_l (outPad_l); then slots x AF_KMAX
+//           learnable activation parameters. Padded entries stay exactly 0 (their gradients are 0).
+//   mirror  [c][mstride]: per layer W_l (out_l x inPad_l), PyTorch's out x in, for the backward GEMM.
+//   Z_l, A_l[c][rowsPad][outPad_l]: pre-activation and activation; A_0 is the shared input (candidate
+//           stride 0). Padded rows and columns of everything the kernels write are exact zeros.
+//   act_id  [c][slots]: >= 0 element-wise expression id, -1 identity, <= -2 a layer-wise op (MLP_LW_*).
+//   status  [c]: 0 training, 1 stopped early, 2 diverged. Frozen candidates skip training work.
+
+#define TN (VW * TNV)
+#if VW == 16
+typedef float16 vfloat;
+#define VLOAD vload16
+#define VSTORE vstore16
+#elif VW == 8
+typedef float8 vfloat;
+#define VLOAD vload8
+#define VSTORE vstore8
+#elif VW == 4
+typedef float4 vfloat;
+#define VLOAD vload4
+#define VSTORE vstore4
+#else
+typedef float vfloat;
+#define VLOAD(o, p) (*(p))
+#define VSTORE(v, o, p) (*(p) = (v))
+#endif
+
+#define MLP_IDENTITY (-1)
+#define MLP_LW_SOFTMAX (-2)
+#define MLP_LW_SOFTMIN (-3)
+#define MLP_LW_LOG_SOFTMAX (-4)
+#define MLP_LW_GUMBEL_SOFTMAX (-5)
+
+#define MLP_ACTIVE 0
+#define MLP_STOPPED 1
+#define MLP_DIVERGED 2
+
+// lowbias32 (C. Wellons); CounterRNG.mix32 on the host is the same function.
+inline uint af_mix32(uint x) {
+    x ^= x >> 16; x *= 0x7feb352du;
+    x ^= x >> 15; x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+// NoiseKey.passBase / elementKey on the host. A key is never 0 (0 = evaluation mode).
+inline uint af_pass_base(uint seed32, uint pass) {
+    return af_mix32(seed32 ^ af_mix32(pass * 0x9e3779b9u + 0x7f4a7c15u));
+}
+inline uint af_element_key(uint base, int layer, int row, int col) {
+    uint h = af_mix32(base ^ ((uint)layer * 0x9e3779b9u));
+    h = af_mix32(h + (uint)row * 0x85ebca6bu);
+    h = af_mix32(h + (uint)col * 0xc2b2ae35u);
+    return h | 1u;
+}
+// Gumbel(0,1) from a key: u in (0,1) from 24 bits, exactly as CounterRNG.openUniform.
+inline float af_gumbel(uint key) {
+    float u = ((float)(af_mix32(key ^ 0x68e31da4u) >> 8) + 0.5f) * 0x1p-24f;
+    return -log(-log(u));
+}
+
+// The key an element-wise activation sees: 0 in evaluation; in training a per-element key when some
+// expression of the population is random (RReLU), else 1.
+inline uint mlp_key(int training, uint base, int layer, int row, int col) {
+#ifdef AF_NEEDS_KEYS
+    return training ? af_element_key(base, layer, row, col) : 0u;
+#else
+    return training ? 1u : 0u;
+#endif
+}
+
+inline float mlp_act(int id, float z, __global const float* prm, uint key) {
+    return id >= 0 ? af_act(id, z, prm, key) : z;
+}
+inline float mlp_dact(int id, float z, __global const float* prm, uint key) {
+    return id >= 0 ? af_dact(id, z, prm, key) : 1.0f;
+}

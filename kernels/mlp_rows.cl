@@ -1,0 +1,214 @@
+// mlp_rows: per-row kernels of the population MLP trainer (one work-item per row and candidate):
+// batch gathering, layer-wise activations (softmax family) forward and backward, the loss, the metric
+// reduction with the divergence guard, and the learnable-parameter gradient reduction.
+
+// Copies rows order[start + r] (or start + r without an order) of x (n x features) into dst
+// (rowsPad x dst_stride), zero-padding columns and rows >= rows; labels likewise.
+// global: (rowsPad).
+__kernel void mlp_gather(
+    __global const float* x, const int features, __global const int* labels,
+    __global const int* order, const int use_order, const int start, const int rows,
+    __global float* dst, const int dst_stride, __global int* dst_labels)
+{
+    const int r = get_global_id(0);
+    __global float* d = dst + (size_t)r * dst_stride;
+    if (r >= rows) {
+        for (int j = 0; j < dst_stride; j++) d[j] = 0.0f;
+        dst_labels[r] = 0;
+        return;
+    }
+    const int src = use_order ? order[start + r] : start + r;
+    __global const float* s = x + (size_t)src * features;
+    for (int j = 0; j < features; j++) d[j] = s[j];
+    for (int j = features; j < dst_stride; j++) d[j] = 0.0f;
+    dst_labels[r] = labels[src];
+}
+
+// One row of a layer-wise function; z may equal y. Max-shifted so exp never overflows; Gumbel noise is
+// recomputed from its key (no scratch), so both passes see the same sample.
+inline void mlp_layerwise_row(int id, __global const float* z, __global float* y, int width,
+                              uint base, int layer, int row)
+{
+    const float sign = id == MLP_LW_SOFTMIN ? -1.0f : 1.0f;
+    const bool gumbel = id == MLP_LW_GUMBEL_SOFTMAX;
+    float m = -INFINITY;
+    for (int j = 0; j < width; j++) {
+        const float t = sign * z[j] + (gumbel ? af_gumbel(af_element_key(base, layer, row, j)) : 0.0f);
+        m = fmax(m, t);
+    }
+    float s = 0.0f;
+    for (int j = 0; j < width; j++) {
+        const float t = sign * z[j] + (gumbel ? af_gumbel(af_element_key(base, layer, row, j)) : 0.0f);
+        s += exp(t - m);
+    }
+    if (id == MLP_LW_LOG_SOFTMAX) {
+        const float lse = m + log(s);
+        for (int j = 0; j < width; j++) y[j] = z[j] - lse;
+    } else {
+        for (int j = 0; j < width; j++) {
+            const float t = sign * z[j] + (gumbel ? af_gumbel(af_element_key(base, layer, row, j)) : 0.0f);
+            y[j] = exp(t - m) / s;
+        }
+    }
+}
+
+// dL/dz of a layer-wise function in place: g holds dL/dy on entry, y is the function's output.
+// softmax (and Gumbel-softmax, given its sample): y * (dy - <dy, y>); softmin is softmax(-z): the same
+// with the sign flipped; log_softmax: dy - softmax(z) * sum(dy), with softmax(z) = exp(y).
+inline void mlp_layerwise_row_backward(int id, __global const float* y, __global float* g, int width) {
+    if (id == MLP_LW_LOG_SOFTMAX) {
+        float total = 0.0f;
+        for (int j = 0; j < width; j++) total += g[j];
+        for (int j = 0; j < width; j++) g[j] = g[j] - exp(y[j]) * total;
+    } else {
+        const float sign = id == MLP_LW_SOFTMIN ? -1.0f : 1.0f;
+        float dot = 0.0f;
+        for (int j = 0; j < width; j++) dot += g[j] * y[j];
+        for (int j = 0; j < width; j++) g[j] = sign * y[j] * (g[j] - dot);
+    }
+}
+
+// A[r, :] = op(Z[r, :]) for candidates whose slot holds a layer-wise op (the GEMM wrote A = Z).
+// global: (rowsPad, P).
+__kernel void mlp_layerwise_forward(
+    __global const float* z, __global float* a, const int stride, const int cstride, const int width, const int rows,
+    __global const int* act_id, const int slot, const int slots,
+    __global const uint* seeds, const uint pass, const int layer, const int row_offset,
+    __global const int* status, const int skip_frozen)
+{
+    const int r = get_global_id(0), c = get_global_id(1);
+    if (r >= rows || (skip_frozen && status[c] != MLP_ACTIVE)) return;
+    const int id = act_id[c * slots + slot];
+    if (id > MLP_LW_SOFTMAX) return;
+    const size_t at = (size_t)c * cstride + (size_t)r * stride;
+    mlp_layerwise_row(id, z + at, a + at, width, af_pass_base(seeds[c], pass), layer, row_offset + r);
+}
+
+// dZ = J^T dA in place for candidates whose slot holds a layer-wise op. global: (rowsPad, P).
+__kernel void mlp_layerwise_backward(
+    __global const float* a, __global float* g, const int stride, const int cstride, const int width, const int rows,
+    __global const int* act_id, const int slot, const int slots, __global const int* status)
+{
+    const int r = get_global_id(0), c = get_global_id(1);
+    if (r >= rows || status[c] != MLP_ACTIVE) return;
+    const int id = act_id[c * slots + slot];
+    if (id > MLP_LW_SOFTMAX) return;
+    const size_t at = (size_t)c * cstride + (size_t)r * stride;
+    mlp_layerwise_row_backward(id, a + at, g + at, width);
+}
+
+// Cross-entropy of each row's logits (the last layer's activations) via log-sum-exp, never exp of a
+// positive number; the row's loss and hit (first maximal logit == label). In training also writes dZ of
+// the last layer for the batch-mean loss: (softmax - onehot) / rows through the last activation, and
+// that activation's parameter partials (one partial per row). global: (rowsPad, P).
+__kernel void mlp_loss(
+    __global const float* logits, __global const float* zlast, const int stride, const int cstride,
+    const int classes, const int rows, __global const int* labels, const float inv_rows,
+    __global float* row_loss, __global float* row_hit, const int rows_cap,
+    const int training, __global float* dz,
+    __global const float* params, const int pstride, const int aoff,
+    __global const int* act_id, __global const int* act_nparams, const int slot, const int slots,
+    __global float* partials, const int part_cstride, const int part_off,
+    __global const uint* seeds, const uint pass, const int layer,
+    __global const int* status, const int skip_frozen)
+{
+    const int r = get_global_id(0), c = get_global_id(1);
+    if (skip_frozen && status[c] != MLP_ACTIVE) return;
+    const size_t at = (size_t)c * cstride + (size_t)r * stride;
+#if AF_KMAX > 0
+    __global float* P = partials + (size_t)c * part_cstride + part_off + (size_t)r * AF_KMAX;
+    float psum[AF_KMAX];
+    for (int k = 0; k < AF_KMAX; k++) psum[k] = 0.0f;
+#endif
+    if (r >= rows) {
+        row_loss[(size_t)c * rows_cap + r] = 0.0f;
+        row_hit[(size_t)c * rows_cap + r] = 0.0f;
+        if (training) {
+            for (int j = 0; j < stride; j++) dz[at + j] = 0.0f;
+#if AF_KMAX > 0
+            if (slot >= 0) for (int k = 0; k < AF_KMAX; k++) P[k] = 0.0f;
+#endif
+        }
+        return;
+    }
+    __global const float* L = logits + at;
+    const int y = labels[r];
+    float m = L[0];
+    int best = 0;
+    for (int k = 1; k < classes; k++) if (L[k] > m) { m = L[k]; best = k; }
+    float s = 0.0f;
+    for (int k = 0; k < classes; k++) s += exp(L[k] - m);
+    const float lse = m + log(s);
+    row_loss[(size_t)c * rows_cap + r] = lse - L[y];
+    row_hit[(size_t)c * rows_cap + r] = best == y ? 1.0f : 0.0f;
+    if (!training) return;
+
+    const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
+    __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
+    const uint base = af_pass_base(seeds[c], pass);
+    __global float* G = dz + at;
+#if AF_KMAX > 0
+    const int np = id >= 0 ? act_nparams[c * slots + slot] : 0;
+#endif
+    for (int k = 0; k < classes; k++) {
+        const float da = (exp(L[k] - lse) - (k == y ? 1.0f : 0.0f)) * inv_rows;
+        if (id >= 0) {
+            const float zz = zlast[at + k];
+            const uint key = mlp_key(1, base, layer, r, k);
+            G[k] = da * af_dact(id, zz, prm, key);
+#if AF_KMAX > 0
+            for (int q = 0; q < np; q++) psum[q] += da * af_dparam(id, q, zz, prm, key);
+#endif
+        } else {
+            G[k] = da;
+        }
+    }
+    for (int k = classes; k < stride; k++) G[k] = 0.0f;
+    if (id <= MLP_LW_SOFTMAX) mlp_layerwise_row_backward(id, L, G, classes);
+#if AF_KMAX > 0
+    if (slot >= 0) for (int k = 0; k < AF_KMAX; k++) P[k] = psum[k];
+#endif
+}
+
+// Per candidate: the sum of its rows' losses and hits, in row order, added to its accumulators
+// metrics[2c] (loss sum) and metrics[2c + 1] (hits). In training, a batch whose loss is NaN or inf freezes
+// the candidate as diverged before the optimiser runs; only its own values are read. global: (P).
+__kernel void mlp_metrics_reduce(
+    __global const float* row_loss, __global const float* row_hit, const int rows_cap, const int rows,
+    __global float* metrics, const int training, __global int* status)
+{
+    const int c = get_global_id(0);
+    if (training && status[c] != MLP_ACTIVE) return;
+    float s = 0.0f, h = 0.0f;
+    for (int r = 0; r < rows; r++) {
+        s += row_loss[(size_t)c * rows_cap + r];
+        h += row_hit[(size_t)c * rows_cap + r];
+    }
+    metrics[2 * c] += s;
+    metrics[2 * c + 1] += h;
+    if (training && !isfinite(s)) status[c] = MLP_DIVERGED;
+}
+
+// Gradient of learnable activation parameter k of slot s: the sum of the partials of every layer
+// using slot s, layer by layer, tile by tile. layout: per activated layer (slot, part_off, col_tiles),
+// col_tiles 0 meaning one partial per row (the loss kernel's). global: (slots * AF_KMAX, P).
+__kernel void mlp_param_grads(
+    __global const float* partials, const int part_cstride,
+    __global const int* layout, const int layouts, const int row_tiles, const int rows_pad,
+    __global float* grads, const int pstride, const int aoff, __global const int* status)
+{
+#if AF_KMAX > 0
+    const int idx = get_global_id(0), c = get_global_id(1);
+    if (status[c] != MLP_ACTIVE) return;
+    const int s = idx / AF_KMAX, k = idx % AF_KMAX;
+    float sum = 0.0f;
+    for (int j = 0; j < layouts; j++) {
+        if (layout[3 * j] != s) continue;
+        const int off = layout[3 * j + 1], col_tiles = layout[3 * j + 2];
+        const int tiles = col_tiles > 0 ? col_tiles * row_tiles : rows_pad;
+        __global const float* P = partials + (size_t)c * part_cstride + off + k;
+        for (int t = 0; t < tiles; t++) sum += P[(size_t)t * AF_KMAX];
+    }
+    grads[(size_t)c * pstride + aoff + idx] = sum;
+#endif
+}
