@@ -1,0 +1,170 @@
+import Foundation
+
+/// The arms of study 1's experiment.
+public enum AlaCarteMethod: String, Codable, Sendable, CaseIterable {
+    /// ReLU on every hidden layer, no activation on the output layer (softmax lives in the cross-entropy).
+    case standard
+    case random
+    case tpe
+}
+
+/// One finished cell: a method on one replicate of one dataset at one depth.
+public struct AlaCarteCellResult: Codable, Sendable, Equatable {
+    public var dataset: String
+    public var layers: Int
+    public var replicate: Int
+    public var method: AlaCarteMethod
+    public var testAccuracy: Double
+    /// The search objective of the chosen network (validation accuracy by default).
+    public var objective: Double
+    public var choices: [String]
+}
+
+/// One table row: a dataset at one depth, over all replicates.
+public struct AlaCarteTableRow: Codable, Sendable, Equatable {
+    public var dataset: String
+    public var layers: Int
+    public var replicates: Int
+    public var medianTest: [AlaCarteMethod: Double]
+    /// Permutation test of each searched method against the standard network.
+    public var versusStandard: [AlaCarteMethod: PermutationTest.Result]
+}
+
+public enum Outcome: String, Codable, Sendable { case win, tie, loss }
+
+/// Study 1's table: median test accuracy per method, significance marks against the standard network,
+/// and the tally of wins, ties and losses. A win (loss) is a higher (lower) median with p < 0.05; anything
+/// else is a tie.
+public struct AlaCarteExperimentTable: Sendable, Equatable {
+    public var rows: [AlaCarteTableRow]
+    public var methods: [AlaCarteMethod]
+
+    public init(cells: [AlaCarteCellResult], methods: [AlaCarteMethod], test: PermutationTest = PermutationTest()) {
+        self.methods = methods
+        var order: [String] = []
+        var groups: [String: [AlaCarteCellResult]] = [:]
+        for cell in cells {
+            let key = "\(cell.dataset)\u{0}\(cell.layers)"
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(cell)
+        }
+        rows = order.map { key in
+            let group = groups[key]!
+            var medians: [AlaCarteMethod: Double] = [:]
+            var samples: [AlaCarteMethod: [Double]] = [:]
+            for method in methods {
+                let values = group.filter { $0.method == method }.map(\.testAccuracy)
+                samples[method] = values
+                medians[method] = median(values)
+            }
+            var tests: [AlaCarteMethod: PermutationTest.Result] = [:]
+            if let standard = samples[.standard], !standard.isEmpty {
+                for method in methods where method != .standard {
+                    if let values = samples[method], !values.isEmpty { tests[method] = test.test(values, standard) }
+                }
+            }
+            return AlaCarteTableRow(dataset: group[0].dataset, layers: group[0].layers,
+                                    replicates: Set(group.map(\.replicate)).count, medianTest: medians,
+                                    versusStandard: tests)
+        }
+    }
+
+    public func outcome(_ row: AlaCarteTableRow, _ method: AlaCarteMethod) -> Outcome? {
+        guard let result = row.versusStandard[method], let m = row.medianTest[method],
+              let s = row.medianTest[.standard] else { return nil }
+        guard result.pValue < 0.05 else { return .tie }
+        return m > s ? .win : (m < s ? .loss : .tie)
+    }
+
+    /// Wins, ties and losses of each searched method against the standard network.
+    public func tally() -> [(method: AlaCarteMethod, wins: Int, ties: Int, losses: Int)] {
+        methods.filter { $0 != .standard }.map { method in
+            let outcomes = rows.compactMap { outcome($0, method) }
+            return (method, outcomes.filter { $0 == .win }.count, outcomes.filter { $0 == .tie }.count,
+                    outcomes.filter { $0 == .loss }.count)
+        }
+    }
+
+    private func percent(_ value: Double?) -> String { value.map { String(format: "%.2f", $0 * 100) } ?? "–" }
+
+    public func markdown() -> String {
+        var lines = ["| dataset | L | n | " + methods.map(\.rawValue).joined(separator: " | ") + " |",
+                     "|---|---:|---:|" + methods.map { _ in "---:|" }.joined()]
+        for row in rows {
+            let cells = methods.map { method in percent(row.medianTest[method]) + (row.versusStandard[method]?.mark ?? "") }
+            lines.append("| \(row.dataset) | \(row.layers) | \(row.replicates) | " + cells.joined(separator: " | ") + " |")
+        }
+        lines.append("")
+        lines.append("Median test accuracy (%) over n replicates. * p < 0.05, ** p < 0.001: permutation test "
+                     + "(|median difference|, 10,000 rounds or exact) against the standard network.")
+        for entry in tally() {
+            lines.append("\(entry.method.rawValue) vs standard: \(entry.wins) wins, \(entry.ties) ties, \(entry.losses) losses")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public func csv() -> String {
+        var header = ["dataset", "layers", "replicates"]
+        for method in methods {
+            header.append("median_test_\(method.rawValue)")
+            if method != .standard { header += ["p_\(method.rawValue)_vs_standard", "exact_\(method.rawValue)"] }
+        }
+        var lines = [header.joined(separator: ",")]
+        for row in rows {
+            var fields = [Self.csvField(row.dataset), "\(row.layers)", "\(row.replicates)"]
+            for method in methods {
+                fields.append(row.medianTest[method].map { String($0) } ?? "")
+                if method != .standard {
+                    let result = row.versusStandard[method]
+                    fields += [result.map { String($0.pValue) } ?? "", result.map { String($0.exact) } ?? ""]
+                }
+            }
+            lines.append(fields.joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func csvField(_ text: String) -> String {
+        text.contains(where: { ",\"\n".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+    }
+
+    static func latexEscape(_ text: String) -> String {
+        var out = ""
+        for ch in text {
+            switch ch {
+            case "_", "%", "&", "#", "$", "{", "}": out += "\\\(ch)"
+            case "\\": out += "\\textbackslash{}"
+            case "~": out += "\\textasciitilde{}"
+            case "^": out += "\\textasciicircum{}"
+            default: out.append(ch)
+            }
+        }
+        return out
+    }
+
+    public func latex() -> String {
+        var lines = ["\\begin{tabular}{lrr" + String(repeating: "r", count: methods.count) + "}", "\\hline",
+                     "dataset & $L$ & $n$ & " + methods.map(\.rawValue).joined(separator: " & ") + " \\\\", "\\hline"]
+        for row in rows {
+            let cells = methods.map { method -> String in
+                let mark = row.versusStandard[method]?.mark ?? ""
+                return percent(row.medianTest[method]) + (mark.isEmpty ? "" : "$^{\(mark)}$")
+            }
+            lines.append("\(Self.latexEscape(row.dataset)) & \(row.layers) & \(row.replicates) & "
+                         + cells.joined(separator: " & ") + " \\\\")
+        }
+        lines += ["\\hline", "\\end{tabular}"]
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Writes `table.md`, `table.csv` and `table.tex` into `folder`, each through a temporary file and a
+    /// rename so that a reader never sees half a table.
+    public func write(to folder: URL) throws -> [URL] {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return try [("table.md", markdown()), ("table.csv", csv()), ("table.tex", latex())].map { name, text in
+            let url = folder.appendingPathComponent(name)
+            try Data(text.utf8).write(to: url, options: .atomic)
+            return url
+        }
+    }
+}
