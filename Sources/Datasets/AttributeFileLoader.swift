@@ -90,7 +90,7 @@ public enum AttributeFileLoader {
         let names: [String]
         var kinds: [ColumnKind?]
         if attributes.isEmpty {
-            names = (0..<firstRow.count).map { "column \($0)" }
+            names = (0..<firstRow.count).map { "col\($0)" }
             kinds = Array(repeating: nil, count: names.count)
         } else {
             names = attributes.map(\.name)

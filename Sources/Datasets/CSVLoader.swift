@@ -71,12 +71,12 @@ public enum CSVLoader {
         }
         var names: [String]
         if hasHeader {
-            names = first.enumerated().map { $1.isEmpty ? "column \($0)" : $1 }
+            names = first.enumerated().map { $1.isEmpty ? "col\($0)" : $1 }
             cells.rows.removeFirst()
             cells.lines.removeFirst()
             guard !cells.rows.isEmpty else { throw DatasetError.noRows(path: path) }
         } else {
-            names = (0..<first.count).map { "column \($0)" }
+            names = (0..<first.count).map { "col\($0)" }
         }
         let label = try resolve(options.labelColumn, names: names, path: path)
         return RawTable(path: path, columnNames: names, declaredKinds: Array(repeating: nil, count: names.count),

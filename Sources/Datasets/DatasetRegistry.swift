@@ -125,7 +125,7 @@ public enum DatasetRegistry {
             table.cells.rows.removeFirst()
             table.cells.lines.removeFirst()
             classNames = Array(firstLine.dropFirst(2))
-            table.columnNames = (0...info.features).map { "column \($0)" }
+            table.columnNames = (0...info.features).map { "col\($0)" }
             table.declaredKinds = Array(repeating: nil, count: info.features + 1)
             table.labelColumn = info.features
         }

@@ -86,7 +86,7 @@ struct DatasetsCommand: AsyncParsableCommand {
         }
         let width = max(24, rows.map(\.info.name.count).max() ?? 0)
         print("name".padding(toLength: width, withPad: " ", startingAt: 0)
-              + "    rows  feats classes  kind         status")
+              + "    rows  feats classes  kind           status")
         for row in rows {
             let info = row.info
             let kind = info.imageShape.map { "image " + $0.map(String.init).joined(separator: "×") }
@@ -94,7 +94,7 @@ struct DatasetsCommand: AsyncParsableCommand {
             let status = row.error.map { "error: \($0)" } ?? (row.present ? "present" : "absent")
             print(info.name.padding(toLength: width, withPad: " ", startingAt: 0)
                   + pad(info.rows, 8) + pad(info.features, 7) + pad(info.classes, 8) + "  "
-                  + kind.padding(toLength: 12, withPad: " ", startingAt: 0) + " " + status)
+                  + kind.padding(toLength: 14, withPad: " ", startingAt: 0) + " " + status)
         }
         let absent = rows.filter { !$0.present }.count
         print("\(rows.count) datasets, \(rows.count - absent) present in \(root.path)"

@@ -76,7 +76,7 @@ import Testing
 
     @Test func missingValuesRejectedOrImputed() throws {
         let message = Fixtures.message { try DatasetRegistry.load(Fixtures.path("missing.dat")) }
-        #expect(message?.contains("missing.dat:2: missing value in column 'column 0'") == true)
+        #expect(message?.contains("missing.dat:2: missing value in column 'col0'") == true)
         #expect(message?.contains("--impute mean") == true)
         let imputed = try DatasetRegistry.load(Fixtures.path("missing.dat"), options: LoadOptions(missing: .mean))
         // Column 0: mean of 1, 3, 5 = 3; column 1: most frequent level 'a'.
