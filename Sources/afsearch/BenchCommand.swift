@@ -149,6 +149,10 @@ struct BenchTrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "GEMM peak sweep: full, quick (float16 tiles only) or none.")
     var peak: PeakMode = .full
 
+    /// The trainer's register tile as ROWSxWIDTHxVECTORS (e.g. 8x16x2 = 8 rows × two float16); default: the trainer's choice for the device.
+    @Option(name: .long, help: "Trainer register tile ROWSxVECTORWIDTHxVECTORS (default: chosen for the device).")
+    var tile: String?
+
     enum PeakMode: String, ExpressibleByArgument, CaseIterable { case full, quick, none }
 
     struct Report: Encodable {
@@ -166,6 +170,17 @@ struct BenchTrainCommand: AsyncParsableCommand {
             throw ValidationError("--\(name) must be at least 1, got \(value)")
         }
         guard layers >= 2 || scaling else { throw ValidationError("--layers must be at least 2 (one hidden layer), got \(layers)") }
+        _ = try trainerTile()
+    }
+
+    func trainerTile() throws -> TileShape? {
+        guard let tile else { return nil }
+        let parts = tile.lowercased().split(separator: "x").map { Int($0) }
+        guard parts.count == 3, let rows = parts[0], let width = parts[1], let vectors = parts[2],
+              rows >= 1, vectors >= 1, [1, 4, 8, 16].contains(width) else {
+            throw ValidationError("--tile: expected ROWSxVECTORWIDTHxVECTORS with vector width 1, 4, 8 or 16 (e.g. 8x16x2), got '\(tile)'")
+        }
+        return TileShape(rows: rows, vectorWidth: width, vectors: vectors)
     }
 
     func run() async throws {
@@ -179,6 +194,7 @@ struct BenchTrainCommand: AsyncParsableCommand {
             if !common.json { peakSummary!.printText() }
         }
         let trainer = try TrainingActivationSource.trainer(device: device)
+        trainer.tile = try trainerTile()
         let grid: [(p: Int, l: Int)] = scaling ? [5, 10].flatMap { l in [1, 8, 64, 256].map { (p: $0, l: l) } } : [(population, layers)]
         log(String(format: "%5@ %3@ %6@ %6@ %13@ %9@ %8@  %@", "P", "L", "n", "epochs", "cand-epochs/s", "GFLOP/s", "of peak", "tile"))
         var runs: [Report.Run] = []
