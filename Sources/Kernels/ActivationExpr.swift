@@ -32,6 +32,13 @@ public enum UnaryOp: String, CaseIterable, Hashable, Sendable {
     case elu, selu, celu, gelu, silu, mish, hardswish
     /// Randomised leaky ReLU: slope ~ U(1/8, 1/3) per element in training, the mean slope in evaluation.
     case rrelu
+    // Helpers that make derivatives expressible as expressions (added for `derivative()`).
+    /// Heaviside step with step(0) = 0 (the derivative of relu, as PyTorch's autograd takes it).
+    case step
+    /// sign(x) with sign(0) = 0 (the derivative of abs, torch.sgn).
+    case sign
+    /// polygamma(1, x), the derivative of digamma.
+    case trigamma
 }
 
 public enum BinaryOp: String, CaseIterable, Hashable, Sendable {
