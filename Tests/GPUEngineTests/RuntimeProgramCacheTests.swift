@@ -104,6 +104,21 @@ import Kernels
         #expect(cache.counters.builds == 1 && cache.counters.diskWriteFailures == 1)
     }
 
+    @Test func memoryTierDropsTheLeastRecentlyUsed() throws {
+        let cache = ProgramCache(directory: nil, memoryCapacity: 2)
+        let (a, b, c) = (Self.source(offset: 61), Self.source(offset: 62), Self.source(offset: 63))
+        let programA = try cache.program(source: a, device: device)
+        _ = try cache.program(source: b, device: device)
+        _ = try cache.program(source: a, device: device)  // A is now more recent than B
+        _ = try cache.program(source: c, device: device)  // evicts B
+        #expect(cache.memoryCount == 2)
+        #expect(try cache.program(source: a, device: device) === programA)
+        #expect(cache.counters.builds == 3 && cache.counters.memoryHits == 2)
+        _ = try cache.program(source: b, device: device)  // B was dropped: compiled again
+        #expect(cache.counters.builds == 4)
+        try checkAffine(programA, offset: 61)  // an evicted-or-not program stays usable while referenced
+    }
+
     @Test func concurrentRequestsShareOneBuild() async throws {
         let cache = ProgramCache(directory: nil)
         let source = Self.source(offset: 51)

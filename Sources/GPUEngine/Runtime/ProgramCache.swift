@@ -24,6 +24,10 @@ public final class ProgramCache: @unchecked Sendable {
 
     /// `nil` keeps programs in memory only.
     public let directory: URL?
+    /// How many programs the memory tier keeps; the least recently used is dropped beyond it (it stays
+    /// alive while kernels of it are in use, and on disk). A search builds one program per generation,
+    /// so an unbounded table would grow for the whole run.
+    public let memoryCapacity: Int
 
     /// The process-wide cache, under `defaultDirectory()`.
     public static let shared = ProgramCache(directory: defaultDirectory())
@@ -38,11 +42,15 @@ public final class ProgramCache: @unchecked Sendable {
             .appendingPathComponent(".cache/afsearch/programs", isDirectory: true)
     }
 
-    public init(directory: URL?) {
+    public init(directory: URL?, memoryCapacity: Int = 32) {
         self.directory = directory
+        self.memoryCapacity = max(1, memoryCapacity)
     }
 
     public var counters: Counters { counterState.withLock { $0 } }
+
+    /// Programs currently held in memory.
+    public var memoryCount: Int { table.withLock { $0.slots.count } }
 
     private struct MemoryKey: Hashable {
         let device: Int
@@ -55,7 +63,13 @@ public final class ProgramCache: @unchecked Sendable {
         var program: ComputeProgram?
     }
 
-    private let slots = LockedState<[MemoryKey: BuildSlot]>([:])
+    private struct SlotTable {
+        var slots: [MemoryKey: BuildSlot] = [:]
+        /// Keys from least to most recently used.
+        var recency: [MemoryKey] = []
+    }
+
+    private let table = LockedState(SlotTable())
     private let counterState = LockedState(Counters())
 
     private func count(_ update: (inout Counters) -> Void) { counterState.withLock { update(&$0) } }
@@ -64,10 +78,18 @@ public final class ProgramCache: @unchecked Sendable {
     /// compiled (and then written to disk). A build failure throws `ProgramBuildError` and is not cached.
     public func program(source: String, options: String = "", device: ComputeDevice) throws -> ComputeProgram {
         let key = MemoryKey(device: device.info.index, options: options, source: source)
-        let slot = slots.withLock { table in
-            if let slot = table[key] { return slot }
+        let slot = table.withLock { table in
+            if let slot = table.slots[key] {
+                if let position = table.recency.firstIndex(of: key) { table.recency.remove(at: position) }
+                table.recency.append(key)
+                return slot
+            }
             let slot = BuildSlot()
-            table[key] = slot
+            table.slots[key] = slot
+            table.recency.append(key)
+            while table.recency.count > memoryCapacity {
+                table.slots[table.recency.removeFirst()] = nil
+            }
             return slot
         }
         slot.lock.lock()
@@ -92,7 +114,7 @@ public final class ProgramCache: @unchecked Sendable {
 
     /// Forgets the in-memory programs (the disk files stay); the next request is a disk hit.
     public func removeAllFromMemory() {
-        slots.withLock { $0.removeAll() }
+        table.withLock { $0 = SlotTable() }
     }
 
     // MARK: Disk format
