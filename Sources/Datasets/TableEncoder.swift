@@ -147,6 +147,8 @@ enum TableEncoder {
         var sum = 0.0
         var numericCount = 0
         var levelCounts: [String: Int] = [:]
+        var countNumericLevels = false
+        if case .categorical? = declared { countNumericLevels = true }
         for (row, line) in zip(rows, lines) {
             let cell = row[column]
             if CellValue.isMissing(cell) {
@@ -157,10 +159,13 @@ enum TableEncoder {
                 if firstNumber == nil { firstNumber = (cell, line) }
                 sum += value
                 numericCount += 1
-            } else if firstText == nil {
-                firstText = (cell, line)
+                // Levels are counted only where the column may be categorical (a hash per cell is the
+                // dominant cost on wide numeric files such as MNIST-5k).
+                if countNumericLevels { levelCounts[cell, default: 0] += 1 }
+            } else {
+                if firstText == nil { firstText = (cell, line) }
+                levelCounts[cell, default: 0] += 1
             }
-            levelCounts[cell, default: 0] += 1
         }
         let kind: ColumnKind
         switch declared {

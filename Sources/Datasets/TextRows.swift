@@ -12,9 +12,10 @@ enum TextSplitter {
     /// Calls `body(lineNumber, bytesOfLine)` for every line, without its `\n` or `\r\n`.
     static func forEachLine(_ data: Data, _ body: (Int, ArraySlice<UInt8>) throws -> Bool) rethrows {
         let bytes = [UInt8](data)
-        var start = 0
+        // A UTF-8 byte-order mark (spreadsheet exports) is not part of the first cell.
+        var start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
         var lineNumber = 1
-        var index = 0
+        var index = start
         while index <= bytes.count {
             if index == bytes.count || bytes[index] == UInt8(ascii: "\n") {
                 var end = index

@@ -55,6 +55,16 @@ import Testing
         #expect(firstAsLabel.classNames == ["1", "4", "7", "10"])
     }
 
+    @Test func byteOrderMarkAndCRLFAreNotPartOfTheCells() throws {
+        let folder = try Fixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("bom.csv")
+        try Data([0xEF, 0xBB, 0xBF] + Array("1.5;x\r\n2.5;y\r\n".utf8)).write(to: url)
+        let dataset = try DatasetRegistry.load(url.path)
+        #expect(dataset.data.features == [1.5, 2.5])
+        #expect(dataset.classNames == ["x", "y"])
+    }
+
     @Test func gzippedCSVMadeByTheGzipTool() throws {
         // tiny.csv.gz was written by `gzip -9 -n`, an independent implementation of the format.
         let dataset = try DatasetRegistry.load(Fixtures.path("tiny.csv.gz"))
