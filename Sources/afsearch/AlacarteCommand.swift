@@ -1,7 +1,272 @@
 import ArgumentParser
+import Datasets
+import Foundation
+import GPUEngine
+import Kernels
+import Search
 
-// PLACEHOLDER: replaced by the issue that implements `afsearch alacarte`.
+/// `afsearch alacarte`: study 1's search, one activation per layer chosen from a menu.
 struct AlacarteCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "alacarte", abstract: "Choose one activation per layer from a menu by random search or TPE. (not implemented yet)")
-    func run() async throws { throw ValidationError("'afsearch alacarte' is not implemented yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "alacarte",
+        abstract: "Choose one activation per layer from a menu by random search or TPE.",
+        discussion: """
+            Every trial is stored in runs/<study>/study.sqlite as soon as its population finishes; re-running \
+            with the same --study (or --resume) continues after a crash with no finished trial lost or repeated. \
+            The best network by the objective (validation accuracy unless --objective train) is scored once on \
+            the test split.
+            """)
+
+    @Option(name: .long, help: "A registry name (see `afsearch datasets`) or a data file.")
+    var dataset: String
+
+    @Option(name: .long, help: "Linear layers (each gets its own activation, the last included).")
+    var layers = 5
+
+    @Option(name: .long, help: "Trials in all (study 1: 1000).")
+    var trials = 100
+
+    @Option(name: .long, help: "random or tpe.")
+    var sampler: SamplerKind = .tpe
+
+    @Option(name: .long, help: "Candidates proposed and trained together per round.")
+    var population = 64
+
+    @OptionGroup var training: AlacarteTrainingOptions
+
+    @Option(name: .long, help: "Study name (default: <dataset>-L<layers>-<sampler>-s<seed>).")
+    var study: String?
+
+    @Flag(name: .long, help: "Continue an existing study (required when --study is not given and the study exists).")
+    var resume = false
+
+    @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).")
+    var runs: String?
+
+    @Flag(name: .long, help: "No progress line.")
+    var quiet = false
+
+    @Flag(name: .long, help: "Print the result as one JSON object.")
+    var json = false
+
+    @Flag(name: .long, help: "Also print where the time went (sampler overhead, store, training).")
+    var verbose = false
+
+    func validate() throws {
+        guard layers >= 1 else { throw ValidationError("--layers must be at least 1, got \(layers)") }
+        guard trials >= 1 else { throw ValidationError("--trials must be at least 1, got \(trials)") }
+        guard population >= 1 else { throw ValidationError("--population must be at least 1, got \(population)") }
+        try training.validate()
+    }
+
+    func run() async throws {
+        let menu = try training.menuChoices()
+        let splits = try AlacarteData.splits(dataset: dataset, seed: training.seed, options: training)
+        let setup = training.setup(layers: layers, seed: training.seed)
+        let settings = AlaCarteSettings(
+            dataset: dataset, layers: layers, trials: trials, sampler: sampler, population: population,
+            seed: training.seed, menuName: menu.name, menuEntries: menu.choices.map(\.name), training: setup)
+        let catalog = StudyCatalog(root: runs.map { URL(fileURLWithPath: $0) })
+        let name = study ?? "\(dataset.replacingOccurrences(of: "/", with: "_"))-L\(layers)-\(sampler.rawValue)-s\(training.seed)"
+        if catalog.exists(name) && study == nil && !resume {
+            throw ValidationError("study '\(name)' already exists in \(catalog.root.path); pass --resume to continue it or --study NAME for a new one")
+        }
+        if resume && !catalog.exists(name) {
+            throw ValidationError("nothing to resume: no study '\(name)' in \(catalog.root.path) (known: \(catalog.names().joined(separator: ", ")))")
+        }
+        let store = try catalog.open(name, create: true)
+        let backend = try training.backend()
+        let evaluator = PopulationEvaluator(backend: backend, setup: setup, splits: splits, store: store)
+        let space = try AlaCarteSpace(menu: menu.choices, layers: layers)
+        let search = try AlaCarteStudy(space: space, settings: settings, evaluator: evaluator, store: store)
+
+        if !quiet && !json {
+            FileHandle.standardError.write(Data((
+                "study \(name): \(dataset) (\(splits.train.rowCount) train / \(splits.validation.rowCount) validation / "
+                + "\(splits.test.rowCount) test rows), \(layers) layers × \(menu.choices.count) \(menu.name) choices, "
+                + "\(sampler.rawValue), population \(population), \(backend.deviceDescription)\n").utf8))
+        }
+        let line = ProgressLine(enabled: !quiet && !json)
+        let outcome = try await search.run { progress in
+            line.update(Self.describe(progress))
+        }
+        line.finish()
+
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(outcome), as: UTF8.self))
+            return
+        }
+        print("best trial #\(outcome.bestTrialNumber) of \(outcome.trialsFinished): \(settings.training.objective.rawValue) accuracy "
+              + String(format: "%.4f", outcome.bestObjective) + ", test accuracy " + String(format: "%.4f", outcome.test.testAccuracy))
+        for (layer, choice) in outcome.bestChoices.enumerated() {
+            print("  layer \(layer): \(choice)  [\(outcome.bestExpressions[layer])]")
+        }
+        if outcome.trialsResumed > 0 { print("(\(outcome.trialsResumed) trials came from an earlier run)") }
+        if verbose {
+            print(String(format: "time: wall %.2f s, training %.2f s, sampler %.3f s (%.2f%% of wall), store %.3f s; "
+                         + "%d duplicates skipped, %d diverged",
+                         outcome.wallSeconds, outcome.evaluateSeconds, outcome.samplerSeconds,
+                         outcome.samplerOverhead * 100, outcome.storeSeconds, outcome.duplicatesSkipped,
+                         outcome.divergedCount))
+        }
+    }
+
+    static func describe(_ p: AlaCarteProgress) -> String {
+        let best = p.bestObjective.map { String(format: "%.4f", $0) } ?? "-"
+        let eta = p.etaSeconds.map(ProgressLine.duration) ?? "-"
+        return "trials \(p.trialsDone)/\(p.trialsTarget)  best \(best)  "
+            + String(format: "%.1f trials/s", p.trialsPerSecond) + "  ETA \(eta)"
+    }
 }
+
+/// Training, menu and data flags shared by `alacarte` and `experiment alacarte`.
+struct AlacarteTrainingOptions: ParsableArguments {
+    @Option(name: .long, help: "Menu of activations: paper1 (study 1's 48), or a comma-separated list of expressions.")
+    var menu = "paper1"
+
+    @Option(name: .long, help: "Epochs at most (study 1: 300).")
+    var epochs = 100
+
+    @Option(name: .long, help: "Adam learning rate.")
+    var lr = 0.001
+
+    @Option(name: .long, help: "Stop a candidate when training accuracy gains < 0.001 for this many epochs; 0 = never.")
+    var patience = 10
+
+    @Option(name: .long, help: "validation (default) or train (study 1's own selection).")
+    var objective: ObjectiveSplit = .validation
+
+    @Option(name: .long, help: "Seed of the split, the samplers and the initial weights.")
+    var seed: UInt64 = 0
+
+    @Option(name: .long, help: "Fraction of the rows held out for testing.")
+    var testFraction = 0.3
+
+    @Option(name: .long, help: "Fraction of the remaining rows used for validation.")
+    var validationFraction = 0.2
+
+    @Option(name: .long, help: "opencl (the population trainer) or reference (the plain Swift trainer; slow).")
+    var trainer = "opencl"
+
+    @OptionGroup var deviceOptions: DeviceSelectionOptions
+
+    func validate() throws {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        guard lr > 0 else { throw ValidationError("--lr must be positive, got \(lr)") }
+        guard patience >= 0 else { throw ValidationError("--patience must be 0 or more, got \(patience)") }
+        guard ["opencl", "reference"].contains(trainer) else {
+            throw ValidationError("--trainer must be opencl or reference, got '\(trainer)'")
+        }
+        guard objective == .train || validationFraction > 0 else {
+            throw ValidationError("--objective validation needs --validation-fraction > 0")
+        }
+    }
+
+    func setup(layers: Int, seed: UInt64) -> TrainingSetup {
+        TrainingSetup(hiddenWidths: Array(repeating: 64, count: max(layers - 1, 0)), slotCount: layers, epochs: epochs,
+                      learningRate: lr, earlyStopPatience: patience > 0 ? patience : nil, seed: seed,
+                      objective: objective, selection: .final)
+    }
+
+    func menuChoices() throws -> (name: String, choices: [MenuChoice]) {
+        try AlacarteMenus.resolve(menu)
+    }
+
+    func backend() throws -> TrainerBackend {
+        if trainer == "reference" { return .reference() }
+        let device = try deviceOptions.select()
+        let populationTrainer = try TrainingActivationSource.trainer(device: device)
+        return TrainerBackend(deviceDescription: device.info.name) {
+            try populationTrainer.train(candidates: $0, spec: $1, config: $2, train: $3, validation: $4, test: $5)
+        }
+    }
+}
+
+enum AlacarteData {
+    /// Study 1's protocol: stratified 70/30 split from the seed, a validation part of train, standardised
+    /// with the statistics of the rows the networks train on.
+    static func splits(dataset: String, seed: UInt64, options: AlacarteTrainingOptions) throws -> SearchSplits {
+        let data = try DatasetRegistry.load(dataset)
+        let replicate = try Study1Protocol(testFraction: options.testFraction, validationFraction: options.validationFraction)
+            .replicate(data.allRows, seed: seed)
+        return SearchSplits(train: replicate.train, validation: replicate.validation, test: replicate.test)
+    }
+}
+
+/// Menus by name, or a list of expressions given on the command line.
+enum AlacarteMenus {
+    static func resolve(_ text: String) throws -> (name: String, choices: [MenuChoice]) {
+        if let menu = named(text) { return (text, menu) }
+        let parts = topLevelParts(text)
+        guard !parts.isEmpty else { throw ValidationError("--menu is empty; expected paper1 or a comma-separated list of expressions") }
+        var choices: [MenuChoice] = []
+        for part in parts {
+            do {
+                choices.append(MenuChoice(name: part, expression: try ActivationExpr.parse(part)))
+            } catch {
+                // A bare function name stands for the function applied to x ("tanh" = "tanh(x)").
+                if part.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }),
+                   let expression = try? ActivationExpr.parse("\(part)(x)") {
+                    choices.append(MenuChoice(name: part, expression: expression))
+                    continue
+                }
+                throw ValidationError("--menu: '\(part)' is neither a known menu (paper1) nor an expression: \(error)")
+            }
+        }
+        guard Set(choices.map(\.name)).count == choices.count else { throw ValidationError("--menu lists an entry twice") }
+        return ("custom", choices)
+    }
+
+    /// Splits at commas outside parentheses, so `max(x, 0.1*x),tanh` is two entries.
+    static func topLevelParts(_ text: String) -> [String] {
+        var parts: [String] = [], current = "", depth = 0
+        for ch in text {
+            if ch == "(" { depth += 1 } else if ch == ")" { depth -= 1 }
+            if ch == "," && depth == 0 {
+                parts.append(current)
+                current = ""
+            } else {
+                current.append(ch)
+            }
+        }
+        parts.append(current)
+        return parts.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    static func named(_ name: String) -> [MenuChoice]? {
+        nil
+    }
+}
+
+/// One status line on stderr, rewritten in place (`\r`), only when stderr is a terminal or forced.
+final class ProgressLine: @unchecked Sendable {
+    private let enabled: Bool
+    private var lastLength = 0
+    private let lock = NSLock()
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func update(_ text: String) {
+        guard enabled else { return }
+        lock.withLock {
+            let padding = String(repeating: " ", count: max(0, lastLength - text.count))
+            FileHandle.standardError.write(Data("\r\(text)\(padding)".utf8))
+            lastLength = text.count
+        }
+    }
+
+    func finish() {
+        guard enabled else { return }
+        lock.withLock { if lastLength > 0 { FileHandle.standardError.write(Data("\n".utf8)) } }
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? "\(s / 3600)h\(s % 3600 / 60)m" : (s >= 60 ? "\(s / 60)m\(s % 60)s" : "\(s)s")
+    }
+}
+
+extension SamplerKind: ExpressibleByArgument {}
+extension ObjectiveSplit: ExpressibleByArgument {}

@@ -1,7 +1,66 @@
 import ArgumentParser
+import Foundation
+import Search
 
-// PLACEHOLDER: replaced by the issue that implements `afsearch show`.
+/// `afsearch show STUDY`: the study's settings and its best trials.
 struct ShowCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Print a study's best trials. (not implemented yet)")
-    func run() async throws { throw ValidationError("'afsearch show' is not implemented yet") }
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Print a study's settings and best trials.")
+
+    @Argument(help: "The study's name (a folder of the runs folder).")
+    var study: String
+
+    @Option(name: .long, help: "How many trials to list.")
+    var top = 10
+
+    @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).")
+    var runs: String?
+
+    @Flag(name: .long, help: "Print JSON instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard top >= 1 else { throw ValidationError("--top must be at least 1, got \(top)") }
+    }
+
+    func run() async throws {
+        let catalog = StudyCatalog(root: runs.map { URL(fileURLWithPath: $0) })
+        let store = try catalog.open(study, create: false)
+        let best = try store.bestTrials(limit: top)
+        if json {
+            struct Shown: Encodable {
+                var study: String
+                var kind: String?
+                var settings: String?
+                var trials: Int
+                var best: [TrialRecord]
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.dateEncodingStrategy = .iso8601
+            let shown = Shown(study: study, kind: try store.kind(), settings: try store.settingsJSON(),
+                              trials: try store.count(states: nil), best: best)
+            print(String(decoding: try encoder.encode(shown), as: UTF8.self))
+            return
+        }
+        print("study \(study) (\(try store.kind() ?? "unknown kind")) at \(catalog.databasePath(of: study))")
+        if let settings = try store.settingsJSON() { print("settings: \(settings)") }
+        let finished = try store.count(states: TrialState.finished)
+        let unfinished = try store.count(states: TrialState.unfinished)
+        print("trials: \(finished) finished, \(unfinished) unfinished (redone on --resume)")
+        guard !best.isEmpty else { return }
+        let rows = best.map { t in
+            ["\(t.number)", t.state.rawValue, t.objective.map { String(format: "%.4f", $0) } ?? "-",
+             t.testAccuracy.map { String(format: "%.4f", $0) } ?? "-", t.epochs.map(String.init) ?? "-",
+             Self.describe(t)]
+        }
+        print(StudyTextTable.render(header: ["trial", "state", "objective", "test", "epochs", "activations"], rows: rows))
+    }
+
+    /// Per-layer choices for an à la carte trial, else the expressions.
+    static func describe(_ trial: TrialRecord) -> String {
+        let layers = trial.parameters.keys.filter { $0.hasPrefix("layer") }
+            .sorted { (Int($0.dropFirst(5)) ?? 0) < (Int($1.dropFirst(5)) ?? 0) }
+        if !layers.isEmpty { return layers.map { trial.parameters[$0]! }.joined(separator: ", ") }
+        return trial.expressions.joined(separator: ", ")
+    }
 }

@@ -1,7 +1,51 @@
 import ArgumentParser
+import Foundation
+import Search
 
-// PLACEHOLDER: replaced by the issue that implements `afsearch studies`.
+/// `afsearch studies`: one line per study in the runs folder.
 struct StudiesCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "studies", abstract: "List studies in the runs folder. (not implemented yet)")
-    func run() async throws { throw ValidationError("'afsearch studies' is not implemented yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "studies", abstract: "List the studies in the runs folder with their progress and best score.")
+
+    @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).")
+    var runs: String?
+
+    @Flag(name: .long, help: "Print a JSON array instead of a table.")
+    var json = false
+
+    func run() async throws {
+        let catalog = StudyCatalog(root: runs.map { URL(fileURLWithPath: $0) })
+        let summaries = try catalog.summaries()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.dateEncodingStrategy = .iso8601
+            print(String(decoding: try encoder.encode(summaries), as: UTF8.self))
+            return
+        }
+        guard !summaries.isEmpty else {
+            print("no studies under \(catalog.root.path)")
+            return
+        }
+        let rows = summaries.map { s in
+            [s.name, s.kind ?? "-", "\(s.finishedCount)/\(s.trialCount)", "\(s.divergedCount)",
+             s.bestObjective.map { String(format: "%.4f", $0) } ?? "-",
+             s.bestTestAccuracy.map { String(format: "%.4f", $0) } ?? "-",
+             s.lastActivity.map { ISO8601DateFormatter().string(from: $0) } ?? "-"]
+        }
+        print(StudyTextTable.render(header: ["study", "kind", "finished", "diverged", "best objective", "test", "last trial"],
+                               rows: rows))
+    }
+}
+
+/// Left-aligned columns separated by two spaces.
+enum StudyTextTable {
+    static func render(header: [String], rows: [[String]]) -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n")
+    }
 }

@@ -118,7 +118,7 @@ public final class AlaCarteStudy: @unchecked Sendable {
                 TrialRecord(
                     number: firstNumber + offset, group: "round-\(round)", state: .running,
                     parameters: space.parameters(point),
-                    expressions: space.candidate(point).map(ExpressionText.render),
+                    expressions: space.candidate(point).map(\.description),
                     canonicalKey: evaluator.key(of: space.candidate(point)), seed: settings.training.seed,
                     device: evaluator.deviceDescription, startedAt: now)
             }
