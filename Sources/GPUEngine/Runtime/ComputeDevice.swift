@@ -3,23 +3,32 @@ import Foundation
 
 // The OpenCL runtime of afsearch: a thin, safe Swift layer over the C API.
 //
-//     let device = try ComputeDevice.select(nil)           // --device / AFSEARCH_DEVICE / default
-//     let device = try ComputeDevice.select("pthread")     // index or name substring
-//     device.info.name, device.peakHint.preferredFloatVectorWidth
+//     let device = try ComputeDevice.select(nil)           // $AFSEARCH_DEVICE, else first GPU, else first CPU
+//     let device = try ComputeDevice.select("pthread")     // --device: an index or a name substring
+//     ComputeDevice.list()                                 // [DeviceInfo] of every platform's devices
+//     device.info.name, device.peakHint.preferredFloatVectorWidth, device.peakHint.computeUnits
 //
-//     let x = try device.buffer(Float.self, count: n)      // DeviceBuffer<Float>, freed on deinit
-//     try x.upload(values)                                 // blocking write
-//     try x.fill(0); try x.copy(from: other)               // enqueued (the queue is in order)
-//     let back: [Float] = try x.download()                 // blocking read
+//     let x = try device.buffer(Float.self, count: n)      // DeviceBuffer<Float>, released on deinit
+//     let y = try device.buffer(values)                    // ... initialised from a host array
+//     try x.upload(values, at: 0)                          // blocking write
+//     try x.fill(0); try x.copy(from: y)                   // enqueued (the queue is in order)
+//     let back: [Float] = try x.download()                 // blocking read (waits for earlier launches)
 //
 //     let program = try device.program(source: KernelTemplates.selftest, options: "-cl-fast-relaxed-math")
-//                                                          // through ProgramCache.shared (memory, disk)
+//                                                          // through ProgramCache.shared: memory, then disk
 //     let saxpy = try program.kernel("saxpy")              // ComputeKernel
 //     let event = try saxpy.launch(global: [n], local: nil, args: Int32(n), Float(2), x, y)
 //     let seconds = try event.timing().seconds             // waits, then reads the profiling counters
+//     try kernel.launch(global: [w, h], local: [16, 16], arguments: [.buffer(x), .scalar(Int32(w)),
+//                       .local(Float.self, count: 256)])  // 2-D, explicit argument list, __local scratch
+//     try device.finish()
 //
-//     .local(Float.self, count: 256) passes __local memory; Int32, UInt32, Float pass scalars;
-//     any DeviceBuffer passes a __global pointer.
+//     ProgramCache(directory: url)                         // a private cache (tests); .counters: builds,
+//                                                          // memoryHits, diskHits, diskRejected, ...
+//
+// Scalars are Int32, UInt32 and Float directly, any DeviceScalar through `.scalar(_:)`; Swift `Int`
+// is refused at compile time (its width is not OpenCL's `int`). Launches are checked before the driver
+// sees them: argument count, buffer vs scalar vs __local, the scalar's declared type, work sizes.
 //
 // Errors: `OpenCLError` (code name + failing call), `DeviceSelectionError` (listing of devices, or the
 // packages to install), `ProgramBuildError` (build log + the source lines it points to),
@@ -29,6 +38,8 @@ import Foundation
 // OpenCL 1.2 makes every API call thread-safe except `clSetKernelArg` on one kernel object, so
 // `ComputeKernel` serialises "set arguments + enqueue" with a lock. The device's queue is in order:
 // commands from one thread run in the order enqueued; commands from different threads interleave.
+// Inside GPUEngine, `device.queue`, `device.context`, `buffer.memory` and `kernel.kernel` are the raw
+// handles for code that needs a C call the runtime does not wrap yet.
 
 /// One OpenCL device with its context and its in-order, profiling-enabled command queue.
 ///
