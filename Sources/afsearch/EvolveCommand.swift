@@ -1,7 +1,231 @@
 import ArgumentParser
+import Datasets
+import Foundation
+import GPUEngine
+import Search
 
-// PLACEHOLDER: replaced by the issue that implements `afsearch evolve`.
+/// `afsearch evolve`: evolve activation functions for study 2's network (CGP or tree GP; (1+λ) ES or GA;
+/// Standard, Random, Evo-Single, Evo-Triple or Coevo), every generation trained as one population.
 struct EvolveCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "evolve", abstract: "Evolve activation functions with CGP or tree GP, or coevolve three populations. (not implemented yet)")
-    func run() async throws { throw ValidationError("'afsearch evolve' is not implemented yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "evolve",
+        abstract: "Evolve activation functions with CGP or tree GP, or coevolve three populations.",
+        discussion: """
+        The defaults are small so that `make run` finishes in a few minutes on a laptop CPU: 4,000 Train1 and \
+        1,000 Train2 rows of Fashion-MNIST, 2,000 test rows, 10 generations of coevolution with λ = 4 per \
+        population, fitness after 3 epochs, a final retraining of 10 epochs. Study 2's sizes: \
+        --paper-sizes (all of Train1/Train2 = 80/20 % of the official training set, the full test set, \
+        30 final epochs) with e.g. --generations 50.
+
+        A run lives in runs/<study>/ (study.sqlite, evolution.json, report.html). Running the same command \
+        again, or with --resume after a kill, replays the stored generations without retraining them and \
+        continues.
+        """)
+
+    @Option(help: "Dataset name (see `afsearch datasets`) or file path. Fetch the offline sets with `make data`.")
+    var dataset = "fashion-mnist"
+    @Option(help: "Network: fcn (study 2's fully connected network). cnn is not yet supported.")
+    var arch = "fcn"
+    @Option(help: "standard | random | single | triple | coevo")
+    var method = "coevo"
+    @Option(help: "Genome: cgp (study 2) or tree (tree GP over the richer default primitives).")
+    var representation = "cgp"
+    @Option(help: "es ((1+λ) evolution strategy) or ga (generational GA). Default: es for cgp, ga for tree.")
+    var algorithm: String?
+    @Option(help: "Generations.")
+    var generations = 10
+    @Option(help: "λ of the (1+λ) ES, or the GA's population size; per population under coevolution.")
+    var population = 4
+    @Option(help: "Coevolution: extra networks per individual with random partners from the other populations.")
+    var partners = 0
+    @Flag(help: "Coevolution: study 2's sequential schedule (input, then hidden, then output population).")
+    var sequential = false
+    @Option(help: "The Standard method's activation (and of not-yet-evolved stages): relu or leaky_relu.")
+    var standard = "relu"
+    @Option(help: "Comma-separated primitives (default: study 2's for cgp, the richer default set for tree).")
+    var primitives: String?
+    @Option(help: "CGP grid rows.") var rows = 5
+    @Option(help: "CGP grid columns.") var columns = 5
+    @Option(name: .customLong("levels-back"), help: "CGP levels-back.") var levelsBack = 5
+    @Flag(help: "CGP: Goldman–Punch single-active mutation (inactive genes drift too).")
+    var mutateInactive = false
+    @Option(help: "Fitness epochs (best validation accuracy over them).") var epochs = 3
+    @Option(help: "Adam learning rate.") var lr = 0.01
+    @Option(help: "Mini-batch size as a fraction of the training rows (study 2: 0.1).") var batchFraction = 0.1
+    @Option(help: "Epochs of the final retraining on Train1 ∪ Train2 (test accuracy at the last one).")
+    var finalEpochs = 10
+    @Option(help: "Train1 rows (search training).") var trainRows = 4000
+    @Option(help: "Train2 rows (search validation).") var validationRows = 1000
+    @Option(help: "Test rows (a stratified subsample of the official test set).") var testRows = 2000
+    @Flag(help: "Study 2's data sizes: uncapped Train1/Train2/test and 30 final epochs (overrides the row caps).")
+    var paperSizes = false
+    @Option(help: "Hidden width of the FCN.") var width = 32
+    @Option(help: "Hidden-stage layers of the FCN.") var hiddenLayers = 5
+    @Option(help: "Evolution seed.") var seed: UInt64 = 1
+    @Option(help: "Data split seed.") var dataSeed: UInt64 = 0
+    @Option(help: "Study name (folder under runs/, or $AFSEARCH_RUNS). Default derived from the settings.")
+    var study: String?
+    @Flag(help: "Continue the named study (it must exist).") var resume = false
+    @Option(help: "OpenCL device (index or name fragment; default $AFSEARCH_DEVICE or the first GPU).")
+    var device: String?
+    @Flag(help: "No progress lines.") var quiet = false
+    @Flag(help: "Print the result as JSON on stdout.") var json = false
+
+    func settings() throws -> EvolutionSettings {
+        guard let method = EvolutionMethod(rawValue: method) else {
+            throw ValidationError("--method '\(method)': expected one of \(EvolutionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let genome = GenomeKind(rawValue: representation) else {
+            throw ValidationError("--representation '\(representation)': expected cgp or tree")
+        }
+        var algorithmKind: AlgorithmKind?
+        if let algorithm {
+            guard let kind = AlgorithmKind(rawValue: algorithm) else { throw ValidationError("--algorithm '\(algorithm)': expected es or ga") }
+            algorithmKind = kind
+        }
+        var s = EvolutionSettings(method: method, genome: genome, algorithm: algorithmKind, generations: generations,
+                                  population: population, seed: seed, randomPartners: partners,
+                                  schedule: sequential ? .sequential : .simultaneous, standardActivation: standard)
+        s.cgpRows = rows
+        s.cgpColumns = columns
+        s.cgpLevelsBack = levelsBack
+        s.mutateInactive = mutateInactive
+        s.primitives = primitives.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
+        try s.validate()
+        return s
+    }
+
+    func recipe() throws -> Study2Recipe {
+        guard arch == "fcn" else {
+            if arch == "cnn" { throw ValidationError("--arch cnn is not yet supported (the population CNN trainer is issue 7); use --arch fcn") }
+            throw ValidationError("--arch '\(arch)': expected fcn (cnn is not yet supported)")
+        }
+        let r = Study2Recipe(dataset: dataset, network: Study2FCN(width: width, hiddenLayers: hiddenLayers), epochs: epochs,
+                             learningRate: lr, batchFraction: batchFraction, finalEpochs: paperSizes ? 30 : finalEpochs,
+                             train1Rows: paperSizes ? nil : trainRows, train2Rows: paperSizes ? nil : validationRows,
+                             testRows: paperSizes ? nil : testRows, dataSeed: dataSeed)
+        try r.validate()
+        return r
+    }
+
+    func run() async throws {
+        let settings = try settings()
+        let recipe = try recipe()
+        let name = study ?? EvolutionCLI.defaultStudyName(settings: settings, recipe: recipe)
+        let catalog = StudyCatalog()
+        if resume && !catalog.exists(name) {
+            throw ValidationError("--resume: no study '\(name)' under \(catalog.root.path) (known: \(catalog.names().joined(separator: ", ")))")
+        }
+        let store = try catalog.open(name, create: true)
+        try EvolutionCLI.checkRecipe(recipe, folder: catalog.folder(of: name))
+        let compute = try ComputeDevice.select(device)
+        let trainer = try TrainingActivationSource.trainer(device: compute)
+        let job = EvolutionJob(settings: settings, recipe: recipe, backend: Study2TrainingBackend(trainer: trainer, network: recipe.network),
+                               store: store, folder: catalog.folder(of: name))
+        let log: (String) -> Void = { line in if !quiet { EvolutionCLI.stderr(line) } }
+        log("study \(name) — \(settings.method.displayName), \(settings.genome.rawValue) \(settings.algorithm.rawValue), device \(compute.info.name)")
+        let meter = GenerationMeter(total: settings.method == .standard ? 1 : settings.generations)
+        let result = try await job.run(progress: { record in log(meter.line(record)) }, status: log)
+        if json {
+            print(try EvolutionCLI.json(result))
+        } else {
+            print(EvolutionCLI.summary(result, folder: catalog.folder(of: name)))
+        }
+    }
+}
+
+/// Formats the per-generation progress line and its ETA (from the generations run now, not replayed).
+final class GenerationMeter: @unchecked Sendable {
+    let total: Int
+    private var fresh: [Double] = []
+    private var last = Date()
+
+    init(total: Int) { self.total = total }
+
+    func line(_ r: GenerationRecord) -> String {
+        let now = Date()
+        if !r.replayed { fresh.append(now.timeIntervalSince(last)) }
+        last = now
+        let remaining = total - r.generation - 1
+        let eta = fresh.isEmpty ? "–" : EvolutionCLI.duration(fresh.reduce(0, +) / Double(fresh.count) * Double(remaining))
+        let populations = r.populations.map { "\($0.name) \(String(format: "%.4f", $0.bestFitness))/\(String(format: "%.4f", $0.meanFitness))" }
+            .joined(separator: "  ")
+        return "gen \(r.generation + 1)/\(total)\(r.replayed ? " (resumed)" : "")  best \(String(format: "%.4f", r.bestFitnessSoFar))"
+            + (populations.isEmpty ? "" : "  [best/mean \(populations)]")
+            + "  nets \(r.networks) trained \(r.trained) dup \(r.duplicatesSkipped) rejected \(r.rejected)"
+            + "  compile \(String(format: "%.2f", r.timing.compileSeconds))s train \(String(format: "%.2f", r.timing.trainSeconds))s  ETA \(eta)"
+    }
+}
+
+/// Shared printing and naming for `evolve` and `experiment evolution`.
+enum EvolutionCLI {
+    static func stderr(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "–" }
+        if seconds < 90 { return String(format: "%.0fs", seconds) }
+        if seconds < 5400 { return String(format: "%.1fmin", seconds / 60) }
+        return String(format: "%.1fh", seconds / 3600)
+    }
+
+    static func defaultStudyName(settings: EvolutionSettings, recipe: Study2Recipe) -> String {
+        let data = recipe.dataset.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "-" }
+        return "evolve-\(String(data))-\(settings.method.rawValue)-\(settings.genome.rawValue)-s\(settings.seed)"
+    }
+
+    /// A study's data recipe is kept beside its database; a rerun with another recipe is refused, since
+    /// its stored fitnesses were measured on other data.
+    static func checkRecipe(_ recipe: Study2Recipe, folder: URL) throws {
+        let url = folder.appendingPathComponent("recipe.json")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(recipe)
+        if let stored = FileManager.default.contents(atPath: url.path) {
+            let old = try? JSONDecoder().decode(Study2Recipe.self, from: stored)
+            guard old == recipe else {
+                throw ValidationError("study folder \(folder.path) was run with another data recipe (\(String(decoding: stored, as: UTF8.self).replacingOccurrences(of: "\n", with: " "))); use another --study name or the same data flags")
+            }
+        } else {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try data.write(to: url, options: .atomic)
+        }
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func summary(_ r: EvolutionResult, folder: URL) -> String {
+        var lines = ["\(r.settings.method.displayName) on \(r.dataset ?? "?"): \(r.networksEvaluated) networks scored, "
+                     + "\(r.networksTrained) trained, \(r.duplicatesSkipped) duplicates skipped, \(r.rejected) rejected"]
+        lines.append("best functions (validation fitness \(String(format: "%.4f", r.bestFitness))):")
+        for (slot, formula) in r.best.formulas.enumerated() {
+            lines.append("  \(EvolutionSettings.slotNames[slot].padding(toLength: 7, withPad: " ", startingAt: 0)) \(formula)")
+        }
+        if let test = r.finalTest {
+            lines.append(String(format: "test accuracy after retraining on Train1 ∪ Train2: %.4f (last of %d epochs%@)",
+                                test.testAccuracy, test.epochs, test.diverged ? ", diverged" : ""))
+        }
+        if let standard = r.standardTest, r.settings.method != .standard {
+            lines.append(String(format: "standard network (%@ everywhere), same protocol: %.4f", r.settings.standardActivation, standard.testAccuracy))
+        }
+        lines.append("run folder: \(folder.path) (report.html, evolution.json, study.sqlite)")
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension EvolutionCLI {
+    /// A path to a folder, or a study name under the runs root.
+    static func runFolder(_ argument: String) -> URL {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory), isDirectory.boolValue {
+            return URL(fileURLWithPath: argument, isDirectory: true)
+        }
+        return StudyCatalog().folder(of: argument)
+    }
 }

@@ -94,6 +94,7 @@ public struct EvolutionResult: Codable, Sendable {
     public func write(to folder: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try encoder.encode(self).write(to: folder.appendingPathComponent(Self.fileName), options: .atomic)
     }
@@ -103,7 +104,9 @@ public struct EvolutionResult: Codable, Sendable {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw EvolutionError.invalidSetting("no \(fileName) in '\(folder.path)': expected a run folder written by 'afsearch evolve'")
         }
-        do { return try JSONDecoder().decode(EvolutionResult.self, from: data) }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do { return try decoder.decode(EvolutionResult.self, from: data) }
         catch { throw EvolutionError.corruptCheckpoint("\(url.path): \(error)") }
     }
 }

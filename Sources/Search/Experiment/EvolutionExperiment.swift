@@ -1,0 +1,103 @@
+import Foundation
+
+/// `afsearch experiment evolution`: study 2's five methods on each dataset, `replicates` times each (the
+/// evolution and weight-initialisation seed changes per replicate; the data split stays study 2's fixed
+/// one), every method scored by the same final protocol (retrain on Train1 ∪ Train2, test accuracy at the
+/// last epoch). Each cell is a study in its own folder, so a killed experiment resumes cell by cell and
+/// inside the cell it was running.
+public struct EvolutionExperiment {
+    public var datasets: [String]
+    public var methods: [EvolutionMethod]
+    public var replicates: Int
+    /// Settings shared by every cell; method and seed are set per cell.
+    public var base: EvolutionSettings
+    /// The data recipe; its dataset is set per cell.
+    public var recipe: Study2Recipe
+    public var folder: URL
+    public var permutationRounds: Int
+    public var makeBackend: (Study2FCN) -> Study2TrainingBackend
+    public var identity: CandidateIdentity
+
+    public init(datasets: [String], methods: [EvolutionMethod] = EvolutionMethod.allCases, replicates: Int,
+                base: EvolutionSettings, recipe: Study2Recipe, folder: URL, permutationRounds: Int = 10_000,
+                identity: CandidateIdentity = .structural, makeBackend: @escaping (Study2FCN) -> Study2TrainingBackend) {
+        self.datasets = datasets
+        self.methods = methods
+        self.replicates = replicates
+        self.base = base
+        self.recipe = recipe
+        self.folder = folder
+        self.permutationRounds = permutationRounds
+        self.identity = identity
+        self.makeBackend = makeBackend
+    }
+
+    /// One cell's folder name: `<dataset>-<method>-r<replicate>` with the dataset made file-safe.
+    public static func cellName(dataset: String, method: EvolutionMethod, replicate: Int) -> String {
+        let safe = String(dataset.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" })
+        return "\(safe)-\(method.rawValue)-r\(replicate)"
+    }
+
+    public func run(cellStarted: ((String) -> Void)? = nil, progress: ((GenerationRecord) -> Void)? = nil,
+                    status: ((String) -> Void)? = nil) async throws -> EvolutionExperimentResult {
+        guard replicates >= 1 else { throw EvolutionError.invalidSetting("--replicates must be at least 1, got \(replicates)") }
+        guard !datasets.isEmpty else { throw EvolutionError.invalidSetting("--datasets is empty") }
+        try base.validate()
+        try recipe.validate()
+        var summaries: [EvolutionMethodSummary] = []
+        var device: String?
+        for dataset in datasets {
+            var cellRecipe = recipe
+            cellRecipe.dataset = dataset
+            var data: Study2Recipe.Data?
+            var perMethod: [EvolutionMethod: EvolutionMethodSummary] = [:]
+            for method in methods {
+                perMethod[method] = EvolutionMethodSummary(dataset: dataset, method: method, testAccuracies: [],
+                                                           searchFitness: [], functions: [], pValueVersusStandard: nil)
+            }
+            for replicate in 0..<replicates {
+                for method in methods {
+                    var settings = base
+                    settings.method = method
+                    settings.seed = base.seed &+ UInt64(replicate)
+                    let name = Self.cellName(dataset: dataset, method: method, replicate: replicate)
+                    let cellFolder = folder.appendingPathComponent(name, isDirectory: true)
+                    cellStarted?(name)
+                    let result: EvolutionResult
+                    if let done = try? EvolutionResult.read(from: cellFolder), done.finalTest != nil, done.settings == settings {
+                        result = done
+                    } else {
+                        if data == nil { data = try cellRecipe.load() }
+                        let store = try SQLiteStudyStore(path: cellFolder.appendingPathComponent(StudyCatalog.databaseFileName).path,
+                                                         studyName: name)
+                        var job = EvolutionJob(settings: settings, recipe: cellRecipe, backend: makeBackend(cellRecipe.network),
+                                               store: store, folder: cellFolder, identity: identity)
+                        job.preloaded = data
+                        result = try await job.run(progress: progress, status: status)
+                    }
+                    device = device ?? result.device
+                    perMethod[method]!.testAccuracies.append(result.finalTest?.testAccuracy ?? 0)
+                    perMethod[method]!.searchFitness.append(result.bestFitness)
+                    perMethod[method]!.functions.append(result.best.formulas)
+                }
+            }
+            let test = PermutationTest(rounds: permutationRounds, seed: base.seed)
+            if let standard = perMethod[.standard], standard.testAccuracies.count >= 2 {
+                for method in methods where method != .standard && perMethod[method]!.testAccuracies.count >= 2 {
+                    perMethod[method]!.pValueVersusStandard = test.test(perMethod[method]!.testAccuracies, standard.testAccuracies).pValue
+                }
+            }
+            summaries += methods.map { perMethod[$0]! }
+        }
+        let note = "FCN \(recipe.network.width) wide, \(recipe.network.hiddenLayers) hidden-stage layers; "
+            + "\(base.genome.rawValue) \(base.algorithm.rawValue), \(base.generations) generations, population \(base.population); "
+            + "fitness: best validation accuracy over \(recipe.epochs) epochs (Adam lr \(recipe.learningRate), batch \(recipe.batchFraction) of Train1); "
+            + "final: \(recipe.finalEpochs) epochs on Train1 ∪ Train2; rows Train1 \(recipe.train1Rows.map(String.init) ?? "all"), "
+            + "Train2 \(recipe.train2Rows.map(String.init) ?? "all"), test \(recipe.testRows.map(String.init) ?? "all"); device \(device ?? "?")."
+        let result = EvolutionExperimentResult(datasets: datasets, methods: methods, replicates: replicates,
+                                               summaries: summaries, protocolNote: note)
+        try result.write(to: folder)
+        try RunReport.write(folder: folder)
+        return result
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import Kernels
+
+/// `afsearch report RUN`: one self-contained HTML file (inline SVG and CSS, no scripts, nothing fetched)
+/// with the run's best functions and their derivatives over [−5, 5] beside ReLU, fitness over the
+/// generations per population, where each generation's time went, the five-method table when the folder
+/// holds an experiment, and every function's formula.
+public enum RunReport {
+    public static let fileName = "report.html"
+
+    /// Builds the report from what `afsearch evolve` / `afsearch experiment evolution` wrote in `folder`
+    /// and writes it there (atomically). Returns the file's URL.
+    @discardableResult
+    public static func write(folder: URL) throws -> URL {
+        let evolution = FileManager.default.fileExists(atPath: folder.appendingPathComponent(EvolutionResult.fileName).path)
+            ? try EvolutionResult.read(from: folder) : nil
+        let experiment = try EvolutionExperimentResult.read(from: folder)
+        guard evolution != nil || experiment != nil else {
+            throw EvolutionError.invalidSetting(
+                "'\(folder.path)' holds neither \(EvolutionResult.fileName) nor \(EvolutionExperimentResult.fileName): expected a run folder of 'afsearch evolve' or 'afsearch experiment evolution'")
+        }
+        let html = render(title: folder.lastPathComponent, evolution: evolution, experiment: experiment)
+        let url = folder.appendingPathComponent(fileName)
+        try Data(html.utf8).write(to: url, options: .atomic)
+        return url
+    }
+
+    public static func render(title: String, evolution: EvolutionResult?, experiment: EvolutionExperimentResult?) -> String {
+        var body = "<h1>afsearch run <code>\(SVGChart.escape(title))</code></h1>\n"
+        if let evolution { body += evolutionSections(evolution) }
+        if let experiment { body += experimentSection(experiment) }
+        return """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8"><title>afsearch report: \(SVGChart.escape(title))</title>
+        <style>
+        body { font-family: sans-serif; max-width: 1000px; margin: 2em auto; color: #222; }
+        table { border-collapse: collapse; margin: 1em 0; } td, th { border: 1px solid #ccc; padding: 3px 8px; }
+        th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+        code { background: #f6f6f6; padding: 1px 3px; } .charts { display: flex; flex-wrap: wrap; gap: 8px; }
+        </style></head><body>
+        \(body)
+        <p style="color:#888">Written by afsearch \(SVGChart.escape(reportVersion)).</p>
+        </body></html>
+
+        """
+    }
+
+    static let reportVersion = "0.1.0"
+
+    // MARK: evolution
+
+    static func evolutionSections(_ run: EvolutionResult) -> String {
+        let s = run.settings
+        var html = "<h2>Run</h2>\n<table>\n"
+        let rows: [(String, String)] = [
+            ("method", s.method.displayName), ("dataset", run.dataset ?? "–"),
+            ("representation", s.genome == .cgp ? "CGP \(s.cgpRows)×\(s.cgpColumns), levels-back \(s.cgpLevelsBack)" : "tree GP, depth ≤ \(s.treeMaxDepth), size ≤ \(s.treeMaxSize)"),
+            ("algorithm", s.algorithm == .es ? "(1+λ) ES, λ = \(s.population)" : "generational GA, population \(s.population)"),
+            ("generations", String(run.history.count)), ("seed", String(s.seed)),
+            ("networks scored / trained / duplicates / rejected",
+             "\(run.networksEvaluated) / \(run.networksTrained) / \(run.duplicatesSkipped) / \(run.rejected)"),
+            ("best validation fitness", String(format: "%.4f", run.bestFitness)),
+            ("final test accuracy (last epoch, retrained on Train1 ∪ Train2)", run.finalTest.map { String(format: "%.4f", $0.testAccuracy) } ?? "not run"),
+            ("standard network, same protocol", run.standardTest.map { String(format: "%.4f", $0.testAccuracy) } ?? "not run"),
+            ("device", run.device ?? "–"),
+        ]
+        for (k, v) in rows { html += "<tr><th style=\"text-align:left\">\(SVGChart.escape(k))</th><td>\(SVGChart.escape(v))</td></tr>\n" }
+        html += "</table>\n"
+
+        let expressions = run.best.expressions
+        if !expressions.isEmpty {
+            html += "<h2>Best functions</h2>\n<table><tr><th>slot</th><th>formula</th></tr>\n"
+            for (slot, formula) in run.best.formulas.enumerated() {
+                html += "<tr><td>\(EvolutionSettings.slotNames[safe: slot] ?? String(slot))</td><td><code>\(SVGChart.escape(formula))</code></td></tr>\n"
+            }
+            html += "</table>\n<div class=\"charts\">\n"
+            html += functionChart(expressions, derivative: false) + "\n" + functionChart(expressions, derivative: true)
+            html += "\n</div>\n"
+        }
+
+        if !run.history.isEmpty {
+            html += "<h2>Fitness over generations</h2>\n<div class=\"charts\">\n"
+            let populations = run.history[0].populations.map(\.name)
+            for (p, name) in populations.enumerated() {
+                let best = run.history.map { (Double($0.generation), $0.populations[safe: p]?.bestFitness ?? .nan) }
+                let mean = run.history.map { (Double($0.generation), $0.populations[safe: p]?.meanFitness ?? .nan) }
+                html += SVGChart(title: "population \(name)", xLabel: "generation", yLabel: "validation accuracy", series: [
+                    .init(name: "best", points: best.map { (x: $0.0, y: $0.1) }, color: SVGChart.palette[0]),
+                    .init(name: "generation mean", points: mean.map { (x: $0.0, y: $0.1) }, color: SVGChart.palette[1], dashed: true),
+                ]).render() + "\n"
+            }
+            if populations.isEmpty {
+                html += SVGChart(title: "best network", xLabel: "generation", yLabel: "validation accuracy", series: [
+                    .init(name: "best", points: run.history.map { (x: Double($0.generation), y: $0.bestFitnessSoFar) }, color: SVGChart.palette[0]),
+                ]).render() + "\n"
+            }
+            html += "</div>\n" + timingSection(run.history)
+            html += "<h2>Population bests</h2>\n<table><tr><th>population</th><th>fitness</th><th>formula(s)</th></tr>\n"
+            for p in run.populationBests {
+                html += "<tr><td>\(SVGChart.escape(p.name))</td><td class=\"num\">\(String(format: "%.4f", p.bestFitness))</td><td>"
+                    + p.bestExpressions.map { "<code>\(SVGChart.escape($0))</code>" }.joined(separator: "<br>") + "</td></tr>\n"
+            }
+            html += "</table>\n"
+        }
+        return html
+    }
+
+    static let grid = stride(from: -5.0, through: 5.0, by: 0.05).map { $0 }
+
+    /// f or f′ of each slot's function beside ReLU. f′ is a central difference with h = 1e-4: at the kinks
+    /// of piecewise-linear functions it shows the average of the one-sided slopes.
+    static func functionChart(_ expressions: [ActivationExpr], derivative: Bool) -> String {
+        func values(_ e: ActivationExpr) -> [(x: Double, y: Double)] {
+            grid.map { x in
+                let y = derivative ? (e.evaluate(x + 1e-4) - e.evaluate(x - 1e-4)) / 2e-4 : e.evaluate(x)
+                return (x: x, y: y)
+            }
+        }
+        var series: [SVGChart.Series] = []
+        var seen: [ActivationExpr] = []
+        for (slot, e) in expressions.enumerated() where !seen.contains(e) {
+            seen.append(e)
+            let name = expressions.count == 1 ? "evolved" : (EvolutionSettings.slotNames[safe: slot] ?? "slot \(slot)")
+            series.append(.init(name: name, points: values(e), color: SVGChart.palette[slot % SVGChart.palette.count]))
+        }
+        series.append(.init(name: "ReLU", points: values(.unary(.relu, .x)), color: "#777", dashed: true))
+        let finite = series.flatMap(\.points).map(\.y).filter(\.isFinite)
+        let lo = Swift.max(finite.min() ?? -1, -10), hi = Swift.min(finite.max() ?? 1, 10)
+        return SVGChart(title: derivative ? "derivative f′(x)" : "f(x)", xLabel: "x", yLabel: derivative ? "f′(x)" : "f(x)",
+                        series: series, yRange: lo < hi ? lo...hi : nil).render()
+    }
+
+    static func timingSection(_ history: [GenerationRecord]) -> String {
+        let fresh = history.filter { !$0.replayed }
+        guard !fresh.isEmpty else { return "" }
+        let total = fresh.map(\.timing.totalSeconds).reduce(0, +)
+        let compile = fresh.map(\.timing.compileSeconds).reduce(0, +)
+        var html = "<h2>Where the time went</h2>\n"
+        html += "<p>Compilation took \(String(format: "%.1f", total > 0 ? 100 * compile / total : 0))% of the generations' wall time "
+            + "(\(String(format: "%.2f", compile)) s of \(String(format: "%.2f", total)) s).</p>\n"
+        let parts: [(String, KeyPath<GenerationTiming, Double>)] = [
+            ("propose", \.proposeSeconds), ("compile", \.compileSeconds), ("train", \.trainSeconds), ("bookkeeping", \.bookkeepingSeconds),
+        ]
+        html += SVGChart(title: "seconds per generation", xLabel: "generation", yLabel: "seconds", series: parts.enumerated().map { i, part in
+            .init(name: part.0, points: fresh.map { (x: Double($0.generation), y: $0.timing[keyPath: part.1]) }, color: SVGChart.palette[i])
+        }).render() + "\n"
+        html += "<table><tr><th>generation</th><th>networks</th><th>trained</th><th>duplicates</th><th>rejected</th>"
+            + parts.map { "<th>\($0.0) s</th>" }.joined() + "<th>best so far</th></tr>\n"
+        for g in history {
+            html += "<tr><td class=\"num\">\(g.generation)\(g.replayed ? " (resumed)" : "")</td><td class=\"num\">\(g.networks)</td>"
+                + "<td class=\"num\">\(g.trained)</td><td class=\"num\">\(g.duplicatesSkipped)</td><td class=\"num\">\(g.rejected)</td>"
+                + parts.map { "<td class=\"num\">\(String(format: "%.3f", g.timing[keyPath: $0.1]))</td>" }.joined()
+                + "<td class=\"num\">\(String(format: "%.4f", g.bestFitnessSoFar))</td></tr>\n"
+        }
+        return html + "</table>\n"
+    }
+
+    // MARK: experiment
+
+    static func experimentSection(_ e: EvolutionExperimentResult) -> String {
+        var html = "<h2>Five-method experiment</h2>\n<table><tr><th>dataset</th>"
+        html += e.methods.map { "<th>\($0.displayName)<br>mean / median</th>" }.joined() + "</tr>\n"
+        for dataset in e.datasets {
+            html += "<tr><td>\(SVGChart.escape(dataset))</td>"
+            for method in e.methods {
+                guard let s = e.summary(dataset, method) else { html += "<td>–</td>"; continue }
+                let p = s.pValueVersusStandard.map { String(format: " (p = %.3g)", $0) } ?? ""
+                html += "<td class=\"num\">\(EvolutionExperimentResult.percent(s.mean)) / \(EvolutionExperimentResult.percent(s.median))"
+                    + "\(EvolutionExperimentResult.mark(s.pValueVersusStandard))\(p)</td>"
+            }
+            html += "</tr>\n"
+        }
+        html += "</table>\n<p>Test accuracy (%) at the last epoch of the final retraining; * p &lt; 0.05, ** p &lt; 0.001 "
+            + "(permutation test of the median against Standard). \(SVGChart.escape(e.protocolNote))</p>\n"
+        html += "<h3>Chosen functions</h3>\n<table><tr><th>dataset</th><th>method</th><th>replicate</th><th>input</th><th>hidden</th><th>output</th><th>test</th></tr>\n"
+        for s in e.summaries {
+            for (r, functions) in s.functions.enumerated() {
+                html += "<tr><td>\(SVGChart.escape(s.dataset))</td><td>\(s.method.displayName)</td><td class=\"num\">\(r)</td>"
+                    + functions.map { "<td><code>\(SVGChart.escape($0))</code></td>" }.joined()
+                    + "<td class=\"num\">\(EvolutionExperimentResult.percent(s.testAccuracies[safe: r] ?? .nan))</td></tr>\n"
+            }
+        }
+        return html + "</table>\n"
+    }
+}
+
+extension Array {
+    fileprivate subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
+}
