@@ -67,6 +67,10 @@ enum TableEncoder {
         guard classNames.count >= 2 else {
             throw DatasetError.singleClass(path: path, column: labelName, label: classNames.first ?? "")
         }
+        if classNames.count > 20 && classNames.count * 2 > rows.count {
+            warnings.append("\(path): the label column \(labelName) has \(classNames.count) distinct values in \(rows.count) rows; "
+                + "each is a class (is this a regression target, or the wrong label column?)")
+        }
         let classIndex = Dictionary(uniqueKeysWithValues: classNames.enumerated().map { ($1, Int32($0)) })
         let labels = labelCells.map { classIndex[$0]! }
 

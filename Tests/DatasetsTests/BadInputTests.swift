@@ -29,6 +29,17 @@ import Testing
         #expect(dataset.warnings.first?.contains("feature 'flat' is constant") == true)
     }
 
+    @Test func labelColumnWithMostlyDistinctValuesWarns() throws {
+        let folder = try Fixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("regression.csv")
+        try Data((0..<30).map { "\($0),\(Double($0) * 1.5)\n" }.joined().utf8).write(to: url)
+        let dataset = try DatasetRegistry.load(url.path)
+        #expect(dataset.classCount == 30)
+        #expect(dataset.warnings.contains { $0.contains("30 distinct values in 30 rows") })
+        #expect(try DatasetRegistry.load(Fixtures.path("people.csv")).warnings.isEmpty)
+    }
+
     @Test func mixedNumericAndTextColumn() {
         let message = Fixtures.message { try DatasetRegistry.load(Fixtures.path("mixed-column.csv")) }
         #expect(message?.contains("column 'b' mixes numbers and text ('2' on line 2, 'high' on line 3)") == true)
