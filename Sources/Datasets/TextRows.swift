@@ -67,11 +67,15 @@ enum TextSplitter {
                     index += 1
                 }
                 while index < end && line[index] != delimiter { index += 1 }
+                result.append(String(decoding: cell, as: UTF8.self))
             } else {
-                while index < end && line[index] != delimiter { cell.append(line[index]); index += 1 }
-                while let last = cell.last, isSpace(last) { cell.removeLast() }
+                // Unquoted: decode the trimmed byte range directly, no intermediate copy.
+                let start = index
+                while index < end && line[index] != delimiter { index += 1 }
+                var stop = index
+                while stop > start && isSpace(line[stop - 1]) { stop -= 1 }
+                result.append(String(decoding: line[start..<stop], as: UTF8.self))
             }
-            result.append(String(decoding: cell, as: UTF8.self))
             if index >= end { break }
             index += 1  // past the delimiter
         }
