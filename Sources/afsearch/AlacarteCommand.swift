@@ -177,7 +177,9 @@ struct AlacarteTrainingOptions: ParsableArguments {
     func backend() throws -> TrainerBackend {
         if trainer == "reference" { return .reference() }
         let device = try deviceOptions.select()
-        let populationTrainer = try TrainingActivationSource.trainer(device: device)
+        let populationTrainer = PopulationTrainer(device: device, activationSource: { expressions in
+            try ActivationCodegen.checkedSource(for: expressions)
+        })
         return TrainerBackend(deviceDescription: device.info.name) {
             try populationTrainer.train(candidates: $0, spec: $1, config: $2, train: $3, validation: $4, test: $5)
         }
@@ -235,14 +237,17 @@ enum AlacarteMenus {
         return parts.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
+    /// A menu of the expression language; only its one-argument entries (à la carte picks a function of x).
     static func named(_ name: String) -> [MenuChoice]? {
-        nil
+        guard Menu.names.contains(name.lowercased()), let menu = try? Menu.named(name) else { return nil }
+        return menu.entries.filter { $0.arity == 1 }.map { MenuChoice(name: $0.name, expression: $0.expression) }
     }
 }
 
-/// One status line on stderr, rewritten in place (`\r`), only when stderr is a terminal or forced.
+/// One status line on stderr: rewritten in place (`\r`) on a terminal, one line per update in a log file.
 final class ProgressLine: @unchecked Sendable {
     private let enabled: Bool
+    private let terminal = isatty(STDERR_FILENO) != 0
     private var lastLength = 0
     private let lock = NSLock()
 
@@ -250,6 +255,10 @@ final class ProgressLine: @unchecked Sendable {
 
     func update(_ text: String) {
         guard enabled else { return }
+        guard terminal else {
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+            return
+        }
         lock.withLock {
             let padding = String(repeating: " ", count: max(0, lastLength - text.count))
             FileHandle.standardError.write(Data("\r\(text)\(padding)".utf8))
@@ -258,7 +267,7 @@ final class ProgressLine: @unchecked Sendable {
     }
 
     func finish() {
-        guard enabled else { return }
+        guard enabled, terminal else { return }
         lock.withLock { if lastLength > 0 { FileHandle.standardError.write(Data("\n".utf8)) } }
     }
 
