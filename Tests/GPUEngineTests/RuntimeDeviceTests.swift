@@ -113,10 +113,14 @@ import Testing
         }
     }
 
-    @Test func emptyListAndMissingPlatformNameTheFix() {
+    @Test func emptyListAndMissingPlatformNameTheFix() throws {
         #expect(throws: DeviceSelectionError.noDevices) { try DeviceSelector.resolve(nil, among: []) }
-        let text = DeviceSelectionError.noPlatform(detail: "x").description
-        #expect(text.contains("ocl-icd-opencl-dev opencl-headers pocl-opencl-icd"))
+        // What the ICD loader returns with no driver installed (checked by hand with OCL_ICD_VENDORS=/empty).
+        let missing = try #require(ComputeDevice.missingPlatformError(status: -1001, platformCount: 0))
+        #expect(missing.description.contains("ocl-icd-opencl-dev opencl-headers pocl-opencl-icd"))
+        #expect(ComputeDevice.missingPlatformError(status: 0, platformCount: 0) != nil)
+        #expect(ComputeDevice.missingPlatformError(status: 0, platformCount: 1) == nil)
+        #expect(ComputeDevice.missingPlatformError(status: -6, platformCount: 0) == nil)  // a real failure: OpenCLError
     }
 
     @Test func openCLErrorNamesTheCodeAndTheCall() {

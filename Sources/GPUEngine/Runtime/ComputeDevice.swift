@@ -135,13 +135,18 @@ public final class ComputeDevice: @unchecked Sendable {
         }
     }
 
+    /// How the ICD loader says "no driver installed": `CL_PLATFORM_NOT_FOUND_KHR` (-1001) from ocl-icd
+    /// and Khronos' loader, or success with zero platforms from some vendor libraries.
+    static func missingPlatformError(status: cl_int, platformCount: cl_uint) -> DeviceSelectionError? {
+        guard status == -1001 || (status == CL_SUCCESS && platformCount == 0) else { return nil }
+        return .noPlatform(detail: "the OpenCL loader reports no installed driver")
+    }
+
     private static func enumerateDevices() throws -> [Discovered] {
         PoCLEnvironment.prepare()
         var platformCount: cl_uint = 0
         let status = clGetPlatformIDs(0, nil, &platformCount)
-        if status == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (status == CL_SUCCESS && platformCount == 0) {
-            throw DeviceSelectionError.noPlatform(detail: "the OpenCL loader reports no installed driver")
-        }
+        if let missing = missingPlatformError(status: status, platformCount: platformCount) { throw missing }
         try check(status, "clGetPlatformIDs")
         var platforms = [cl_platform_id?](repeating: nil, count: Int(platformCount))
         try check(clGetPlatformIDs(platformCount, &platforms, nil), "clGetPlatformIDs")
