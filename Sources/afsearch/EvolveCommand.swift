@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Foundation
 import GPUEngine
+import Kernels
 import Search
 
 /// `afsearch evolve`: evolve activation functions for study 2's network (CGP or tree GP; (1+λ) ES or GA;
@@ -119,7 +120,7 @@ struct EvolveCommand: AsyncParsableCommand {
         let store = try catalog.open(name, create: true)
         try EvolutionCLI.checkRecipe(recipe, folder: catalog.folder(of: name))
         let compute = try ComputeDevice.select(device)
-        let trainer = try TrainingActivationSource.trainer(device: compute)
+        let trainer = EvolutionCLI.trainer(device: compute)
         let job = EvolutionJob(settings: settings, recipe: recipe, backend: Study2TrainingBackend(trainer: trainer, network: recipe.network),
                                store: store, folder: catalog.folder(of: name))
         let log: (String) -> Void = { line in if !quiet { EvolutionCLI.stderr(line) } }
@@ -214,12 +215,25 @@ enum EvolutionCLI {
         if let standard = r.standardTest, r.settings.method != .standard {
             lines.append(String(format: "standard network (%@ everywhere), same protocol: %.4f", r.settings.standardActivation, standard.testAccuracy))
         }
+        let fresh = r.history.filter { !$0.replayed }.map(\.timing)
+        if !fresh.isEmpty {
+            let sum = { (part: KeyPath<GenerationTiming, Double>) in fresh.map { $0[keyPath: part] }.reduce(0, +) }
+            let total = sum(\.totalSeconds)
+            lines.append(String(format: "time over %d generation(s): %.2f s — propose %.2f, compile %.2f (%.1f%%), train %.2f, bookkeeping %.2f",
+                                fresh.count, total, sum(\.proposeSeconds), sum(\.compileSeconds),
+                                total > 0 ? 100 * sum(\.compileSeconds) / total : 0, sum(\.trainSeconds), sum(\.bookkeepingSeconds)))
+        }
         lines.append("run folder: \(folder.path) (report.html, evolution.json, study.sqlite)")
         return lines.joined(separator: "\n")
     }
 }
 
 extension EvolutionCLI {
+    /// The population trainer with the expression language's OpenCL code generator for the activations.
+    static func trainer(device: ComputeDevice) -> PopulationTrainer {
+        PopulationTrainer(device: device, activationSource: { try ActivationCodegen.checkedSource(for: $0) })
+    }
+
     /// A path to a folder, or a study name under the runs root.
     static func runFolder(_ argument: String) -> URL {
         var isDirectory: ObjCBool = false

@@ -6,15 +6,27 @@ import Testing
 @Suite struct TreeGPTests {
     let shape = TreeShape.default
 
+    /// Operations a tree may contain: the primitives' own, and those inside the whole-function primitives.
+    var allowedUnary: Set<UnaryOp> {
+        var ops = Set(shape.primitives.unary)
+        for f in shape.primitives.functions { f.visit { if case .unary(let op, _) = $0 { ops.insert(op) } } }
+        return ops
+    }
+    var allowedBinary: Set<BinaryOp> {
+        var ops = Set(shape.primitives.binary)
+        for f in shape.primitives.functions { f.visit { if case .binary(let op, _, _) = $0 { ops.insert(op) } } }
+        return ops
+    }
+
     func isValidTree(_ e: ActivationExpr) -> Bool {
         guard ExpressionTree.isElementwise(e), shape.fits(e) else { return false }
-        // every node uses the shape's primitives
+        let unary = allowedUnary, binary = allowedBinary
         var ok = true
         e.visit { node in
             switch node {
-            case .unary(let op, _): ok = ok && shape.primitives.unary.contains(op)
-            case .binary(let op, _, _): ok = ok && shape.primitives.binary.contains(op)
-            case .constant(let c): ok = ok && shape.constantRange.contains(c)
+            case .unary(let op, _): ok = ok && unary.contains(op)
+            case .binary(let op, _, _): ok = ok && binary.contains(op)
+            case .constant(let c): ok = ok && (shape.constantRange.contains(c) || shape.primitives.constants.contains(c))
             default: break
             }
         }
@@ -86,6 +98,19 @@ import Testing
             let data = try JSONEncoder().encode(TreeGenome(tree))
             #expect(try JSONDecoder().decode(TreeGenome.self, from: data).expression == tree)
         }
+    }
+
+    @Test func primitiveSetsAreTheExpressionLanguagesMenus() {
+        let paper2 = PrimitiveSet.paper2
+        #expect(Set(paper2.unary) == [.tanh, .relu, .leakyRelu, .elu, .hardshrink, .celu, .hardtanh, .hardswish, .softshrink, .rrelu])
+        #expect(Set(paper2.binary) == [.max, .min, .add, .sub, .mul])
+        #expect(paper2.functions.isEmpty && paper2.constants.isEmpty)
+        let tree = PrimitiveSet.treeDefault
+        #expect(tree.functions.contains(.binary(.mul, .x, .unary(.sigmoid, .x))))
+        #expect(tree.constants.contains(0.5))
+        // a whole-function primitive applies by substitution: swish(relu(x)) = relu(x)·σ(relu(x))
+        let swish = tree.unary.count + tree.functions.firstIndex(of: .binary(.mul, .x, .unary(.sigmoid, .x)))!
+        #expect(tree.apply(swish, .unary(.relu, .x), .x) == .binary(.mul, .unary(.relu, .x), .unary(.sigmoid, .unary(.relu, .x))))
     }
 
     @Test func screenRejectsNonFiniteAndLayerwiseExpressions() {

@@ -51,7 +51,7 @@ extension EvolutionRun {
             return PopulationRecord(
                 name: species[s].name, bestFitness: current?.fitness ?? 0,
                 meanFitness: values.isEmpty ? (current?.fitness ?? 0) : values.reduce(0, +) / Double(values.count),
-                bestExpressions: current?.expressions.map(\.description) ?? [])
+                bestExpressions: current?.expressions.map { $0.canonical.description } ?? [])
         }
         if let store, !scores.records.isEmpty {
             timing.bookkeepingSeconds = Date().timeIntervalSince(bookkeepingStart)

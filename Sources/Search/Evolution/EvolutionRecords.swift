@@ -24,7 +24,7 @@ public struct PopulationRecord: Codable, Sendable, Hashable {
     public var bestFitness: Double
     /// Mean fitness of this generation's individuals.
     public var meanFitness: Double
-    /// The best individual's expressions, printed (one, or three for a triple).
+    /// The best individual's expressions, printed in canonical form (one, or three for a triple).
     public var bestExpressions: [String]
 }
 
@@ -60,7 +60,7 @@ public struct NetworkFunctions: Codable, Sendable, Hashable {
     public var trees: [TreeGenome]
 
     public init(_ expressions: [ActivationExpr]) {
-        formulas = expressions.map(\.description)
+        formulas = expressions.map { $0.canonical.description }
         trees = expressions.map(TreeGenome.init)
     }
 

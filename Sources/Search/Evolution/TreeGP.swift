@@ -51,8 +51,14 @@ public struct TreeShape: Sendable, Hashable {
 public enum TreeOperators {
     static let attempts = 8
 
+    /// `x`, or with probability `constantProbability` a constant: one of the menu's constants or a fresh
+    /// ephemeral one, evenly.
     public static func leaf<R: RandomNumberGenerator>(_ shape: TreeShape, using rng: inout R) -> ActivationExpr {
         if shape.constantProbability > 0, Double.random(in: 0..<1, using: &rng) < shape.constantProbability {
+            let menuConstants = shape.primitives.constants
+            if !menuConstants.isEmpty, Bool.random(using: &rng) {
+                return .constant(menuConstants[Int.random(in: 0..<menuConstants.count, using: &rng)])
+            }
             return .constant(ephemeralConstant(shape, using: &rng))
         }
         return .x

@@ -16,13 +16,13 @@ public struct EvolutionJob {
     /// Where `evolution.json` and `report.html` go; nil writes nothing.
     public var folder: URL?
     public var dataRoot: URL
-    /// Expression identity for dedup (structural until the caller passes canonical form + fingerprint).
+    /// Expression identity for dedup: canonical form, then output fingerprint (the expression language's).
     public var identity: CandidateIdentity
     /// Data already loaded with this recipe (the experiment loads each dataset once); nil loads it.
     public var preloaded: Study2Recipe.Data?
 
     public init(settings: EvolutionSettings, recipe: Study2Recipe, backend: Study2TrainingBackend, store: (any StudyStore)?,
-                folder: URL?, dataRoot: URL = DatasetRegistry.defaultDataRoot, identity: CandidateIdentity = .structural) {
+                folder: URL?, dataRoot: URL = DatasetRegistry.defaultDataRoot, identity: CandidateIdentity = EvolutionJob.functionIdentity) {
         self.settings = settings
         self.recipe = recipe
         self.backend = backend
@@ -31,6 +31,12 @@ public struct EvolutionJob {
         self.dataRoot = dataRoot
         self.identity = identity
     }
+
+    /// Two networks are the same when every slot has the same canonical form or, failing that, the same
+    /// fingerprint (values on the expression language's grid): `max(x, x)` and `x`, or `relu(x) - relu(-x)`
+    /// and `x`, are then trained once.
+    public static let functionIdentity = CandidateIdentity(canonicalKey: { $0.canonicalKey },
+                                                           fingerprint: { $0.fingerprint.description })
 
     /// The reference evaluator of the expression language, for screening.
     public static let screen = ExpressionScreen { expression, x in expression.evaluate(x) }

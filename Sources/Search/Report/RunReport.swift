@@ -107,14 +107,12 @@ public enum RunReport {
 
     static let grid = stride(from: -5.0, through: 5.0, by: 0.05).map { $0 }
 
-    /// f or f′ of each slot's function beside ReLU. f′ is a central difference with h = 1e-4: at the kinks
-    /// of piecewise-linear functions it shows the average of the one-sided slopes.
+    /// f or f′ of each slot's function beside ReLU; f′ is the expression language's symbolic derivative
+    /// (PyTorch's conventions at kinks), the one the trainer backpropagates through.
     static func functionChart(_ expressions: [ActivationExpr], derivative: Bool) -> String {
         func values(_ e: ActivationExpr) -> [(x: Double, y: Double)] {
-            grid.map { x in
-                let y = derivative ? (e.evaluate(x + 1e-4) - e.evaluate(x - 1e-4)) / 2e-4 : e.evaluate(x)
-                return (x: x, y: y)
-            }
+            let f = derivative ? e.derivative() : e
+            return grid.map { x in (x: x, y: f.evaluate(x)) }
         }
         var series: [SVGChart.Series] = []
         var seen: [ActivationExpr] = []

@@ -1,0 +1,40 @@
+import Foundation
+import GPUEngine
+import Kernels
+import Testing
+@testable import Search
+
+/// The evolution on the real OpenCL population trainer (PoCL here): one program per generation, every
+/// generation's networks trained in one population, the final retraining scored at the last epoch.
+@Suite(.serialized) struct EvolutionDeviceTests {
+    static let device = Result { try ComputeDevice.select(nil) }
+
+    @Test func coevolutionRunsOnTheDeviceTrainer() async throws {
+        let device = try Self.device.get()
+        let trainer = PopulationTrainer(device: device, cache: ProgramCache(directory: nil),
+                                        activationSource: { try ActivationCodegen.checkedSource(for: $0) })
+        let csv = try ExperimentEvolutionTests.blobsCSV()
+        defer { try? FileManager.default.removeItem(at: csv.deletingLastPathComponent()) }
+        let network = ExperimentEvolutionTests.network
+        let backend = Study2TrainingBackend(trainer: trainer, network: network)
+        let settings = EvolutionSettings(method: .coevo, genome: .cgp, generations: 3, population: 3, seed: 6)
+        let job = EvolutionJob(settings: settings, recipe: ExperimentEvolutionTests.recipe(csv), backend: backend,
+                               store: nil, folder: nil)
+        let result = try await job.run()
+        #expect(result.history.count == 3)
+        #expect(result.history.allSatisfy { $0.trained == 0 || $0.timing.compileSeconds > 0 })  // a program per trained generation
+        #expect(result.bestFitness > 0.5)
+        let test = try #require(result.finalTest)
+        #expect(test.epochs == 4)
+        #expect(test.testAccuracy > 0.5)
+
+        // the device's final protocol agrees with the Swift reference trainer's on the standard network
+        // (deterministic functions; RReLU's training noise differs between the two trainers)
+        let reference = Study2TrainingBackend.reference(network: network)
+        let data = try ExperimentEvolutionTests.recipe(csv).load()
+        let setup = ExperimentEvolutionTests.recipe(csv).finalSetup(trainRows: data.final.train.rowCount, seed: settings.seed)
+        let relu = ActivationExpr.unary(.relu, .x)
+        let inSwift = try await reference.train(population: [[relu, relu, relu]], setup: setup, splits: data.final, evaluateTest: true)
+        #expect(abs(result.standardTest!.testAccuracy - inSwift[0].testAccuracy!.last!) <= 2.0 / 60)  // at most 2 of 60 rows differ
+    }
+}
