@@ -14,13 +14,18 @@ var names: [String] = []
 for path in args.dropFirst() {
     let url = URL(fileURLWithPath: path)
     let name = url.deletingPathExtension().lastPathComponent
-    let ident = name.map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+    // A valid Swift identifier: letters, digits and `_`, not starting with a digit; backticks below
+    // let a template be named like a keyword (`default.cl`, `in.cl`).
+    var ident = name.map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+    if ident.first?.isNumber ?? true { ident = "_" + ident }
+    ident = "`" + ident + "`"
     guard let text = try? String(contentsOf: url, encoding: .utf8) else {
         FileHandle.standardError.write("EmbedKernelsTool: cannot read \(path)\n".data(using: .utf8)!)
         exit(1)
     }
     var hashes = "#"
-    while text.contains("\"" + hashes) { hashes += "#" }
+    // Enough `#`s that neither a closing delimiter nor a raw escape (`\#`) occurs inside the text.
+    while text.contains("\"" + hashes) || text.contains("\\" + hashes) { hashes += "#" }
     out += "    public static let \(ident): String = \(hashes)\"\"\"\n\(text)\n\"\"\"\(hashes)\n"
     names.append("        \"\(name)\": \(ident),\n")
 }
