@@ -116,7 +116,7 @@ private func primitiveDerivative(_ op: UnaryOp, _ a: ActivationExpr) -> Activati
         let left = mul(c(C.seluAlpha), u(.exp, .binary(.min, a, c(0))))
         return mul(c(C.seluScale), add(step(a), mul(sub(c(1), step(a)), left)))
     case .gelu:
-        let cdf = mul(c(0.5), add(c(1), u(.erf, mul(a, c(1 / 2.0.squareRoot())))))
+        let cdf = mul(c(0.5), u(.erfc, mul(a, c(-1 / 2.0.squareRoot()))))
         let pdf = mul(c(1 / (2 * Double.pi).squareRoot()), u(.exp, mul(c(-0.5), u(.square, a))))
         return add(cdf, mul(a, pdf))
     case .silu: return mul(u(.sigmoid, a), add(c(1), mul(a, sub(c(1), u(.sigmoid, a)))))

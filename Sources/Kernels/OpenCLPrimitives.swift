@@ -33,7 +33,10 @@ enum OpenCLPrimitives {
         case .atan: return .init(value: "return atan(x);", derivative: "return 1.0f / (1.0f + x * x);")
         case .sinh: return .init(value: "return sinh(x);", derivative: "return cosh(x);")
         case .cosh: return .init(value: "return cosh(x);", derivative: "return sinh(x);")
-        case .tanh: return .init(value: "return tanh(x);", derivative: "return 1.0f - y * y;")
+        // Beyond |x| = 9.1, tanh(x) rounds to ±1 in float; some OpenCL tanh return 1 − ulp out there,
+        // which 1 − y² would turn into a spurious slope (times e^x, say, in tanh(exp(x))).
+        case .tanh:
+            return .init(value: "return fabs(x) > 9.1f ? copysign(1.0f, x) : tanh(x);", derivative: "return 1.0f - y * y;")
         case .erf: return .init(value: "return erf(x);", derivative: "return M_2_SQRTPI_F * exp(-x * x);")
         case .erfc: return .init(value: "return erfc(x);", derivative: "return -M_2_SQRTPI_F * exp(-x * x);")
         case .ceil: return .init(value: "return ceil(x);", derivative: "return 0.0f;")
@@ -72,7 +75,7 @@ enum OpenCLPrimitives {
             return .init(value: "return x > 0.5f ? x - 0.5f : (x < -0.5f ? x + 0.5f : (isnan(x) ? x : 0.0f));",
                          derivative: "return (x >= -0.5f && x <= 0.5f) ? 0.0f : 1.0f;")
         case .tanhshrink:
-            return .init(value: "return x - tanh(x);", derivative: "float t = tanh(x);\n    return t * t;")
+            return .init(value: "return x - af_f_tanh(x);", derivative: "float t = af_f_tanh(x);\n    return t * t;", uses: [.tanh])
         case .logSigmoid:
             return .init(value: "return fmin(x, 0.0f) - log1p(exp(-fabs(x)));",
                          derivative: "float z = exp(-fabs(x));\n    return x < 0.0f ? 1.0f - z / (1.0f + z) : z / (1.0f + z);")
@@ -84,8 +87,9 @@ enum OpenCLPrimitives {
             return .init(value: "return 1.0507009873554805f * (x > 0.0f ? x : 1.6732632423543772f * expm1(x));",
                          derivative: "return x > 0.0f ? 1.0507009873554805f : 1.0507009873554805f * 1.6732632423543772f * exp(x);")
         case .gelu:
-            return .init(value: "return 0.5f * x * (1.0f + erf(x * M_SQRT1_2_F));",
-                         derivative: "return 0.5f * (1.0f + erf(x * M_SQRT1_2_F)) + x * 0.3989422804014327f * exp(-0.5f * x * x);")
+            // Φ(x) = erfc(−x/√2)/2: 1 + erf(x/√2) cancels catastrophically for x below about −3.
+            return .init(value: "return 0.5f * x * erfc(-x * M_SQRT1_2_F);",
+                         derivative: "return 0.5f * erfc(-x * M_SQRT1_2_F) + x * 0.3989422804014327f * exp(-0.5f * x * x);")
         case .silu:
             return .init(value: "return x * af_f_sigmoid(x);",
                          derivative: "float s = af_f_sigmoid(x);\n    return s * (1.0f + x * (1.0f - s));", uses: [.sigmoid])

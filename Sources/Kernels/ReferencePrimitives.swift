@@ -67,7 +67,8 @@ public enum ReferencePrimitives {
         case .leakyRelu: return x > 0 ? x : x * C.leakyReluSlope
         case .elu, .celu: return x > 0 ? x : Foundation.expm1(x)
         case .selu: return C.seluScale * (x > 0 ? x : C.seluAlpha * Foundation.expm1(x))
-        case .gelu: return 0.5 * x * (1 + Foundation.erf(x / 2.0.squareRoot()))
+        // Φ(x) = erfc(−x/√2)/2 avoids the cancellation of 1 + erf(x/√2) for negative x.
+        case .gelu: return 0.5 * x * Foundation.erfc(-x / 2.0.squareRoot())
         case .silu: return x * sigmoid(x)
         // PyTorch's mish has no softplus threshold: x * tanh(log1p(exp(x))).
         case .mish: return x * Foundation.tanh(Foundation.log1p(Foundation.exp(x)))

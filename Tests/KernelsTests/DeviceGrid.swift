@@ -9,11 +9,16 @@ final class DeviceGrid: @unchecked Sendable {
     let program: ComputeProgram
     let device: ComputeDevice
     let stride: Int
+    /// Wall time of the program build (or cache hit).
+    let buildSeconds: Double
 
-    init(_ exprs: [ActivationExpr]) throws {
+    /// `options` go to the OpenCL compiler (never -cl-fast-relaxed-math: it drops the NaN/inf semantics).
+    init(_ exprs: [ActivationExpr], options: String = "") throws {
         self.exprs = exprs
         device = try ComputeDevice.select(nil)
-        program = try device.program(source: try ActivationCodegen.evaluationSource(for: exprs))
+        let start = Date()
+        program = try device.program(source: try ActivationCodegen.evaluationSource(for: exprs), options: options)
+        buildSeconds = Date().timeIntervalSince(start)
         stride = max(1, exprs.map(\.parameterCount).max() ?? 0)
     }
 
