@@ -75,6 +75,12 @@ inline uint mlp_key(int training, uint base, int layer, int row, int col) {
 #endif
 }
 
+#ifdef AF_NEEDS_KEYS
+#define AF_KEYED 1
+#else
+#define AF_KEYED 0
+#endif
+
 inline float mlp_act(int id, float z, __global const float* prm, uint key) {
     return id >= 0 ? af_act(id, z, prm, key) : z;
 }

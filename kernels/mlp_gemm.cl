@@ -1,7 +1,60 @@
 // mlp_gemm: the three batched GEMMs of a training step, candidate index = global dimension 2.
-// Each work-item owns a register tile of TM rows x TN columns (TNV vectors of VW floats) and
-// accumulates with fma in a fixed order (bias first, then k = 0, 1, ...), so a candidate's numbers never
-// depend on the tile shape, the population size or its neighbours.
+// Each work-item owns a register tile of TM rows x TN columns (TNV vectors of VW floats), held in named
+// variables (PoCL keeps private arrays in memory) and accumulates with fma in a fixed order (bias first,
+// then k = 0, 1, ...), so a candidate's numbers never depend on the tile shape, the population size or its
+// neighbours.
+
+#if TM == 8
+#define MLP_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#elif TM == 4
+#define MLP_ROWS(X) X(0) X(1) X(2) X(3)
+#elif TM == 2
+#define MLP_ROWS(X) X(0) X(1)
+#elif TM == 1
+#define MLP_ROWS(X) X(0)
+#else
+#error "TM must be 1, 2, 4 or 8"
+#endif
+#if TNV == 1
+#define MLP_V1(s)
+#elif TNV == 2
+#define MLP_V1(s) s
+#else
+#error "TNV must be 1 or 2"
+#endif
+
+// Forward epilogue, run after the raw tile Z has been stored into A: nothing vector-valued is live
+// across the activation calls (which would spill the whole register tile on every call). Writes Z where
+// the backward pass needs it (training, element-wise activation) and A = act(Z); zeros outside the matrix.
+inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out_pad, int r0, int o0, int rows,
+                                 int out_n, int id, __global const float* prm, int training, uint base, int layer,
+                                 int row_offset)
+{
+    const bool full = r0 + TM <= rows && o0 + TN <= out_n;
+    if (full && id < 0) return;
+    if (full && !AF_KEYED) {
+        const uint key = training ? 1u : 0u;
+        for (int m = 0; m < TM; m++) {
+            __global float* ar = Ac + (size_t)m * out_pad;
+            __global float* zr = Zc + (size_t)m * out_pad;
+            if (training) for (int j = 0; j < TN; j++) zr[j] = ar[j];
+            for (int j = 0; j < TN; j++) ar[j] = af_act(id, ar[j], prm, key);
+        }
+        return;
+    }
+    for (int m = 0; m < TM; m++) {
+        const int row = r0 + m;
+        __global float* ar = Ac + (size_t)m * out_pad;
+        __global float* zr = Zc + (size_t)m * out_pad;
+        for (int j = 0; j < TN; j++) {
+            const int col = o0 + j;
+            const bool valid = row < rows && col < out_n;
+            const float zz = valid ? ar[j] : 0.0f;
+            if (id >= 0 && training) zr[j] = zz;
+            ar[j] = valid ? mlp_act(id, zz, prm, mlp_key(training, base, layer, row_offset + row, col)) : 0.0f;
+        }
+    }
+}
 
 // Forward of one layer for every candidate: Z = A_in . WT + b, A = act(Z).
 // ain: rowsPad x in_stride per candidate (ain_cstride = 0: the shared input batch).
@@ -24,39 +77,72 @@ __kernel void mlp_forward(
     __global const float* B = params + (size_t)c * pstride + woff + (size_t)k_in * out_pad + o0;
     __global const float* A = ain + (size_t)c * ain_cstride + (size_t)r0 * in_stride;
 
-    vfloat acc[TM][TNV];
-    for (int v = 0; v < TNV; v++) {
-        vfloat b = VLOAD(0, B + v * VW);
-        for (int m = 0; m < TM; m++) acc[m][v] = b;
-    }
+    const vfloat b0 = VLOAD(0, B);
+    vfloat b1 = b0;
+    MLP_V1(b1 = VLOAD(0, B + VW);)
+#define FW_DECL(m) vfloat acc##m##_0 = b0, acc##m##_1 = b1;
+    MLP_ROWS(FW_DECL)
     for (int k = 0; k < k_in; k++) {
-        vfloat w[TNV];
-        for (int v = 0; v < TNV; v++) w[v] = VLOAD(0, W + (size_t)k * out_pad + v * VW);
-        for (int m = 0; m < TM; m++) {
-            vfloat x = (vfloat)(A[m * in_stride + k]);
-            for (int v = 0; v < TNV; v++) acc[m][v] = fma(x, w[v], acc[m][v]);
-        }
+        const vfloat w0 = VLOAD(0, W + (size_t)k * out_pad);
+        vfloat w1 = w0;
+        MLP_V1(w1 = VLOAD(0, W + (size_t)k * out_pad + VW);)
+        __global const float* ak = A + k;
+#define FW_STEP(m) { const vfloat x = (vfloat)(ak[m * in_stride]); acc##m##_0 = fma(x, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(x, w1, acc##m##_1);) }
+        MLP_ROWS(FW_STEP)
     }
 
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
     __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
     const uint base = af_pass_base(seeds[c], pass);
-    __global float* Zc = z + (size_t)c * out_cstride;
-    __global float* Ac = a + (size_t)c * out_cstride;
+    __global float* Zc = z + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0;
+    __global float* Ac = a + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0;
+#define FW_OUT(m) { VSTORE(acc##m##_0, 0, Ac + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Ac + m * out_pad + VW);) }
+    MLP_ROWS(FW_OUT)
+    mlp_forward_epilogue(Zc, Ac, out_pad, r0, o0, rows, out_n, id, prm, training, base, layer, row_offset);
+}
+
+// Backward epilogue, run after the raw tile dA has been stored into G: dZ_{l-1} = dA * act'(Z_{l-1}) for
+// an element-wise slot (dA itself for identity and layer-wise slots); zeros outside the matrix. Adds
+// dA * d act / d p_k into psum.
+inline void mlp_backward_epilogue(__global const float* Zc, __global float* Gc, int in_pad, int r0, int i0, int rows,
+                                  int in_n, int id, __global const float* prm, uint base, int layer_prev,
+                                  float* psum, int np)
+{
+    const bool full = r0 + TM <= rows && i0 + TN <= in_n;
+    if (full && id < 0) return;
+    if (full && !AF_KEYED) {
+        for (int m = 0; m < TM; m++) {
+            __global float* gr = Gc + (size_t)m * in_pad;
+            __global const float* zr = Zc + (size_t)m * in_pad;
+#if AF_KMAX > 0
+            for (int j = 0; j < TN; j++)
+                for (int k = 0; k < np; k++) psum[k] += gr[j] * af_dparam(id, k, zr[j], prm, 1u);
+#endif
+            for (int j = 0; j < TN; j++) gr[j] = gr[j] * af_dact(id, zr[j], prm, 1u);
+        }
+        return;
+    }
     for (int m = 0; m < TM; m++) {
         const int row = r0 + m;
-        for (int v = 0; v < TNV; v++) {
-            float tz[VW], ta[VW];
-            VSTORE(acc[m][v], 0, tz);
-            for (int e = 0; e < VW; e++) {
-                const int col = o0 + v * VW + e;
-                const bool valid = row < rows && col < out_n;
-                const float zz = valid ? tz[e] : 0.0f;
-                tz[e] = zz;
-                ta[e] = valid ? mlp_act(id, zz, prm, mlp_key(training, base, layer, row_offset + row, col)) : 0.0f;
+        __global float* gr = Gc + (size_t)m * in_pad;
+        __global const float* zr = Zc + (size_t)m * in_pad;
+        for (int j = 0; j < TN; j++) {
+            const int col = i0 + j;
+            float g = 0.0f;
+            if (row < rows && col < in_n) {
+                const float da = gr[j];
+                if (id >= 0) {
+                    const float zz = zr[j];
+                    const uint key = mlp_key(1, base, layer_prev, row, col);
+                    g = da * af_dact(id, zz, prm, key);
+#if AF_KMAX > 0
+                    for (int k = 0; k < np; k++) psum[k] += da * af_dparam(id, k, zz, prm, key);
+#endif
+                } else {
+                    g = da;
+                }
             }
-            VSTORE(VLOAD(0, tz), 0, Zc + (size_t)row * out_pad + o0 + v * VW);
-            VSTORE(VLOAD(0, ta), 0, Ac + (size_t)row * out_pad + o0 + v * VW);
+            gr[j] = g;
         }
     }
 }
@@ -84,55 +170,33 @@ __kernel void mlp_backward_data(
     __global const float* M = mirror + (size_t)c * mstride + moff + i0;
     __global const float* D = dz + (size_t)c * dz_cstride + (size_t)r0 * dz_stride;
 
-    vfloat acc[TM][TNV];
-    for (int m = 0; m < TM; m++)
-        for (int v = 0; v < TNV; v++) acc[m][v] = (vfloat)(0.0f);
+#define BD_DECL(m) vfloat acc##m##_0 = (vfloat)(0.0f), acc##m##_1 = (vfloat)(0.0f);
+    MLP_ROWS(BD_DECL)
     for (int k = 0; k < out_n; k++) {
-        vfloat w[TNV];
-        for (int v = 0; v < TNV; v++) w[v] = VLOAD(0, M + (size_t)k * in_pad + v * VW);
-        for (int m = 0; m < TM; m++) {
-            vfloat d = (vfloat)(D[m * dz_stride + k]);
-            for (int v = 0; v < TNV; v++) acc[m][v] = fma(d, w[v], acc[m][v]);
-        }
+        const vfloat w0 = VLOAD(0, M + (size_t)k * in_pad);
+        vfloat w1 = w0;
+        MLP_V1(w1 = VLOAD(0, M + (size_t)k * in_pad + VW);)
+        __global const float* dk = D + k;
+#define BD_STEP(m) { const vfloat d = (vfloat)(dk[m * dz_stride]); acc##m##_0 = fma(d, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(d, w1, acc##m##_1);) }
+        MLP_ROWS(BD_STEP)
     }
 
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
     __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
     const uint base = af_pass_base(seeds[c], pass);
-    __global const float* Zc = zprev + (size_t)c * prev_cstride;
-    __global float* Gc = dzprev + (size_t)c * prev_cstride;
+    __global const float* Zc = zprev + (size_t)c * prev_cstride + (size_t)r0 * in_pad + i0;
+    __global float* Gc = dzprev + (size_t)c * prev_cstride + (size_t)r0 * in_pad + i0;
 #if AF_KMAX > 0
     const int np = id >= 0 ? act_nparams[c * slots + slot] : 0;
     float psum[AF_KMAX];
     for (int k = 0; k < AF_KMAX; k++) psum[k] = 0.0f;
+#else
+    const int np = 0;
+    float psum[1];
 #endif
-    for (int m = 0; m < TM; m++) {
-        const int row = r0 + m;
-        for (int v = 0; v < TNV; v++) {
-            float t[VW];
-            VSTORE(acc[m][v], 0, t);
-            for (int e = 0; e < VW; e++) {
-                const int col = i0 + v * VW + e;
-                const bool valid = row < rows && col < in_n;
-                float g = 0.0f;
-                if (valid) {
-                    const float da = t[e];
-                    if (id >= 0) {
-                        const float zz = Zc[(size_t)row * in_pad + col];
-                        const uint key = mlp_key(1, base, layer_prev, row, col);
-                        g = da * af_dact(id, zz, prm, key);
-#if AF_KMAX > 0
-                        for (int k = 0; k < np; k++) psum[k] += da * af_dparam(id, k, zz, prm, key);
-#endif
-                    } else {
-                        g = da;
-                    }
-                }
-                t[e] = g;
-            }
-            VSTORE(VLOAD(0, t), 0, Gc + (size_t)row * in_pad + i0 + v * VW);
-        }
-    }
+#define BD_OUT(m) { VSTORE(acc##m##_0, 0, Gc + m * in_pad); MLP_V1(VSTORE(acc##m##_1, 0, Gc + m * in_pad + VW);) }
+    MLP_ROWS(BD_OUT)
+    mlp_backward_epilogue(Zc, Gc, in_pad, r0, i0, rows, in_n, id, prm, base, layer_prev, psum, np);
 #if AF_KMAX > 0
     const int tile = get_global_id(1) * get_global_size(0) + get_global_id(0);
     __global float* P = partials + (size_t)c * part_cstride + part_off + (size_t)tile * AF_KMAX;
@@ -156,26 +220,32 @@ __kernel void mlp_backward_weights(
     __global const float* A = ain + (size_t)c * ain_cstride + i0;
     __global const float* D = dz + (size_t)c * dz_cstride + o0;
 
-    vfloat acc[TM][TNV], bacc[TNV];
-    for (int v = 0; v < TNV; v++) {
-        bacc[v] = (vfloat)(0.0f);
-        for (int m = 0; m < TM; m++) acc[m][v] = (vfloat)(0.0f);
+#define BW_DECL(m) vfloat acc##m##_0 = (vfloat)(0.0f), acc##m##_1 = (vfloat)(0.0f);
+    MLP_ROWS(BW_DECL)
+    vfloat bacc0 = (vfloat)(0.0f), bacc1 = (vfloat)(0.0f);
+#define BW_STEP(m) { const vfloat x = (vfloat)(ar[m]); acc##m##_0 = fma(x, d0, acc##m##_0); MLP_V1(acc##m##_1 = fma(x, d1, acc##m##_1);) }
+#define BW_LOOP(BIAS) \
+    for (int r = 0; r < rows; r++) { \
+        const vfloat d0 = VLOAD(0, D + (size_t)r * out_pad); \
+        vfloat d1 = d0; \
+        MLP_V1(d1 = VLOAD(0, D + (size_t)r * out_pad + VW);) \
+        BIAS \
+        __global const float* ar = A + (size_t)r * in_stride; \
+        MLP_ROWS(BW_STEP) \
     }
     const bool with_bias = i0 == 0;
-    for (int r = 0; r < rows; r++) {
-        vfloat d[TNV];
-        for (int v = 0; v < TNV; v++) d[v] = VLOAD(0, D + (size_t)r * out_pad + v * VW);
-        if (with_bias)
-            for (int v = 0; v < TNV; v++) bacc[v] += d[v];
-        for (int m = 0; m < TM; m++) {
-            vfloat x = (vfloat)(A[(size_t)r * in_stride + m]);
-            for (int v = 0; v < TNV; v++) acc[m][v] = fma(x, d[v], acc[m][v]);
-        }
+    if (with_bias) {
+        BW_LOOP(bacc0 += d0; MLP_V1(bacc1 += d1;))
+    } else {
+        BW_LOOP()
     }
     __global float* G = grads + (size_t)c * pstride + woff + o0;
-    for (int m = 0; m < TM; m++)
-        if (i0 + m < in_n)
-            for (int v = 0; v < TNV; v++) VSTORE(acc[m][v], 0, G + (size_t)(i0 + m) * out_pad + v * VW);
-    if (with_bias)
-        for (int v = 0; v < TNV; v++) VSTORE(bacc[v], 0, G + (size_t)in_n * out_pad + v * VW);
+#define BW_OUT(m) if (i0 + m < in_n) { \
+        VSTORE(acc##m##_0, 0, G + (size_t)(i0 + m) * out_pad); \
+        MLP_V1(VSTORE(acc##m##_1, 0, G + (size_t)(i0 + m) * out_pad + VW);) }
+    MLP_ROWS(BW_OUT)
+    if (with_bias) {
+        VSTORE(bacc0, 0, G + (size_t)in_n * out_pad);
+        MLP_V1(VSTORE(bacc1, 0, G + (size_t)in_n * out_pad + VW);)
+    }
 }

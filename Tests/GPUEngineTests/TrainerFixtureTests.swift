@@ -8,7 +8,7 @@ import Datasets
 /// program cache, so each distinct population source is built once per process) and tiny seeded datasets.
 enum TrainerFixture {
     static let device: ComputeDevice = try! ComputeDevice.select()
-    static let trainer = PopulationTrainer(device: device, activationSource: StandInActivationSource.source(for:))
+    static let trainer = PopulationTrainer(device: device)
 
     /// `rows` samples of a seeded 3-class problem in `features` dimensions: the class is the argmax of three
     /// fixed linear scores, features U(−1.5, 1.5).
@@ -29,7 +29,8 @@ enum TrainerFixture {
                                                .binary(.mul, .parameter(name: "a", initial: 0.25), .binary(.min, .constant(0), .x)))
 }
 
-/// A small hand-written stand-in for the project's activation code generator: it emits `af_act`,
+/// A small hand-written stand-in for the project's activation code generator (kept for CNNTrainerTests;
+/// the MLP trainer tests use the real `ActivationCodegen`): it emits `af_act`,
 /// `af_dact` and `af_dparam` for a few ops by forward-mode differentiation of the expression tree, so the
 /// trainer's kernels can be tested on their own. RReLU draws its training slope from U(1/8, 1/3) by
 /// hashing the key.

@@ -62,7 +62,7 @@ extension TrainerTests {
         let data = TrainerFixture.data(rows: 64, seed: 2)
         let config = TrainingConfig(epochs: 3, learningRate: 0.01, seed: 8)
         let whole = try trainer.train(candidates: Self.mixed, spec: Self.spec, config: config, train: data)
-        let small = PopulationTrainer(device: TrainerFixture.device, activationSource: StandInActivationSource.source(for:))
+        let small = PopulationTrainer(device: TrainerFixture.device)
         small.maxChunkSize = 3
         let chunked = try small.train(candidates: Self.mixed, spec: Self.spec, config: config, train: data)
         #expect(whole.chunks == 1 && chunked.chunks == 2)

@@ -8,7 +8,8 @@ public struct TileShape: Sendable, Equatable, Hashable {
     public var columns: Int { vectorWidth * vectors }
 
     public init(rows: Int, vectorWidth: Int, vectors: Int) {
-        precondition([1, 4, 8, 16].contains(vectorWidth) && rows >= 1 && vectors >= 1, "unsupported tile shape")
+        precondition([1, 4, 8, 16].contains(vectorWidth) && [1, 2, 4, 8].contains(rows) && [1, 2].contains(vectors),
+                     "unsupported tile shape: rows 1/2/4/8, vector width 1/4/8/16, 1 or 2 vectors (mlp_gemm.cl)")
         self.rows = rows
         self.vectorWidth = vectorWidth
         self.vectors = vectors
@@ -21,7 +22,7 @@ public struct TileShape: Sendable, Equatable, Hashable {
         let vw = [16, 8, 4].first { $0 <= max(hint.preferredFloatVectorWidth, 4) } ?? 4
         if hint.kind == .cpu {
             let wide = (widths.dropFirst().max() ?? 0) > vw
-            return TileShape(rows: 8, vectorWidth: vw, vectors: wide ? max(1, 32 / vw) : 1)
+            return TileShape(rows: 8, vectorWidth: vw, vectors: wide ? 2 : 1)
         }
         return TileShape(rows: 4, vectorWidth: vw, vectors: 1)
     }
@@ -37,7 +38,7 @@ struct MLPLayout {
     /// Rows the activation buffers hold (a multiple of the tile rows).
     let capacityRows: Int
 
-    /// Widths padded to whole tile columns.
+    /// Widths padded to whole tiles.
     let paddedWidths: [Int]
     /// Per layer: start of WT_l in a candidate's params (its bias follows at + in·outPad).
     let weightOffsets: [Int]
@@ -55,7 +56,8 @@ struct MLPLayout {
         self.tile = tile
         self.kmax = kmax
         self.capacityRows = Self.roundUp(capacityRows, tile.rows)
-        paddedWidths = spec.widths.map { Self.roundUp($0, tile.columns) }
+        // A multiple of both tile sides: the weight-gradient GEMM reads TM input columns past the last one.
+        paddedWidths = spec.widths.map { Self.roundUp($0, max(tile.columns, tile.rows)) }
         var woffs: [Int] = [], moffs: [Int] = []
         var p = 0, m = 0
         for l in 0..<spec.layerCount {

@@ -22,11 +22,18 @@ public final class PopulationTrainer: @unchecked Sendable {
     public var memoryBudgetBytes: Int?
     /// Most candidates trained at once (the rest wait for the next chunk); nil = as many as fit.
     public var maxChunkSize: Int?
+    /// Read every launch's profiling counters into `TrainingTiming.kernelSeconds` (costs a little time).
+    public var profileKernels = false
     let activationSource: PopulationProgram.ActivationSource
     let cache: ProgramCache
 
+    /// Trains with the project's activation code generator (`ActivationCodegen`).
+    public convenience init(device: ComputeDevice, cache: ProgramCache = .shared) {
+        self.init(device: device, cache: cache, activationSource: { try ActivationCodegen.checkedSource(for: $0) })
+    }
+
     /// `activationSource` generates the element-wise functions (`af_act`, `af_dact`, `af_dparam`) for a
-    /// list of expressions; the default is the project's code generator.
+    /// list of expressions (ids = positions), e.g. a stand-in for tests.
     public init(device: ComputeDevice, cache: ProgramCache = .shared,
                 activationSource: @escaping @Sendable ([ActivationExpr]) throws -> String) {
         self.device = device
@@ -41,9 +48,6 @@ public final class PopulationTrainer: @unchecked Sendable {
                                         splits: [("training", train), ("validation", validation), ("test", test)])
         var timing = TrainingTiming()
         let tile = self.tile ?? TileShape.choose(for: device.peakHint, widths: spec.widths)
-        guard tile.columns % tile.rows == 0 || tile.rows <= tile.columns else {
-            throw TrainerError.invalidConfig("tile rows (\(tile.rows)) must not exceed tile columns (\(tile.columns))")
-        }
 
         var clock = ContinuousClock.now
         let pop = try PopulationProgram(candidates: candidates, tile: tile, activationSource: activationSource)
@@ -118,6 +122,7 @@ struct ChunkRun {
         }
         session = try TrainingSession(device: trainer.device, program: program, layout: layout, popProgram: pop,
                                       members: members, initial: initial, seeds: seeds, optimizer: config.optimizer)
+        session.profiling = trainer.profileKernels
         self.members = members
         self.candidates = candidates
         self.pop = pop
@@ -167,6 +172,7 @@ struct ChunkRun {
                 step += 1
             }
             let metrics = try s.trainMetrics.download()
+            try s.collectProfile()
             let statuses = try s.status.download()
             var evalClock = ContinuousClock.now
             var val: [(lossSum: Double, hits: Double)]?, tst: [(lossSum: Double, hits: Double)]?
@@ -206,6 +212,8 @@ struct ChunkRun {
         let finalTest = try test.map { _ in try s.evaluate(split: "test") }
         let params = try s.params.download()
         timing.evaluateSeconds += PopulationTrainer.seconds(since: clock)
+        try s.collectProfile()
+        timing.kernelSeconds.merge(s.kernelSeconds, uniquingKeysWith: +)
 
         func metrics(_ m: (lossSum: Double, hits: Double), _ rows: Int) -> SplitMetrics {
             SplitMetrics(loss: m.lossSum / Double(rows), accuracy: m.hits / Double(rows))

@@ -202,6 +202,8 @@ public struct TrainingTiming: Sendable, Equatable {
     public var trainSeconds: Double = 0
     /// Validation/test evaluation and the final evaluation pass.
     public var evaluateSeconds: Double = 0
+    /// Device seconds per kernel (profiling counters), filled only with `PopulationTrainer.profileKernels`.
+    public var kernelSeconds: [String: Double] = [:]
     public init() {}
 }
 

@@ -30,6 +30,22 @@ final class TrainingSession {
     let batchLabels: DeviceBuffer<Int32>
     var order: DeviceBuffer<Int32>?
 
+    /// Kernel events of the current epoch when profiling (`PopulationTrainer.profileKernels`).
+    var profiling = false
+    private var events: [KernelEvent] = []
+    /// Device seconds per kernel name, summed over the profiled launches.
+    private(set) var kernelSeconds: [String: Double] = [:]
+
+    private func note(_ event: KernelEvent) {
+        if profiling { events.append(event) }
+    }
+
+    /// Waits for the recorded launches and adds their device times to `kernelSeconds`.
+    func collectProfile() throws {
+        for e in events { kernelSeconds[e.kernelName, default: 0] += try e.timing().seconds }
+        events.removeAll()
+    }
+
     /// Device copies of the splits, uploaded once.
     private var splits: [String: (x: DeviceBuffer<Float>, labels: DeviceBuffer<Int32>, rows: Int)] = [:]
 
@@ -103,32 +119,33 @@ final class TrainingSession {
     func gather(split name: String, start: Int, rows: Int, useOrder: Bool) throws {
         let s = splits[name]!
         let rowsPad = rowTilesPad(rows)
-        try gatherKernel.launch(global: [rowsPad], args: s.x, Int32(spec.inputCount), s.labels,
+        note(try gatherKernel.launch(global: [rowsPad], args: s.x, Int32(spec.inputCount), s.labels,
                                 order ?? batchLabels, Int32(useOrder ? 1 : 0), Int32(start), Int32(rows),
-                                input, Int32(layout.paddedWidths[0]), batchLabels)
+                                input, Int32(layout.paddedWidths[0]), batchLabels))
     }
 
-    /// Forward pass of every layer over the current input batch. Evaluation writes A over Z (z == a).
+    /// Forward pass of every layer over the current input batch. Evaluation writes A over Z (z == a); Z is
+    /// kept only for element-wise slots in training, so layer-wise rows work in place on A (which holds Z).
     func forward(rows: Int, training: Bool, pass: UInt32, rowOffset: Int) throws {
         let rowsPad = rowTilesPad(rows), tile = layout.tile
         for l in 0..<spec.layerCount {
             let (ain, ainC, inStride) = inputOf(layer: l)
             let out = layout.paddedWidths[l + 1]
             let zl = training ? z[l] : a[l]
-            try forwardKernel.launch(
+            note(try forwardKernel.launch(
                 global: [out / tile.columns, rowsPad / tile.rows, count],
                 args: ain, Int32(ainC), Int32(inStride), Int32(spec.widths[l]),
                 params, Int32(layout.parameterStride), Int32(layout.weightOffsets[l]), Int32(out), Int32(spec.widths[l + 1]),
                 zl, a[l], Int32(layout.activationStride(layer: l)), Int32(rows),
                 activationIDs, Int32(spec.slot(ofLayer: l) ?? -1), Int32(slots), Int32(layout.activationParameterOffset),
                 seeds, pass, Int32(training ? 1 : 0), Int32(l), Int32(rowOffset),
-                status, Int32(training ? 1 : 0))
+                status, Int32(training ? 1 : 0)))
             if layerwiseLayers.contains(l) {
-                try layerwiseForwardKernel.launch(
+                note(try layerwiseForwardKernel.launch(
                     global: [rowsPad, count],
-                    args: zl, a[l], Int32(out), Int32(layout.activationStride(layer: l)), Int32(spec.widths[l + 1]), Int32(rows),
+                    args: a[l], a[l], Int32(out), Int32(layout.activationStride(layer: l)), Int32(spec.widths[l + 1]), Int32(rows),
                     activationIDs, Int32(spec.slot(ofLayer: l)!), Int32(slots), seeds, pass, Int32(l), Int32(rowOffset),
-                    status, Int32(training ? 1 : 0))
+                    status, Int32(training ? 1 : 0)))
             }
         }
     }
@@ -144,7 +161,7 @@ final class TrainingSession {
         let rowsPad = rowTilesPad(rows), L = spec.layerCount - 1
         let slot = spec.slot(ofLayer: L)
         let partOff = slot != nil ? layout.partialLayout[L].offset : 0
-        try lossKernel.launch(
+        note(try lossKernel.launch(
             global: [rowsPad, count],
             args: a[L], z[L], Int32(layout.paddedWidths[L + 1]), Int32(layout.activationStride(layer: L)),
             Int32(spec.classCount), Int32(rows), batchLabels, Float(1.0 / Double(rows)),
@@ -153,9 +170,9 @@ final class TrainingSession {
             params, Int32(layout.parameterStride), Int32(layout.activationParameterOffset),
             activationIDs, parameterCounts, Int32(slot ?? -1), Int32(slots),
             partials, Int32(layout.partialStride), Int32(partOff),
-            seeds, pass, Int32(L), status, Int32(training ? 1 : 0))
-        try reduceKernel.launch(global: [count], args: rowLoss, rowHit, Int32(layout.capacityRows), Int32(rows),
-                                metrics, Int32(training ? 1 : 0), status)
+            seeds, pass, Int32(L), status, Int32(training ? 1 : 0)))
+        note(try reduceKernel.launch(global: [count], args: rowLoss, rowHit, Int32(layout.capacityRows), Int32(rows),
+                                metrics, Int32(training ? 1 : 0), status))
     }
 
     /// Gradients of every layer from dZ of the last one (left by `loss`), then the optimiser step.
@@ -165,15 +182,15 @@ final class TrainingSession {
             let (ain, ainC, inStride) = inputOf(layer: l)
             let outPad = layout.paddedWidths[l + 1]
             let dzC = layout.capacityRows * outPad
-            try backwardWeightsKernel.launch(
+            note(try backwardWeightsKernel.launch(
                 global: [outPad / tile.columns, (spec.widths[l] + tile.rows - 1) / tile.rows, count],
                 args: ain, Int32(ainC), Int32(inStride), Int32(spec.widths[l]),
                 dz[l % 2], Int32(dzC), Int32(outPad), Int32(rows),
-                grads, Int32(layout.parameterStride), Int32(layout.weightOffsets[l]), status)
+                grads, Int32(layout.parameterStride), Int32(layout.weightOffsets[l]), status))
             guard l > 0 else { continue }
             let inPad = layout.paddedWidths[l]
             let prevSlot = spec.slot(ofLayer: l - 1)
-            try backwardDataKernel.launch(
+            note(try backwardDataKernel.launch(
                 global: [inPad / tile.columns, rowsPad / tile.rows, count],
                 args: dz[l % 2], Int32(outPad), Int32(dzC), Int32(spec.widths[l + 1]),
                 mirror, Int32(layout.mirrorStride), Int32(layout.mirrorOffsets[l]), Int32(inPad), Int32(spec.widths[l]),
@@ -181,35 +198,35 @@ final class TrainingSession {
                 params, Int32(layout.parameterStride), Int32(layout.activationParameterOffset),
                 activationIDs, parameterCounts, Int32(prevSlot ?? -1), Int32(slots),
                 partials, Int32(layout.partialStride), Int32(prevSlot != nil ? layout.partialLayout[l - 1].offset : 0),
-                seeds, pass, Int32(l - 1), status)
+                seeds, pass, Int32(l - 1), status))
             if layerwiseLayers.contains(l - 1) {
-                try layerwiseBackwardKernel.launch(
+                note(try layerwiseBackwardKernel.launch(
                     global: [rowsPad, count],
                     args: a[l - 1], dz[(l - 1) % 2], Int32(inPad), Int32(layout.activationStride(layer: l - 1)),
-                    Int32(spec.widths[l]), Int32(rows), activationIDs, Int32(prevSlot!), Int32(slots), status)
+                    Int32(spec.widths[l]), Int32(rows), activationIDs, Int32(prevSlot!), Int32(slots), status))
             }
         }
         if layout.kmax > 0 {
-            try paramGradsKernel.launch(
+            note(try paramGradsKernel.launch(
                 global: [slots * layout.kmax, count],
                 args: partials, Int32(layout.partialStride), partialLayout, Int32(layout.partialLayout.count),
                 Int32(rowsPad / tile.rows), Int32(rowsPad), grads, Int32(layout.parameterStride),
-                Int32(layout.activationParameterOffset), status)
+                Int32(layout.activationParameterOffset), status))
         }
         let t = Double(step + 1)
         switch config.optimizer {
         case .adam(let b1, let b2, let eps):
             let stepSize = config.learningRate / (1 - pow(b1, t))
             let c2sqrt = (1 - pow(b2, t)).squareRoot()
-            try updateKernel.launch(
+            note(try updateKernel.launch(
                 global: [layout.parameterStride, count],
                 args: params, grads, moment1, moment2, mirror, Int32(layout.parameterStride), Int32(layout.mirrorStride),
-                weightLayout, Int32(spec.layerCount), Float(stepSize), Float(b1), Float(b2), Float(eps), Float(c2sqrt), status)
+                weightLayout, Int32(spec.layerCount), Float(stepSize), Float(b1), Float(b2), Float(eps), Float(c2sqrt), status))
         case .sgd(let momentum):
-            try updateKernel.launch(
+            note(try updateKernel.launch(
                 global: [layout.parameterStride, count],
                 args: params, grads, moment1, mirror, Int32(layout.parameterStride), Int32(layout.mirrorStride),
-                weightLayout, Int32(spec.layerCount), Float(config.learningRate), Float(momentum), Int32(step == 0 ? 1 : 0), status)
+                weightLayout, Int32(spec.layerCount), Float(config.learningRate), Float(momentum), Int32(step == 0 ? 1 : 0), status))
         }
     }
 
