@@ -55,7 +55,7 @@ struct DatasetsCommand: AsyncParsableCommand {
         }
     }
 
-    private struct Row: Codable {
+    private struct Row {
         var info: DatasetInfo
         var present: Bool
         var measured: Bool
@@ -79,9 +79,15 @@ struct DatasetsCommand: AsyncParsableCommand {
             rows.append(row)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            // One flat object per dataset: the registry's fields plus present/measured/error.
+            let objects: [[String: Any]] = try rows.map { row in
+                var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(row.info)) as? [String: Any] ?? [:]
+                object["present"] = row.present
+                object["measured"] = row.measured
+                if let error = row.error { object["error"] = error }
+                return object
+            }
+            try printJSON(objects)
             return
         }
         let width = max(24, rows.map(\.info.name.count).max() ?? 0)
@@ -104,17 +110,15 @@ struct DatasetsCommand: AsyncParsableCommand {
     private func describe(_ name: String, root: URL, options: LoadOptions) throws {
         let dataset = try DatasetRegistry.load(name, dataRoot: root, options: options)
         if json {
-            let summary: [String: String] = [
-                "name": dataset.name, "source": dataset.source, "rows": String(dataset.rowCount),
-                "features": String(dataset.featureCount), "classes": String(dataset.classCount),
-                "officialTestRows": dataset.officialTest.map { String($0.rowCount) } ?? "",
-                "imageShape": dataset.imageShape?.map(String.init).joined(separator: "x") ?? "",
-                "classNames": dataset.classNames.joined(separator: "|"),
-                "warnings": dataset.warnings.joined(separator: "\n"),
+            var summary: [String: Any] = [
+                "name": dataset.name, "source": dataset.source, "rows": dataset.rowCount,
+                "features": dataset.featureCount, "classes": dataset.classCount,
+                "classNames": dataset.classNames, "classCounts": dataset.allRows.classCounts,
+                "featureNames": dataset.featureNames, "warnings": dataset.warnings,
             ]
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+            if let test = dataset.officialTest { summary["officialTestRows"] = test.rowCount }
+            if let shape = dataset.imageShape { summary["imageShape"] = shape }
+            try printJSON(summary)
             return
         }
         print("\(dataset.name)  (\(dataset.source))")
@@ -126,6 +130,11 @@ struct DatasetsCommand: AsyncParsableCommand {
         for warning in dataset.warnings {
             FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
         }
+    }
+
+    private func printJSON(_ object: Any) throws {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        print(String(decoding: data, as: UTF8.self))
     }
 
     private func pad(_ value: Int, _ width: Int) -> String {
