@@ -1,0 +1,181 @@
+/// Where everything of one CNN candidate lives on the device (layouts in kernels/cnn_layers.cl), for an
+/// architecture, an input shape, a tile shape and a micro-batch capacity in images.
+///
+/// Tensors are the feature maps between layers: tensor 0 is the shared input batch; every conv, pool and
+/// Linear layer writes a new one; dropout works in place and flatten is only a change of view (the
+/// channels-last map of an image is already one row of H·W·cs floats).
+struct CNNPlan {
+    struct Tensor {
+        var channels: Int, height: Int, width: Int
+        /// Floats between consecutive pixels (channels padded to whole tile columns; the input: C).
+        var channelStride: Int
+        /// The conv or Linear layer (architecture index) whose activation produced it, if any.
+        var activatedBy: (layer: Int, slot: Int)?
+        var fromPool: Bool = false
+        var imageFloats: Int { height * width * channelStride }
+        var pixels: Int { height * width }
+    }
+
+    struct ParameterLayer {
+        var layer: Int
+        var input: Int, output: Int
+        /// Rows of WT (device order), output columns (real, padded).
+        var k: Int, outputs: Int, outPad: Int
+        var weightOffset: Int, mirrorOffset: Int, mirrorRowStride: Int
+        var slot: Int?
+        /// Conv geometry; nil for a Linear layer.
+        var conv: (kh: Int, kw: Int, pad: Int, inChannels: Int)?
+    }
+
+    enum Stage {
+        case conv(ParameterLayer)
+        case linear(ParameterLayer)
+        case pool(input: Int, output: Int, layer: Int)
+        case dropout(tensor: Int, rate: Double, layer: Int)
+    }
+
+    let architecture: NetworkArchitecture
+    let inputShape: [Int]
+    let tile: TileShape
+    /// Images per micro-batch, rounded up to whole tile rows.
+    let capacityImages: Int
+    let tensors: [Tensor]
+    let stages: [Stage]
+    let parameterLayers: [ParameterLayer]
+    let parameterStride: Int
+    let mirrorStride: Int
+    /// Over-read slack after each per-candidate block (the GEMM tiles may read a tile past the end).
+    static let slack = 64
+
+    init(architecture: NetworkArchitecture, inputShape: [Int], tile: TileShape, capacityImages: Int) throws {
+        let shapes = try CNNShapes(architecture: architecture, inputShape: inputShape)
+        self.architecture = architecture
+        self.inputShape = inputShape
+        self.tile = tile
+        self.capacityImages = Self.roundUp(max(capacityImages, 1), tile.rows)
+        let tn = tile.columns
+        var tensors = [Tensor(channels: inputShape[0], height: inputShape[1], width: inputShape[2], channelStride: inputShape[0])]
+        var stages: [Stage] = [], players: [ParameterLayer] = []
+        var p = 0, m = 0
+        for (i, layer) in architecture.layers.enumerated() {
+            let cur = tensors.count - 1, t = tensors[cur], out = shapes.outputs[i]
+            switch layer {
+            case .conv(let kh, let kw, let oc, let pad, let slot):
+                let k = kh * kw * t.channels, outPad = Self.roundUp(oc, tn)
+                let mPad = Self.roundUp(k + tn, 16)
+                let pl = ParameterLayer(layer: i, input: cur, output: cur + 1, k: k, outputs: oc, outPad: outPad,
+                                        weightOffset: p, mirrorOffset: m, mirrorRowStride: mPad, slot: slot,
+                                        conv: (kh, kw, pad, t.channels))
+                p += k * outPad + outPad
+                m += oc * mPad
+                tensors.append(Tensor(channels: oc, height: out.h, width: out.w, channelStride: outPad,
+                                      activatedBy: slot.map { (i, $0) }))
+                players.append(pl)
+                stages.append(.conv(pl))
+            case .maxPool:
+                tensors.append(Tensor(channels: t.channels, height: out.h, width: out.w, channelStride: t.channelStride, fromPool: true))
+                stages.append(.pool(input: cur, output: cur + 1, layer: i))
+            case .dropout(let rate):
+                if rate > 0 { stages.append(.dropout(tensor: cur, rate: rate, layer: i)) }
+            case .flatten:
+                break
+            case .linear(let n, let slot):
+                let k = t.pixels == 1 ? t.channels : t.imageFloats
+                let outPad = Self.roundUp(n, tn)
+                let mStride = t.pixels == 1 ? t.channelStride : t.imageFloats
+                let pl = ParameterLayer(layer: i, input: cur, output: cur + 1, k: k, outputs: n, outPad: outPad,
+                                        weightOffset: p, mirrorOffset: m, mirrorRowStride: Self.roundUp(mStride, tn),
+                                        slot: slot, conv: nil)
+                p += k * outPad + outPad
+                m += n * pl.mirrorRowStride
+                tensors.append(Tensor(channels: n, height: 1, width: 1, channelStride: outPad, activatedBy: slot.map { (i, $0) }))
+                players.append(pl)
+                stages.append(.linear(pl))
+            }
+        }
+        self.tensors = tensors
+        self.stages = stages
+        parameterLayers = players
+        parameterStride = Self.roundUp(p, 16)
+        mirrorStride = Self.roundUp(max(m, 1), 16)
+    }
+
+    static func roundUp(_ x: Int, _ m: Int) -> Int { (x + m - 1) / m * m }
+
+    /// Floats of tensor `t` for one candidate (a whole micro-batch, plus slack).
+    func tensorFloats(_ t: Int) -> Int { capacityImages * tensors[t].imageFloats + Self.slack }
+
+    var classCount: Int { parameterLayers.last!.outputs }
+    var logits: Int { tensors.count - 1 }
+
+    /// Device bytes one candidate needs: params, grads, two moments, the accumulation scratch and the
+    /// mirror; per tensor its values, pre-activations (activated layers), gradients and pool argmax bytes.
+    var bytesPerCandidate: Int {
+        var floats = 5 * parameterStride + mirrorStride + 2 * capacityImages + 8
+        for t in 1..<tensors.count {
+            floats += tensorFloats(t) * (tensors[t].activatedBy != nil ? 3 : 2)
+            if tensors[t].fromPool { floats += tensorFloats(t) / 4 + 1 }
+        }
+        return 4 * floats
+    }
+
+    var largestBufferBytesPerCandidate: Int {
+        4 * max(parameterStride, (1..<tensors.count).map(tensorFloats).max() ?? 0)
+    }
+
+    /// Device index k of a Linear layer's input → PyTorch's flattened input index (nil: a padded channel).
+    func torchInputIndex(_ pl: ParameterLayer, k: Int) -> Int? {
+        let t = tensors[pl.input]
+        if t.pixels == 1 { return k }
+        let pixel = k / t.channelStride, ch = k % t.channelStride
+        return ch < t.channels ? ch * t.pixels + pixel : nil
+    }
+
+    /// One candidate's weights in the device layout (params block without moments) and its mirror.
+    func pack(_ w: CNNWeights) -> (params: [Float], mirror: [Float]) {
+        var params = [Float](repeating: 0, count: parameterStride)
+        var mirror = [Float](repeating: 0, count: mirrorStride)
+        for (pl, layer) in zip(parameterLayers, w.layers) {
+            for o in 0..<pl.outputs {
+                for k in 0..<pl.k {
+                    guard let src = torchIndex(pl, o: o, k: k, inputs: layer.fanIn) else { continue }
+                    params[pl.weightOffset + k * pl.outPad + o] = layer.weight[src]
+                    mirror[pl.mirrorOffset + o * pl.mirrorRowStride + k] = layer.weight[src]
+                }
+                params[pl.weightOffset + pl.k * pl.outPad + o] = layer.bias[o]
+            }
+        }
+        return (params, mirror)
+    }
+
+    func unpack(_ params: ArraySlice<Float>) -> CNNWeights {
+        let base = params.startIndex
+        let shapes = (try? CNNShapes(architecture: architecture, inputShape: inputShape).parameterShapes) ?? []
+        return CNNWeights(layers: zip(parameterLayers, shapes).map { pl, s in
+            let fanIn = s.shape.dropFirst().reduce(1, *)
+            var weight = [Float](repeating: 0, count: pl.outputs * fanIn)
+            for o in 0..<pl.outputs {
+                for k in 0..<pl.k {
+                    guard let dst = torchIndex(pl, o: o, k: k, inputs: fanIn) else { continue }
+                    weight[dst] = params[base + pl.weightOffset + k * pl.outPad + o]
+                }
+            }
+            let bias = (0..<pl.outputs).map { params[base + pl.weightOffset + pl.k * pl.outPad + $0] }
+            return CNNWeights.Layer(index: s.index, shape: s.shape, weight: weight, bias: bias)
+        })
+    }
+
+    /// PyTorch flat index of weight (o, device row k); conv rows are k = (kh·KW + kw)·IC + ic.
+    private func torchIndex(_ pl: ParameterLayer, o: Int, k: Int, inputs: Int) -> Int? {
+        if let cv = pl.conv {
+            let ic = k % cv.inChannels, q = k / cv.inChannels, kh = q / cv.kw, kw = q % cv.kw
+            return ((o * cv.inChannels + ic) * cv.kh + kh) * cv.kw + kw
+        }
+        return torchInputIndex(pl, k: k).map { o * inputs + $0 }
+    }
+
+    /// Per parameter layer 6 ints for adam_update's mirror copy: (woff, k, outPad, moff, outputs, mirror row).
+    var updateLayout: [Int32] {
+        parameterLayers.flatMap { [$0.weightOffset, $0.k, $0.outPad, $0.mirrorOffset, $0.outputs, $0.mirrorRowStride].map(Int32.init) }
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import Kernels
+import Datasets
+
+/// Trains a population of CNNs on one OpenCL device, all candidates in the same launches: convolutions
+/// as implicit GEMMs with bias and the candidate's activation fused in the epilogue, 2×2 max-pooling that
+/// keeps its argmax, dropout from a counter RNG keyed by the candidate's seed, and the MLP trainer's
+/// Linear, loss and Adam kernels. Every weight and feature map is per candidate; the input batch is shared.
+///
+/// An optimiser step over more images than `microBatchImages` runs as several micro-batches whose
+/// gradients are summed in order (the loss is still the mean over the whole batch). Like the MLP trainer,
+/// a candidate's numbers never depend on its neighbours, the chunking or the population size.
+public final class PopulationCNNTrainer: @unchecked Sendable {
+    public let device: ComputeDevice
+    public var tile: TileShape?
+    /// Device memory for one chunk; default 60 % of the device's global memory.
+    public var memoryBudgetBytes: Int?
+    public var maxChunkSize: Int?
+    /// Images per device pass; memory per candidate grows linearly with it.
+    public var microBatchImages = 64
+    let activationSource: PopulationProgram.ActivationSource
+    let cache: ProgramCache
+
+    /// With the project's activation code generator.
+    public convenience init(device: ComputeDevice, cache: ProgramCache = .shared) {
+        self.init(device: device, cache: cache, activationSource: { try ActivationCodegen.checkedSource(for: $0) })
+    }
+
+    public init(device: ComputeDevice, cache: ProgramCache = .shared,
+                activationSource: @escaping @Sendable ([ActivationExpr]) throws -> String) {
+        self.device = device
+        self.cache = cache
+        self.activationSource = activationSource
+    }
+
+    /// `inputShape` ([C, H, W]) defaults to the training split's `imageShape`.
+    public func train(candidates: [CNNCandidate], architecture: NetworkArchitecture, inputShape: [Int]? = nil,
+                      config: TrainingConfig, train: LabeledData, validation: LabeledData? = nil, test: LabeledData? = nil,
+                      progress: ((EpochProgress) -> Void)? = nil) throws -> CNNTrainingResult {
+        guard let shape = inputShape ?? train.imageShape else {
+            throw TrainerError.invalidData(split: "training", problem: "has no image shape; pass inputShape [channels, height, width]")
+        }
+        try validate(candidates: candidates, architecture: architecture, shape: shape, config: config,
+                     splits: [("training", train), ("validation", validation), ("test", test)])
+        var timing = TrainingTiming()
+        let channels = architecture.layers.compactMap { l -> Int? in
+            switch l { case .conv(_, _, let c, _, _), .linear(let c, _): return c; default: return nil }
+        }
+        let tile = self.tile ?? TileShape.choose(for: device.peakHint, widths: [shape[0]] + channels)
+        var clock = ContinuousClock.now
+        let pop = try PopulationProgram(candidates: candidates.map { Candidate(activations: $0.activations) }, tile: tile,
+                                        activationSource: activationSource)
+        let program = try device.program(source: pop.source + "\n" + KernelTemplates.cnn_layers, options: "", cache: cache)
+        timing.compileSeconds = PopulationTrainer.seconds(since: clock)
+
+        let batch = min(config.batchSize ?? train.rowCount, train.rowCount)
+        let plan = try CNNPlan(architecture: architecture, inputShape: shape, tile: tile,
+                               capacityImages: min(batch, max(1, microBatchImages)))
+        let chunk = try chunkSize(plan: plan, population: candidates.count)
+        var results: [CNNCandidateResult?] = Array(repeating: nil, count: candidates.count)
+        var chunks = 0
+        for start in stride(from: 0, to: candidates.count, by: chunk) {
+            let members = Array(start..<min(start + chunk, candidates.count))
+            clock = ContinuousClock.now
+            var initial: [(params: [Float], mirror: [Float])] = [], seeds: [UInt32] = []
+            for i in members {
+                let seed = candidates[i].effectiveSeed(runSeed: config.seed, index: i)
+                let w = try candidates[i].initialWeights ?? CNNWeights.initial(architecture: architecture, inputShape: shape, seed: seed)
+                initial.append(plan.pack(w))
+                seeds.append(NoiseKey.seed32(seed))
+            }
+            let session = try CNNSession(device: device, program: program, plan: plan,
+                                         activationIDs: members.map { pop.activationIDs[$0] }, initial: initial, seeds: seeds,
+                                         optimizer: config.optimizer, needsAccumulation: batch > plan.capacityImages)
+            let run = CNNChunkRun(session: session, config: config, train: train, validation: validation, test: test, progress: progress)
+            for (k, r) in try run.execute(timing: &timing).enumerated() { results[members[k]] = r }
+            chunks += 1
+        }
+        return CNNTrainingResult(candidates: results.map { $0! }, timing: timing, chunks: chunks, microBatchImages: plan.capacityImages)
+    }
+
+    func chunkSize(plan: CNNPlan, population: Int) throws -> Int {
+        let budget = memoryBudgetBytes ?? Int(Double(device.info.globalMemoryBytes) * 0.6)
+        let byMemory = budget / max(plan.bytesPerCandidate, 1)
+        let byAllocation = Int(device.info.maxAllocationBytes) / max(plan.largestBufferBytesPerCandidate, 1)
+        let fit = min(byMemory, byAllocation, maxChunkSize ?? Int.max)
+        guard fit >= 1 else {
+            throw TrainerError.doesNotFit(
+                "one CNN candidate needs \(plan.bytesPerCandidate) bytes at \(plan.capacityImages) images per micro-batch "
+                + "(largest buffer \(plan.largestBufferBytesPerCandidate)); budget \(budget) bytes, largest allocation "
+                + "\(device.info.maxAllocationBytes) bytes on \(device.info.name); lower microBatchImages")
+        }
+        return min(fit, population)
+    }
+
+    func validate(candidates: [CNNCandidate], architecture: NetworkArchitecture, shape: [Int], config: TrainingConfig,
+                  splits: [(name: String, data: LabeledData?)]) throws {
+        let asMLP = candidates.map { Candidate(activations: $0.activations) }
+        // The shared checks (population, config, splits) through a stand-in MLP spec of the right sizes.
+        let slots = architecture.slotCount
+        let stand = try MLPSpec(widths: [shape.reduce(1, *)] + Array(repeating: 2, count: slots) + [max(2, architecture.classCount)],
+                                slotOfLayer: Array(0..<slots), lastLayerActivation: false)
+        try TrainingInputCheck.validate(candidates: asMLP, spec: stand, config: config, splits: splits)
+        if case .dropout = architecture.layers.first {
+            throw TrainerError.invalidSpec("dropout directly on the input images is not supported (the input batch is shared)")
+        }
+        for (i, c) in candidates.enumerated() {
+            for (s, e) in c.activations.enumerated() {
+                if e.isLayerwise {
+                    throw TrainerError.invalidCandidate(index: i, problem: "slot \(s): layer-wise functions (softmax family) are not supported by the CNN trainer")
+                }
+                if e.parameterCount > 0 {
+                    throw TrainerError.invalidCandidate(index: i, problem: "slot \(s): learnable activation parameters are not supported by the CNN trainer")
+                }
+            }
+            if let w = c.initialWeights {
+                let expected = try CNNWeights.shapes(architecture: architecture, inputShape: shape)
+                let matches = w.layers.count == expected.count
+                    && zip(w.layers, expected).allSatisfy { $0.shape == $1.shape && $0.index == $1.index }
+                guard matches else {
+                    throw TrainerError.invalidCandidate(index: i, problem: "initial weights have shapes \(w.layers.map(\.shape)), the architecture needs \(expected.map(\.shape))")
+                }
+            }
+        }
+    }
+}
+
+/// The epoch loop of one chunk of CNN candidates.
+struct CNNChunkRun {
+    let session: CNNSession
+    let config: TrainingConfig
+    let train: LabeledData
+    let validation: LabeledData?
+    let test: LabeledData?
+    let progress: ((EpochProgress) -> Void)?
+
+    func execute(timing: inout TrainingTiming) throws -> [CNNCandidateResult] {
+        let s = session, P = s.count, n = train.rowCount, cap = s.plan.capacityImages
+        var clock = ContinuousClock.now
+        try s.upload(split: "train", train)
+        if let validation { try s.upload(split: "validation", validation) }
+        if let test { try s.upload(split: "test", test) }
+        let batch = min(config.batchSize ?? n, n)
+        var histories = [[EpochMetrics]](repeating: [], count: P)
+        var frozen = [Bool](repeating: false, count: P), diverged = frozen, stopped = frozen
+        var stoppers = (0..<P).map { _ in config.earlyStopping.map(EarlyStoppingTracker.init) }
+        var step = 0
+        var evalSeconds = 0.0
+        for epoch in 0..<config.epochs {
+            if frozen.allSatisfy({ $0 }) { break }
+            try s.trainMetrics.fill(0)
+            let shuffled = batch < n
+            if shuffled { s.order = try s.device.buffer(EpochShuffle.order(rows: n, seed: config.seed, epoch: epoch)) }
+            for start in stride(from: 0, to: n, by: batch) {
+                let rows = min(batch, n - start)
+                for (micro, mstart) in stride(from: 0, to: rows, by: cap).enumerated() {
+                    let images = min(cap, rows - mstart)
+                    let pass = DropoutMask.pass(step: step, micro: micro)
+                    try s.gather(split: "train", start: start + mstart, images: images, useOrder: shuffled)
+                    try s.forward(images: images, training: true, pass: pass)
+                    try s.loss(images: images, batchImages: rows, training: true, pass: pass, metrics: s.trainMetrics)
+                    try s.backward(images: images, pass: pass, firstMicroBatch: micro == 0)
+                }
+                try s.update(step: step, config: config)
+                step += 1
+            }
+            let metrics = try s.trainMetrics.download()
+            let statuses = try s.status.download()
+            let evalClock = ContinuousClock.now
+            var val: [(lossSum: Double, hits: Double)]?, tst: [(lossSum: Double, hits: Double)]?
+            if config.evaluateEveryEpoch {
+                if validation != nil { val = try s.evaluate(split: "validation") }
+                if test != nil { tst = try s.evaluate(split: "test") }
+            }
+            evalSeconds += PopulationTrainer.seconds(since: evalClock)
+            var newStatus = statuses
+            for k in 0..<P where !frozen[k] {
+                let tr = SplitMetrics(loss: Double(metrics[2 * k]) / Double(n), accuracy: Double(metrics[2 * k + 1]) / Double(n))
+                var e = EpochMetrics(epoch: epoch, train: tr)
+                if let val, let validation { e.validation = Self.metrics(val[k], validation.rowCount) }
+                if let tst, let test { e.test = Self.metrics(tst[k], test.rowCount) }
+                histories[k].append(e)
+                if statuses[k] == 2 {
+                    diverged[k] = true
+                    frozen[k] = true
+                } else if stoppers[k]?.record(trainAccuracy: tr.accuracy) == true {
+                    stopped[k] = true
+                    frozen[k] = true
+                    newStatus[k] = 1
+                }
+            }
+            if newStatus != statuses { try s.status.upload(newStatus) }
+            progress?(EpochProgress(epoch: epoch, epochs: config.epochs, activeCandidates: frozen.filter { !$0 }.count,
+                                    bestTrainAccuracy: histories.compactMap { $0.last?.train.accuracy }.max() ?? 0))
+        }
+        timing.trainSeconds += PopulationTrainer.seconds(since: clock) - evalSeconds
+        timing.evaluateSeconds += evalSeconds
+
+        clock = ContinuousClock.now
+        let finalTrain = try s.evaluate(split: "train")
+        let finalVal = try validation.map { _ in try s.evaluate(split: "validation") }
+        let finalTest = try test.map { _ in try s.evaluate(split: "test") }
+        let params = try s.params.download()
+        timing.evaluateSeconds += PopulationTrainer.seconds(since: clock)
+        let stride = s.plan.parameterStride
+        return (0..<P).map { k in
+            CNNCandidateResult(history: histories[k], diverged: diverged[k], stoppedEarly: stopped[k],
+                               finalTrain: Self.metrics(finalTrain[k], n),
+                               finalValidation: finalVal.map { Self.metrics($0[k], validation!.rowCount) },
+                               finalTest: finalTest.map { Self.metrics($0[k], test!.rowCount) },
+                               weights: s.plan.unpack(params[(k * stride)..<((k + 1) * stride)]))
+        }
+    }
+
+    static func metrics(_ m: (lossSum: Double, hits: Double), _ rows: Int) -> SplitMetrics {
+        SplitMetrics(loss: m.lossSum / Double(rows), accuracy: m.hits / Double(rows))
+    }
+}
