@@ -155,6 +155,14 @@ struct BenchTrainCommand: AsyncParsableCommand {
 
     enum PeakMode: String, ExpressibleByArgument, CaseIterable { case full, quick, none }
 
+    /// `cnn` (study 2's CNN) or a spec with convolutions: runs the CNN workload (GPUEngine/Bench/CNNBench.swift,
+    /// bench/README.md "CNN") with --population, --images, --batch, --cnn-epochs instead of study 1's.
+    @Option(name: .long, help: "CNN workload: 'cnn' or an architecture spec (see bench/README.md, CNN).")
+    var arch: String?
+    @Option(name: .long, help: "CNN workload: images (1×28×28) per epoch.") var images = 1024
+    @Option(name: .long, help: "CNN workload: mini-batch size.") var batch = 128
+    @Option(name: .long, help: "CNN workload: epochs.") var cnnEpochs = 1
+
     struct Report: Encodable {
         var device: String
         var gemmPeak: GEMMPeakSummary?
@@ -185,6 +193,13 @@ struct BenchTrainCommand: AsyncParsableCommand {
 
     func run() async throws {
         let device = try ComputeDevice.select(common.device)
+        if let arch {
+            var w = CNNWorkload()
+            (w.architecture, w.population, w.images, w.batch, w.epochs) = (arch, population, images, batch, cnnEpochs)
+            let r = try CNNBench.run(w, trainer: PopulationCNNTrainer(device: device))
+            print(common.json ? try r.json() : "device: \(device.info.name)\n" + r.textLine)
+            return
+        }
         let log: (String) -> Void = { if !common.json { print($0) } }
         log("device: \(device.info.name)")
         var peakSummary: GEMMPeakSummary?

@@ -121,7 +121,9 @@ enum CNNFixture {
         #expect(r[0].history[0].train.loss != r[2].history[0].train.loss)
         // Without dropout the seed no longer matters once the weights are given.
         let noDrop = try NetworkArchitecture(parsing: "conv3x3:4:p1,pool2,conv3x3:6,pool2,flatten,fc:12,fc:3")
-        let r2 = try trainer.train(candidates: [pop[0], pop[2]], architecture: noDrop, config: config, train: data).candidates
+        let w2 = try CNNWeights.initial(architecture: noDrop, inputShape: CNNFixture.shape, seed: 42)
+        let same = [10, 11].map { CNNCandidate(activations: CNNFixture.smooth, seed: UInt64($0), initialWeights: w2) }
+        let r2 = try trainer.train(candidates: same, architecture: noDrop, config: config, train: data).candidates
         #expect(r2[0] == r2[1])
     }
 
@@ -145,6 +147,12 @@ enum CNNFixture {
         #expect(throws: TrainerError.self) {   // no image shape, none given
             var flat = data; flat.imageShape = nil
             try trainer.train(candidates: [CNNCandidate(activations: CNNFixture.smooth)], architecture: CNNFixture.arch, config: config, train: flat)
+        }
+        #expect(throws: TrainerError.self) {   // weights of another architecture
+            let w = try CNNWeights.initial(architecture: CNNFixture.arch, inputShape: CNNFixture.shape, seed: 1)
+            let other = try NetworkArchitecture(parsing: "conv3x3:4:p1,pool2,conv3x3:6,pool2,flatten,fc:12,fc:3")
+            try trainer.train(candidates: [CNNCandidate(activations: CNNFixture.smooth, initialWeights: w)], architecture: other,
+                              config: config, train: data)
         }
         #expect(throws: TrainerError.self) {
             try trainer.train(candidates: [CNNCandidate(activations: [.x, .layerwise(.softmax), .x])], architecture: CNNFixture.arch,

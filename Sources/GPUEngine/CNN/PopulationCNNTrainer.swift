@@ -118,7 +118,9 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
                 let matches = w.layers.count == expected.count
                     && zip(w.layers, expected).allSatisfy { $0.shape == $1.shape && $0.index == $1.index }
                 guard matches else {
-                    throw TrainerError.invalidCandidate(index: i, problem: "initial weights have shapes \(w.layers.map(\.shape)), the architecture needs \(expected.map(\.shape))")
+                    throw TrainerError.invalidCandidate(index: i, problem: "initial weights have "
+                        + w.layers.map { "layers.\($0.index) \($0.shape)" }.joined(separator: ", ") + "; the architecture needs "
+                        + expected.map { "layers.\($0.index) \($0.shape)" }.joined(separator: ", "))
                 }
             }
         }

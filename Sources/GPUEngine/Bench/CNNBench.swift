@@ -1,0 +1,111 @@
+import Foundation
+import Kernels
+import Datasets
+
+/// The CNN benchmark workload (bench/peers/torch_cnn_loop.py and jax_cnn_vmap.py do exactly the same):
+/// P candidates of an architecture (default study 2's CNN) on Fashion-MNIST-sized synthetic images
+/// (1×28×28, 10 classes), Adam lr 1e-3, mini-batches of `batch` images, `epochs` epochs; candidate i uses
+/// `menu[(i + s) % menu.count]` in slot s.
+public struct CNNWorkload: Sendable, Codable, Equatable {
+    public var population = 8
+    public var images = 1024
+    public var batch = 128
+    public var epochs = 1
+    public var architecture = NetworkArchitecture.study2CNN
+    public var menu = ["relu", "tanh", "leaky_relu", "elu"]
+    public var seed: UInt64 = 1
+    public init() {}
+
+    public static let inputShape = [1, 28, 28]
+
+    /// Seeded images: U(−1, 1) pixels, labels from a fixed linear score, so training has something to learn.
+    public func data() -> LabeledData {
+        let f = Self.inputShape.reduce(1, *)
+        var x = [Float](repeating: 0, count: images * f), y = [Int32](repeating: 0, count: images)
+        for n in 0..<images {
+            var score = [Float](repeating: 0, count: 10)
+            for j in 0..<f {
+                let v = Float(2 * CounterRNG.uniform(seed: seed, stream: 9, counter: UInt64(n * f + j)) - 1)
+                x[n * f + j] = v
+                score[(j * 7) % 10] += v
+            }
+            y[n] = Int32(score.firstIndex(of: score.max()!)!)
+        }
+        return LabeledData(features: x, labels: y, featureCount: f, classCount: 10, imageShape: Self.inputShape)
+    }
+
+    public func candidates(slots: Int) throws -> [CNNCandidate] {
+        let exprs = try menu.map { try ActivationExpr.parse($0) }
+        return (0..<population).map { i in CNNCandidate(activations: (0..<slots).map { exprs[(i + $0) % exprs.count] }) }
+    }
+
+    /// Training FLOPs of one image through one candidate: 2 per multiply-add of the forward pass, times 3
+    /// (forward, gradient of the input, gradient of the weights).
+    public static func trainingFLOPsPerImage(_ arch: NetworkArchitecture) throws -> Double {
+        let shapes = try CNNShapes(architecture: arch, inputShape: inputShape)
+        var macs = 0.0
+        for (i, layer) in arch.layers.enumerated() {
+            switch layer {
+            case .conv(let kh, let kw, let oc, _, _):
+                let inC = i == 0 ? inputShape[0] : shapes.outputs[i - 1].c
+                macs += Double(shapes.outputs[i].h * shapes.outputs[i].w * oc * inC * kh * kw)
+            case .linear(let n, _):
+                let prev = i == 0 ? (inputShape[0], inputShape[1], inputShape[2]) : shapes.outputs[i - 1]
+                macs += Double(prev.0 * prev.1 * prev.2 * n)
+            default: break
+            }
+        }
+        return 6 * macs
+    }
+}
+
+public struct CNNBenchResult: Sendable, Codable {
+    public var workload: CNNWorkload
+    public var microBatchImages: Int
+    public var chunks: Int
+    public var trainSeconds: Double
+    public var candidateImagesPerSecond: Double
+    public var gflops: Double
+    public var finalTrainAccuracyMean: Double
+    public var tile: String
+}
+
+public enum CNNBench {
+    /// One warm-up epoch on a few images builds the program; the timed run is one whole `train` call
+    /// (its training time, without the final evaluation).
+    public static func run(_ w: CNNWorkload, trainer: PopulationCNNTrainer) throws -> CNNBenchResult {
+        let arch = try NetworkArchitecture.named(w.architecture)
+        let data = w.data()
+        let cands = try w.candidates(slots: arch.slotCount)
+        let config = TrainingConfig(epochs: w.epochs, learningRate: 1e-3, optimizer: .adam(), batchSize: w.batch, seed: w.seed,
+                                    evaluateEveryEpoch: false)
+        var warm = config
+        warm.epochs = 1
+        let few = LabeledData(features: Array(data.features.prefix(8 * 784)), labels: Array(data.labels.prefix(8)),
+                              featureCount: 784, classCount: 10, imageShape: CNNWorkload.inputShape)
+        _ = try trainer.train(candidates: cands, architecture: arch, config: warm, train: few)
+        let r = try trainer.train(candidates: cands, architecture: arch, config: config, train: data)
+        let work = Double(w.population * w.images * w.epochs)
+        let rate = work / r.timing.trainSeconds
+        let tile = trainer.tile ?? TileShape.choose(for: trainer.device.peakHint, widths: [1, 32, 64, 1000, 10])
+        return CNNBenchResult(workload: w, microBatchImages: r.microBatchImages, chunks: r.chunks, trainSeconds: r.timing.trainSeconds,
+                              candidateImagesPerSecond: rate, gflops: rate * (try CNNWorkload.trainingFLOPsPerImage(arch)) / 1e9,
+                              finalTrainAccuracyMean: r.candidates.map(\.finalTrain.accuracy).reduce(0, +) / Double(w.population),
+                              tile: "\(tile.rows)x\(tile.vectorWidth)x\(tile.vectors)")
+    }
+}
+
+extension CNNBenchResult {
+    /// One line for `afsearch bench train --arch …`.
+    public var textLine: String {
+        String(format: "CNN %@: P=%d images=%d batch=%d epochs=%d micro-batch=%d chunks=%d  %.1f candidate-images/s  %.2f GFLOP/s  (%.1f s, tile %@)",
+               workload.architecture, workload.population, workload.images, workload.batch, workload.epochs, microBatchImages,
+               chunks, candidateImagesPerSecond, gflops, trainSeconds, tile)
+    }
+
+    public func json() throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return String(decoding: try e.encode(self), as: UTF8.self)
+    }
+}
