@@ -17,11 +17,11 @@ import Testing
         defer { try? FileManager.default.removeItem(at: csv.deletingLastPathComponent()) }
         let network = ExperimentEvolutionTests.network
         let backend = Study2TrainingBackend(trainer: trainer, network: network)
-        let settings = EvolutionSettings(method: .coevo, genome: .cgp, generations: 3, population: 3, seed: 6)
+        let settings = EvolutionSettings(method: .coevo, genome: .cgp, generations: 2, population: 2, seed: 6)
         let job = EvolutionJob(settings: settings, recipe: ExperimentEvolutionTests.recipe(csv), backend: backend,
                                store: nil, folder: nil)
         let result = try await job.run()
-        #expect(result.history.count == 3)
+        #expect(result.history.count == 2)
         #expect(result.history.allSatisfy { $0.trained == 0 || $0.timing.compileSeconds > 0 })  // a program per trained generation
         #expect(result.bestFitness > 0.5)
         let test = try #require(result.finalTest)

@@ -87,12 +87,12 @@ public enum RunReport {
                 html += SVGChart(title: "population \(name)", xLabel: "generation", yLabel: "validation accuracy", series: [
                     .init(name: "best", points: best.map { (x: $0.0, y: $0.1) }, color: SVGChart.palette[0]),
                     .init(name: "generation mean", points: mean.map { (x: $0.0, y: $0.1) }, color: SVGChart.palette[1], dashed: true),
-                ]).render() + "\n"
+                ], integerX: true).render() + "\n"
             }
             if populations.isEmpty {
                 html += SVGChart(title: "best network", xLabel: "generation", yLabel: "validation accuracy", series: [
                     .init(name: "best", points: run.history.map { (x: Double($0.generation), y: $0.bestFitnessSoFar) }, color: SVGChart.palette[0]),
-                ]).render() + "\n"
+                ], integerX: true).render() + "\n"
             }
             html += "</div>\n" + timingSection(run.history)
             html += "<h2>Population bests</h2>\n<table><tr><th>population</th><th>fitness</th><th>formula(s)</th></tr>\n"
@@ -105,11 +105,21 @@ public enum RunReport {
         return html
     }
 
-    static let grid = stride(from: -5.0, through: 5.0, by: 0.05).map { $0 }
+    /// 201 points on [−5, 5], computed by index so that both ends are exact.
+    static let grid = (0...200).map { -5 + Double($0) / 20 }
 
     /// f or f′ of each slot's function beside ReLU; f′ is the expression language's symbolic derivative
     /// (PyTorch's conventions at kinks), the one the trainer backpropagates through.
     static func functionChart(_ expressions: [ActivationExpr], derivative: Bool) -> String {
+        let series = functionSeries(expressions, derivative: derivative)
+        let finite = series.flatMap(\.points).map(\.y).filter(\.isFinite)
+        let lo = Swift.max(finite.min() ?? -1, -10), hi = Swift.min(finite.max() ?? 1, 10)
+        return SVGChart(title: derivative ? "derivative f′(x)" : "f(x)", xLabel: "x", yLabel: derivative ? "f′(x)" : "f(x)",
+                        series: series, yRange: lo < hi ? lo...hi : nil).render()
+    }
+
+    /// One series per distinct slot function, then ReLU (dashed).
+    static func functionSeries(_ expressions: [ActivationExpr], derivative: Bool) -> [SVGChart.Series] {
         func values(_ e: ActivationExpr) -> [(x: Double, y: Double)] {
             let f = derivative ? e.derivative() : e
             return grid.map { x in (x: x, y: f.evaluate(x)) }
@@ -122,10 +132,7 @@ public enum RunReport {
             series.append(.init(name: name, points: values(e), color: SVGChart.palette[slot % SVGChart.palette.count]))
         }
         series.append(.init(name: "ReLU", points: values(.unary(.relu, .x)), color: "#777", dashed: true))
-        let finite = series.flatMap(\.points).map(\.y).filter(\.isFinite)
-        let lo = Swift.max(finite.min() ?? -1, -10), hi = Swift.min(finite.max() ?? 1, 10)
-        return SVGChart(title: derivative ? "derivative f′(x)" : "f(x)", xLabel: "x", yLabel: derivative ? "f′(x)" : "f(x)",
-                        series: series, yRange: lo < hi ? lo...hi : nil).render()
+        return series
     }
 
     static func timingSection(_ history: [GenerationRecord]) -> String {
@@ -141,7 +148,7 @@ public enum RunReport {
         ]
         html += SVGChart(title: "seconds per generation", xLabel: "generation", yLabel: "seconds", series: parts.enumerated().map { i, part in
             .init(name: part.0, points: fresh.map { (x: Double($0.generation), y: $0.timing[keyPath: part.1]) }, color: SVGChart.palette[i])
-        }).render() + "\n"
+        }, integerX: true).render() + "\n"
         html += "<table><tr><th>generation</th><th>networks</th><th>trained</th><th>duplicates</th><th>rejected</th>"
             + parts.map { "<th>\($0.0) s</th>" }.joined() + "<th>best so far</th></tr>\n"
         for g in history {

@@ -18,6 +18,8 @@ struct SVGChart {
     var height = 280.0
     /// Fixed y-range; nil fits the finite data (with a margin).
     var yRange: ClosedRange<Double>?
+    /// x is a count (generations): ticks only at whole numbers.
+    var integerX = false
 
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"]
 
@@ -41,7 +43,7 @@ struct SVGChart {
         <rect x="\(f(left))" y="\(f(top))" width="\(f(plotW))" height="\(f(plotH))" fill="none" stroke="#999"/>
 
         """
-        for tick in Self.ticks(xMin, xMax) {
+        for tick in Self.ticks(xMin, xMax, minimumStep: integerX ? 1 : 0) {
             svg += "<line x1=\"\(f(px(tick)))\" y1=\"\(f(top))\" x2=\"\(f(px(tick)))\" y2=\"\(f(top + plotH))\" stroke=\"#eee\"/>"
             svg += "<text x=\"\(f(px(tick)))\" y=\"\(f(top + plotH + 14))\" text-anchor=\"middle\">\(Self.label(tick))</text>\n"
         }
@@ -86,9 +88,9 @@ struct SVGChart {
     private func f(_ v: Double) -> String { String(format: "%.1f", v) }
 
     /// About five round tick values covering [lo, hi].
-    static func ticks(_ lo: Double, _ hi: Double) -> [Double] {
+    static func ticks(_ lo: Double, _ hi: Double, minimumStep: Double = 0) -> [Double] {
         guard hi > lo, (hi - lo).isFinite else { return [lo] }
-        let raw = (hi - lo) / 5
+        let raw = Swift.max((hi - lo) / 5, minimumStep)
         let magnitude = pow(10, floor(log10(raw)))
         let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
         var values: [Double] = []
