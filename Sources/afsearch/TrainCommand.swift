@@ -189,7 +189,7 @@ struct TrainCommand: AsyncParsableCommand {
             print("epoch   train loss  train acc   test loss  test acc")
             for e in c.history {
                 let test = e.test.map { String(format: "%10.4f %9.4f", $0.loss, $0.accuracy) } ?? ""
-                print(String(format: "%5d %12.4f %10.4f ", e.epoch, e.train.loss, e.train.accuracy) + test)
+                print(String(format: "%5d %12.4f %10.4f ", e.epoch + 1, e.train.loss, e.train.accuracy) + test)
             }
         } else {
             print("cand  epochs  train acc  test acc  activations")
@@ -266,11 +266,9 @@ struct TrainingData {
     }
 }
 
-/// The OpenCL source of the activation functions for the population trainer.
+/// The population trainer with the project's activation code generator.
 enum TrainingActivationSource {
     static func trainer(device: ComputeDevice) throws -> PopulationTrainer {
-        PopulationTrainer(device: device, activationSource: { _ in
-            throw ValidationError("OpenCL code generation for activation expressions is not in this build yet (issue 3)")
-        })
+        PopulationTrainer(device: device, activationSource: { exprs in try ActivationCodegen.checkedSource(for: exprs) })
     }
 }
