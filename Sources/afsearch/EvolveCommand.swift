@@ -234,6 +234,20 @@ extension EvolutionCLI {
         PopulationTrainer(device: device, activationSource: { try ActivationCodegen.checkedSource(for: $0) })
     }
 
+    /// `source` when it names a run folder written by `afsearch evolve` (a path, or a study under runs/).
+    static func exportableRun(_ source: String) -> URL? {
+        let folder = runFolder(source)
+        return FileManager.default.fileExists(atPath: folder.appendingPathComponent(EvolutionResult.fileName).path) ? folder : nil
+    }
+
+    /// `afsearch export RUN --to pytorch`: writes RUN/activations.py.
+    static func exportRun(_ folder: URL, format: String) throws -> URL {
+        guard format.lowercased() == "pytorch" else {
+            throw ValidationError("a run folder exports as --to pytorch (got '\(format)'); export single expressions for jax or latex")
+        }
+        return try RunExport.write(folder: folder)
+    }
+
     /// A path to a folder, or a study name under the runs root.
     static func runFolder(_ argument: String) -> URL {
         var isDirectory: ObjCBool = false

@@ -97,3 +97,85 @@ import Testing
         }
     }
 }
+
+@Suite struct RunExportTests {
+    /// A run whose best network is known: each stage's function exercises other primitives.
+    func knownRun() throws -> (EvolutionResult, URL) {
+        let functions: [ActivationExpr] = [
+            try ActivationExpr.parse("x * tanh(x)"),
+            try ActivationExpr.parse("hardswish(min(x, elu(x))) - softshrink(x)"),
+            try ActivationExpr.parse("max(celu(x), hardtanh(x)) * leaky_relu(x)"),
+        ]
+        var result = EvolutionResult(
+            settings: EvolutionSettings(method: .coevo), history: [], best: NetworkFunctions(functions), bestFitness: 0.9,
+            bestTrialNumber: 3, populationBests: [], networksEvaluated: 1, networksTrained: 1, duplicatesSkipped: 0, rejected: 0,
+            finalTest: nil, standardTest: nil, dataset: "fixture", network: Study2FCN(width: 8, hiddenLayers: 2), device: nil)
+        result.finalTest = TestScore(testAccuracy: 0.8, validationAccuracy: nil, trainAccuracy: nil, diverged: false, epochs: 10)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("afsearch-export-\(UUID().uuidString)")
+        try result.write(to: folder)
+        return (result, folder)
+    }
+
+    static let torchAvailable: Bool = {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", "import torch"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
+    }()
+
+    @Test func exportedModulesHaveTheFormulasAndTheFCNBuilder() throws {
+        let (result, folder) = try knownRun()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let text = try String(contentsOf: RunExport.write(folder: folder), encoding: .utf8)
+        for name in ["class EvolvedInput(nn.Module)", "class EvolvedHidden(nn.Module)", "class EvolvedOutput(nn.Module)",
+                     "def study2_fcn(in_features=784, classes=10, width=8, hidden_layers=2)", "ACTIVATIONS = {"] {
+            #expect(text.contains(name))
+        }
+        for e in result.best.expressions { #expect(text.contains("f(x) = \(e.canonical)")) }
+        #expect(text.contains("torch.tanh(x)") && text.contains("F.hardswish(") && text.contains("F.leaky_relu("))
+        #expect(text.components(separatedBy: "import torch\n").count == 2)   // one import block
+    }
+
+    /// The exported modules compute the same values as the Swift reference (float64 in torch).
+    @Test func exportedModulesMatchTheReferenceValuesInPyTorch() throws {
+        guard Self.torchAvailable else { return }  // the formula test above still checks the file
+        let (result, folder) = try knownRun()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try RunExport.write(folder: folder)
+        let xs = stride(from: -6.0, through: 6.0, by: 0.37).map { $0 } + [0, -0.5, 0.5, -1, 1, -3, 3]
+        let script = """
+        import sys, torch
+        sys.path.insert(0, sys.argv[1])
+        import activations as a
+        xs = torch.tensor([\(xs.map { String($0) }.joined(separator: ","))], dtype=torch.float64)
+        for cls in (a.EvolvedInput, a.EvolvedHidden, a.EvolvedOutput):
+            m = cls().eval()
+            print(",".join(repr(float(v)) for v in m(xs)))
+        net = a.study2_fcn(in_features=4, classes=3)
+        print(sum(1 for l in net if isinstance(l, torch.nn.Linear)))
+        """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", script, folder.path]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let lines = output.split(separator: "\n")
+        try #require(lines.count == 4)
+        for (slot, e) in result.best.expressions.enumerated() {
+            let values = lines[slot].split(separator: ",").compactMap { Double($0) }
+            try #require(values.count == xs.count)
+            for (x, v) in zip(xs, values) {
+                #expect(abs(v - e.evaluate(x)) <= 1e-9 * Swift.max(1, abs(v)), "slot \(slot) at x = \(x)")
+            }
+        }
+        #expect(lines[3] == "5")  // input, 2 hidden, output stage and the logits layer
+    }
+}

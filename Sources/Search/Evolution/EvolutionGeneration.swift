@@ -175,6 +175,6 @@ extension EvolutionRun {
             bestFitness: bestNetwork.fitness, bestTrialNumber: bestNetwork.trialNumber,
             populationBests: history.last?.populations ?? [], networksEvaluated: totals.networks,
             networksTrained: totals.trained, duplicatesSkipped: totals.duplicates, rejected: totals.rejected,
-            finalTest: nil, standardTest: nil, dataset: nil, device: evaluator.deviceDescription)
+            finalTest: nil, standardTest: nil, dataset: nil, network: nil, device: evaluator.deviceDescription)
     }
 }

@@ -87,6 +87,8 @@ public struct EvolutionResult: Codable, Sendable {
     /// The standard network's test accuracy under the same final protocol, for comparison.
     public var standardTest: TestScore?
     public var dataset: String?
+    /// The network the functions were evolved for (study 2's FCN shape).
+    public var network: Study2FCN?
     public var device: String?
 
     public static let fileName = "evolution.json"

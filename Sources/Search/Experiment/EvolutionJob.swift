@@ -58,6 +58,7 @@ public struct EvolutionJob {
                                          compileClock: { [backend] in backend.compileSeconds })
         var result = try await evolution.run(progress: progress)
         result.dataset = recipe.dataset
+        result.network = recipe.network
 
         status?("final: retraining on Train1 ∪ Train2 (\(data.final.train.rowCount) rows) for \(recipe.finalEpochs) epochs")
         let finalEvaluator = PopulationEvaluator(

@@ -1,0 +1,65 @@
+import Foundation
+import Kernels
+
+/// `afsearch export RUN --to pytorch`: the run's best network's functions as a Python module with one
+/// `torch.nn.Module` per stage (`EvolvedInput`, `EvolvedHidden`, `EvolvedOutput`), a dict of them, and a
+/// builder for study 2's FCN with each function in its stage. The module code of each function is the
+/// expression language's own PyTorch export, so it keeps PyTorch's semantics (RReLU random in training,
+/// its mean slope under `.eval()`).
+public enum RunExport {
+    public static let fileName = "activations.py"
+    static let classNames = ["EvolvedInput", "EvolvedHidden", "EvolvedOutput"]
+
+    public static func pytorch(_ run: EvolutionResult, runName: String) throws -> String {
+        let expressions = run.best.expressions.map(\.canonical)
+        guard expressions.count == 3 else {
+            throw EvolutionError.invalidSetting("run '\(runName)' has no best network with three functions (found \(expressions.count))")
+        }
+        var doc = "Activation functions found by afsearch (run \(runName): \(run.settings.method.displayName)"
+        doc += run.dataset.map { " on \($0)" } ?? ""
+        doc += ").\n\nBest network, validation fitness \(String(format: "%.4f", run.bestFitness))"
+        if let test = run.finalTest {
+            doc += "; test accuracy \(String(format: "%.4f", test.testAccuracy)) at the last of \(test.epochs) epochs of retraining on Train1 + Train2"
+        }
+        doc += ":\n"
+        for (slot, e) in expressions.enumerated() {
+            doc += "    \(EvolutionSettings.slotNames[slot]): f(x) = \(e)\n"
+        }
+        doc += "\nUse: `from activations import study2_fcn, EvolvedHidden`; call `.eval()` before evaluating (RReLU).\n"
+        var out = "\"\"\"" + doc.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"\"\"", with: "'''") + "\"\"\"\n"
+        out += "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+        for (slot, e) in expressions.enumerated() {
+            let module = ActivationExport.pytorchModule(e, className: classNames[slot])
+            guard let start = module.range(of: "class ") else {
+                throw EvolutionError.invalidSetting("the PyTorch export of '\(e)' has no class")
+            }
+            out += "\n" + module[start.lowerBound...].trimmingCharacters(in: .newlines) + "\n\n"
+        }
+        let network = run.network ?? .paper
+        out += """
+
+        ACTIVATIONS = {"input": EvolvedInput, "hidden": EvolvedHidden, "output": EvolvedOutput}
+
+
+        def study2_fcn(in_features=784, classes=10, width=\(network.width), hidden_layers=\(network.hiddenLayers)):
+            \"\"\"Study 2's fully connected network with the evolved function of each stage.\"\"\"
+            layers = [nn.Linear(in_features, width), EvolvedInput()]
+            for _ in range(hidden_layers):
+                layers += [nn.Linear(width, width), EvolvedHidden()]
+            layers += [nn.Linear(width, width), EvolvedOutput(), nn.Linear(width, classes)]
+            return nn.Sequential(*layers)
+
+        """
+        return out
+    }
+
+    /// Writes `activations.py` into the run folder (or `output`) atomically; returns where.
+    @discardableResult
+    public static func write(folder: URL, output: URL? = nil) throws -> URL {
+        let run = try EvolutionResult.read(from: folder)
+        let text = try pytorch(run, runName: folder.lastPathComponent)
+        let url = output ?? folder.appendingPathComponent(fileName)
+        try Data(text.utf8).write(to: url, options: .atomic)
+        return url
+    }
+}
