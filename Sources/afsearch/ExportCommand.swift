@@ -20,6 +20,10 @@ struct ExportCommand: AsyncParsableCommand {
     var name: String = "EvolvedActivation"
 
     func run() async throws {
+        if let folder = EvolutionCLI.exportableRun(source) {  // a run folder: its best functions (issue 8)
+            print(try EvolutionCLI.exportRun(folder, format: to).path)
+            return
+        }
         guard let format = ActivationExport.Format(rawValue: to.lowercased()) else {
             throw ValidationError("unknown export format '\(to)'; expected pytorch, jax or latex")
         }
