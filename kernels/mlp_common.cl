@@ -1,6 +1,7 @@
 // mlp_common: shared helpers of the population MLP trainer. The host prepends, in this order:
 //   #define TM, VW, TNV, AF_KMAX, AF_NEEDS_KEYS (optional)      (tile shape, parameter count, RNG use)
 //   the generated activation code: af_act / af_dact / af_dparam(id, x, prm, key)
+//   mlp_act_span / mlp_dact_span (PopulationProgram.spanHelpers: the id switch hoisted out of element loops)
 // then this file, mlp_gemm.cl, mlp_rows.cl and adam_update.cl.
 //
 // Layouts (c = candidate, all row-major, every width padded to a multiple of TN = VW*TNV columns):

@@ -38,7 +38,7 @@ inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out
             __global float* ar = Ac + (size_t)m * out_pad;
             __global float* zr = Zc + (size_t)m * out_pad;
             if (training) for (int j = 0; j < TN; j++) zr[j] = ar[j];
-            for (int j = 0; j < TN; j++) ar[j] = af_act(id, ar[j], prm, key);
+            mlp_act_span(id, ar, TN, prm, key);
         }
         return;
     }
@@ -118,7 +118,7 @@ inline void mlp_backward_epilogue(__global const float* Zc, __global float* Gc, 
             for (int j = 0; j < TN; j++)
                 for (int k = 0; k < np; k++) psum[k] += gr[j] * af_dparam(id, k, zr[j], prm, 1u);
 #endif
-            for (int j = 0; j < TN; j++) gr[j] = gr[j] * af_dact(id, zr[j], prm, 1u);
+            mlp_dact_span(id, gr, zr, TN, prm, 1u);
         }
         return;
     }

@@ -39,3 +39,14 @@ import Kernels
         #expect(run.candidates.allSatisfy { $0.history.count == w.epochs })
     }
 }
+
+extension TrainerBenchmarkTests {
+    /// Writes the study-1 population's program source to $AFSEARCH_TRAINER_DUMP, for kernel experiments.
+    @Test(.enabled(if: env["AFSEARCH_TRAINER_DUMP"] != nil))
+    func dumpStudy1Source() throws {
+        let w = Study1Workload()
+        let pop = try PopulationProgram(candidates: w.candidates(), tile: TileShape(rows: 8, vectorWidth: 16, vectors: 2),
+                                        activationSource: { try ActivationCodegen.checkedSource(for: $0) })
+        try pop.source.write(toFile: Self.env["AFSEARCH_TRAINER_DUMP"]!, atomically: true, encoding: .utf8)
+    }
+}

@@ -158,7 +158,8 @@ struct ChunkRun {
             for start in stride(from: 0, to: n, by: batch) {
                 let rows = min(batch, n - start)
                 if fullBatch {
-                    // The padded input batch was gathered once; the labels too (evaluation reuses other buffers).
+                    // The whole training set stays in the input batch, except after an evaluation pass,
+                    // which gathers its own rows into the same buffers.
                     if epoch > 0 && config.evaluateEveryEpoch && (validation != nil || test != nil) {
                         try s.gather(split: "train", start: 0, rows: n, useOrder: false)
                     }
@@ -174,11 +175,11 @@ struct ChunkRun {
             let metrics = try s.trainMetrics.download()
             try s.collectProfile()
             let statuses = try s.status.download()
-            var evalClock = ContinuousClock.now
+            let evalClock = ContinuousClock.now
             var val: [(lossSum: Double, hits: Double)]?, tst: [(lossSum: Double, hits: Double)]?
             if config.evaluateEveryEpoch {
-                if let validation { val = try s.evaluate(split: "validation"); _ = validation }
-                if let test { tst = try s.evaluate(split: "test"); _ = test }
+                if validation != nil { val = try s.evaluate(split: "validation") }
+                if test != nil { tst = try s.evaluate(split: "test") }
             }
             evalSeconds += PopulationTrainer.seconds(since: evalClock)
             var newStatus = statuses
@@ -200,8 +201,6 @@ struct ChunkRun {
             if newStatus != statuses { try s.status.upload(newStatus) }
             progress?(EpochProgress(epoch: epoch, epochs: config.epochs, activeCandidates: frozen.filter { !$0 }.count,
                                     bestTrainAccuracy: histories.compactMap { $0.last?.train.accuracy }.max() ?? 0))
-            _ = evalClock
-            evalClock = ContinuousClock.now
         }
         timing.trainSeconds += PopulationTrainer.seconds(since: clock) - evalSeconds
         timing.evaluateSeconds += evalSeconds
