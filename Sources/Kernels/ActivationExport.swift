@@ -26,7 +26,9 @@ public enum ActivationExport {
         for p in expr.parameters {
             out += "        self.\(p.name) = nn.Parameter(torch.tensor(\(pythonFloat(p.initial))))\n"
         }
-        out += "\n    def forward(self, x):\n        return \(torchCode(expr))\n"
+        // A constant function still returns a tensor shaped like x.
+        let body = expr.dependsOnInput ? torchCode(expr) : "\(torchCode(expr)) + torch.zeros_like(x)"
+        out += "\n    def forward(self, x):\n        return \(body)\n"
         return out
     }
 
@@ -45,7 +47,7 @@ public enum ActivationExport {
         case .unary(let op, let a):
             let s = torchCode(a)
             // A constant operand still needs to be a tensor for torch functions.
-            let t = a.dependsOnInput ? s : "torch.full_like(x, \(s))"
+            let t = isPythonNumber(a) ? "torch.full_like(x, \(s))" : s
             switch op {
             case .neg: return "(-\(s))"
             case .logSafe: return "torch.log(torch.abs(\(t)) + 1e-07)"
@@ -68,10 +70,22 @@ public enum ActivationExport {
             case .div: return "(\(l) / \(r))"
             case .max, .min:
                 let f = op == .max ? "torch.maximum" : "torch.minimum"
-                let lt = a.dependsOnInput ? l : "torch.full_like(x, \(l))"
-                let rt = b.dependsOnInput ? r : "torch.full_like(x, \(r))"
+                let lt = isPythonNumber(a) ? "torch.full_like(x, \(l))" : l
+                let rt = isPythonNumber(b) ? "torch.full_like(x, \(r))" : r
                 return "\(f)(\(lt), \(rt))"
             }
+        }
+    }
+
+    /// True when the exported PyTorch code of `e` is a plain Python number (constants and their
+    /// arithmetic), which torch functions do not accept; every other node is already a tensor.
+    static func isPythonNumber(_ e: ActivationExpr) -> Bool {
+        switch e {
+        case .constant: return true
+        case .unary(.neg, let a): return isPythonNumber(a)
+        case .binary(let op, let a, let b):
+            return [.add, .sub, .mul, .div].contains(op) && isPythonNumber(a) && isPythonNumber(b)
+        default: return false
         }
     }
 
@@ -85,7 +99,8 @@ public enum ActivationExport {
         if case .layerwise(.gumbelSoftmax) = expr { args.append("key=None") }
         out += "def \(functionName)(\(args.joined(separator: ", "))):\n"
         out += "    \"\"\"f(x) = \(expr)\"\"\"\n"
-        out += "    return \(jaxCode(expr))\n"
+        let body = expr.dependsOnInput ? jaxCode(expr) : "\(jaxCode(expr)) + jnp.zeros_like(x)"
+        out += "    return \(body)\n"
         return out
     }
 

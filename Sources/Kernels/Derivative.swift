@@ -2,7 +2,7 @@ import Foundation
 
 extension ActivationExpr {
     /// d/dx as an expression, in canonical form. Kinks follow PyTorch's autograd: relu'(0) = 0, abs'(0) = 0,
-    /// hardtanh'(±1) = 0, elu'(0) = 1, hardswish'(−3) = −0.5, a tie of max/min splits the gradient in
+    /// hardtanh'(±1) = 0, elu'(0) = 1, hardswish'(−3) = 0, hardswish'(3) = 1, a tie of max/min splits the gradient in
     /// halves; piecewise-constant functions (floor, round, …, step, sign) have derivative 0. Subtrees that
     /// do not depend on x contribute an exact zero, never `f'(c) · 0`. RReLU uses its evaluation-mode slope.
     /// The derivative of `trigamma` (a second derivative of digamma) is not implemented and is NaN.
@@ -103,7 +103,8 @@ private func primitiveDerivative(_ op: UnaryOp, _ a: ActivationExpr) -> Activati
     case .relu6: return mul(step(a), step(sub(c(6), a)))
     case .hardtanh: return mul(step(add(a, c(1))), step(sub(c(1), a)))
     case .sigmoid: return mul(u(.sigmoid, a), sub(c(1), u(.sigmoid, a)))
-    case .softplus: return u(.sigmoid, a)
+    // Exactly 1 above the threshold 20 (where softplus is the identity), σ(a) below.
+    case .softplus: return .binary(.max, u(.sigmoid, a), step(sub(a, c(ActivationConstants.softplusThreshold))))
     case .softsign: return div(c(1), u(.square, add(c(1), u(.abs, a))))
     case .hardshrink, .softshrink: return step(sub(u(.abs, a), c(C.shrinkLambda)))
     case .tanhshrink: return u(.square, u(.tanh, a))
@@ -124,9 +125,9 @@ private func primitiveDerivative(_ op: UnaryOp, _ a: ActivationExpr) -> Activati
         let t = u(.tanh, u(.softplus, a))
         return add(t, mul(mul(a, u(.sigmoid, a)), sub(c(1), u(.square, t))))
     case .hardswish:
-        // 0 below −3, a/3 + 1/2 on [−3, 3], 1 above 3.
-        let above = step(sub(a, c(3)))
-        let inside = sub(c(1), step(sub(c(-3), a)))
+        // PyTorch (2.x): 0 for a ≤ −3, a/3 + 1/2 on (−3, 3), 1 for a ≥ 3.
+        let above = sub(c(1), step(sub(c(3), a)))
+        let inside = step(add(a, c(3)))
         return mul(inside, add(above, mul(sub(c(1), above), add(div(a, c(3)), c(0.5)))))
     }
 }

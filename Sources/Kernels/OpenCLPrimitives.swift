@@ -1,8 +1,8 @@
 // OpenCL C for each primitive: its value `af_f_<name>(x)` and its derivative `af_df_<name>(x, y)` given the
 // input x and the output y. Forms are chosen for float32 stability and to reproduce PyTorch's values and
 // autograd conventions (NaN/inf included): softplus switches to x above 20, sigmoid never forms exp(+large),
-// log-sigmoid is min(x,0) - log1p(exp(-|x|)), GELU uses erf, comparisons decide the kinks exactly as
-// PyTorch's backward formulas do (relu'(0) = 0, hardtanh'(±1) = 0, elu'(0) = 1, hardswish'(-3) = -0.5, …).
+// log-sigmoid is min(x,0) - log1p(exp(-|x|)), GELU uses erfc, comparisons decide the kinks exactly as
+// PyTorch's backward formulas do (relu'(0) = 0, hardtanh'(±1) = 0, elu'(0) = 1, hardswish'(±3) = 0 and 1, …).
 
 struct OpenCLPrimitive {
     /// Body of `float af_f_<name>(float x)`.
@@ -102,7 +102,7 @@ enum OpenCLPrimitives {
                          uses: [.sigmoid])
         case .hardswish:
             return .init(value: "return x <= -3.0f ? 0.0f : (x >= 3.0f ? x : x * (x + 3.0f) / 6.0f);",
-                         derivative: "return x < -3.0f ? 0.0f : (x <= 3.0f ? x / 3.0f + 0.5f : 1.0f);")
+                         derivative: "return x <= -3.0f ? 0.0f : (x < 3.0f ? x / 3.0f + 0.5f : 1.0f);")
         case .rrelu:
             // Only the evaluation-mode form; training draws the slope per node (see `af_rrelu`).
             return .init(value: "return x >= 0.0f ? x : x * 0.22916666666666666f;",

@@ -2,8 +2,8 @@ import Foundation
 import Testing
 @testable import Kernels
 
-/// Every element-wise study-1 function on the device against PyTorch's values and autograd derivatives
-/// (Tests/Fixtures/activations/paper1.tsv, written by scripts/make-activation-fixtures.py).
+/// Every element-wise menu function on the device against PyTorch's values and autograd derivatives
+/// (Tests/Fixtures/activations/menus.tsv, written by scripts/make-activation-fixtures.py).
 @Suite struct MenuFixtureTests {
     struct Reference {
         var xs: [Float] = []
@@ -14,7 +14,7 @@ import Testing
 
     static let references: [String: Reference] = {
         var refs: [String: Reference] = [:]
-        for row in try! Fixtures.rows("paper1.tsv") {
+        for row in try! Fixtures.rows("menus.tsv") {
             var r = refs[row[0], default: Reference()]
             r.xs.append(Float(Double(row[1])!))
             r.value.append(Double(row[2])!)
@@ -25,12 +25,19 @@ import Testing
         return refs
     }()
 
-    static let elementwise = Menu.paper1.entries.filter { !$0.isLayerwise }
+    /// Every element-wise function of every menu (paper1's 44, the unary primitives of paper2 and default),
+    /// one entry per name.
+    static let elementwise: [MenuEntry] = {
+        var seen = Set<String>()
+        return (Menu.paper1.entries + Menu.paper2.entries + Menu.default.entries).filter {
+            $0.arity == 1 && !$0.isLayerwise && seen.insert($0.name).inserted
+        }
+    }()
     static let grid = try! DeviceGrid(elementwise.map(\.expression))
 
     @Test func fixtureCoversEveryElementwiseFunctionAtFiftyPoints() {
         #expect(Menu.paper1.entries.count == 48)
-        #expect(Self.elementwise.count == 44)
+        #expect(Self.elementwise.count == 49)
         for entry in Self.elementwise {
             let xs = Self.references[entry.name]?.xs ?? []
             #expect(xs.count >= 50, "\(entry.name)")
