@@ -11,6 +11,11 @@ import Foundation
 /// float af_dparam(int id, int k, float x, __global const float* prm, uint key);  // df/d(parameter k)
 /// uint  af_key(uint seed, uint a, uint b);   // helper: a non-zero per-element training key
 /// ```
+/// Each id also has its own functions, `float af_act_<id>(float x, __global const float* prm, uint key)`,
+/// `af_dact_<id>(…)` and `af_dparam_<id>(int k, float x, …)`; the dispatchers above switch over them, and a
+/// trainer that knows the id where it loops may call them directly (the population trainer does).
+/// Build the program without `-cl-fast-relaxed-math`: the NaN/inf semantics rely on `isnan` and infinities.
+///
 /// `id` indexes the `exprs` array; `prm` points to that slot's parameters in `expr.parameters` order. The key
 /// is what makes RReLU's noise per element: pass a different key per element and step (e.g.
 /// `af_key(seed, step, element)`), and the same key to the forward and backward of one element.
