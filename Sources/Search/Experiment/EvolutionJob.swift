@@ -61,14 +61,17 @@ public struct EvolutionJob {
         result.network = recipe.network
 
         status?("final: retraining on Train1 ∪ Train2 (\(data.final.train.rowCount) rows) for \(recipe.finalEpochs) epochs")
-        let finalEvaluator = PopulationEvaluator(
-            backend: backend, setup: recipe.finalSetup(trainRows: data.final.train.rowCount, seed: settings.seed),
-            splits: data.final, identity: identity)
+        // the chosen network and the standard one retrain together: one population, one program
+        let finalSetup = recipe.finalSetup(trainRows: data.final.train.rowCount, seed: settings.seed)
         let standard = try settings.standardExpression()
         let standardNetwork = [standard, standard, standard]
-        result.finalTest = try await finalEvaluator.scoreOnTest(result.best.expressions)
-        result.standardTest = result.best.expressions == standardNetwork
-            ? result.finalTest : try await finalEvaluator.scoreOnTest(standardNetwork)
+        let population = result.best.expressions == standardNetwork ? [standardNetwork] : [result.best.expressions, standardNetwork]
+        let retrained = try await backend.train(population: population, setup: finalSetup, splits: data.final, evaluateTest: true)
+        guard retrained.count == population.count else {
+            throw EvaluationError.backendResultCount(expected: population.count, got: retrained.count)
+        }
+        result.finalTest = PopulationEvaluator.testScore(retrained[0], setup: finalSetup)
+        result.standardTest = PopulationEvaluator.testScore(retrained[population.count - 1], setup: finalSetup)
         if let store, let number = result.bestTrialNumber, var trial = try store.trial(number: number) {
             trial.testAccuracy = result.finalTest?.testAccuracy
             try store.update([trial])
