@@ -150,3 +150,21 @@ extension TrainerTests {
         #expect(gpu.epochsRun < 30)
     }
 }
+
+extension TrainerTests {
+    @Test func splitsLargerThanOnePassAreEvaluatedInBlocks() throws {
+        // Capacity 16 rows: the 50-row test split takes 4 passes; Gumbel noise is keyed by the dataset row,
+        // so the blocks must agree with the reference's single pass.
+        let spec = try MLPSpec(widths: [6, 12, 3], lastLayerActivation: true)
+        let data = TrainerFixture.data(rows: 64, seed: 2), test = TrainerFixture.data(rows: 50, seed: 9)
+        let config = TrainingConfig(epochs: 2, learningRate: 0.01, batchSize: 16, seed: 4)
+        let cand = [Candidate(activations: [.unary(.tanh, .x), .layerwise(.gumbelSoftmax)])]
+        let blocked = PopulationTrainer(device: TrainerFixture.device)
+        blocked.evaluationBlockRows = 16
+        let gpu = try blocked.train(candidates: cand, spec: spec, config: config, train: data, test: test).candidates[0]
+        let ref = try ReferenceTrainer().train(candidates: cand, spec: spec, config: config, train: data, test: test).candidates[0]
+        #expect(abs(gpu.finalTest!.loss - ref.finalTest!.loss) < 1e-4)
+        #expect(gpu.finalTest!.accuracy == ref.finalTest!.accuracy)
+        #expect(abs(gpu.history[1].test!.loss - ref.history[1].test!.loss) < 1e-4)
+    }
+}

@@ -22,6 +22,8 @@ public final class PopulationTrainer: @unchecked Sendable {
     public var memoryBudgetBytes: Int?
     /// Most candidates trained at once (the rest wait for the next chunk); nil = as many as fit.
     public var maxChunkSize: Int?
+    /// Most rows one pass holds (training batch excepted); larger splits are evaluated in blocks this size.
+    public var evaluationBlockRows = 2048
     /// Read every launch's profiling counters into `TrainingTiming.kernelSeconds` (costs a little time).
     public var profileKernels = false
     let activationSource: PopulationProgram.ActivationSource
@@ -56,7 +58,7 @@ public final class PopulationTrainer: @unchecked Sendable {
 
         let batch = min(config.batchSize ?? train.rowCount, train.rowCount)
         let evalRows = [validation, test].compactMap { $0?.rowCount }.max() ?? 0
-        let capacity = max(batch, min(max(evalRows, train.rowCount), 2048))
+        let capacity = max(batch, min(max(evalRows, train.rowCount), max(evaluationBlockRows, 1)))
         let layout = MLPLayout(spec: spec, tile: tile, kmax: pop.kmax, capacityRows: capacity)
         let chunk = try chunkSize(layout: layout, population: candidates.count)
 
