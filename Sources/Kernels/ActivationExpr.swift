@@ -1,3 +1,19 @@
+// The activation expression language (issue 3). Public API at a glance:
+//
+//   let e = try ActivationExpr.parse("x * tanh(softplus(x))")   // ExpressionParseError: message, column, hint
+//   e.description                     // parseable infix text; parse(e.description) == e
+//   e.evaluate(0.5)                   // Swift reference in Double, PyTorch semantics, evaluation mode
+//   e.evaluate(0.5, parameters: [..]) // learnable values in `e.parameters` order
+//   e.evaluateRow([...])              // softmax family across a layer's units
+//   e.parameters, e.isLayerwise, e.isStochastic, e.size, e.depth
+//   e.canonical, e.canonicalKey, e.canonicalHash (FNV-1a, stable across runs), e.fingerprint
+//   e.derivative(), e.derivative(parameter: "a")        // simplified expressions, PyTorch kink conventions
+//   ActivationCodegen.source(for: [e0, e1, ...])       // OpenCL C: af_act / af_dact / af_dparam / af_key
+//   ActivationCodegen.parameterCounts(for:), .evaluationSource(for:) (+ kernels/af_eval.cl)
+//   Menu.paper1 / .paper2 / .default, Menu.named("paper1"); MenuEntry.apply(operands)
+//   ActivationExport.pytorchModule(e), .jaxFunction(e), .latex(e), .render(e, as: .pytorch)
+//   ActivationConstants (PyTorch defaults), ReferencePrimitives (Double primitives incl. digamma)
+
 /// An activation function: an expression in one variable `x`.
 ///
 /// This is the shared vocabulary of the project: the parser produces it, the simplifier, differentiator,
