@@ -20,3 +20,18 @@ __kernel void af_eval_dparam(const int n, const uint key, const int k, __global 
     if (i >= n) return;
     dparam[id * n + i] = af_dparam(id, k, x[i], prm + id * prmStride, key);
 }
+
+#ifdef AF_VECTOR_FUNCTIONS
+// af_eval4: the float4 forms on n4 groups of 4 inputs (x padded to 4·n4); same layout as af_eval.
+__kernel void af_eval4(const int n4, const uint key, __global const float* x, __global const float* prm,
+                       const int prmStride, __global float* value, __global float* slope) {
+    int i = get_global_id(0);
+    int id = get_global_id(1);
+    if (i >= n4) return;
+    __global const float* p = prm + id * prmStride;
+    float4 xv = vload4(i, x);
+    uint4 k = (uint4)(key);
+    vstore4(af_act4(id, xv, p, k), id * n4 + i, value);
+    vstore4(af_dact4(id, xv, p, k), id * n4 + i, slope);
+}
+#endif

@@ -10,6 +10,9 @@ import Foundation
 /// float af_dact(int id, float x, __global const float* prm, uint key);           // df/dx
 /// float af_dparam(int id, int k, float x, __global const float* prm, uint key);  // df/d(parameter k)
 /// uint  af_key(uint seed, uint a, uint b);   // helper: a non-zero per-element training key
+/// // with -DAF_VECTOR_FUNCTIONS, lane-wise vector forms (one key per lane):
+/// float4 af_act4(int id, float4 x, __global const float* prm, uint4 key);   // also af_dact4, af_dparam4,
+/// float8 af_act8(int id, float8 x, __global const float* prm, uint8 key);   // af_dact8, af_dparam8
 /// ```
 /// Each id also has its own functions, `float af_act_<id>(float x, __global const float* prm, uint key)`,
 /// `af_dact_<id>(…)` and `af_dparam_<id>(int k, float x, …)`; the dispatchers above switch over them, and a
@@ -60,8 +63,25 @@ public enum ActivationCodegen {
         out += helperSource(for: exprs)
         for (i, e) in exprs.enumerated() { out += functions(for: e, id: i) }
         out += dispatchers(count: exprs.count, parameterCounts: exprs.map(\.parameterCount))
+        out += vectorFunctions
         return out
     }
+
+    /// Lane-wise float4 / float8 versions (one key per lane), compiled only with `-DAF_VECTOR_FUNCTIONS`
+    /// so that programs that do not use them pay no build time for them.
+    static let vectorFunctions: String = {
+        var out = "\n#ifdef AF_VECTOR_FUNCTIONS\n"
+        for width in [4, 8] {
+            let lanes = (0..<width).map { width == 4 ? "s\($0)" : "s\($0)" }
+            for name in ["af_act", "af_dact"] {
+                out += "float\(width) \(name)\(width)(int id, float\(width) x, __global const float* prm, uint\(width) key) {\n"
+                out += "    return (float\(width))(" + lanes.map { "\(name)(id, x.\($0), prm, key.\($0))" }.joined(separator: ",\n        ") + ");\n}\n"
+            }
+            out += "float\(width) af_dparam\(width)(int id, int k, float\(width) x, __global const float* prm, uint\(width) key) {\n"
+            out += "    return (float\(width))(" + lanes.map { "af_dparam(id, k, x.\($0), prm, key.\($0))" }.joined(separator: ",\n        ") + ");\n}\n"
+        }
+        return out + "#endif\n"
+    }()
 
     /// Swift mirror of the device's training-mode RReLU slope for (key, node); key 0 gives the mean slope.
     public static func rreluSlope(key: UInt32, node: UInt32) -> Float {

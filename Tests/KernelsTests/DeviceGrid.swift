@@ -43,6 +43,21 @@ final class DeviceGrid: @unchecked Sendable {
                       slope: (0..<count).map { Array(s[$0 * n..<($0 + 1) * n]) })
     }
 
+    /// As `evaluate` through the float4 forms (program built with -DAF_VECTOR_FUNCTIONS); xs.count % 4 == 0.
+    func evaluateVector4(at xs: [Float], key: UInt32 = 0) throws -> Result {
+        precondition(xs.count % 4 == 0)
+        let n = xs.count, count = exprs.count
+        let x = try device.buffer(xs)
+        let prm = try device.buffer(parameterBlock(nil))
+        let value = try device.buffer(Float.self, count: n * count)
+        let slope = try device.buffer(Float.self, count: n * count)
+        _ = try program.kernel("af_eval4").launch(
+            global: [n / 4, count], local: nil, args: Int32(n / 4), key, x, prm, Int32(stride), value, slope)
+        let v = try value.download(), s = try slope.download()
+        return Result(value: (0..<count).map { Array(v[$0 * n..<($0 + 1) * n]) },
+                      slope: (0..<count).map { Array(s[$0 * n..<($0 + 1) * n]) })
+    }
+
     /// df/d(parameter k) for every expression at every point.
     func parameterSlope(_ k: Int, at xs: [Float], key: UInt32 = 0, parameters: [[Float]]? = nil) throws -> [[Float]] {
         let n = xs.count, count = exprs.count

@@ -121,6 +121,17 @@ import Testing
         }
     }
 
+    @Test func vectorFormsAgreeWithScalarForms() throws {
+        let vector = try DeviceGrid(Self.exprs, options: "-DAF_VECTOR_FUNCTIONS")
+        let xs: [Float] = [-3, -1, -0.25, 0, 0.5, 1, 2, 7]
+        for key: UInt32 in [0, 12345] {
+            let scalar = try Self.grid.evaluate(at: xs, key: key), lanes = try vector.evaluateVector4(at: xs, key: key)
+            #expect(lanes.value == scalar.value)
+            #expect(lanes.slope == scalar.slope)
+        }
+        #expect(ActivationCodegen.source(for: Self.exprs).contains("#ifdef AF_VECTOR_FUNCTIONS"))
+    }
+
     @Test func layerwiseExpressionsAreRefused() {
         #expect(throws: ActivationCodegen.CodegenError.self) {
             _ = try ActivationCodegen.checkedSource(for: [.x, .layerwise(.softmax)])
