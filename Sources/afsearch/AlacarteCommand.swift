@@ -76,7 +76,8 @@ struct AlacarteCommand: AsyncParsableCommand {
         }
         let store = try catalog.open(name, create: true)
         let backend = try training.backend()
-        let evaluator = PopulationEvaluator(backend: backend, setup: setup, splits: splits, store: store)
+        let evaluator = PopulationEvaluator(backend: backend, setup: setup, splits: splits,
+                                            identity: .expressionLanguage, store: store)
         let space = try AlaCarteSpace(menu: menu.choices, layers: layers)
         let search = try AlaCarteStudy(space: space, settings: settings, evaluator: evaluator, store: store)
 
@@ -175,14 +176,8 @@ struct AlacarteTrainingOptions: ParsableArguments {
     }
 
     func backend() throws -> TrainerBackend {
-        if trainer == "reference" { return .reference() }
-        let device = try deviceOptions.select()
-        let populationTrainer = PopulationTrainer(device: device, activationSource: { expressions in
-            try ActivationCodegen.checkedSource(for: expressions)
-        })
-        return TrainerBackend(deviceDescription: device.info.name) {
-            try populationTrainer.train(candidates: $0, spec: $1, config: $2, train: $3, validation: $4, test: $5)
-        }
+        if trainer == "reference" { return .reference(identity: .expressionLanguage) }
+        return .openCL(device: try deviceOptions.select(), identity: .expressionLanguage)
     }
 }
 

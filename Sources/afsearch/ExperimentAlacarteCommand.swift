@@ -78,7 +78,7 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
             datasets: names, layers: try depths(), replicates: replicates, trials: trials, population: population,
             epochs: training.epochs, learningRate: training.lr, seed: training.seed, objective: training.objective,
             menuName: menu.name, menuEntries: menu.choices.map(\.name))
-        let runName = name ?? "alacarte-" + (datasets == nil ? suite : names.joined(separator: "+"))
+        let runName = name ?? "alacarte-" + (datasets == nil ? suite : names.joined(separator: "-"))
             .replacingOccurrences(of: "/", with: "_")
         try StudyCatalog.validate(name: runName)
         let folder = StudyCatalog(root: runs.map { URL(fileURLWithPath: $0) }).folder(of: runName)
@@ -95,7 +95,7 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
                 return SearchSplits(train: replicate.train, validation: replicate.validation, test: replicate.test)
             },
             evaluator: { setup, splits, store in
-                PopulationEvaluator(backend: backend, setup: setup, splits: splits, store: store)
+                PopulationEvaluator(backend: backend, setup: setup, splits: splits, identity: .expressionLanguage, store: store)
             })
         if !quiet {
             print("experiment \(runName): \(names.count) dataset(s) × depths \(layers) × \(replicates) replicate(s), "

@@ -95,4 +95,24 @@ func tinySplits() -> SearchSplits {
             backend: RecordingBackend(), setup: TrainingSetup(hiddenWidths: [4], slotCount: 2), splits: tinySplits())
         await #expect(throws: EvaluationError.self) { _ = try await evaluator.evaluate([[relu]]) }
     }
+
+    @Test func expressionLanguageIdentityMergesEqualFunctionsButNotLearnableOnes() async throws {
+        let identity = CandidateIdentity.expressionLanguage
+        let maxForm = ActivationExpr.binary(.max, .x, .constant(0))
+        #expect(identity.functionKey(of: [relu, tanh]) == identity.functionKey(of: [maxForm, tanh]))
+        #expect(identity.functionKey(of: [relu, tanh]) != identity.functionKey(of: [tanh, relu]))
+        // PReLU starts as the fixed function with slope 0.25 but learns its slope: not a duplicate.
+        let prelu = ActivationExpr.binary(.add, .binary(.max, .constant(0), .x),
+                                          .binary(.mul, .parameter(name: "a", initial: 0.25), .binary(.min, .constant(0), .x)))
+        let fixed = ActivationExpr.binary(.add, .binary(.max, .constant(0), .x),
+                                          .binary(.mul, .constant(0.25), .binary(.min, .constant(0), .x)))
+        #expect(identity.functionKey(of: [prelu]) != identity.functionKey(of: [fixed]))
+
+        let backend = RecordingBackend()
+        let evaluator = PopulationEvaluator(backend: backend, setup: TrainingSetup(hiddenWidths: [4], slotCount: 2),
+                                            splits: tinySplits(), identity: identity)
+        let batch = try await evaluator.evaluate([[relu, tanh], [maxForm, tanh]])
+        #expect(backend.populations == [[[relu, tanh]]])
+        #expect(batch.scores[1].source == .batchDuplicate && batch.duplicatesSkipped == 1)
+    }
 }

@@ -3,8 +3,9 @@ import GRDB
 
 /// A study in one SQLite file (usually `runs/<study>/study.sqlite`), through GRDB.
 ///
-/// SQLite's rollback journal with `synchronous = FULL` makes every committed transaction durable before
-/// `commit` returns, so a process killed at any instant leaves either the whole batch or none of it.
+/// Write-ahead logging with `synchronous = FULL` makes every committed transaction durable before `commit`
+/// returns (one fsync of the log per commit, where the rollback journal needs several), so a process killed
+/// at any instant leaves either the whole batch or none of it.
 /// Parameters, expressions and metrics are JSON text columns: the schema does not change when a sampler
 /// or the trainer reports something new.
 public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
@@ -24,6 +25,8 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
             var config = Configuration()
             config.busyMode = .timeout(10)
             config.prepareDatabase { db in
+                // journal_mode returns a row; read it rather than `execute`.
+                _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
                 try db.execute(sql: "PRAGMA synchronous = FULL")
             }
             queue = try DatabaseQueue(path: path, configuration: config)
