@@ -55,7 +55,8 @@ struct GEMMPeakSummary: Codable {
             var tiles = GEMMTile.sweep(for: device.peakHint)
             if quick { tiles = tiles.filter { $0.vectorWidth == 16 && $0.rows >= 4 && $0.local == nil } }
             let results = try search.sweep(shape, tiles: tiles.isEmpty ? nil : tiles, repetitions: repetitions) { m in
-                log?(String(format: "  %-28@ %-34@ %8.1f GFLOP/s", m.shape.description, m.tile.description, m.gflops))
+                log?("  " + benchPadded(m.shape.description, 26, left: true) + " " + benchPadded(m.tile.description, 34, left: true)
+                     + String(format: " %8.1f GFLOP/s", m.gflops))
             }
             let top = results[0]
             best.append(ShapeBest(shape: shape.description, tile: top.tile.description, gflops: top.gflops,
@@ -79,7 +80,13 @@ struct GEMMPeakSummary: Codable {
     }
 }
 
-func printJSON<T: Encodable>(_ value: T) throws {
+/// Pads to `width` characters (String(format:) ignores widths on %@ with Swift strings on Linux).
+func benchPadded(_ text: String, _ width: Int, left: Bool = false) -> String {
+    let fill = String(repeating: " ", count: max(0, width - text.count))
+    return left ? text + fill : fill + text
+}
+
+func printBenchJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
@@ -114,7 +121,7 @@ struct BenchGEMMCommand: AsyncParsableCommand {
         let shapes = shape.isEmpty ? [GEMMShape.study1Layer, .square256] : shape.map(\.shape)
         let summary = try GEMMPeakSummary.measure(device: device, shapes: shapes, repetitions: repetitions, quick: quick,
                                                   log: verbose && !common.json ? { print($0) } : nil)
-        if common.json { try printJSON(summary) } else { summary.printText() }
+        if common.json { try printBenchJSON(summary) } else { summary.printText() }
     }
 }
 
@@ -162,6 +169,7 @@ struct BenchTrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "CNN workload: images (1×28×28) per epoch.") var images = 1024
     @Option(name: .long, help: "CNN workload: mini-batch size.") var batch = 128
     @Option(name: .long, help: "CNN workload: epochs.") var cnnEpochs = 1
+    @Flag(name: .long, help: "CNN workload: a second, profiled run with seconds per stage.") var cnnProfile = false
 
     struct Report: Encodable {
         var device: String
@@ -196,7 +204,7 @@ struct BenchTrainCommand: AsyncParsableCommand {
         if let arch {
             var w = CNNWorkload()
             (w.architecture, w.population, w.images, w.batch, w.epochs) = (arch, population, images, batch, cnnEpochs)
-            let r = try CNNBench.run(w, trainer: PopulationCNNTrainer(device: device))
+            let r = try CNNBench.run(w, trainer: PopulationCNNTrainer(device: device), profile: cnnProfile)
             print(common.json ? try r.json() : "device: \(device.info.name)\n" + r.textLine)
             return
         }
@@ -211,7 +219,7 @@ struct BenchTrainCommand: AsyncParsableCommand {
         let trainer = try TrainingActivationSource.trainer(device: device)
         trainer.tile = try trainerTile()
         let grid: [(p: Int, l: Int)] = scaling ? [5, 10].flatMap { l in [1, 8, 64, 256].map { (p: $0, l: l) } } : [(population, layers)]
-        log(String(format: "%5@ %3@ %6@ %6@ %13@ %9@ %8@  %@", "P", "L", "n", "epochs", "cand-epochs/s", "GFLOP/s", "of peak", "tile"))
+        log([benchPadded("P", 5), benchPadded("L", 3), benchPadded("n", 6), benchPadded("epochs", 6), benchPadded("cand-epochs/s", 13), benchPadded("GFLOP/s", 9), benchPadded("of peak", 8), " tile"].joined(separator: " "))
         var runs: [Report.Run] = []
         for (p, l) in grid {
             var workload = Study1Workload()
@@ -222,9 +230,9 @@ struct BenchTrainCommand: AsyncParsableCommand {
             let r = try TrainingBench.run(workload, trainer: trainer)
             let share = peakSummary.map { r.gflops / $0.peakGFLOPs }
             runs.append(.init(result: r, shareOfGEMMPeak: share))
-            log(String(format: "%5d %3d %6d %6d %13.1f %9.2f %8@  %@", p, l, samples, epochs, r.candidateEpochsPerSecond, r.gflops,
-                       share.map { String(format: "%.0f%%", 100 * $0) } ?? "-", r.tile))
+            log(String(format: "%5d %3d %6d %6d %13.1f %9.2f ", p, l, samples, epochs, r.candidateEpochsPerSecond, r.gflops)
+                + benchPadded(share.map { String(format: "%.0f%%", 100 * $0) } ?? "-", 8) + "  " + r.tile)
         }
-        if common.json { try printJSON(Report(device: device.info.name, gemmPeak: peakSummary, runs: runs)) }
+        if common.json { try printBenchJSON(Report(device: device.info.name, gemmPeak: peakSummary, runs: runs)) }
     }
 }

@@ -147,7 +147,7 @@ struct TrainCommand: AsyncParsableCommand {
             try file.write(to: URL(fileURLWithPath: saveWeights))
         }
         if json {
-            try printJSON(TrainReport(result: result, lists: slotsPerCandidate, widths: widths))
+            try printBenchJSON(TrainReport(result: result, lists: slotsPerCandidate, widths: widths))
         } else {
             printText(result, locations: lists.map(\.location), slots: slotsPerCandidate)
         }
