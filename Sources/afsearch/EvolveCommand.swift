@@ -117,12 +117,14 @@ struct EvolveCommand: AsyncParsableCommand {
         if resume && !catalog.exists(name) {
             throw ValidationError("--resume: no study '\(name)' under \(catalog.root.path) (known: \(catalog.names().joined(separator: ", ")))")
         }
+        let data = try recipe.load()  // before any study folder exists: a missing dataset leaves nothing behind
         let store = try catalog.open(name, create: true)
         try EvolutionCLI.checkRecipe(recipe, folder: catalog.folder(of: name))
         let compute = try ComputeDevice.select(device)
         let trainer = EvolutionCLI.trainer(device: compute)
-        let job = EvolutionJob(settings: settings, recipe: recipe, backend: Study2TrainingBackend(trainer: trainer, network: recipe.network),
+        var job = EvolutionJob(settings: settings, recipe: recipe, backend: Study2TrainingBackend(trainer: trainer, network: recipe.network),
                                store: store, folder: catalog.folder(of: name))
+        job.preloaded = data
         let log: (String) -> Void = { line in if !quiet { EvolutionCLI.stderr(line) } }
         log("study \(name) — \(settings.method.displayName), \(settings.genome.rawValue) \(settings.algorithm.rawValue), device \(compute.info.name)")
         let meter = GenerationMeter(total: settings.method == .standard ? 1 : settings.generations)
