@@ -130,10 +130,10 @@ struct BenchTrainCommand: AsyncParsableCommand {
         commandName: "train",
         abstract: "Study 1's workload on the population trainer: candidate-epochs/s, GFLOP/s, share of the measured GEMM peak.",
         discussion: """
-        P candidates of L Linear layers (20→64→…→64→10), n synthetic samples, full-batch Adam lr 1e-3, candidate i
-        using activation i mod 8 of relu, tanh, sigmoid, elu, silu, gelu, softplus, mish. FLOPs per
-        candidate-epoch: 6·n·W (W = weights + biases of one network), as bench/peers count them. A warm-up run
-        builds the program first; the timed run is one whole `train` call. The GEMM peak is measured first by
+        P candidates of L Linear layers (20→64→…→64→10), n synthetic samples, full-batch Adam lr 1e-3, candidate i \
+        using activation i mod 8 of relu, tanh, sigmoid, elu, silu, gelu, softplus, mish. FLOPs per \
+        candidate-epoch: 6·n·W (W = weights + biases of one network), as bench/peers count them. A warm-up run \
+        builds the program first; the timed run is one whole `train` call. The GEMM peak is measured first by \
         the same command (see `afsearch bench gemm`).
         """
     )

@@ -10,17 +10,17 @@ struct TrainCommand: AsyncParsableCommand {
         commandName: "train",
         abstract: "Train one network, or a population from a file, and print train/test accuracy per epoch.",
         discussion: """
-        The network is Linear layers features → --layers … → classes. --activations has one entry per Linear
-        layer: the hidden layers' activations and, optionally, the output layer's (applied to the logits before
-        softmax cross-entropy; `none`/`identity` for no output activation). An entry is an expression such as
+        The network is Linear layers features → --layers … → classes. --activations has one entry per Linear \
+        layer: the hidden layers' activations and, optionally, the output layer's (applied to the logits before \
+        softmax cross-entropy; `none`/`identity` for no output activation). An entry is an expression such as \
         `x*sigmoid(x)`, or a function name (`relu` = relu(x)).
 
-        --population-file F: one comma-separated activation list per line (`#` starts a comment); every line is a
+        --population-file F: one comma-separated activation list per line (`#` starts a comment); every line is a \
         candidate and all train at once.
 
-        Weights (safetensors, PyTorch names and layouts): `layers.N.weight` (out × in) and `layers.N.bias`. A
-        population of one uses exactly those names, so the file loads into a PyTorch module with an
-        nn.ModuleList `layers`. A population stores candidate I as `candidate.I.layers.N.weight` / `.bias` in one
+        Weights (safetensors, PyTorch names and layouts): `layers.N.weight` (out × in) and `layers.N.bias`. A \
+        population of one uses exactly those names, so the file loads into a PyTorch module with an \
+        nn.ModuleList `layers`. A population stores candidate I as `candidate.I.layers.N.weight` / `.bias` in one \
         file. --init-weights accepts either form; an unprefixed file starts every candidate from the same weights.
         """
     )
