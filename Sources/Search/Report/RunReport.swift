@@ -82,8 +82,8 @@ public enum RunReport {
             html += "<h2>Fitness over generations</h2>\n<div class=\"charts\">\n"
             let populations = run.history[0].populations.map(\.name)
             for (p, name) in populations.enumerated() {
-                let best = run.history.map { (Double($0.generation), $0.populations[safe: p]?.bestFitness ?? .nan) }
-                let mean = run.history.map { (Double($0.generation), $0.populations[safe: p]?.meanFitness ?? .nan) }
+                let best = run.history.map { (Double($0.generation + 1), $0.populations[safe: p]?.bestFitness ?? .nan) }
+                let mean = run.history.map { (Double($0.generation + 1), $0.populations[safe: p]?.meanFitness ?? .nan) }
                 html += SVGChart(title: "population \(name)", xLabel: "generation", yLabel: "validation accuracy", series: [
                     .init(name: "best", points: best.map { (x: $0.0, y: $0.1) }, color: SVGChart.palette[0]),
                     .init(name: "generation mean", points: mean.map { (x: $0.0, y: $0.1) }, color: SVGChart.palette[1], dashed: true),
@@ -91,7 +91,7 @@ public enum RunReport {
             }
             if populations.isEmpty {
                 html += SVGChart(title: "best network", xLabel: "generation", yLabel: "validation accuracy", series: [
-                    .init(name: "best", points: run.history.map { (x: Double($0.generation), y: $0.bestFitnessSoFar) }, color: SVGChart.palette[0]),
+                    .init(name: "best", points: run.history.map { (x: Double($0.generation + 1), y: $0.bestFitnessSoFar) }, color: SVGChart.palette[0]),
                 ], integerX: true).render() + "\n"
             }
             html += "</div>\n" + timingSection(run.history)
@@ -114,8 +114,9 @@ public enum RunReport {
         let series = functionSeries(expressions, derivative: derivative)
         let finite = series.flatMap(\.points).map(\.y).filter(\.isFinite)
         let lo = Swift.max(finite.min() ?? -1, -10), hi = Swift.min(finite.max() ?? 1, 10)
+        let pad = Swift.max(hi - lo, 0.1) * 0.05
         return SVGChart(title: derivative ? "derivative f′(x)" : "f(x)", xLabel: "x", yLabel: derivative ? "f′(x)" : "f(x)",
-                        series: series, yRange: lo < hi ? lo...hi : nil).render()
+                        series: series, yRange: lo < hi ? (lo - pad)...(hi + pad) : nil).render()
     }
 
     /// One series per distinct slot function, then ReLU (dashed).
@@ -135,11 +136,12 @@ public enum RunReport {
         return series
     }
 
+    /// Generations are numbered from 1, as the progress line counts them. Resumed generations keep the
+    /// timings measured when they ran (stored with their trials).
     static func timingSection(_ history: [GenerationRecord]) -> String {
-        let fresh = history.filter { !$0.replayed }
-        guard !fresh.isEmpty else { return "" }
-        let total = fresh.map(\.timing.totalSeconds).reduce(0, +)
-        let compile = fresh.map(\.timing.compileSeconds).reduce(0, +)
+        guard !history.isEmpty else { return "" }
+        let total = history.map(\.timing.totalSeconds).reduce(0, +)
+        let compile = history.map(\.timing.compileSeconds).reduce(0, +)
         var html = "<h2>Where the time went</h2>\n"
         html += "<p>Compilation took \(String(format: "%.1f", total > 0 ? 100 * compile / total : 0))% of the generations' wall time "
             + "(\(String(format: "%.2f", compile)) s of \(String(format: "%.2f", total)) s).</p>\n"
@@ -147,12 +149,12 @@ public enum RunReport {
             ("propose", \.proposeSeconds), ("compile", \.compileSeconds), ("train", \.trainSeconds), ("bookkeeping", \.bookkeepingSeconds),
         ]
         html += SVGChart(title: "seconds per generation", xLabel: "generation", yLabel: "seconds", series: parts.enumerated().map { i, part in
-            .init(name: part.0, points: fresh.map { (x: Double($0.generation), y: $0.timing[keyPath: part.1]) }, color: SVGChart.palette[i])
+            .init(name: part.0, points: history.map { (x: Double($0.generation + 1), y: $0.timing[keyPath: part.1]) }, color: SVGChart.palette[i])
         }, integerX: true).render() + "\n"
         html += "<table><tr><th>generation</th><th>networks</th><th>trained</th><th>duplicates</th><th>rejected</th>"
             + parts.map { "<th>\($0.0) s</th>" }.joined() + "<th>best so far</th></tr>\n"
         for g in history {
-            html += "<tr><td class=\"num\">\(g.generation)\(g.replayed ? " (resumed)" : "")</td><td class=\"num\">\(g.networks)</td>"
+            html += "<tr><td class=\"num\">\(g.generation + 1)\(g.replayed ? " (resumed)" : "")</td><td class=\"num\">\(g.networks)</td>"
                 + "<td class=\"num\">\(g.trained)</td><td class=\"num\">\(g.duplicatesSkipped)</td><td class=\"num\">\(g.rejected)</td>"
                 + parts.map { "<td class=\"num\">\(String(format: "%.3f", g.timing[keyPath: $0.1]))</td>" }.joined()
                 + "<td class=\"num\">\(String(format: "%.4f", g.bestFitnessSoFar))</td></tr>\n"
