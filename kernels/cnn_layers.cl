@@ -33,9 +33,13 @@ __kernel void cnn_gather_images(
     dst_labels[r] = labels[src];
 }
 
+// Register tiles live in named variables (acc<m>_<v>, via mlp_gemm.cl's MLP_ROWS / MLP_V1): PoCL keeps
+// private arrays in memory. Out-of-image taps load element 0 and select 0 (no branch in the inner loop).
+
 // Convolution forward as an implicit GEMM: Z[pixel][oc] = b[oc] + sum_k in_col[pixel][k] * WT[k][oc],
 // A = act(Z). The im2col row of a pixel is gathered on the fly (zero outside the image: padding).
 // in: [images][IH][IW][in_cs] (in_cand = 0 for the shared input batch). rows = images*OH*OW.
+// The epilogue is the Linear layer's (mlp_forward_epilogue): Z only where the backward pass needs it.
 // global: (out_pad / TN, rowsPad / TM, P).
 __kernel void cnn_conv_forward(
     __global const float* in, const int in_cand, const int in_cs, const int IC, const int IH, const int IW,
@@ -50,65 +54,44 @@ __kernel void cnn_conv_forward(
     if (skip_frozen && status[c] != MLP_ACTIVE) return;
     const int r0 = get_global_id(1) * TM;
     const int o0 = get_global_id(0) * TN;
-    const int K = KH * KW * IC;
+    const int K = KH * KW * IC, P = OH * OW;
     __global const float* Wt = params + (size_t)c * pstride + woff + o0;
     __global const float* B = Wt + (size_t)K * out_pad;
     __global const float* A = in + (size_t)c * in_cand;
 
-    int img[TM], oy[TM], ox[TM];
-    for (int m = 0; m < TM; m++) {
-        const int r = r0 + m;
-        const int n = r / (OH * OW), p = r % (OH * OW);
-        img[m] = r < rows ? n : -1;
-        oy[m] = p / OW - pad;
-        ox[m] = p % OW - pad;
-    }
-    vfloat acc[TM][TNV];
-    for (int v = 0; v < TNV; v++) {
-        vfloat b = VLOAD(0, B + v * VW);
-        for (int m = 0; m < TM; m++) acc[m][v] = b;
-    }
+#define CF_POS(m) const int n##m = r0 + m < rows ? (r0 + m) / P : -1; \
+    const int y##m = ((r0 + m) % P) / OW - pad, x##m = ((r0 + m) % P) % OW - pad;
+    MLP_ROWS(CF_POS)
+    const vfloat b0 = VLOAD(0, B);
+    vfloat b1 = b0;
+    MLP_V1(b1 = VLOAD(0, B + VW);)
+#define CF_DECL(m) vfloat acc##m##_0 = b0, acc##m##_1 = b1;
+    MLP_ROWS(CF_DECL)
     for (int kh = 0; kh < KH; kh++) {
         for (int kw = 0; kw < KW; kw++) {
-            int off[TM];
-            for (int m = 0; m < TM; m++) {
-                const int y = oy[m] + kh, xx = ox[m] + kw;
-                const bool ok = img[m] >= 0 && y >= 0 && y < IH && xx >= 0 && xx < IW;
-                off[m] = ok ? ((img[m] * IH + y) * IW + xx) * in_cs : -1;
-            }
+#define CF_OFF(m) const int yy##m = y##m + kh, xx##m = x##m + kw; \
+            const bool ok##m = n##m >= 0 && yy##m >= 0 && yy##m < IH && xx##m >= 0 && xx##m < IW; \
+            const int off##m = ok##m ? ((n##m * IH + yy##m) * IW + xx##m) * in_cs : 0;
+            MLP_ROWS(CF_OFF)
             __global const float* Wk = Wt + (size_t)((kh * KW + kw) * IC) * out_pad;
             for (int ic = 0; ic < IC; ic++) {
-                vfloat w[TNV];
-                for (int v = 0; v < TNV; v++) w[v] = VLOAD(0, Wk + (size_t)ic * out_pad + v * VW);
-                for (int m = 0; m < TM; m++) {
-                    const vfloat xv = (vfloat)(off[m] >= 0 ? A[off[m] + ic] : 0.0f);
-                    for (int v = 0; v < TNV; v++) acc[m][v] = fma(xv, w[v], acc[m][v]);
-                }
+                const vfloat w0 = VLOAD(0, Wk + (size_t)ic * out_pad);
+                vfloat w1 = w0;
+                MLP_V1(w1 = VLOAD(0, Wk + (size_t)ic * out_pad + VW);)
+#define CF_FMA(m) { const float t = A[off##m + ic]; const vfloat xv = (vfloat)(ok##m ? t : 0.0f); \
+                acc##m##_0 = fma(xv, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(xv, w1, acc##m##_1);) }
+                MLP_ROWS(CF_FMA)
             }
         }
     }
-
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
     __global const float* prm = params + (size_t)c * pstride;
     const uint base = af_pass_base(seeds[c], pass);
-    __global float* Zc = z + (size_t)c * out_cand;
-    __global float* Ac = a + (size_t)c * out_cand;
-    for (int m = 0; m < TM; m++) {
-        const int row = r0 + m;
-        for (int v = 0; v < TNV; v++) {
-            float tz[VW], ta[VW];
-            VSTORE(acc[m][v], 0, tz);
-            for (int e = 0; e < VW; e++) {
-                const int col = o0 + v * VW + e;
-                const bool valid = row < rows && col < OC;
-                const float zz = valid ? tz[e] : 0.0f;
-                tz[e] = zz;
-                ta[e] = valid ? mlp_act(id, zz, prm, mlp_key(training, base, layer, row, col)) : 0.0f;
-            }
-            VSTORE(VLOAD(0, tz), 0, Zc + (size_t)row * out_pad + o0 + v * VW);
-            VSTORE(VLOAD(0, ta), 0, Ac + (size_t)row * out_pad + o0 + v * VW);
-        }
-    }
+    __global float* Zc = z + (size_t)c * out_cand + (size_t)r0 * out_pad + o0;
+    __global float* Ac = a + (size_t)c * out_cand + (size_t)r0 * out_pad + o0;
+#define CF_OUT(m) { VSTORE(acc##m##_0, 0, Ac + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Ac + m * out_pad + VW);) }
+    MLP_ROWS(CF_OUT)
+    mlp_forward_epilogue(Zc, Ac, out_pad, r0, o0, rows, OC, id, prm, training, base, layer, 0);
 }
 
 // Convolution weight gradients: dWT[k][oc] = sum over pixels of in_col[pixel][k] * dZ[pixel][oc] and
@@ -128,48 +111,44 @@ __kernel void cnn_conv_backward_weights(
     __global const float* A = in + (size_t)c * in_cand;
     __global const float* D = dz + (size_t)c * dz_cand + o0;
 
-    int dy[TM], dx[TM], ch[TM];
-    for (int m = 0; m < TM; m++) {
-        const int k = min(k0 + m, K - 1), q = k / IC;
-        ch[m] = k % IC;
-        dy[m] = q / KW - pad;
-        dx[m] = q % KW - pad;
-    }
-    vfloat acc[TM][TNV], bacc[TNV];
-    for (int v = 0; v < TNV; v++) {
-        bacc[v] = (vfloat)(0.0f);
-        for (int m = 0; m < TM; m++) acc[m][v] = (vfloat)(0.0f);
-    }
+#define CW_POS(m) const int kk##m = min(k0 + m, K - 1); const int ch##m = kk##m % IC; \
+    const int dy##m = (kk##m / IC) / KW - pad, dx##m = (kk##m / IC) % KW - pad;
+    MLP_ROWS(CW_POS)
+#define CW_DECL(m) vfloat acc##m##_0 = (vfloat)(0.0f), acc##m##_1 = (vfloat)(0.0f);
+    MLP_ROWS(CW_DECL)
+    vfloat bacc0 = (vfloat)(0.0f), bacc1 = (vfloat)(0.0f);
     const bool with_bias = k0 == 0;
     for (int n = 0; n < images; n++) {
         for (int y = 0; y < OH; y++) {
             for (int x = 0; x < OW; x++) {
                 const size_t r = ((size_t)n * OH + y) * OW + x;
-                vfloat d[TNV];
-                for (int v = 0; v < TNV; v++) d[v] = VLOAD(0, D + r * out_pad + v * VW);
-                if (with_bias)
-                    for (int v = 0; v < TNV; v++) bacc[v] += d[v];
-                for (int m = 0; m < TM; m++) {
-                    const int iy = y + dy[m], ix = x + dx[m];
-                    const bool ok = iy >= 0 && iy < IH && ix >= 0 && ix < IW;
-                    const vfloat xv = (vfloat)(ok ? A[((size_t)(n * IH + iy) * IW + ix) * in_cs + ch[m]] : 0.0f);
-                    for (int v = 0; v < TNV; v++) acc[m][v] = fma(xv, d[v], acc[m][v]);
-                }
+                const vfloat d0 = VLOAD(0, D + r * out_pad);
+                vfloat d1 = d0;
+                MLP_V1(d1 = VLOAD(0, D + r * out_pad + VW);)
+                if (with_bias) { bacc0 += d0; MLP_V1(bacc1 += d1;) }
+#define CW_FMA(m) { const int iy = y + dy##m, ix = x + dx##m; \
+                    const bool ok = iy >= 0 && iy < IH && ix >= 0 && ix < IW; \
+                    const float t = A[ok ? ((size_t)(n * IH + iy) * IW + ix) * in_cs + ch##m : 0]; \
+                    const vfloat xv = (vfloat)(ok ? t : 0.0f); \
+                    acc##m##_0 = fma(xv, d0, acc##m##_0); MLP_V1(acc##m##_1 = fma(xv, d1, acc##m##_1);) }
+                MLP_ROWS(CW_FMA)
             }
         }
     }
     __global float* G = grads + (size_t)c * pstride + woff + o0;
-    for (int m = 0; m < TM; m++)
-        if (k0 + m < K)
-            for (int v = 0; v < TNV; v++) VSTORE(acc[m][v], 0, G + (size_t)(k0 + m) * out_pad + v * VW);
-    if (with_bias)
-        for (int v = 0; v < TNV; v++) VSTORE(bacc[v], 0, G + (size_t)K * out_pad + v * VW);
+#define CW_OUT(m) if (k0 + m < K) { VSTORE(acc##m##_0, 0, G + (size_t)(k0 + m) * out_pad); \
+        MLP_V1(VSTORE(acc##m##_1, 0, G + (size_t)(k0 + m) * out_pad + VW);) }
+    MLP_ROWS(CW_OUT)
+    if (with_bias) {
+        VSTORE(bacc0, 0, G + (size_t)K * out_pad);
+        MLP_V1(VSTORE(bacc1, 0, G + (size_t)K * out_pad + VW);)
+    }
 }
 
 // Convolution backward into its input: dIn[pixel][ic] = sum_{kh,kw,oc} dZ[(y-kh+pad, x-kw+pad)][oc] *
 // W[oc][kh][kw][ic] (a full correlation with the flipped kernel), then times act'(Zin) when the input is
-// an activated conv's output (slot >= 0). Rows = images*IH*IW input pixels; columns >= IC are zeros.
-// mirror: W at moff, oc rows of m_pad floats, entry (kh*KW + kw)*IC + ic.
+// an activated conv's output (slot >= 0; the Linear layer's backward epilogue). Rows = images*IH*IW input
+// pixels; columns >= IC are zeros. mirror: W at moff, oc rows of m_pad floats, entry (kh*KW + kw)*IC + ic.
 // global: (in_cs / TN, rowsPad / TM, P).
 __kernel void cnn_conv_backward_data(
     __global const float* dz, const int dz_cand, const int out_pad, const int OC, const int OH, const int OW,
@@ -185,60 +164,41 @@ __kernel void cnn_conv_backward_data(
     if (status[c] != MLP_ACTIVE) return;
     const int r0 = get_global_id(1) * TM;
     const int i0 = get_global_id(0) * TN;
+    const int P = IH * IW;
     __global const float* Mc = mirror + (size_t)c * mstride + moff + i0;
     __global const float* D = dz + (size_t)c * dz_cand;
 
-    int img[TM], iy[TM], ix[TM];
-    for (int m = 0; m < TM; m++) {
-        const int r = r0 + m;
-        const int n = r / (IH * IW), p = r % (IH * IW);
-        img[m] = r < rows ? n : -1;
-        iy[m] = p / IW + pad;
-        ix[m] = p % IW + pad;
-    }
-    vfloat acc[TM][TNV];
-    for (int m = 0; m < TM; m++)
-        for (int v = 0; v < TNV; v++) acc[m][v] = (vfloat)(0.0f);
+#define CD_POS(m) const int n##m = r0 + m < rows ? (r0 + m) / P : -1; \
+    const int y##m = ((r0 + m) % P) / IW + pad, x##m = ((r0 + m) % P) % IW + pad;
+    MLP_ROWS(CD_POS)
+#define CD_DECL(m) vfloat acc##m##_0 = (vfloat)(0.0f), acc##m##_1 = (vfloat)(0.0f);
+    MLP_ROWS(CD_DECL)
     for (int kh = 0; kh < KH; kh++) {
         for (int kw = 0; kw < KW; kw++) {
-            int off[TM];
-            for (int m = 0; m < TM; m++) {
-                const int y = iy[m] - kh, x = ix[m] - kw;
-                const bool ok = img[m] >= 0 && y >= 0 && y < OH && x >= 0 && x < OW;
-                off[m] = ok ? ((img[m] * OH + y) * OW + x) * out_pad : -1;
-            }
+#define CD_OFF(m) const int yy##m = y##m - kh, xx##m = x##m - kw; \
+            const bool ok##m = n##m >= 0 && yy##m >= 0 && yy##m < OH && xx##m >= 0 && xx##m < OW; \
+            const int off##m = ok##m ? ((n##m * OH + yy##m) * OW + xx##m) * out_pad : 0;
+            MLP_ROWS(CD_OFF)
             __global const float* Mk = Mc + (kh * KW + kw) * IC;
             for (int oc = 0; oc < OC; oc++) {
-                vfloat w[TNV];
-                for (int v = 0; v < TNV; v++) w[v] = VLOAD(0, Mk + (size_t)oc * m_pad + v * VW);
-                for (int m = 0; m < TM; m++) {
-                    const vfloat d = (vfloat)(off[m] >= 0 ? D[off[m] + oc] : 0.0f);
-                    for (int v = 0; v < TNV; v++) acc[m][v] = fma(d, w[v], acc[m][v]);
-                }
+                const vfloat w0 = VLOAD(0, Mk + (size_t)oc * m_pad);
+                vfloat w1 = w0;
+                MLP_V1(w1 = VLOAD(0, Mk + (size_t)oc * m_pad + VW);)
+#define CD_FMA(m) { const float t = D[off##m + oc]; const vfloat dv = (vfloat)(ok##m ? t : 0.0f); \
+                acc##m##_0 = fma(dv, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(dv, w1, acc##m##_1);) }
+                MLP_ROWS(CD_FMA)
             }
         }
     }
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
     __global const float* prm = params + (size_t)c * pstride;
     const uint base = af_pass_base(seeds[c], pass);
-    __global const float* Zc = zin + (size_t)c * in_cand;
-    __global float* Gc = din + (size_t)c * in_cand;
-    for (int m = 0; m < TM; m++) {
-        const int row = r0 + m;
-        for (int v = 0; v < TNV; v++) {
-            float t[VW];
-            VSTORE(acc[m][v], 0, t);
-            for (int e = 0; e < VW; e++) {
-                const int col = i0 + v * VW + e;
-                const bool valid = row < rows && col < IC;
-                float g = valid ? t[e] : 0.0f;
-                if (valid && id >= 0)
-                    g *= af_dact(id, Zc[(size_t)row * in_cs + col], prm, mlp_key(1, base, layer_prev, row, col));
-                t[e] = g;
-            }
-            VSTORE(VLOAD(0, t), 0, Gc + (size_t)row * in_cs + i0 + v * VW);
-        }
-    }
+    __global const float* Zc = zin + (size_t)c * in_cand + (size_t)r0 * in_cs + i0;
+    __global float* Gc = din + (size_t)c * in_cand + (size_t)r0 * in_cs + i0;
+#define CD_OUT(m) { VSTORE(acc##m##_0, 0, Gc + m * in_cs); MLP_V1(VSTORE(acc##m##_1, 0, Gc + m * in_cs + VW);) }
+    MLP_ROWS(CD_OUT)
+    float psum[1];
+    mlp_backward_epilogue(Zc, Gc, in_cs, r0, i0, rows, IC, id, prm, base, layer_prev, psum, 0);
 }
 
 // 2x2 max-pooling, stride 2, floor mode: out[n][py][px][ch] = max of the window, argmax = first maximum

@@ -12,7 +12,7 @@ public struct CNNWorkload: Sendable, Codable, Equatable {
     public var batch = 128
     public var epochs = 1
     public var architecture = NetworkArchitecture.study2CNN
-    public var menu = ["relu", "tanh", "leaky_relu", "elu"]
+    public var menu = ["relu(x)", "tanh(x)", "leaky_relu(x)", "elu(x)"]
     public var seed: UInt64 = 1
     public init() {}
 
@@ -68,12 +68,14 @@ public struct CNNBenchResult: Sendable, Codable {
     public var gflops: Double
     public var finalTrainAccuracyMean: Double
     public var tile: String
+    /// Seconds per stage of a second, profiled run (each stage waits for the device), when requested.
+    public var stageSeconds: [String: Double]?
 }
 
 public enum CNNBench {
-    /// One warm-up epoch on a few images builds the program; the timed run is one whole `train` call
+    /// A warm-up step on one batch builds the program and the device's kernel variants; the timed run is one whole `train` call
     /// (its training time, without the final evaluation).
-    public static func run(_ w: CNNWorkload, trainer: PopulationCNNTrainer) throws -> CNNBenchResult {
+    public static func run(_ w: CNNWorkload, trainer: PopulationCNNTrainer, profile: Bool = false) throws -> CNNBenchResult {
         let arch = try NetworkArchitecture.named(w.architecture)
         let data = w.data()
         let cands = try w.candidates(slots: arch.slotCount)
@@ -81,26 +83,37 @@ public enum CNNBench {
                                     evaluateEveryEpoch: false)
         var warm = config
         warm.epochs = 1
-        let few = LabeledData(features: Array(data.features.prefix(8 * 784)), labels: Array(data.labels.prefix(8)),
+        // One full batch, so the device compiles its kernels for the timed run's launch shapes here.
+        let warmRows = min(w.batch, w.images)
+        let few = LabeledData(features: Array(data.features.prefix(warmRows * 784)), labels: Array(data.labels.prefix(warmRows)),
                               featureCount: 784, classCount: 10, imageShape: CNNWorkload.inputShape)
         _ = try trainer.train(candidates: cands, architecture: arch, config: warm, train: few)
         let r = try trainer.train(candidates: cands, architecture: arch, config: config, train: data)
         let work = Double(w.population * w.images * w.epochs)
         let rate = work / r.timing.trainSeconds
         let tile = trainer.tile ?? TileShape.choose(for: trainer.device.peakHint, widths: [1, 32, 64, 1000, 10])
+        var stages: [String: Double]?
+        if profile {
+            trainer.profileStages = true
+            defer { trainer.profileStages = false }
+            stages = try trainer.train(candidates: cands, architecture: arch, config: config, train: data).stageSeconds
+        }
         return CNNBenchResult(workload: w, microBatchImages: r.microBatchImages, chunks: r.chunks, trainSeconds: r.timing.trainSeconds,
                               candidateImagesPerSecond: rate, gflops: rate * (try CNNWorkload.trainingFLOPsPerImage(arch)) / 1e9,
                               finalTrainAccuracyMean: r.candidates.map(\.finalTrain.accuracy).reduce(0, +) / Double(w.population),
-                              tile: "\(tile.rows)x\(tile.vectorWidth)x\(tile.vectors)")
+                              tile: "\(tile.rows)x\(tile.vectorWidth)x\(tile.vectors)", stageSeconds: stages)
     }
 }
 
 extension CNNBenchResult {
     /// One line for `afsearch bench train --arch …`.
     public var textLine: String {
-        String(format: "CNN %@: P=%d images=%d batch=%d epochs=%d micro-batch=%d chunks=%d  %.1f candidate-images/s  %.2f GFLOP/s  (%.1f s, tile %@)",
-               workload.architecture, workload.population, workload.images, workload.batch, workload.epochs, microBatchImages,
-               chunks, candidateImagesPerSecond, gflops, trainSeconds, tile)
+        let stages = (stageSeconds ?? [:]).sorted { $0.value > $1.value }
+            .map { "\n  " + $0.key.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: " %7.2f s", $0.value) }.joined()
+        return "CNN \(workload.architecture): P=\(workload.population) images=\(workload.images) batch=\(workload.batch) "
+            + "epochs=\(workload.epochs) micro-batch=\(microBatchImages) chunks=\(chunks)  "
+            + String(format: "%.1f candidate-images/s  %.2f GFLOP/s  (%.1f s, ", candidateImagesPerSecond, gflops, trainSeconds)
+            + "tile \(tile))" + stages
     }
 
     public func json() throws -> String {

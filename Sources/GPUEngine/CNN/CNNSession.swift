@@ -34,6 +34,18 @@ final class CNNSession {
 
     private var splits: [String: (x: DeviceBuffer<Float>, labels: DeviceBuffer<Int32>, rows: Int)] = [:]
 
+    /// When set, every stage waits for the device and its wall time is added to `stageSeconds` (for the
+    /// benchmark's breakdown; it serialises host and device, so leave it off otherwise).
+    var profile = false
+    private(set) var stageSeconds: [String: Double] = [:]
+    private var stageClock = ContinuousClock.now
+    private func mark(_ name: String) throws {
+        guard profile else { return }
+        try device.finish()
+        stageSeconds[name, default: 0] += PopulationTrainer.seconds(since: stageClock)
+        stageClock = ContinuousClock.now
+    }
+
     init(device: ComputeDevice, program: ComputeProgram, plan: CNNPlan, activationIDs ids: [[Int32]],
          initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32], optimizer: Optimizer,
          needsAccumulation: Bool) throws {
@@ -113,6 +125,7 @@ final class CNNSession {
         try gatherKernel.launch(global: [plan.capacityImages],
                                 args: s.x, Int32(shape[0]), Int32(shape[1]), Int32(shape[2]), s.labels,
                                 order ?? batchLabels, Int32(useOrder ? 1 : 0), Int32(start), Int32(images), a[0], batchLabels)
+        try mark("gather")
     }
 
     /// The forward pass of the current input batch; evaluation (training false) keeps no pre-activations
@@ -132,6 +145,7 @@ final class CNNSession {
                     params, Int32(plan.parameterStride), Int32(pl.weightOffset), Int32(pl.outPad), Int32(pl.outputs),
                     zb, a[pl.output], cand(pl.output), Int32(rows),
                     activationIDs, Int32(pl.slot ?? -1), Int32(slots), seeds, pass, train, Int32(pl.layer), status, train)
+                try mark("conv forward")
             case .linear(let pl):
                 let tin = plan.tensors[pl.input]
                 let zb = training && z[pl.output] != nil ? z[pl.output]! : a[pl.output]
@@ -142,15 +156,18 @@ final class CNNSession {
                     zb, a[pl.output], cand(pl.output), Int32(images),
                     activationIDs, Int32(pl.slot ?? -1), Int32(slots), Int32(0),
                     seeds, pass, train, Int32(pl.layer), Int32(0), status, train)
+                try mark("linear forward")
             case .pool(let input, let output, _):
                 let tin = plan.tensors[input], tout = plan.tensors[output]
                 try poolForward.launch(
                     global: [pad(images) * tout.pixels, P],
                     args: a[input], a[output], arg[output]!, cand(input), cand(output), Int32(tin.channelStride),
                     Int32(tin.channels), Int32(tin.height), Int32(tin.width), Int32(images), status, train)
+                try mark("pool forward")
             case .dropout(let tensor, let rate, let layer):
                 guard training else { continue }
                 try dropout(a[tensor], tensor: tensor, rate: rate, layer: layer, images: images, pass: pass, skipFrozen: true)
+                try mark("dropout")
             }
         }
     }
@@ -177,6 +194,7 @@ final class CNNSession {
             seeds, pass, Int32(last.layer), status, Int32(training ? 1 : 0))
         try reduceKernel.launch(global: [count], args: rowLoss, rowHit, Int32(plan.capacityImages), Int32(images),
                                 metrics, Int32(training ? 1 : 0), status)
+        try mark("loss")
     }
 
     /// Gradients of every parameter for the current micro-batch (dZ of the logits left by `loss`), into
@@ -196,6 +214,7 @@ final class CNNSession {
                 args: g[tensor]!, z[tensor]!, cand(tensor), Int32(tt.channelStride), Int32(tt.channels), Int32(rows),
                 params, Int32(plan.parameterStride), activationIDs, Int32(act.slot), Int32(slots), seeds, pass,
                 Int32(act.layer), status)
+            try mark("activation backward")
         }
         for stage in plan.stages.reversed() {
             switch stage {
@@ -208,6 +227,7 @@ final class CNNSession {
                     args: a[pl.input], cand(pl.input), Int32(inStride), Int32(pl.k),
                     g[pl.output]!, cand(pl.output), Int32(pl.outPad), Int32(images),
                     target, Int32(plan.parameterStride), Int32(pl.weightOffset), status)
+                try mark("linear weight gradients")
                 guard pl.input > 0 else { continue }
                 let fuse = canFuse(pl.input) && tin.pixels == 1
                 let act = fuse ? tin.activatedBy : nil
@@ -219,6 +239,7 @@ final class CNNSession {
                     params, Int32(plan.parameterStride), Int32(0), activationIDs, parameterCounts,
                     Int32(act?.slot ?? -1), Int32(slots), partials, Int32(0), Int32(0),
                     seeds, pass, Int32(act?.layer ?? 0), status)
+                try mark("linear data gradients")
                 if fuse { fused.insert(pl.input) }
             case .conv(let pl):
                 try finishActivation(pl.output)
@@ -229,6 +250,7 @@ final class CNNSession {
                     Int32(cv.kh), Int32(cv.kw), Int32(cv.pad), Int32(tout.height), Int32(tout.width),
                     g[pl.output]!, cand(pl.output), Int32(pl.outPad), Int32(images),
                     target, Int32(plan.parameterStride), Int32(pl.weightOffset), status)
+                try mark("conv weight gradients")
                 guard pl.input > 0 else { continue }
                 let fuse = canFuse(pl.input)
                 let act = fuse ? tin.activatedBy : nil
@@ -242,6 +264,7 @@ final class CNNSession {
                     Int32(tin.height), Int32(tin.width), Int32(rows),
                     params, Int32(plan.parameterStride), activationIDs, Int32(act?.slot ?? -1), Int32(slots),
                     seeds, pass, Int32(act?.layer ?? 0), status)
+                try mark("conv data gradients")
                 if fuse { fused.insert(pl.input) }
             case .pool(let input, let output, _):
                 guard input > 0 else { continue }
@@ -255,14 +278,17 @@ final class CNNSession {
                     Int32(tin.channelStride), Int32(tin.channels), Int32(tin.height), Int32(tin.width), Int32(rows),
                     params, Int32(plan.parameterStride), activationIDs, Int32(act?.slot ?? -1), Int32(slots),
                     seeds, pass, Int32(act?.layer ?? 0), status)
+                try mark("pool backward")
                 if fuse { fused.insert(input) }
             case .dropout(let tensor, let rate, let layer):
                 guard tensor > 0 else { continue }
                 try dropout(g[tensor]!, tensor: tensor, rate: rate, layer: layer, images: images, pass: pass, skipFrozen: true)
+                try mark("dropout")
             }
         }
         if !firstMicroBatch {
             try accumulate.launch(global: [plan.parameterStride, P], args: grads, scratch!, Int32(plan.parameterStride), status)
+            try mark("gradient accumulation")
         }
     }
 
@@ -281,6 +307,7 @@ final class CNNSession {
                 args: params, grads, moment1, mirror, Int32(plan.parameterStride), Int32(plan.mirrorStride),
                 updateLayout, layers, Float(config.learningRate), Float(momentum), Int32(step == 0 ? 1 : 0), status)
         }
+        try mark("optimiser")
     }
 
     /// Evaluation-mode loss sums and hits of every candidate on a split, micro-batch by micro-batch.

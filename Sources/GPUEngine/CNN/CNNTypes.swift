@@ -38,6 +38,8 @@ public struct CNNTrainingResult: Sendable {
     public var chunks: Int
     /// Images per micro-batch on the device (an optimiser step over a larger batch accumulates gradients).
     public var microBatchImages: Int
+    /// Seconds per stage kind, summed over chunks (only with `PopulationCNNTrainer.profileStages`).
+    public var stageSeconds: [String: Double] = [:]
 }
 
 /// The randomness of the CNN trainer's dropout, shared bit for bit with the kernels (`cnn_dropout_keep`).

@@ -18,6 +18,8 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
     public var maxChunkSize: Int?
     /// Images per device pass; memory per candidate grows linearly with it.
     public var microBatchImages = 64
+    /// Wait for the device after every stage and report where the time goes (slower; for benchmarks).
+    public var profileStages = false
     let activationSource: PopulationProgram.ActivationSource
     let cache: ProgramCache
 
@@ -59,6 +61,7 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
         let chunk = try chunkSize(plan: plan, population: candidates.count)
         var results: [CNNCandidateResult?] = Array(repeating: nil, count: candidates.count)
         var chunks = 0
+        var stageSeconds: [String: Double] = [:]
         for start in stride(from: 0, to: candidates.count, by: chunk) {
             let members = Array(start..<min(start + chunk, candidates.count))
             clock = ContinuousClock.now
@@ -72,11 +75,14 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
             let session = try CNNSession(device: device, program: program, plan: plan,
                                          activationIDs: members.map { pop.activationIDs[$0] }, initial: initial, seeds: seeds,
                                          optimizer: config.optimizer, needsAccumulation: batch > plan.capacityImages)
+            session.profile = profileStages
             let run = CNNChunkRun(session: session, config: config, train: train, validation: validation, test: test, progress: progress)
             for (k, r) in try run.execute(timing: &timing).enumerated() { results[members[k]] = r }
+            stageSeconds.merge(session.stageSeconds, uniquingKeysWith: +)
             chunks += 1
         }
-        return CNNTrainingResult(candidates: results.map { $0! }, timing: timing, chunks: chunks, microBatchImages: plan.capacityImages)
+        return CNNTrainingResult(candidates: results.map { $0! }, timing: timing, chunks: chunks, microBatchImages: plan.capacityImages,
+                                 stageSeconds: stageSeconds)
     }
 
     func chunkSize(plan: CNNPlan, population: Int) throws -> Int {
