@@ -73,7 +73,7 @@ let referenceScreen = ExpressionScreen { e, x in e.evaluate(x) }
         var initial: [Double] = [], final: [Double] = []
         for seed in UInt64(1)...6 {
             let backend = SyntheticFitnessBackend(targets: [xTanh, xTanh, xTanh])
-            let settings = EvolutionSettings(method: .single, genome: .cgp, generations: 40, population: 4, seed: seed)
+            let settings = EvolutionSettings(method: .single, genome: .cgp, generations: 80, population: 4, seed: seed)
             let result = try await EvolutionRun(settings: settings, evaluator: syntheticEvaluator(backend), screen: referenceScreen).run()
             initial.append(result.history[0].bestFitnessSoFar)
             final.append(result.bestFitness)
