@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GPUEngine
+import Kernels
 
 /// `afsearch bench gemm|train`: throughput against the device's limit (see bench/README.md).
 struct BenchCommand: AsyncParsableCommand {
@@ -156,6 +157,10 @@ struct BenchTrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "GEMM peak sweep: full, quick (float16 tiles only) or none.")
     var peak: PeakMode = .full
 
+    /// Candidate i uses entry i mod count (default: study 1's relu,tanh,sigmoid,elu,silu,gelu,softplus,mish). `--cycle relu` measures a population with a single activation.
+    @Option(name: .long, help: "Activation cycle, comma-separated names (default: the study-1 eight).")
+    var cycle: String?
+
     /// The trainer's register tile as ROWSxWIDTHxVECTORS (e.g. 8x16x2 = 8 rows × two float16); default: the trainer's choice for the device.
     @Option(name: .long, help: "Trainer register tile ROWSxVECTORWIDTHxVECTORS (default: chosen for the device).")
     var tile: String?
@@ -187,6 +192,18 @@ struct BenchTrainCommand: AsyncParsableCommand {
         }
         guard layers >= 2 || scaling else { throw ValidationError("--layers must be at least 2 (one hidden layer), got \(layers)") }
         _ = try trainerTile()
+        _ = try activationCycle()
+    }
+
+    func activationCycle() throws -> [UnaryOp] {
+        guard let cycle else { return Study1Workload.activationCycle }
+        return try cycle.split(separator: ",").map { name in
+            let trimmed = name.trimmingCharacters(in: .whitespaces)
+            guard let op = UnaryOp(rawValue: trimmed) else {
+                throw ValidationError("--cycle: '\(trimmed)' is not an element-wise function name (e.g. relu, tanh, gelu)")
+            }
+            return op
+        }
     }
 
     func trainerTile() throws -> TileShape? {
@@ -227,6 +244,7 @@ struct BenchTrainCommand: AsyncParsableCommand {
             workload.layers = l
             workload.samples = samples
             workload.epochs = epochs
+            workload.cycle = try activationCycle()
             let r = try TrainingBench.run(workload, trainer: trainer)
             let share = peakSummary.map { r.gflops / $0.peakGFLOPs }
             runs.append(.init(result: r, shareOfGEMMPeak: share))

@@ -6,7 +6,7 @@ import Kernels
 /// P candidates of L Linear layers (features→hidden→…→hidden→classes), full-batch Adam on n synthetic
 /// samples, candidate i using activation i mod 8 of `activationCycle` in every hidden layer, logits straight
 /// into cross-entropy, no early stopping (every candidate does every epoch).
-public struct Study1Workload: Sendable, Codable, Equatable {
+public struct Study1Workload: Sendable, Equatable {
     public var population = 64
     public var layers = 5
     public var samples = 1000
@@ -16,6 +16,9 @@ public struct Study1Workload: Sendable, Codable, Equatable {
     public var epochs = 50
     public var learningRate = 1e-3
     public var seed: UInt64 = 0
+    /// Candidate i uses `cycle[i % count]`; study 1's eight by default. A shorter cycle measures what the
+    /// number of distinct activations in one program costs.
+    public var cycle: [UnaryOp] = Study1Workload.activationCycle
 
     public init() {}
 
@@ -38,7 +41,7 @@ public struct Study1Workload: Sendable, Codable, Equatable {
     public func candidates() -> [Candidate] {
         let slots = max(0, layers - 1)
         return (0..<population).map { i in
-            Candidate(activations: Array(repeating: .unary(Self.activationCycle[i % Self.activationCycle.count], .x), count: slots))
+            Candidate(activations: Array(repeating: .unary(cycle[i % cycle.count], .x), count: slots))
         }
     }
 
