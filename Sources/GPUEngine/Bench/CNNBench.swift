@@ -91,7 +91,10 @@ public enum CNNBench {
         let r = try trainer.train(candidates: cands, architecture: arch, config: config, train: data)
         let work = Double(w.population * w.images * w.epochs)
         let rate = work / r.timing.trainSeconds
-        let tile = trainer.tile ?? TileShape.choose(for: trainer.device.peakHint, widths: [1, 32, 64, 1000, 10])
+        let channels = arch.layers.compactMap { l -> Int? in
+            switch l { case .conv(_, _, let c, _, _), .linear(let c, _): return c; default: return nil }
+        }
+        let tile = trainer.tile ?? TileShape.choose(for: trainer.device.peakHint, widths: [CNNWorkload.inputShape[0]] + channels)
         var stages: [String: Double]?
         if profile {
             trainer.profileStages = true
