@@ -92,7 +92,7 @@ public struct EvolutionExperiment {
         let note = "FCN \(recipe.network.width) wide, \(recipe.network.hiddenLayers) hidden-stage layers; "
             + "\(base.genome.rawValue) \(base.algorithm.rawValue), \(base.generations) generations, population \(base.population); "
             + "fitness: best validation accuracy over \(recipe.epochs) epochs (Adam lr \(recipe.learningRate), batch \(recipe.batchFraction) of Train1); "
-            + "final: \(recipe.finalEpochs) epochs on Train1 ∪ Train2; rows Train1 \(recipe.train1Rows.map(String.init) ?? "all"), "
+            + "final: \(recipe.finalEpochs) epochs on Train1 ∪ Train2; row caps Train1 \(recipe.train1Rows.map(String.init) ?? "all"), "
             + "Train2 \(recipe.train2Rows.map(String.init) ?? "all"), test \(recipe.testRows.map(String.init) ?? "all"); device \(device ?? "?")."
         let result = EvolutionExperimentResult(datasets: datasets, methods: methods, replicates: replicates,
                                                summaries: summaries, protocolNote: note)
