@@ -66,9 +66,25 @@ struct PopulationProgram {
         // The generator needs at least one expression to emit its functions; identity is harmless.
         let exprs = distinct.isEmpty ? [ActivationExpr.x] : distinct
         let generated = try activationSource(exprs)
-        source = [header, generated, Self.spanHelpers(count: exprs.count, generated: generated), KernelTemplates.mlp_common,
+        source = [header, Self.fastMathPrologue, generated, Self.fastMathEpilogue,
+                  Self.spanHelpers(count: exprs.count, generated: generated), KernelTemplates.mlp_common,
                   KernelTemplates.mlp_gemm, KernelTemplates.mlp_rows, KernelTemplates.adam_update].joined(separator: "\n")
     }
+
+    /// The generated activation code sees `expm1`, `log1p` and `erfc` as the vectorisable forms of
+    /// kernels/mlp_fastmath.cl (accuracy documented there); the names are restored after it. Measured on
+    /// PoCL, study-1 workload: see the commit that introduced it.
+    static let fastMathPrologue = KernelTemplates.mlp_fastmath + """
+
+        #undef expm1
+        #undef log1p
+        #undef erfc
+        #define expm1(x) af_fm_expm1(x)
+        #define log1p(x) af_fm_log1p(x)
+        #define erfc(x) af_fm_erfc(x)
+
+        """
+    static let fastMathEpilogue = "#undef expm1\n#undef log1p\n#undef erfc\n"
 
     /// `mlp_act_span` / `mlp_dact_span`: an activation (or its derivative) over a run of elements with the
     /// switch on the id hoisted out of the loop, so each case calls the generator's per-id function
