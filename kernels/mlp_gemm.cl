@@ -23,9 +23,10 @@
 #error "TNV must be 1 or 2"
 #endif
 
-// Forward epilogue, run after the raw tile Z has been stored into A: nothing vector-valued is live
-// across the activation calls (which would spill the whole register tile on every call). Writes Z where
-// the backward pass needs it (training, element-wise activation) and A = act(Z); zeros outside the matrix.
+// Forward epilogue, run after the raw tile Z has been stored into A (and, in training with an element-wise
+// activation, into Z, where the backward pass needs it): nothing vector-valued is live across the
+// activation calls (which would spill the whole register tile on every call). Writes A = act(Z); on edge
+// tiles also rewrites Z, with zeros outside the matrix.
 inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out_pad, int r0, int o0, int rows,
                                  int out_n, int id, __global const float* prm, int training, uint base, int layer,
                                  int row_offset)
@@ -36,8 +37,6 @@ inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out
         const uint key = training ? 1u : 0u;
         for (int m = 0; m < TM; m++) {
             __global float* ar = Ac + (size_t)m * out_pad;
-            __global float* zr = Zc + (size_t)m * out_pad;
-            if (training) for (int j = 0; j < TN; j++) zr[j] = ar[j];
             mlp_act_span(id, ar, TN, prm, key);
         }
         return;
@@ -98,6 +97,10 @@ __kernel void mlp_forward(
     __global float* Ac = a + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0;
 #define FW_OUT(m) { VSTORE(acc##m##_0, 0, Ac + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Ac + m * out_pad + VW);) }
     MLP_ROWS(FW_OUT)
+    if (training && id >= 0) {
+#define FW_ZOUT(m) { VSTORE(acc##m##_0, 0, Zc + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Zc + m * out_pad + VW);) }
+        MLP_ROWS(FW_ZOUT)
+    }
     mlp_forward_epilogue(Zc, Ac, out_pad, r0, o0, rows, out_n, id, prm, training, base, layer, row_offset);
 }
 
