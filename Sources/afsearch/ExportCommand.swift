@@ -2,15 +2,15 @@ import ArgumentParser
 import Foundation
 import Kernels
 
-/// `afsearch export EXPR --to pytorch|jax|latex`.
+/// `afsearch export EXPR --to pytorch|jax|latex`, or `afsearch export RUN --to pytorch` for a run folder.
 struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Export an expression as a PyTorch nn.Module, a JAX function or LaTeX."
+        abstract: "Export an expression (PyTorch nn.Module, JAX function or LaTeX) or a run's best functions (PyTorch)."
     )
 
-    /// Kept a plain string: a later version also accepts a run folder here.
-    @Argument(help: "The activation expression in x.")
+    /// A plain string: an existing run folder is exported as a whole, anything else is parsed as an expression.
+    @Argument(help: "An activation expression in x, or a run folder (runs/<study>) whose best functions to export.")
     var source: String
 
     @Option(name: .long, help: "pytorch, jax or latex.")
@@ -33,7 +33,7 @@ struct ExportCommand: AsyncParsableCommand {
         print(try Self.export(source, format: format, name: name), terminator: "")
     }
 
-    /// The exported text of one expression (the seam for exporting a run's best functions later).
+    /// The exported text of one expression.
     static func export(_ text: String, format: ActivationExport.Format, name: String) throws -> String {
         let expr = try parseExpressionArgument(text)
         let out = ActivationExport.render(expr, as: format, name: name)
