@@ -233,7 +233,7 @@ struct BenchTrainCommand: AsyncParsableCommand {
                                                       quick: peak == .quick, log: nil)
             if !common.json { peakSummary!.printText() }
         }
-        let trainer = try TrainingActivationSource.trainer(device: device)
+        let trainer = PopulationTrainer(device: device)
         trainer.tile = try trainerTile()
         let grid: [(p: Int, l: Int)] = scaling ? [5, 10].flatMap { l in [1, 8, 64, 256].map { (p: $0, l: l) } } : [(population, layers)]
         log([benchPadded("P", 5), benchPadded("L", 3), benchPadded("n", 6), benchPadded("epochs", 6), benchPadded("cand-epochs/s", 13), benchPadded("GFLOP/s", 9), benchPadded("of peak", 8), " tile"].joined(separator: " "))

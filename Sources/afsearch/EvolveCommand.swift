@@ -121,7 +121,7 @@ struct EvolveCommand: AsyncParsableCommand {
         let store = try catalog.open(name, create: true)
         try EvolutionCLI.checkRecipe(recipe, folder: catalog.folder(of: name))
         let compute = try ComputeDevice.select(device)
-        let trainer = EvolutionCLI.trainer(device: compute)
+        let trainer = PopulationTrainer(device: compute)
         var job = EvolutionJob(settings: settings, recipe: recipe, backend: Study2TrainingBackend(trainer: trainer, network: recipe.network),
                                store: store, folder: catalog.folder(of: name))
         job.preloaded = data
@@ -231,11 +231,6 @@ enum EvolutionCLI {
 }
 
 extension EvolutionCLI {
-    /// The population trainer with the expression language's OpenCL code generator for the activations.
-    static func trainer(device: ComputeDevice) -> PopulationTrainer {
-        PopulationTrainer(device: device, activationSource: { try ActivationCodegen.checkedSource(for: $0) })
-    }
-
     /// `source` when it names a run folder written by `afsearch evolve` (a path, or a study under runs/).
     static func exportableRun(_ source: String) -> URL? {
         let folder = runFolder(source)

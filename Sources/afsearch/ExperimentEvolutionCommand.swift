@@ -60,7 +60,7 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
         try StudyCatalog.validate(name: name)
         let folder = StudyCatalog().folder(of: name)
         let compute = try ComputeDevice.select(device)
-        let trainer = EvolutionCLI.trainer(device: compute)
+        let trainer = PopulationTrainer(device: compute)
         let experiment = EvolutionExperiment(
             datasets: datasets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, methods: methodList,
             replicates: replicates, base: base, recipe: recipe, folder: folder, permutationRounds: rounds) { network in

@@ -126,7 +126,7 @@ struct TrainCommand: AsyncParsableCommand {
             batchSize: batch, seed: seed, earlyStopping: earlyStopping ? .study1 : nil, evaluateEveryEpoch: true)
 
         let device = try ComputeDevice.select(device)
-        let trainer = try TrainingActivationSource.trainer(device: device)
+        let trainer = PopulationTrainer(device: device)
         if !json {
             print("dataset \(data.name): \(data.train.rowCount) train / \(data.test.rowCount) test rows, "
                   + "\(data.train.featureCount) features, \(data.train.classCount) classes (\(data.testSource))")
@@ -263,12 +263,5 @@ struct TrainingData {
         }
         let standardization = train.imageShape == nil ? Standardization.fit(train) : Standardization.fitScalar(train)
         return TrainingData(name: dataset.name, train: standardization.apply(train), test: standardization.apply(test), testSource: source)
-    }
-}
-
-/// The population trainer with the project's activation code generator.
-enum TrainingActivationSource {
-    static func trainer(device: ComputeDevice) throws -> PopulationTrainer {
-        PopulationTrainer(device: device, activationSource: { exprs in try ActivationCodegen.checkedSource(for: exprs) })
     }
 }

@@ -34,9 +34,7 @@ public struct TrainerBackend: PopulationTrainingBackend {
 
     /// GPUEngine's OpenCL population trainer on `device`, with the expression language's code generator.
     public static func openCL(device: ComputeDevice, identity: CandidateIdentity = .structural) -> TrainerBackend {
-        let trainer = PopulationTrainer(device: device, activationSource: { expressions in
-            try ActivationCodegen.checkedSource(for: expressions)
-        })
+        let trainer = PopulationTrainer(device: device)
         return TrainerBackend(deviceDescription: device.info.name, identity: identity) {
             try trainer.train(candidates: $0, spec: $1, config: $2, train: $3, validation: $4, test: $5)
         }
