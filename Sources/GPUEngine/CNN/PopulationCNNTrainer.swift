@@ -86,17 +86,18 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
     }
 
     func chunkSize(plan: CNNPlan, population: Int) throws -> Int {
-        let budget = memoryBudgetBytes ?? Int(Double(device.info.globalMemoryBytes) * 0.6)
-        let byMemory = budget / max(plan.bytesPerCandidate, 1)
-        let byAllocation = Int(device.info.maxAllocationBytes) / max(plan.largestBufferBytesPerCandidate, 1)
-        let fit = min(byMemory, byAllocation, maxChunkSize ?? Int.max)
-        guard fit >= 1 else {
+        let budget = PopulationChunking.budget(memoryBudgetBytes, device: device)
+        guard let size = PopulationChunking.size(
+            budget: budget, device: device, bytesPerCandidate: plan.bytesPerCandidate,
+            largestBufferBytesPerCandidate: plan.largestBufferBytesPerCandidate,
+            maxChunkSize: maxChunkSize, population: population)
+        else {
             throw TrainerError.doesNotFit(
                 "one CNN candidate needs \(plan.bytesPerCandidate) bytes at \(plan.capacityImages) images per micro-batch "
                 + "(largest buffer \(plan.largestBufferBytesPerCandidate)); budget \(budget) bytes, largest allocation "
                 + "\(device.info.maxAllocationBytes) bytes on \(device.info.name); lower microBatchImages")
         }
-        return min(fit, population)
+        return size
     }
 
     func validate(candidates: [CNNCandidate], architecture: NetworkArchitecture, shape: [Int], config: TrainingConfig,

@@ -77,16 +77,17 @@ public final class PopulationTrainer: @unchecked Sendable {
     }
 
     func chunkSize(layout: MLPLayout, population: Int) throws -> Int {
-        let budget = memoryBudgetBytes ?? Int(Double(device.info.globalMemoryBytes) * 0.6)
-        let byMemory = budget / max(layout.bytesPerCandidate, 1)
-        let byAllocation = Int(device.info.maxAllocationBytes) / max(layout.largestBufferBytesPerCandidate, 1)
-        let fit = min(byMemory, byAllocation, maxChunkSize ?? Int.max)
-        guard fit >= 1 else {
+        let budget = PopulationChunking.budget(memoryBudgetBytes, device: device)
+        guard let size = PopulationChunking.size(
+            budget: budget, device: device, bytesPerCandidate: layout.bytesPerCandidate,
+            largestBufferBytesPerCandidate: layout.largestBufferBytesPerCandidate,
+            maxChunkSize: maxChunkSize, population: population)
+        else {
             throw TrainerError.doesNotFit(
                 "one candidate needs \(layout.bytesPerCandidate) bytes (largest buffer \(layout.largestBufferBytesPerCandidate)); "
                 + "budget \(budget) bytes, largest allocation \(device.info.maxAllocationBytes) bytes on \(device.info.name)")
         }
-        return min(fit, population)
+        return size
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {
