@@ -18,6 +18,13 @@ struct EvolveCommand: AsyncParsableCommand {
         --paper-sizes (all of Train1/Train2 = 80/20 % of the official training set, the full test set, \
         30 final epochs) with e.g. --generations 50.
 
+        --arch cnn evolves for study 2's CNN (conv3x3:32 + AF1, pool2, conv3x3:64 + AF2, pool2, flatten, dropout \
+        0.5, fc:1000 + AF3, fc:10) on the CNN population trainer, with AF1/AF2/AF3 as the input/hidden/output \
+        stage. A CNN spec string with three activation slots works too (e.g. conv3x3:8,pool2,conv3x3:16,pool2,\
+        flatten,fc:64,fc:10); it needs an image dataset whose size its layers fit. Each CNN image costs far more \
+        than an FCN row (study 2's CNN: about 24 MFLOP forward), so the CNN's default row caps are smaller: \
+        600 Train1, 200 Train2 and 500 test rows, 5 final epochs.
+
         A run lives in runs/<study>/ (study.sqlite, evolution.json, report.html). Running the same command \
         again, or with --resume after a kill, replays the stored generations without retraining them and \
         continues.
@@ -25,7 +32,7 @@ struct EvolveCommand: AsyncParsableCommand {
 
     @Option(help: "Dataset name (see `afsearch datasets`) or file path. Fetch the offline sets with `make data`.")
     var dataset = "fashion-mnist"
-    @Option(help: "Network: fcn (study 2's fully connected network). cnn is not yet supported.")
+    @Option(help: "Network: fcn (study 2's fully connected network), cnn (study 2's CNN) or a CNN spec with 3 activation slots.")
     var arch = "fcn"
     @Option(help: "standard | random | single | triple | coevo")
     var method = "coevo"
@@ -53,11 +60,11 @@ struct EvolveCommand: AsyncParsableCommand {
     @Option(help: "Fitness epochs (best validation accuracy over them).") var epochs = 3
     @Option(help: "Adam learning rate.") var lr = 0.01
     @Option(help: "Mini-batch size as a fraction of the training rows (study 2: 0.1).") var batchFraction = 0.1
-    @Option(help: "Epochs of the final retraining on Train1 ∪ Train2 (test accuracy at the last one).")
-    var finalEpochs = 10
-    @Option(help: "Train1 rows (search training).") var trainRows = 4000
-    @Option(help: "Train2 rows (search validation).") var validationRows = 1000
-    @Option(help: "Test rows (a stratified subsample of the official test set).") var testRows = 2000
+    @Option(help: "Epochs of the final retraining on Train1 ∪ Train2 (test accuracy at the last one; default 10, CNN 5).")
+    var finalEpochs: Int?
+    @Option(help: "Train1 rows (search training; default 4000, CNN 600).") var trainRows: Int?
+    @Option(help: "Train2 rows (search validation; default 1000, CNN 200).") var validationRows: Int?
+    @Option(help: "Test rows (a stratified subsample of the official test set; default 2000, CNN 500).") var testRows: Int?
     @Flag(help: "Study 2's data sizes: uncapped Train1/Train2/test and 30 final epochs (overrides the row caps).")
     var paperSizes = false
     @Option(help: "Hidden width of the FCN.") var width = 32
@@ -96,17 +103,29 @@ struct EvolveCommand: AsyncParsableCommand {
         return s
     }
 
+    /// Row caps and final epochs when not given: a CNN image costs ~100× an FCN row.
+    static func defaults(cnn: Bool) -> (train: Int, validation: Int, test: Int, finalEpochs: Int) {
+        cnn ? (600, 200, 500, 5) : (4000, 1000, 2000, 10)
+    }
+
     func recipe() throws -> Study2Recipe {
-        guard arch == "fcn" else {
-            if arch == "cnn" { throw ValidationError("--arch cnn is not yet supported (the population CNN trainer is issue 7); use --arch fcn") }
-            throw ValidationError("--arch '\(arch)': expected fcn (cnn is not yet supported)")
-        }
+        let cnn = arch.lowercased() != "fcn"
+        let d = Self.defaults(cnn: cnn)
         let r = Study2Recipe(dataset: dataset, network: Study2FCN(width: width, hiddenLayers: hiddenLayers), epochs: epochs,
-                             learningRate: lr, batchFraction: batchFraction, finalEpochs: paperSizes ? 30 : finalEpochs,
-                             train1Rows: paperSizes ? nil : trainRows, train2Rows: paperSizes ? nil : validationRows,
-                             testRows: paperSizes ? nil : testRows, dataSeed: dataSeed)
-        try r.validate()
+                             learningRate: lr, batchFraction: batchFraction, finalEpochs: paperSizes ? 30 : finalEpochs ?? d.finalEpochs,
+                             train1Rows: paperSizes ? nil : trainRows ?? d.train, train2Rows: paperSizes ? nil : validationRows ?? d.validation,
+                             testRows: paperSizes ? nil : testRows ?? d.test, dataSeed: dataSeed, architecture: cnn ? arch : nil)
+        do { try r.validate() } catch let error as EvolutionError { throw ValidationError(error.description) }
         return r
+    }
+
+    /// The trainer backend for a recipe: the MLP population trainer for the FCN, the CNN one for a CNN.
+    static func backend(for recipe: Study2Recipe, device: ComputeDevice) throws -> Study2TrainingBackend {
+        if let cnn = try recipe.cnnArchitecture() {
+            return Study2TrainingBackend(cnnTrainer: PopulationCNNTrainer(device: device), architecture: cnn)
+        }
+        let trainer = PopulationTrainer(device: device)
+        return Study2TrainingBackend(trainer: trainer, network: recipe.network)
     }
 
     func run() async throws {
@@ -121,8 +140,7 @@ struct EvolveCommand: AsyncParsableCommand {
         let store = try catalog.open(name, create: true)
         try EvolutionCLI.checkRecipe(recipe, folder: catalog.folder(of: name))
         let compute = try ComputeDevice.select(device)
-        let trainer = PopulationTrainer(device: compute)
-        var job = EvolutionJob(settings: settings, recipe: recipe, backend: Study2TrainingBackend(trainer: trainer, network: recipe.network),
+        var job = EvolutionJob(settings: settings, recipe: recipe, backend: try Self.backend(for: recipe, device: compute),
                                store: store, folder: catalog.folder(of: name))
         job.preloaded = data
         let log: (String) -> Void = { line in if !quiet { EvolutionCLI.stderr(line) } }
@@ -175,7 +193,9 @@ enum EvolutionCLI {
 
     static func defaultStudyName(settings: EvolutionSettings, recipe: Study2Recipe) -> String {
         let data = recipe.dataset.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "-" }
-        return "evolve-\(String(data))-\(settings.method.rawValue)-\(settings.genome.rawValue)-s\(settings.seed)"
+        // A CNN run gets its own default study (its recipe differs); the FCN's name is unchanged.
+        let network = recipe.architecture.map { $0.lowercased() == "cnn" ? "-cnn" : "-cnn\(SeededGenerator.stableHash($0) % 100_000)" } ?? ""
+        return "evolve-\(String(data))\(network)-\(settings.method.rawValue)-\(settings.genome.rawValue)-s\(settings.seed)"
     }
 
     /// A study's data recipe is kept beside its database; a rerun with another recipe is refused, since

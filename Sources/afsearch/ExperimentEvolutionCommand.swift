@@ -15,10 +15,15 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
         folder. The defaults (sklearn/digits, 3 replicates, 3 generations) finish in minutes on a laptop CPU. \
         Study 2's sizes: --datasets fashion-mnist,mnist-5k --paper-sizes --generations 50 --replicates 10. A killed \
         experiment resumes when run again with the same --name.
+
+        --arch cnn runs every method on study 2's CNN (AF1/AF2/AF3 of conv1/conv2/fc1000 as the input/hidden/output \
+        stage) through the CNN population trainer, or on a CNN spec with three activation slots. It needs 28×28 \
+        images (default dataset mnist-5k) and its default row caps are smaller (300 Train1, 100 Train2, 300 test \
+        rows, 5 final epochs) since one CNN image costs about 100 FCN rows.
         """)
 
-    @Option(help: "Comma-separated datasets.") var datasets = "sklearn/digits"
-    @Option(help: "Network: fcn. cnn is not yet supported.") var arch = "fcn"
+    @Option(help: "Comma-separated datasets (default sklearn/digits; mnist-5k with a CNN).") var datasets: String?
+    @Option(help: "Network: fcn, cnn (study 2's CNN) or a CNN spec with 3 activation slots.") var arch = "fcn"
     @Option(help: "Replicates per method and dataset (the evolution and initialisation seed changes).") var replicates = 3
     @Option(help: "Comma-separated methods (default all five).") var methods = "standard,random,single,triple,coevo"
     @Option(help: "Genome: cgp or tree.") var representation = "cgp"
@@ -28,10 +33,10 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
     @Option(help: "Standard activation: relu or leaky_relu.") var standard = "relu"
     @Option(help: "Fitness epochs.") var epochs = 3
     @Option(help: "Adam learning rate.") var lr = 0.01
-    @Option(help: "Epochs of the final retraining.") var finalEpochs = 10
-    @Option(help: "Train1 rows.") var trainRows = 1000
-    @Option(help: "Train2 rows.") var validationRows = 300
-    @Option(help: "Test rows.") var testRows = 1000
+    @Option(help: "Epochs of the final retraining (default 10, CNN 5).") var finalEpochs: Int?
+    @Option(help: "Train1 rows (default 1000, CNN 300).") var trainRows: Int?
+    @Option(help: "Train2 rows (default 300, CNN 100).") var validationRows: Int?
+    @Option(help: "Test rows (default 1000, CNN 300).") var testRows: Int?
     @Flag(help: "Study 2's data sizes (uncapped rows, 30 final epochs).") var paperSizes = false
     @Option(help: "Permutation-test rounds.") var rounds = 10_000
     @Option(help: "First seed (replicate r uses seed + r).") var seed: UInt64 = 1
@@ -41,10 +46,15 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
     @Flag(help: "Print the result as JSON.") var json = false
 
     func run() async throws {
+        let cnn = arch.lowercased() != "fcn"
+        let d = cnn ? (train: 300, validation: 100, test: 300, finalEpochs: 5) : (train: 1000, validation: 300, test: 1000, finalEpochs: 10)
+        let datasets = self.datasets ?? (cnn ? "mnist-5k" : "sklearn/digits")
         var evolve = try EvolveCommand.parse(["--arch", arch, "--representation", representation, "--generations", String(generations),
                                               "--population", String(population), "--standard", standard, "--epochs", String(epochs),
-                                              "--lr", String(lr), "--final-epochs", String(finalEpochs), "--train-rows", String(trainRows),
-                                              "--validation-rows", String(validationRows), "--test-rows", String(testRows),
+                                              "--lr", String(lr), "--final-epochs", String(finalEpochs ?? d.finalEpochs),
+                                              "--train-rows", String(trainRows ?? d.train),
+                                              "--validation-rows", String(validationRows ?? d.validation),
+                                              "--test-rows", String(testRows ?? d.test),
                                               "--seed", String(seed)] + (algorithm.map { ["--algorithm", $0] } ?? [])
                                              + (paperSizes ? ["--paper-sizes"] : []))
         evolve.method = "coevo"
@@ -60,12 +70,10 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
         try StudyCatalog.validate(name: name)
         let folder = StudyCatalog().folder(of: name)
         let compute = try ComputeDevice.select(device)
-        let trainer = PopulationTrainer(device: compute)
+        let backend = try EvolveCommand.backend(for: recipe, device: compute)  // one trainer (and program cache) for every cell
         let experiment = EvolutionExperiment(
             datasets: datasets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, methods: methodList,
-            replicates: replicates, base: base, recipe: recipe, folder: folder, permutationRounds: rounds) { network in
-            Study2TrainingBackend(trainer: trainer, network: network)
-        }
+            replicates: replicates, base: base, recipe: recipe, folder: folder, permutationRounds: rounds) { _ in backend }
         let log: (String) -> Void = { line in if !quiet { EvolutionCLI.stderr(line) } }
         let started = Date()
         let result = try await experiment.run(cellStarted: { log("— \($0)") }, progress: { r in

@@ -22,16 +22,30 @@ struct TrainCommand: AsyncParsableCommand {
         population of one uses exactly those names, so the file loads into a PyTorch module with an \
         nn.ModuleList `layers`. A population stores candidate I as `candidate.I.layers.N.weight` / `.bias` in one \
         file. --init-weights accepts either form; an unprefixed file starts every candidate from the same weights.
+
+        --arch A trains the network the architecture spec describes instead of --layers (not both): `cnn` (study \
+        2's CNN: conv3x3:32,pool2,conv3x3:64,pool2,flatten,dropout:0.5,fc:1000,fc:10, three activation slots), \
+        `fcn` (study 2's FCN) or a spec string such as conv3x3:8,pool2,flatten,fc:10. Every conv and every fc \
+        layer but the last is followed by an activation slot (`@N` suffixes share slots); --activations (and each \
+        line of --population-file) gives exactly one activation per slot. A network with convolutions needs an \
+        image dataset (fashion-mnist, mnist-5k, sklearn/digits, IDX files) and trains on the CNN population \
+        trainer; its weights are stored as `layers.N.weight` (out × in × kh × kw for a convolution) and \
+        `layers.N.bias`, N the layer's position in the spec, so they load into a module whose `layers` is the \
+        nn.Sequential of the spec's layers (activations applied after them, not counted). Study 2's CNN is heavy \
+        for a CPU (about 24 MFLOP per image forward): try a few hundred images first.
         """
     )
 
     @Option(name: .long, help: "A registry name (see `afsearch datasets`) or a file (.csv with a header and the label last, .dat, .arff, IDX).")
     var dataset: String
 
-    @Option(name: .long, help: "Hidden layer widths, comma-separated (e.g. 64,64,64).")
-    var layers: String = "64,64,64"
+    @Option(name: .long, help: "Hidden layer widths, comma-separated (default 64,64,64).")
+    var layers: String?
 
-    @Option(name: .long, help: "One activation per Linear layer, comma-separated (the output one optional).")
+    @Option(name: .long, help: "Architecture instead of --layers: cnn, fcn, or a spec such as conv3x3:8,pool2,flatten,fc:10.")
+    var arch: String?
+
+    @Option(name: .long, help: "One activation per Linear layer, comma-separated (the output one optional); with --arch one per slot.")
     var activations: String?
 
     @Option(name: .long, help: "Train one candidate per line of this file instead of --activations.")
@@ -84,11 +98,35 @@ struct TrainCommand: AsyncParsableCommand {
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1, got \(batch)") }
         guard testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1), got \(testFraction)") }
+        if arch != nil, layers != nil {
+            throw ValidationError("give either --layers (hidden widths of a fully connected network) or --arch (an architecture spec), not both")
+        }
+        _ = try architecture()
         _ = try hiddenWidths()
     }
 
+    /// The parsed --arch, or nil for the --layers network.
+    func architecture() throws -> NetworkArchitecture? {
+        guard let arch else { return nil }
+        do { return try NetworkArchitecture.named(arch) } catch {
+            throw ValidationError("--arch '\(arch)': \(error)")
+        }
+    }
+
+    /// The candidates' activation lists, from --activations or --population-file, each with where it came from.
+    func activationLists() throws -> [(location: String, activations: [ActivationExpr])] {
+        if let activations {
+            return [("--activations", try ActivationLists.parse(activations, location: "--activations"))]
+        }
+        let path = populationFile!
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("--population-file: cannot read \(path)")
+        }
+        return try ActivationLists.parseFile(text, name: path).map { ("\(path):\($0.line)", $0.activations) }
+    }
+
     func hiddenWidths() throws -> [Int] {
-        let parts = layers.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = (layers ?? "64,64,64").split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         if parts == [""] { return [] }
         return try parts.map { part in
             guard let w = Int(part), w >= 1 else { throw ValidationError("--layers: '\(part)' is not a positive width (expected e.g. 64,64,64)") }
@@ -97,17 +135,12 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let hidden = try hiddenWidths()
-        let lists: [(location: String, activations: [ActivationExpr])]
-        if let activations {
-            lists = [("--activations", try ActivationLists.parse(activations, location: "--activations"))]
-        } else {
-            let path = populationFile!
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ValidationError("--population-file: cannot read \(path)")
-            }
-            lists = try ActivationLists.parseFile(text, name: path).map { ("\(path):\($0.line)", $0.activations) }
+        if let architecture = try architecture() {
+            try runArchitecture(architecture)
+            return
         }
+        let hidden = try hiddenWidths()
+        let lists = try activationLists()
         let (slotsPerCandidate, outputActivation) = try Self.slots(lists, hiddenCount: hidden.count)
 
         let data = try TrainingData.load(dataset, testFraction: testFraction, seed: seed)
@@ -120,10 +153,7 @@ struct TrainCommand: AsyncParsableCommand {
             let starts = try Self.initialWeights(file, source: initWeights, widths: widths, population: candidates.count)
             for i in candidates.indices { candidates[i].initialWeights = starts[i] }
         }
-        let config = TrainingConfig(
-            epochs: epochs, learningRate: lr,
-            optimizer: optimizer == .adam ? .adam() : .sgd(momentum: momentum),
-            batchSize: batch, seed: seed, earlyStopping: earlyStopping ? .study1 : nil, evaluateEveryEpoch: true)
+        let config = trainingConfig()
 
         let device = try ComputeDevice.select(device)
         let trainer = PopulationTrainer(device: device)
@@ -147,9 +177,9 @@ struct TrainCommand: AsyncParsableCommand {
             try file.write(to: URL(fileURLWithPath: saveWeights))
         }
         if json {
-            try printBenchJSON(TrainReport(result: result, lists: slotsPerCandidate, widths: widths))
+            try printBenchJSON(TrainReport(candidates: result.candidates, timing: result.timing, lists: slotsPerCandidate, widths: widths))
         } else {
-            printText(result, locations: lists.map(\.location), slots: slotsPerCandidate)
+            printText(result.candidates, timing: result.timing, chunks: result.chunks, slots: slotsPerCandidate)
         }
     }
 
@@ -184,8 +214,8 @@ struct TrainCommand: AsyncParsableCommand {
         return all
     }
 
-    func printText(_ result: PopulationTrainingResult, locations: [String], slots: [[ActivationExpr]]) {
-        if result.candidates.count == 1, let c = result.candidates.first {
+    func printText(_ candidates: [any TrainedNetwork], timing: TrainingTiming, chunks: Int, slots: [[ActivationExpr]]) {
+        if candidates.count == 1, let c = candidates.first {
             print("epoch   train loss  train acc   test loss  test acc")
             for e in c.history {
                 let test = e.test.map { String(format: "%10.4f %9.4f", $0.loss, $0.accuracy) } ?? ""
@@ -194,10 +224,10 @@ struct TrainCommand: AsyncParsableCommand {
         } else {
             print("cand  epochs  train acc  test acc  activations")
         }
-        for (i, c) in result.candidates.enumerated() {
+        for (i, c) in candidates.enumerated() {
             let status = c.diverged ? " DIVERGED" : c.stoppedEarly ? " (stopped early)" : ""
             let test = c.finalTest.map { String(format: "%8.4f", $0.accuracy) } ?? "       -"
-            if result.candidates.count == 1 {
+            if candidates.count == 1 {
                 print(String(format: "final: train acc %.4f, test acc %@, %d epochs%@", c.finalTrain.accuracy, test.trimmingCharacters(in: .whitespaces), c.epochsRun, status))
             } else {
                 print(String(format: "%4d  %6d  %9.4f  %@  %@%@", i, c.epochsRun, c.finalTrain.accuracy, test,
@@ -205,7 +235,7 @@ struct TrainCommand: AsyncParsableCommand {
             }
         }
         print(String(format: "time: compile %.2f s, train %.2f s, evaluate %.2f s, %d chunk(s)",
-                     result.timing.compileSeconds, result.timing.trainSeconds, result.timing.evaluateSeconds, result.chunks))
+                     timing.compileSeconds, timing.trainSeconds, timing.evaluateSeconds, chunks))
         if let saveWeights { print("weights written to \(saveWeights)") }
     }
 }
@@ -225,24 +255,42 @@ struct TrainReport: Encodable {
         var finalTestAccuracy: Double?
         var history: [Epoch]
     }
-    var widths: [Int]
+    /// The --layers network's widths (nil with --arch).
+    var widths: [Int]?
+    /// The --arch network's spec with explicit slots (nil with --layers).
+    var architecture: String?
     var candidates: [CandidateReport]
     var compileSeconds: Double, trainSeconds: Double, evaluateSeconds: Double
 
-    init(result: PopulationTrainingResult, lists: [[ActivationExpr]], widths: [Int]) {
+    init(candidates results: [any TrainedNetwork], timing: TrainingTiming, lists: [[ActivationExpr]],
+         widths: [Int]? = nil, architecture: String? = nil) {
         self.widths = widths
-        candidates = zip(result.candidates, lists).map { c, list in
+        self.architecture = architecture
+        candidates = zip(results, lists).map { c, list in
             CandidateReport(
                 activations: list.map(\.description), diverged: c.diverged, stoppedEarly: c.stoppedEarly,
                 finalTrainAccuracy: c.finalTrain.accuracy, finalTestAccuracy: c.finalTest?.accuracy,
                 history: c.history.map { Epoch(epoch: $0.epoch, trainLoss: $0.train.loss, trainAccuracy: $0.train.accuracy,
                                                 testLoss: $0.test?.loss, testAccuracy: $0.test?.accuracy) })
         }
-        compileSeconds = result.timing.compileSeconds
-        trainSeconds = result.timing.trainSeconds
-        evaluateSeconds = result.timing.evaluateSeconds
+        compileSeconds = timing.compileSeconds
+        trainSeconds = timing.trainSeconds
+        evaluateSeconds = timing.evaluateSeconds
     }
 }
+
+/// What `train` prints of one trained candidate, from either population trainer.
+protocol TrainedNetwork {
+    var history: [EpochMetrics] { get }
+    var diverged: Bool { get }
+    var stoppedEarly: Bool { get }
+    var finalTrain: SplitMetrics { get }
+    var finalTest: SplitMetrics? { get }
+    var epochsRun: Int { get }
+}
+
+extension CandidateResult: TrainedNetwork {}
+extension CNNCandidateResult: TrainedNetwork {}
 
 /// A dataset split for `train`: the official test set when there is one, else a stratified held-out part;
 /// features standardised with the training rows' statistics.

@@ -27,29 +27,59 @@ public struct Study2FCN: Sendable, Hashable, Codable {
     public var hiddenWidths: [Int] { Array(repeating: width, count: hiddenLayers + 2) }
 }
 
-/// Trains study 2's FCN for `PopulationEvaluator`: the whole batch as one population on the device, Adam,
-/// mini-batches, validation (and test, when asked) after every epoch.
+/// Trains study 2's network for `PopulationEvaluator` — the FCN on the MLP population trainer, or a CNN on
+/// the CNN population trainer: the whole batch as one population on the device, Adam, mini-batches,
+/// validation (and test, when asked) after every epoch.
 ///
 /// Every candidate starts from the same initial weights (the setup's seed): networks differ only in their
 /// activation functions, so fitness differences come from the functions and a network scores the same
-/// wherever it sits in a population (which is what makes reusing a duplicate's score exact).
+/// wherever it sits in a population (which is what makes reusing a duplicate's score exact). A CNN's
+/// dropout masks also derive from that seed alone.
 public final class Study2TrainingBackend: PopulationTrainingBackend, @unchecked Sendable {
+    public typealias CNNTrainFunction = @Sendable (
+        _ candidates: [CNNCandidate], _ architecture: NetworkArchitecture, _ config: TrainingConfig,
+        _ train: LabeledData, _ validation: LabeledData?, _ test: LabeledData?
+    ) throws -> CNNTrainingResult
+
+    /// The FCN's shape (unused when `architecture` is set).
     public let network: Study2FCN
+    /// The CNN this backend trains; nil for the FCN.
+    public let architecture: NetworkArchitecture?
     public let deviceDescription: String
-    private let trainFunction: TrainerBackend.TrainFunction
+    private enum Engine {
+        case mlp(TrainerBackend.TrainFunction)
+        case cnn(CNNTrainFunction)
+    }
+    private let engine: Engine
     private let lock = NSLock()
     private var compileTotal = 0.0
 
     public init(network: Study2FCN = .paper, deviceDescription: String, train: @escaping TrainerBackend.TrainFunction) {
         self.network = network
+        self.architecture = nil
         self.deviceDescription = deviceDescription
-        self.trainFunction = train
+        self.engine = .mlp(train)
+    }
+
+    /// A CNN backend: `architecture` has three slots (input, hidden, output stage).
+    public init(architecture: NetworkArchitecture, deviceDescription: String, train: @escaping CNNTrainFunction) {
+        self.network = .paper
+        self.architecture = architecture
+        self.deviceDescription = deviceDescription
+        self.engine = .cnn(train)
     }
 
     /// The OpenCL population trainer.
     public convenience init(trainer: PopulationTrainer, network: Study2FCN = .paper) {
         self.init(network: network, deviceDescription: trainer.device.info.name) {
             try trainer.train(candidates: $0, spec: $1, config: $2, train: $3, validation: $4, test: $5)
+        }
+    }
+
+    /// The OpenCL population CNN trainer.
+    public convenience init(cnnTrainer: PopulationCNNTrainer, architecture: NetworkArchitecture) {
+        self.init(architecture: architecture, deviceDescription: cnnTrainer.device.info.name) {
+            try cnnTrainer.train(candidates: $0, architecture: $1, config: $2, train: $3, validation: $4, test: $5)
         }
     }
 
@@ -60,24 +90,46 @@ public final class Study2TrainingBackend: PopulationTrainingBackend, @unchecked 
         }
     }
 
+    /// Whether this backend trains the network a recipe asks for.
+    public func trains(_ recipe: Study2Recipe) throws -> Bool {
+        let cnn = try recipe.cnnArchitecture()
+        return cnn == architecture && (cnn != nil || network == recipe.network)
+    }
+
+    /// What the backend trains, for messages: the FCN's shape or the CNN's spec.
+    public var networkDescription: String {
+        architecture.map { "CNN \($0.specString)" } ?? "FCN \(network.width) wide, \(network.hiddenLayers) hidden-stage layers"
+    }
+
     /// Seconds spent generating and building programs so far (the run's compile clock).
     public var compileSeconds: Double { lock.withLock { compileTotal } }
 
     public func train(population: [SlotActivations], setup: TrainingSetup, splits: SearchSplits, evaluateTest: Bool)
         async throws -> [CandidateTrainingResult]
     {
-        let spec = try network.spec(inputs: splits.train.featureCount, classes: splits.train.classCount)
         let config = TrainingConfig(epochs: setup.epochs, learningRate: setup.learningRate, optimizer: .adam(),
                                     batchSize: setup.batchSize, seed: setup.seed, earlyStopping: nil, evaluateEveryEpoch: true)
-        let candidates = population.map { Candidate(activations: $0, seed: setup.seed) }
-        let run = try trainFunction(candidates, spec, config, splits.train, splits.validation, evaluateTest ? splits.test : nil)
-        lock.withLock { compileTotal += run.timing.compileSeconds }
-        return run.candidates.map { result in
+        let test = evaluateTest ? splits.test : nil
+        let runs: [(history: [EpochMetrics], diverged: Bool)]
+        let compile: Double
+        switch engine {
+        case .mlp(let trainFunction):
+            let spec = try network.spec(inputs: splits.train.featureCount, classes: splits.train.classCount)
+            let candidates = population.map { Candidate(activations: $0, seed: setup.seed) }
+            let run = try trainFunction(candidates, spec, config, splits.train, splits.validation, test)
+            (runs, compile) = (run.candidates.map { ($0.history, $0.diverged) }, run.timing.compileSeconds)
+        case .cnn(let trainFunction):
+            let candidates = population.map { CNNCandidate(activations: $0, seed: setup.seed) }
+            let run = try trainFunction(candidates, architecture!, config, splits.train, splits.validation, test)
+            (runs, compile) = (run.candidates.map { ($0.history, $0.diverged) }, run.timing.compileSeconds)
+        }
+        lock.withLock { compileTotal += compile }
+        return runs.map { run in
             CandidateTrainingResult(
-                trainAccuracy: result.history.map(\.train.accuracy),
-                validationAccuracy: result.history.compactMap { $0.validation?.accuracy },
-                testAccuracy: evaluateTest ? result.history.compactMap { $0.test?.accuracy } : nil,
-                diverged: result.diverged)
+                trainAccuracy: run.history.map(\.train.accuracy),
+                validationAccuracy: run.history.compactMap { $0.validation?.accuracy },
+                testAccuracy: evaluateTest ? run.history.compactMap { $0.test?.accuracy } : nil,
+                diverged: run.diverged)
         }
     }
 }

@@ -89,7 +89,9 @@ public struct EvolutionExperiment {
             }
             summaries += methods.map { perMethod[$0]! }
         }
-        let note = "FCN \(recipe.network.width) wide, \(recipe.network.hiddenLayers) hidden-stage layers; "
+        let network = try recipe.cnnArchitecture().map { "CNN \($0.specString) (slots 0/1/2 = input/hidden/output stage)" }
+            ?? "FCN \(recipe.network.width) wide, \(recipe.network.hiddenLayers) hidden-stage layers"
+        let note = "\(network); "
             + "\(base.genome.rawValue) \(base.algorithm.rawValue), \(base.generations) generations, population \(base.population); "
             + "fitness: best validation accuracy over \(recipe.epochs) epochs (Adam lr \(recipe.learningRate), batch \(recipe.batchFraction) of Train1); "
             + "final: \(recipe.finalEpochs) epochs on Train1 ∪ Train2; row caps Train1 \(recipe.train1Rows.map(String.init) ?? "all"), "

@@ -47,9 +47,10 @@ public struct EvolutionJob {
         try recipe.validate()
         let data = try preloaded ?? recipe.load(dataRoot: dataRoot)
         status?("data: \(recipe.dataset), Train1 \(data.search.train.rowCount) rows, Train2 \(data.search.validation.rowCount), "
-                + "test \(data.search.test.rowCount); \(data.featureCount) features, \(data.classCount) classes")
-        guard backend.network == recipe.network else {
-            throw EvolutionError.invalidSetting("the trainer backend's network \(backend.network) is not the recipe's \(recipe.network)")
+                + "test \(data.search.test.rowCount); \(data.featureCount) features, \(data.classCount) classes; \(backend.networkDescription)")
+        guard try backend.trains(recipe) else {
+            throw EvolutionError.invalidSetting("the trainer backend trains the \(backend.networkDescription), not the recipe's "
+                                                + (recipe.architecture.map { "CNN \($0)" } ?? "FCN \(recipe.network)"))
         }
         let searchEvaluator = PopulationEvaluator(
             backend: backend, setup: recipe.searchSetup(trainRows: data.search.train.rowCount, seed: settings.seed),
@@ -58,7 +59,7 @@ public struct EvolutionJob {
                                          compileClock: { [backend] in backend.compileSeconds })
         var result = try await evolution.run(progress: progress)
         result.dataset = recipe.dataset
-        result.network = recipe.network
+        result.network = recipe.architecture == nil ? recipe.network : nil
 
         status?("final: retraining on Train1 ∪ Train2 (\(data.final.train.rowCount) rows) for \(recipe.finalEpochs) epochs")
         // the chosen network and the standard one retrain together: one population, one program
