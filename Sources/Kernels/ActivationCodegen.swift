@@ -107,18 +107,24 @@ public enum ActivationCodegen {
     // MARK: helpers
 
     private static func helperSource(for exprs: [ActivationExpr]) -> String {
-        var needed = Set<UnaryOp>()
         var pending: [UnaryOp] = []
         for e in exprs {
             e.visit { node in
                 if case .unary(let op, _) = node, op != .rrelu { pending.append(op) }
             }
         }
+        return OpenCLPrimitives.rreluSource + "\n\n" + primitiveFunctions(for: pending) + "\n"
+    }
+
+    /// `af_f_<op>` / `af_df_<op>` for `ops` and the primitives they call, each once, dependencies first
+    /// (RReLU's training form is `OpenCLPrimitives.rreluSource`; this emits only its evaluation form).
+    static func primitiveFunctions(for ops: [UnaryOp]) -> String {
+        var needed = Set<UnaryOp>()
+        var pending = ops
         while let op = pending.popLast() {
             if needed.insert(op).inserted { pending += OpenCLPrimitives.primitive(op).uses }
         }
-        var out = OpenCLPrimitives.rreluSource + "\n\n"
-        // Definition order: a helper's dependencies first.
+        var out = ""
         var emitted = Set<UnaryOp>()
         func emit(_ op: UnaryOp) {
             guard !emitted.contains(op) else { return }
@@ -129,7 +135,7 @@ public enum ActivationCodegen {
             out += "float af_df_\(op.rawValue)(float x, float y) {\n    \(p.derivative)\n}\n"
         }
         UnaryOp.allCases.filter(needed.contains).forEach(emit)
-        return out + "\n"
+        return out
     }
 
     // MARK: per expression

@@ -1,8 +1,22 @@
 import Kernels
 
+/// How the trainer runs element-wise activations.
+public enum ActivationExecution: String, Sendable, CaseIterable {
+    /// Generated OpenCL functions fused into the GEMM epilogues: the fastest training, but every new set of
+    /// expressions is a new program to build and JIT-compile (seconds on PoCL for tens of expressions).
+    case compiled
+    /// `ActivationTape` programs run by the interpreter kernels (`ActivationInterpreter`) of one program that
+    /// is built once: no build per population, slower activations. For many short trainings of new
+    /// expressions (evolution). Populations the interpreter cannot run (learnable parameters, very long
+    /// expressions) are compiled instead.
+    case interpreted
+}
+
 /// Turns a population's expressions into the one OpenCL program that trains it: the distinct element-wise
 /// expressions become ids of the generated `af_act` / `af_dact` / `af_dparam`, layer-wise ones (softmax
 /// family) and identity become the negative codes of mlp_common.cl, and the templates follow.
+/// Interpreted: element-wise slots get the identity code for the GEMMs plus an offset into `tapes`, and the
+/// source is the same for every population of a tile shape (so the program cache builds it once).
 struct PopulationProgram {
     /// Distinct element-wise expressions; the position is the id the kernels switch on.
     let elementwise: [ActivationExpr]
@@ -13,6 +27,10 @@ struct PopulationProgram {
     let kmax: Int
     let needsKeys: Bool
     let source: String
+    /// Interpreted execution: the packed tapes, and per candidate, per slot the tape offset (−1: none).
+    let tapes: PackedTapes?
+    let tapeOffsets: [[Int32]]
+    var execution: ActivationExecution { tapes == nil ? .compiled : .interpreted }
 
     /// The generated code for the element-wise expressions (`ActivationCodegen.source(for:)`).
     typealias ActivationSource = @Sendable ([ActivationExpr]) throws -> String
@@ -26,7 +44,8 @@ struct PopulationProgram {
         }
     }
 
-    init(candidates: [Candidate], tile: TileShape, activationSource: ActivationSource) throws {
+    init(candidates: [Candidate], tile: TileShape, activationSource: ActivationSource,
+         execution: ActivationExecution = .compiled) throws {
         var distinct: [ActivationExpr] = []
         var index: [ActivationExpr: Int32] = [:]
         var ids: [[Int32]] = [], counts: [[Int]] = []
@@ -56,9 +75,19 @@ struct PopulationProgram {
             counts.append(crow)
         }
         elementwise = distinct
-        activationIDs = ids
         parameterCounts = counts
         kmax = counts.flatMap { $0 }.max() ?? 0
+        if execution == .interpreted, let packed = Self.pack(distinct) {
+            tapes = packed.tapes
+            tapeOffsets = ids.map { row in row.map { $0 >= 0 ? packed.offsets[Int($0)] : -1 } }
+            activationIDs = ids.map { row in row.map { $0 >= 0 ? -1 : $0 } }
+            needsKeys = false
+            source = try Self.interpreterSource(tile: tile, activationSource: activationSource)
+            return
+        }
+        tapes = nil
+        tapeOffsets = ids.map { row in row.map { _ in -1 } }
+        activationIDs = ids
         needsKeys = stochastic
         var header = "// population MLP trainer: \(candidates.count) candidates, \(distinct.count) distinct element-wise expressions\n"
         header += "#define TM \(tile.rows)\n#define VW \(tile.vectorWidth)\n#define TNV \(tile.vectors)\n#define AF_KMAX \(kmax)\n"
@@ -69,6 +98,28 @@ struct PopulationProgram {
         source = [header, Self.fastMathPrologue, generated, Self.fastMathEpilogue,
                   Self.spanHelpers(count: exprs.count, generated: generated), KernelTemplates.mlp_common,
                   KernelTemplates.mlp_gemm, KernelTemplates.mlp_rows, KernelTemplates.adam_update].joined(separator: "\n")
+    }
+
+    /// Tapes of all expressions, or nil when one of them cannot be interpreted.
+    static func pack(_ exprs: [ActivationExpr]) -> (tapes: PackedTapes, offsets: [Int32])? {
+        var packed = PackedTapes()
+        var offsets: [Int32] = []
+        for e in exprs {
+            guard let tape = try? ActivationTape(e) else { return nil }
+            offsets.append(packed.append(tape))
+        }
+        return (packed, offsets)
+    }
+
+    /// The interpreted trainer's program: nothing in it depends on the population.
+    static func interpreterSource(tile: TileShape, activationSource: ActivationSource) throws -> String {
+        let header = "// population MLP trainer, interpreted activations\n"
+            + "#define TM \(tile.rows)\n#define VW \(tile.vectorWidth)\n#define TNV \(tile.vectors)\n#define AF_KMAX 0\n"
+            + "#define AFI_SPAN \(tile.columns)\n"
+        let generated = try activationSource([.x])
+        return [header, fastMathPrologue, generated, ActivationInterpreter.primitiveFunctions, fastMathEpilogue,
+                spanHelpers(count: 1, generated: generated), KernelTemplates.mlp_common, KernelTemplates.mlp_gemm,
+                KernelTemplates.mlp_rows, KernelTemplates.adam_update, ActivationInterpreter.kernels].joined(separator: "\n")
     }
 
     /// The generated activation code sees `expm1`, `log1p` and `erfc` as the vectorisable forms of

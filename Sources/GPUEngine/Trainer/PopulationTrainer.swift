@@ -26,6 +26,8 @@ public final class PopulationTrainer: @unchecked Sendable {
     public var evaluationBlockRows = 2048
     /// Read every launch's profiling counters into `TrainingTiming.kernelSeconds` (costs a little time).
     public var profileKernels = false
+    /// Fused compiled activations (default), or the interpreter for populations of new expressions.
+    public var activationExecution: ActivationExecution = .compiled
     let activationSource: PopulationProgram.ActivationSource
     let cache: ProgramCache
 
@@ -52,7 +54,8 @@ public final class PopulationTrainer: @unchecked Sendable {
         let tile = self.tile ?? TileShape.choose(for: device.peakHint, widths: spec.widths)
 
         var clock = ContinuousClock.now
-        let pop = try PopulationProgram(candidates: candidates, tile: tile, activationSource: activationSource)
+        let pop = try PopulationProgram(candidates: candidates, tile: tile, activationSource: activationSource,
+                                        execution: activationExecution)
         let program = try device.program(source: pop.source, options: "", cache: cache)
         timing.compileSeconds = Self.seconds(since: clock)
 
@@ -73,7 +76,8 @@ public final class PopulationTrainer: @unchecked Sendable {
             for (k, r) in try run.execute(timing: &timing).enumerated() { results[members[k]] = r }
             chunks += 1
         }
-        return PopulationTrainingResult(candidates: results.map { $0! }, timing: timing, chunks: chunks)
+        return PopulationTrainingResult(candidates: results.map { $0! }, timing: timing, chunks: chunks,
+                                        activationExecution: pop.execution)
     }
 
     func chunkSize(layout: MLPLayout, population: Int) throws -> Int {

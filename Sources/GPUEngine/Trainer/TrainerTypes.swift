@@ -212,6 +212,9 @@ public struct PopulationTrainingResult: Sendable {
     public var timing: TrainingTiming
     /// How many chunks the population was split into to fit device memory (1 = all at once).
     public var chunks: Int
+    /// How the activations ran (`interpreted` was asked for but compiled is used when the interpreter
+    /// cannot run one of the expressions).
+    public var activationExecution: ActivationExecution = .compiled
 }
 
 /// Progress after each epoch, for a progress line.

@@ -13,6 +13,9 @@ final class TrainingSession {
     // Kernels (one object per session: argument setting is per kernel object).
     let forwardKernel, backwardDataKernel, backwardWeightsKernel, lossKernel, reduceKernel: ComputeKernel
     let gatherKernel, layerwiseForwardKernel, layerwiseBackwardKernel, paramGradsKernel, updateKernel: ComputeKernel
+    /// The activation interpreter's kernels and tapes (interpreted execution only).
+    let interpreter: (forward: ComputeKernel, backward: ComputeKernel, at: DeviceBuffer<Int32>,
+                      tape: DeviceBuffer<Int32>, constants: DeviceBuffer<Float>)?
 
     // Per-candidate state.
     let params, grads, moment1, moment2, mirror: DeviceBuffer<Float>
@@ -24,6 +27,8 @@ final class TrainingSession {
     let seeds: DeviceBuffer<UInt32>
     /// Layers whose slot is layer-wise for at least one candidate of this chunk.
     let layerwiseLayers: Set<Int>
+    /// Layers whose slot is interpreted for at least one candidate of this chunk.
+    let interpretedLayers: Set<Int>
 
     // Shared input batch.
     let input: DeviceBuffer<Float>
@@ -103,6 +108,19 @@ final class TrainingSession {
             if members.contains(where: { popProgram.activationIDs[$0][s] <= -2 }) { lw.insert(l) }
         }
         layerwiseLayers = lw
+        var interpreted = Set<Int>()
+        if let tapes = popProgram.tapes {
+            for l in 0..<spec.layerCount {
+                guard let s = spec.slot(ofLayer: l) else { continue }
+                if members.contains(where: { popProgram.tapeOffsets[$0][s] >= 0 }) { interpreted.insert(l) }
+            }
+            interpreter = (try program.kernel("mlp_interp_forward"), try program.kernel("mlp_interp_backward"),
+                           try device.buffer(members.flatMap { popProgram.tapeOffsets[$0] } + [0]),
+                           try device.buffer(tapes.words + [0, 0, 0, 0]), try device.buffer(tapes.constants + [0]))
+        } else {
+            interpreter = nil
+        }
+        interpretedLayers = interpreted
         input = try device.buffer(Float.self, count: layout.capacityRows * layout.paddedWidths[0])
         try input.fill(0)
         batchLabels = try device.buffer(Int32.self, count: layout.capacityRows)
@@ -147,7 +165,24 @@ final class TrainingSession {
                     activationIDs, Int32(spec.slot(ofLayer: l)!), Int32(slots), seeds, pass, Int32(l), Int32(rowOffset),
                     status, Int32(training ? 1 : 0)))
             }
+            if let ip = interpreter, interpretedLayers.contains(l) {
+                note(try ip.forward.launch(
+                    global: [out / layout.tile.columns, rowsPad, count],
+                    args: a[l], zl, Int32(out), Int32(layout.activationStride(layer: l)), Int32(spec.widths[l + 1]), Int32(rows),
+                    ip.at, ip.tape, ip.constants, Int32(spec.slot(ofLayer: l)!), Int32(slots),
+                    seeds, pass, Int32(training ? 1 : 0), Int32(l), Int32(rowOffset), status, Int32(training ? 1 : 0)))
+            }
         }
+    }
+
+    /// dL/dZ = dL/dA · f'(Z) in place in `g` for the candidates whose slot of `layer` is interpreted.
+    private func interpretedBackward(layer l: Int, g: DeviceBuffer<Float>, rows: Int, pass: UInt32) throws {
+        guard let ip = interpreter, interpretedLayers.contains(l) else { return }
+        let width = layout.paddedWidths[l + 1]
+        note(try ip.backward.launch(
+            global: [width / layout.tile.columns, rowTilesPad(rows), count],
+            args: g, z[l], Int32(width), Int32(layout.activationStride(layer: l)), Int32(spec.widths[l + 1]), Int32(rows),
+            ip.at, ip.tape, ip.constants, Int32(spec.slot(ofLayer: l)!), Int32(slots), seeds, pass, Int32(l), status))
     }
 
     /// The activations feeding layer `l`: buffer, candidate stride, row stride.
@@ -173,6 +208,7 @@ final class TrainingSession {
             seeds, pass, Int32(L), status, Int32(training ? 1 : 0)))
         note(try reduceKernel.launch(global: [count], args: rowLoss, rowHit, Int32(layout.capacityRows), Int32(rows),
                                 metrics, Int32(training ? 1 : 0), status))
+        if training { try interpretedBackward(layer: L, g: dz[L % 2], rows: rows, pass: pass) }
     }
 
     /// Gradients of every layer from dZ of the last one (left by `loss`), then the optimiser step.
@@ -205,6 +241,7 @@ final class TrainingSession {
                     args: a[l - 1], dz[(l - 1) % 2], Int32(inPad), Int32(layout.activationStride(layer: l - 1)),
                     Int32(spec.widths[l]), Int32(rows), activationIDs, Int32(prevSlot!), Int32(slots), status))
             }
+            try interpretedBackward(layer: l - 1, g: dz[(l - 1) % 2], rows: rows, pass: pass)
         }
         if layout.kmax > 0 {
             note(try paramGradsKernel.launch(
