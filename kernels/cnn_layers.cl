@@ -74,13 +74,26 @@ __kernel void cnn_conv_forward(
             const int off##m = ok##m ? ((n##m * IH + yy##m) * IW + xx##m) * in_cs : 0;
             MLP_ROWS(CF_OFF)
             __global const float* Wk = Wt + (size_t)((kh * KW + kw) * IC) * out_pad;
-            for (int ic = 0; ic < IC; ic++) {
-                const vfloat w0 = VLOAD(0, Wk + (size_t)ic * out_pad);
-                vfloat w1 = w0;
-                MLP_V1(w1 = VLOAD(0, Wk + (size_t)ic * out_pad + VW);)
+#define CF_ALL(m) && ok##m
+            if (true MLP_ROWS(CF_ALL)) {
+                // Every row of the tile reads inside the image (the common case): plain loads.
+                for (int ic = 0; ic < IC; ic++) {
+                    const vfloat w0 = VLOAD(0, Wk + (size_t)ic * out_pad);
+                    vfloat w1 = w0;
+                    MLP_V1(w1 = VLOAD(0, Wk + (size_t)ic * out_pad + VW);)
+#define CF_FMA_IN(m) { const vfloat xv = (vfloat)(A[off##m + ic]); \
+                    acc##m##_0 = fma(xv, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(xv, w1, acc##m##_1);) }
+                    MLP_ROWS(CF_FMA_IN)
+                }
+            } else {
+                for (int ic = 0; ic < IC; ic++) {
+                    const vfloat w0 = VLOAD(0, Wk + (size_t)ic * out_pad);
+                    vfloat w1 = w0;
+                    MLP_V1(w1 = VLOAD(0, Wk + (size_t)ic * out_pad + VW);)
 #define CF_FMA(m) { const float t = A[off##m + ic]; const vfloat xv = (vfloat)(ok##m ? t : 0.0f); \
-                acc##m##_0 = fma(xv, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(xv, w1, acc##m##_1);) }
-                MLP_ROWS(CF_FMA)
+                    acc##m##_0 = fma(xv, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(xv, w1, acc##m##_1);) }
+                    MLP_ROWS(CF_FMA)
+                }
             }
         }
     }
@@ -201,8 +214,28 @@ __kernel void cnn_conv_backward_data(
     mlp_backward_epilogue(Zc, Gc, in_cs, r0, i0, rows, IC, id, prm, base, layer_prev, psum, 0);
 }
 
+// Vector forms of VW lanes for the pooling kernels' argmax bytes and masks.
+#if VW == 1
+#define CNN_UCHARS uchar
+#define CNN_INTS int
+#define CNN_TO_UCHARS(x) ((uchar)(x))
+#define CNN_TO_INTS(x) ((int)(x))
+#define CNN_LOAD_UCHARS(p) (*(p))
+#define CNN_STORE_UCHARS(v, p) (*(p) = (v))
+#else
+#define CNN_CAT(a, b) a##b
+#define CNN_XCAT(a, b) CNN_CAT(a, b)
+#define CNN_UCHARS CNN_XCAT(uchar, VW)
+#define CNN_INTS CNN_XCAT(int, VW)
+#define CNN_TO_UCHARS(x) CNN_XCAT(convert_uchar, VW)(x)
+#define CNN_TO_INTS(x) CNN_XCAT(convert_int, VW)(x)
+#define CNN_LOAD_UCHARS(p) CNN_XCAT(vload, VW)(0, p)
+#define CNN_STORE_UCHARS(v, p) CNN_XCAT(vstore, VW)(v, 0, p)
+#endif
+
 // 2x2 max-pooling, stride 2, floor mode: out[n][py][px][ch] = max of the window, argmax = first maximum
 // in the order (0,0), (0,1), (1,0), (1,1). in: [images][H][W][cs]; out: [images][H/2][W/2][cs].
+// Channels in runs of VW lanes (select() keeps the scalar form's first-maximum rule), the rest one by one.
 // global: (imagesPad * PH * PW, P).
 __kernel void cnn_pool_forward(
     __global const float* in, __global float* out, __global uchar* arg, const int cand,
@@ -220,10 +253,24 @@ __kernel void cnn_pool_forward(
         return;
     }
     __global const float* I = in + (size_t)c * cand + ((size_t)(n * H + 2 * py) * W + 2 * px) * cs;
-    for (int ch = 0; ch < cs; ch++) {
+    __global const float* I1 = I + cs;
+    __global const float* I2 = I + (size_t)W * cs;
+    __global const float* I3 = I2 + cs;
+    int ch = 0;
+    for (; ch + VW <= C; ch += VW) {
+        vfloat best = VLOAD(0, I + ch);
+        CNN_INTS at = (CNN_INTS)(0);
+        const vfloat v1 = VLOAD(0, I1 + ch), v2 = VLOAD(0, I2 + ch), v3 = VLOAD(0, I3 + ch);
+        CNN_INTS gt = v1 > best; best = select(best, v1, gt); at = select(at, (CNN_INTS)(1), gt);
+        gt = v2 > best; best = select(best, v2, gt); at = select(at, (CNN_INTS)(2), gt);
+        gt = v3 > best; best = select(best, v3, gt); at = select(at, (CNN_INTS)(3), gt);
+        VSTORE(best, 0, O + ch);
+        CNN_STORE_UCHARS(CNN_TO_UCHARS(at), R + ch);
+    }
+    for (; ch < cs; ch++) {
         float best = I[ch];
         uchar at = 0;
-        const float v1 = I[cs + ch], v2 = I[(size_t)W * cs + ch], v3 = I[(size_t)(W + 1) * cs + ch];
+        const float v1 = I1[ch], v2 = I2[ch], v3 = I3[ch];
         if (v1 > best) { best = v1; at = 1; }
         if (v2 > best) { best = v2; at = 2; }
         if (v3 > best) { best = v3; at = 3; }
@@ -234,8 +281,9 @@ __kernel void cnn_pool_forward(
 
 // Max-pooling backward, one input pixel per work-item: dA = dOut of its window when it is the window's
 // argmax, else 0 (windows do not overlap, so no sums); then times act'(Z) when the pooled map is an
-// activated conv's output (slot >= 0). Writes every row of the padded [pixels][cs] gradient.
-// global: (rowsPad, P) with rows = images*H*W.
+// activated conv's output (slot >= 0), over every channel as the fused GEMM epilogues do (so a zero
+// gradient times an infinite slope is NaN there too, as in the reference). Writes every row of the padded
+// [pixels][cs] gradient. global: (rowsPad, P) with rows = images*H*W.
 __kernel void cnn_pool_backward(
     __global const float* dout, __global const uchar* arg, const int out_cand,
     __global const float* zin, __global float* din, const int cand, const int cs, const int C,
@@ -257,16 +305,23 @@ __kernel void cnn_pool_backward(
     const size_t q = ((size_t)(n * PH + y / 2) * PW + x / 2) * cs;
     __global const float* D = dout + (size_t)c * out_cand + q;
     __global const uchar* R = arg + (size_t)c * out_cand + q;
-    const uchar mine = (uchar)((y & 1) * 2 + (x & 1));
-    const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
-    __global const float* prm = params + (size_t)c * pstride;
-    const uint base = af_pass_base(seeds[c], pass);
-    __global const float* Z = zin + (size_t)c * cand + (size_t)r * cs;
-    for (int ch = 0; ch < cs; ch++) {
-        float g = (ch < C && R[ch] == mine) ? D[ch] : 0.0f;
-        if (g != 0.0f && id >= 0) g *= af_dact(id, Z[ch], prm, mlp_key(1, base, layer_prev, r, ch));
-        G[ch] = g;
+    const int mine = (y & 1) * 2 + (x & 1);
+    int ch = 0;
+    for (; ch + VW <= C; ch += VW) {
+        const CNN_INTS hit = CNN_TO_INTS(CNN_LOAD_UCHARS(R + ch)) == (CNN_INTS)(mine);
+        VSTORE(select((vfloat)(0.0f), VLOAD(0, D + ch), hit), 0, G + ch);
     }
+    for (; ch < cs; ch++) G[ch] = (ch < C && R[ch] == mine) ? D[ch] : 0.0f;
+    const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
+    if (id < 0) return;
+    __global const float* prm = params + (size_t)c * pstride;
+    __global const float* Z = zin + (size_t)c * cand + (size_t)r * cs;
+#if AF_KEYED
+    const uint base = af_pass_base(seeds[c], pass);
+    for (ch = 0; ch < C; ch++) G[ch] *= af_dact(id, Z[ch], prm, mlp_key(1, base, layer_prev, r, ch));
+#else
+    mlp_dact_span(id, G, Z, C, prm, 1u);
+#endif
 }
 
 // The keep decision of one dropout element: u in [0,1) from 24 bits of its key; kept when u >= rate.
@@ -325,4 +380,104 @@ __kernel void cnn_grad_accumulate(
     if (status[c] != MLP_ACTIVE) return;
     const size_t i = (size_t)c * pstride + p;
     grads[i] += scratch[i];
+}
+
+// torch.optim.Adam over every parameter of every active candidate, VW floats per work-item (pstride is
+// a multiple of 16): the same per-element arithmetic as adam_update.cl, without its mirror copy (the CNN
+// trainer rewrites the mirrors it needs with cnn_mirror_transpose, in cache-friendly blocks).
+// global: (pstride / VW, P).
+__kernel void cnn_adam_update(
+    __global float* params, __global const float* grads, __global float* m1, __global float* m2, const int pstride,
+    const float step_size, const float b1, const float b2, const float eps, const float c2sqrt,
+    __global const int* status)
+{
+    const int q = get_global_id(0), c = get_global_id(1);
+    if (status[c] != MLP_ACTIVE) return;
+    const size_t i = (size_t)c * pstride + (size_t)q * VW;
+    const vfloat g = VLOAD(0, grads + i);
+    vfloat m = VLOAD(0, m1 + i);
+    m = m + (1.0f - b1) * (g - m);
+    const vfloat v = VLOAD(0, m2 + i) * b2 + (1.0f - b2) * g * g;
+    VSTORE(m, 0, m1 + i);
+    VSTORE(v, 0, m2 + i);
+    const vfloat w = VLOAD(0, params + i) - step_size * (m / (sqrt(v) / c2sqrt + eps));
+    VSTORE(w, 0, params + i);
+}
+
+// The mirror of one layer from its weights: M[o][k] = WT[k][o] for o < out_n, k < K (M's padding is
+// left as it is: zeros from the upload). A work-item writes 16 consecutive k of one row o; neighbouring
+// work-items (o, o+1, ...) read the same cache lines of WT. global: (out_n, ceil(K / 16), P).
+__kernel void cnn_mirror_transpose(
+    __global const float* params, const int pstride, const int woff, const int K, const int out_pad,
+    __global float* mirror, const int mstride, const int moff, const int m_pad, __global const int* status)
+{
+    const int o = get_global_id(0), k0 = get_global_id(1) * 16, c = get_global_id(2);
+    if (status[c] != MLP_ACTIVE) return;
+    __global const float* W = params + (size_t)c * pstride + woff + o;
+    __global float* M = mirror + (size_t)c * mstride + moff + (size_t)o * m_pad + k0;
+    if (k0 + 16 <= K) {
+        float16 v;
+        v.s0 = W[(size_t)(k0 + 0) * out_pad]; v.s1 = W[(size_t)(k0 + 1) * out_pad];
+        v.s2 = W[(size_t)(k0 + 2) * out_pad]; v.s3 = W[(size_t)(k0 + 3) * out_pad];
+        v.s4 = W[(size_t)(k0 + 4) * out_pad]; v.s5 = W[(size_t)(k0 + 5) * out_pad];
+        v.s6 = W[(size_t)(k0 + 6) * out_pad]; v.s7 = W[(size_t)(k0 + 7) * out_pad];
+        v.s8 = W[(size_t)(k0 + 8) * out_pad]; v.s9 = W[(size_t)(k0 + 9) * out_pad];
+        v.sa = W[(size_t)(k0 + 10) * out_pad]; v.sb = W[(size_t)(k0 + 11) * out_pad];
+        v.sc = W[(size_t)(k0 + 12) * out_pad]; v.sd = W[(size_t)(k0 + 13) * out_pad];
+        v.se = W[(size_t)(k0 + 14) * out_pad]; v.sf = W[(size_t)(k0 + 15) * out_pad];
+        vstore16(v, 0, M);
+    } else {
+        for (int j = 0; k0 + j < K; j++) M[j] = W[(size_t)(k0 + j) * out_pad];
+    }
+}
+
+// A Linear layer's forward for every candidate, as mlp_forward (same arguments, same sums in the same
+// order, same epilogue) but each work-item walks `tiles_per_item` consecutive row tiles of its column
+// strip, so the strip of WT (K x TN floats, ~200 KB for study 2's 1600 -> 1000 layer) stays in cache
+// across the row tiles instead of the whole WT streaming from memory once per row tile.
+// global: (out_pad / TN, ceil(row_tiles / tiles_per_item), P).
+__kernel void cnn_linear_forward(
+    __global const float* ain, const int ain_cstride, const int in_stride, const int k_in,
+    __global const float* params, const int pstride, const int woff, const int out_pad, const int out_n,
+    __global float* z, __global float* a, const int out_cstride, const int rows,
+    __global const int* act_id, const int slot, const int slots, const int aoff,
+    __global const uint* seeds, const uint pass, const int training, const int layer,
+    __global const int* status, const int skip_frozen, const int row_tiles, const int tiles_per_item)
+{
+    const int c = get_global_id(2);
+    if (skip_frozen && status[c] != MLP_ACTIVE) return;
+    const int o0 = get_global_id(0) * TN;
+    __global const float* W = params + (size_t)c * pstride + woff + o0;
+    __global const float* B = params + (size_t)c * pstride + woff + (size_t)k_in * out_pad + o0;
+    const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
+    __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
+    const uint base = af_pass_base(seeds[c], pass);
+    const vfloat b0 = VLOAD(0, B);
+    vfloat b1 = b0;
+    MLP_V1(b1 = VLOAD(0, B + VW);)
+    const int first = get_global_id(1) * tiles_per_item;
+    const int last = min(first + tiles_per_item, row_tiles);
+    for (int tile = first; tile < last; tile++) {
+        const int r0 = tile * TM;
+        __global const float* A = ain + (size_t)c * ain_cstride + (size_t)r0 * in_stride;
+#define LF_DECL(m) vfloat acc##m##_0 = b0, acc##m##_1 = b1;
+        MLP_ROWS(LF_DECL)
+        for (int k = 0; k < k_in; k++) {
+            const vfloat w0 = VLOAD(0, W + (size_t)k * out_pad);
+            vfloat w1 = w0;
+            MLP_V1(w1 = VLOAD(0, W + (size_t)k * out_pad + VW);)
+            __global const float* ak = A + k;
+#define LF_STEP(m) { const vfloat x = (vfloat)(ak[m * in_stride]); acc##m##_0 = fma(x, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(x, w1, acc##m##_1);) }
+            MLP_ROWS(LF_STEP)
+        }
+        __global float* Zc = z + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0;
+        __global float* Ac = a + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0;
+#define LF_OUT(m) { VSTORE(acc##m##_0, 0, Ac + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Ac + m * out_pad + VW);) }
+        MLP_ROWS(LF_OUT)
+        if (training && id >= 0) {
+#define LF_ZOUT(m) { VSTORE(acc##m##_0, 0, Zc + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Zc + m * out_pad + VW);) }
+            MLP_ROWS(LF_ZOUT)
+        }
+        mlp_forward_epilogue(Zc, Ac, out_pad, r0, o0, rows, out_n, id, prm, training, base, layer, 0);
+    }
 }

@@ -81,7 +81,7 @@ struct CNNPlan {
                 break
             case .linear(let n, let slot):
                 let k = t.pixels == 1 ? t.channels : t.imageFloats
-                let outPad = Self.roundUp(n, tn)
+                let outPad = Self.rowStride(n, tn)
                 let mStride = t.pixels == 1 ? t.channelStride : t.imageFloats
                 let pl = ParameterLayer(layer: i, input: cur, output: cur + 1, k: k, outputs: n, outPad: outPad,
                                         weightOffset: p, mirrorOffset: m, mirrorRowStride: Self.roundUp(mStride, tn),
@@ -101,6 +101,15 @@ struct CNNPlan {
     }
 
     static func roundUp(_ x: Int, _ m: Int) -> Int { (x + m - 1) / m * m }
+
+    /// Padded width of a Linear layer's outputs (its WT rows and its output rows): whole tile columns, one
+    /// more tile when the row would be a multiple of 4 KiB. With such a stride every row of a work-item's
+    /// column strip of WT falls into the same few cache sets, and the strip (K rows; 1600 for study 2's
+    /// fc1000) evicts itself instead of staying in cache across the row tiles.
+    static func rowStride(_ n: Int, _ tn: Int) -> Int {
+        let w = roundUp(n, tn)
+        return (w * 4) % 4096 == 0 ? w + tn : w
+    }
 
     /// Floats of tensor `t` for one candidate (a whole micro-batch, plus slack).
     func tensorFloats(_ t: Int) -> Int { capacityImages * tensors[t].imageFloats + Self.slack }

@@ -14,6 +14,7 @@ final class CNNSession {
     let convForward, convBackwardWeights, convBackwardData, poolForward, poolBackward: ComputeKernel
     let dropoutKernel, actBackward, accumulate, gatherKernel: ComputeKernel
     let linearForward, linearBackwardData, linearBackwardWeights, lossKernel, reduceKernel, updateKernel: ComputeKernel
+    let mirrorTranspose: ComputeKernel
 
     let params, grads, moment1, moment2, mirror: DeviceBuffer<Float>
     /// Gradients of the later micro-batches of a step, added into `grads` (allocated only when needed).
@@ -62,12 +63,13 @@ final class CNNSession {
         actBackward = try program.kernel("cnn_act_backward")
         accumulate = try program.kernel("cnn_grad_accumulate")
         gatherKernel = try program.kernel("cnn_gather_images")
-        linearForward = try program.kernel("mlp_forward")
+        linearForward = try program.kernel("cnn_linear_forward")
         linearBackwardData = try program.kernel("mlp_backward_data")
         linearBackwardWeights = try program.kernel("mlp_backward_weights")
         lossKernel = try program.kernel("mlp_loss")
         reduceKernel = try program.kernel("mlp_metrics_reduce")
-        if case .adam = optimizer { updateKernel = try program.kernel("adam_update") } else { updateKernel = try program.kernel("sgd_update") }
+        if case .adam = optimizer { updateKernel = try program.kernel("cnn_adam_update") } else { updateKernel = try program.kernel("sgd_update") }
+        mirrorTranspose = try program.kernel("cnn_mirror_transpose")
 
         let P = count, ps = plan.parameterStride
         params = try device.buffer(initial.flatMap(\.params))
@@ -115,6 +117,13 @@ final class CNNSession {
         splits[name] = (try device.buffer(data.features), try device.buffer(data.labels), data.rowCount)
     }
 
+    /// Row tiles one work-item of a Linear layer walks: all of them, unless that leaves fewer than 64
+    /// work-items to spread over the device's cores.
+    private func tilesPerItem(rowTiles: Int, columnTiles: Int) -> Int {
+        let groups = min(rowTiles, max(1, (64 + columnTiles * count - 1) / (columnTiles * count)))
+        return (rowTiles + groups - 1) / groups
+    }
+
     private func pad(_ n: Int) -> Int { CNNPlan.roundUp(n, plan.tile.rows) }
     private var tn: Int { plan.tile.columns }
     private func cand(_ t: Int) -> Int32 { t == 0 ? 0 : Int32(plan.tensorFloats(t)) }
@@ -145,18 +154,19 @@ final class CNNSession {
                     params, Int32(plan.parameterStride), Int32(pl.weightOffset), Int32(pl.outPad), Int32(pl.outputs),
                     zb, a[pl.output], cand(pl.output), Int32(rows),
                     activationIDs, Int32(pl.slot ?? -1), Int32(slots), seeds, pass, train, Int32(pl.layer), status, train)
-                try mark("conv forward")
+                try mark("conv forward \(pl.layer)")
             case .linear(let pl):
                 let tin = plan.tensors[pl.input]
                 let zb = training && z[pl.output] != nil ? z[pl.output]! : a[pl.output]
+                let rowTiles = pad(images) / t.rows, per = tilesPerItem(rowTiles: rowTiles, columnTiles: pl.outPad / tn)
                 try linearForward.launch(
-                    global: [pl.outPad / tn, pad(images) / t.rows, P],
+                    global: [pl.outPad / tn, (rowTiles + per - 1) / per, P],
                     args: a[pl.input], cand(pl.input), Int32(tin.pixels == 1 ? tin.channelStride : tin.imageFloats), Int32(pl.k),
                     params, Int32(plan.parameterStride), Int32(pl.weightOffset), Int32(pl.outPad), Int32(pl.outputs),
                     zb, a[pl.output], cand(pl.output), Int32(images),
                     activationIDs, Int32(pl.slot ?? -1), Int32(slots), Int32(0),
-                    seeds, pass, train, Int32(pl.layer), Int32(0), status, train)
-                try mark("linear forward")
+                    seeds, pass, train, Int32(pl.layer), status, train, Int32(rowTiles), Int32(per))
+                try mark("linear forward \(pl.layer)")
             case .pool(let input, let output, _):
                 let tin = plan.tensors[input], tout = plan.tensors[output]
                 try poolForward.launch(
@@ -227,7 +237,7 @@ final class CNNSession {
                     args: a[pl.input], cand(pl.input), Int32(inStride), Int32(pl.k),
                     g[pl.output]!, cand(pl.output), Int32(pl.outPad), Int32(images),
                     target, Int32(plan.parameterStride), Int32(pl.weightOffset), status)
-                try mark("linear weight gradients")
+                try mark("linear weight gradients \(pl.layer)")
                 guard pl.input > 0 else { continue }
                 let fuse = canFuse(pl.input) && tin.pixels == 1
                 let act = fuse ? tin.activatedBy : nil
@@ -239,7 +249,7 @@ final class CNNSession {
                     params, Int32(plan.parameterStride), Int32(0), activationIDs, parameterCounts,
                     Int32(act?.slot ?? -1), Int32(slots), partials, Int32(0), Int32(0),
                     seeds, pass, Int32(act?.layer ?? 0), status)
-                try mark("linear data gradients")
+                try mark("linear data gradients \(pl.layer)")
                 if fuse { fused.insert(pl.input) }
             case .conv(let pl):
                 try finishActivation(pl.output)
@@ -250,7 +260,7 @@ final class CNNSession {
                     Int32(cv.kh), Int32(cv.kw), Int32(cv.pad), Int32(tout.height), Int32(tout.width),
                     g[pl.output]!, cand(pl.output), Int32(pl.outPad), Int32(images),
                     target, Int32(plan.parameterStride), Int32(pl.weightOffset), status)
-                try mark("conv weight gradients")
+                try mark("conv weight gradients \(pl.layer)")
                 guard pl.input > 0 else { continue }
                 let fuse = canFuse(pl.input)
                 let act = fuse ? tin.activatedBy : nil
@@ -264,7 +274,7 @@ final class CNNSession {
                     Int32(tin.height), Int32(tin.width), Int32(rows),
                     params, Int32(plan.parameterStride), activationIDs, Int32(act?.slot ?? -1), Int32(slots),
                     seeds, pass, Int32(act?.layer ?? 0), status)
-                try mark("conv data gradients")
+                try mark("conv data gradients \(pl.layer)")
                 if fuse { fused.insert(pl.input) }
             case .pool(let input, let output, _):
                 guard input > 0 else { continue }
@@ -278,7 +288,7 @@ final class CNNSession {
                     Int32(tin.channelStride), Int32(tin.channels), Int32(tin.height), Int32(tin.width), Int32(rows),
                     params, Int32(plan.parameterStride), activationIDs, Int32(act?.slot ?? -1), Int32(slots),
                     seeds, pass, Int32(act?.layer ?? 0), status)
-                try mark("pool backward")
+                try mark("pool backward \(input)")
                 if fuse { fused.insert(input) }
             case .dropout(let tensor, let rate, let layer):
                 guard tensor > 0 else { continue }
@@ -297,10 +307,20 @@ final class CNNSession {
         switch config.optimizer {
         case .adam(let b1, let b2, let eps):
             try updateKernel.launch(
-                global: [plan.parameterStride, P],
-                args: params, grads, moment1, moment2, mirror, Int32(plan.parameterStride), Int32(plan.mirrorStride),
-                updateLayout, layers, Float(config.learningRate / (1 - pow(b1, t))), Float(b1), Float(b2), Float(eps),
+                global: [plan.parameterStride / plan.tile.vectorWidth, P],
+                args: params, grads, moment1, moment2, Int32(plan.parameterStride),
+                Float(config.learningRate / (1 - pow(b1, t))), Float(b1), Float(b2), Float(eps),
                 Float((1 - pow(b2, t)).squareRoot()), status)
+            try mark("optimiser")
+            // Only the layers whose backward pass reads W (not the first: nothing flows into the input).
+            for pl in plan.parameterLayers where pl.input > 0 {
+                try mirrorTranspose.launch(
+                    global: [pl.outputs, (pl.k + 15) / 16, P],
+                    args: params, Int32(plan.parameterStride), Int32(pl.weightOffset), Int32(pl.k), Int32(pl.outPad),
+                    mirror, Int32(plan.mirrorStride), Int32(pl.mirrorOffset), Int32(pl.mirrorRowStride), status)
+            }
+            try mark("mirror transpose")
+            return
         case .sgd(let momentum):
             try updateKernel.launch(
                 global: [plan.parameterStride, P],

@@ -9,11 +9,21 @@ public struct CNNCandidate: Sendable, Equatable {
     /// population gives the same result as trained alone.
     public var seed: UInt64?
     public var initialWeights: CNNWeights?
+    /// Starting values of the learnable activation parameters, per slot in the order `expr.parameters`
+    /// lists them; nil: the expressions' own initial values.
+    public var initialActivationParameters: [[Float]]?
 
-    public init(activations: [ActivationExpr], seed: UInt64? = nil, initialWeights: CNNWeights? = nil) {
+    public init(activations: [ActivationExpr], seed: UInt64? = nil, initialWeights: CNNWeights? = nil,
+                initialActivationParameters: [[Float]]? = nil) {
         self.activations = activations
         self.seed = seed
         self.initialWeights = initialWeights
+        self.initialActivationParameters = initialActivationParameters
+    }
+
+    /// The starting activation parameters: the given ones, else the expressions' initial values.
+    func startingActivationParameters() -> [[Float]] {
+        initialActivationParameters ?? activations.map { e in e.isLayerwise ? [] : e.parameters.map { Float($0.initial) } }
     }
 
     public func effectiveSeed(runSeed: UInt64, index: Int) -> UInt64 {
@@ -29,6 +39,9 @@ public struct CNNCandidateResult: Sendable, Equatable {
     public var finalValidation: SplitMetrics?
     public var finalTest: SplitMetrics?
     public var weights: CNNWeights
+    /// Final learnable activation parameters per slot, in the order `expr.parameters` lists them (empty
+    /// for slots without any).
+    public var activationParameters: [[Float]] = []
     public var epochsRun: Int { history.count }
 }
 

@@ -52,7 +52,7 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
         var clock = ContinuousClock.now
         let pop = try PopulationProgram(candidates: candidates.map { Candidate(activations: $0.activations) }, tile: tile,
                                         activationSource: activationSource)
-        let program = try device.program(source: pop.source + "\n" + KernelTemplates.cnn_layers, options: "", cache: cache)
+        let program = try device.program(source: pop.source + "\n" + Self.layerKernels, options: "", cache: cache)
         timing.compileSeconds = PopulationTrainer.seconds(since: clock)
 
         let batch = min(config.batchSize ?? train.rowCount, train.rowCount)
@@ -83,6 +83,14 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
         }
         return CNNTrainingResult(candidates: results.map { $0! }, timing: timing, chunks: chunks, microBatchImages: plan.capacityImages,
                                  stageSeconds: stageSeconds)
+    }
+
+    /// kernels/cnn_layers.cl; AFSEARCH_CNN_KERNELS (a path) replaces it when tuning kernels without a rebuild.
+    static var layerKernels: String {
+        if let path = ProcessInfo.processInfo.environment["AFSEARCH_CNN_KERNELS"], let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            return text
+        }
+        return KernelTemplates.cnn_layers
     }
 
     func chunkSize(plan: CNNPlan, population: Int) throws -> Int {

@@ -3,24 +3,39 @@ import Kernels
 
 /// One CNN candidate in Double, NCHW, loop by loop: the reference for the OpenCL CNN trainer and the
 /// subject of the finite-difference tests. Weights are PyTorch's layouts (`CNNWeights`). Dropout draws
-/// the device's masks (`DropoutMask`); RReLU uses its mean slope (see `ScalarActivation`).
+/// the device's masks (`DropoutMask`); RReLU uses its mean slope (see `ScalarActivation`). A Linear
+/// layer's slot may hold a layer-wise function (softmax family, over the layer's outputs; Gumbel noise
+/// from the device's keys); any slot may have learnable parameters (one set per slot, shared by every
+/// element and every layer using the slot).
 struct ReferenceCNN {
     let architecture: NetworkArchitecture
     let inputShape: [Int]
     let shapes: CNNShapes
-    let slots: [ScalarActivation]
+    let slots: [ReferenceSlotActivation]
     /// Per parametrised layer, PyTorch order.
     var weights: [[Double]]
     var biases: [[Double]]
+    /// Learnable activation parameters per slot, in the order `ScalarActivation.parameterNames` lists them.
+    var parameters: [[Double]]
     let seed: UInt64
 
-    init(architecture: NetworkArchitecture, inputShape: [Int], activations: [ActivationExpr], weights w: CNNWeights, seed: UInt64) throws {
+    init(architecture: NetworkArchitecture, inputShape: [Int], activations: [ActivationExpr], weights w: CNNWeights, seed: UInt64,
+         parameters: [[Double]]? = nil) throws {
         self.architecture = architecture
         self.inputShape = inputShape
         shapes = try CNNShapes(architecture: architecture, inputShape: inputShape)
-        slots = try activations.map(ScalarActivation.init)
+        slots = try activations.map(ReferenceSlotActivation.init)
+        for case .conv(_, _, _, _, let slot?) in architecture.layers {
+            if slot < slots.count, case .layerwise = slots[slot] {
+                throw TrainerError.invalidSpec("slot \(slot) activates a convolution: layer-wise functions only apply to Linear layers")
+            }
+        }
         weights = w.layers.map { $0.weight.map(Double.init) }
         biases = w.layers.map { $0.bias.map(Double.init) }
+        self.parameters = parameters ?? slots.map { s in
+            if case .elementwise(let f) = s { return f.initialParameters }
+            return []
+        }
         self.seed = seed
     }
 
@@ -35,6 +50,7 @@ struct ReferenceCNN {
     struct Gradients {
         var weights: [[Double]]
         var biases: [[Double]]
+        var parameters: [[Double]]
         var input: [Double]
     }
 
@@ -42,13 +58,45 @@ struct ReferenceCNN {
         i == 0 ? (inputShape[0], inputShape[1], inputShape[2]) : shapes.outputs[i - 1]
     }
 
-    private func act(_ slot: Int?, _ z: Double) -> Double {
+    /// The activation of a layer's pre-activations `z` (rows of `width`): element-wise, or row by row.
+    private func activate(_ slot: Int?, _ z: [Double], width: Int, layer: Int, pass: UInt32) -> [Double] {
         guard let slot else { return z }
-        return (try? slots[slot].evaluate(z, parameters: []).value) ?? .nan
+        switch slots[slot] {
+        case .elementwise(let f):
+            return z.map { (try? f.evaluate($0, parameters: parameters[slot]).value) ?? .nan }
+        case .layerwise(let op):
+            let base = NoiseKey.passBase(seed32: NoiseKey.seed32(seed), pass: pass)
+            var y = z
+            for r in 0..<(z.count / width) {
+                let range = (r * width)..<((r + 1) * width)
+                let noise = op == .gumbelSoftmax
+                    ? (0..<width).map { NoiseKey.gumbel(key: NoiseKey.elementKey(base: base, layer: layer, row: r, column: $0)) } : nil
+                y.replaceSubrange(range, with: ReferenceMLP.layerwise(op, Array(z[range]), noise: noise))
+            }
+            return y
+        }
     }
-    private func dact(_ slot: Int?, _ z: Double) -> Double {
-        guard let slot else { return 1 }
-        return (try? slots[slot].evaluate(z, parameters: []).dx) ?? .nan
+
+    /// dL/dz from dL/dy through a layer's activation; element-wise slots add dL/dp into `gp[slot]`.
+    private func activationBackward(_ slot: Int?, z: [Double], y: [Double], dy: [Double], width: Int, gp: inout [[Double]]) -> [Double] {
+        guard let slot else { return dy }
+        switch slots[slot] {
+        case .elementwise(let f):
+            var dz = dy
+            for k in z.indices {
+                guard let e = try? f.evaluate(z[k], parameters: parameters[slot]) else { dz[k] = .nan; continue }
+                dz[k] = dy[k] * e.dx
+                for j in e.dp.indices { gp[slot][j] += dy[k] * e.dp[j] }
+            }
+            return dz
+        case .layerwise(let op):
+            var dz = dy
+            for r in 0..<(z.count / width) {
+                let range = (r * width)..<((r + 1) * width)
+                dz.replaceSubrange(range, with: ReferenceMLP.layerwiseBackward(op, y: Array(y[range]), dy: Array(dy[range])))
+            }
+            return dz
+        }
     }
 
     func forward(_ x: [Double], images: Int, training: Bool, pass: UInt32) -> Tape {
@@ -73,7 +121,7 @@ struct ReferenceCNN {
                     } } }
                     z[((n * oc + o) * out.h + oy) * out.w + ox] = s
                 } } } }
-                y = z.map { act(slot, $0) }
+                y = activate(slot, z, width: out.h * out.w * images * oc, layer: i, pass: pass)
                 pre = z
                 p += 1
             case .maxPool:
@@ -109,7 +157,7 @@ struct ReferenceCNN {
                     for k in 0..<ni { s += W[o * ni + k] * input[n * ni + k] }
                     z[n * no + o] = s
                 } }
-                y = z.map { act(slot, $0) }
+                y = activate(slot, z, width: no, layer: i, pass: pass)
                 pre = z
                 p += 1
             }
@@ -140,6 +188,7 @@ struct ReferenceCNN {
     func backward(_ tape: Tape, labels: [Int32], images: Int, lossScale: Double, pass: UInt32) -> Gradients {
         var gw = weights.map { [Double](repeating: 0, count: $0.count) }
         var gb = biases.map { [Double](repeating: 0, count: $0.count) }
+        var gp = parameters.map { [Double](repeating: 0, count: $0.count) }
         let classes = architecture.classCount
         var g = Self.lossAndHits(logits: tape.values.last!, labels: labels, classes: classes).dlogits.map { $0 * lossScale }
         var p = weights.count
@@ -151,9 +200,10 @@ struct ReferenceCNN {
             case .conv(let kh, let kw, let oc, let pad, let slot):
                 p -= 1
                 let z = tape.pre[i]!, W = weights[p]
+                let dzs = activationBackward(slot, z: z, y: tape.values[i + 1], dy: g, width: z.count, gp: &gp)
                 for n in 0..<images { for o in 0..<oc { for oy in 0..<out.h { for ox in 0..<out.w {
                     let at = ((n * oc + o) * out.h + oy) * out.w + ox
-                    let dz = g[at] * dact(slot, z[at])
+                    let dz = dzs[at]
                     gb[p][o] += dz
                     for ic in 0..<c { for u in 0..<kh { for v in 0..<kw {
                         let iy = oy + u - pad, ix = ox + v - pad
@@ -186,8 +236,9 @@ struct ReferenceCNN {
             case .linear(let no, let slot):
                 p -= 1
                 let ni = c * h * w, z = tape.pre[i]!, W = weights[p]
+                let dzs = activationBackward(slot, z: z, y: tape.values[i + 1], dy: g, width: no, gp: &gp)
                 for n in 0..<images { for o in 0..<no {
-                    let dz = g[n * no + o] * dact(slot, z[n * no + o])
+                    let dz = dzs[n * no + o]
                     gb[p][o] += dz
                     for k in 0..<ni {
                         gw[p][o * ni + k] += dz * input[n * ni + k]
@@ -197,6 +248,6 @@ struct ReferenceCNN {
             }
             g = gin
         }
-        return Gradients(weights: gw, biases: gb, input: g)
+        return Gradients(weights: gw, biases: gb, parameters: gp, input: g)
     }
 }

@@ -11,6 +11,8 @@ public struct ReferenceCNNTrainer {
     public struct Result: Sendable {
         public var history: [EpochMetrics]
         public var weights: CNNWeights
+        /// Final learnable activation parameters per slot.
+        public var activationParameters: [[Float]]
     }
 
     public func train(candidates: [CNNCandidate], architecture: NetworkArchitecture, inputShape: [Int],
@@ -18,7 +20,8 @@ public struct ReferenceCNNTrainer {
         try candidates.enumerated().map { i, c in
             let seed = c.effectiveSeed(runSeed: config.seed, index: i)
             let w0 = try c.initialWeights ?? CNNWeights.initial(architecture: architecture, inputShape: inputShape, seed: seed)
-            var net = try ReferenceCNN(architecture: architecture, inputShape: inputShape, activations: c.activations, weights: w0, seed: seed)
+            var net = try ReferenceCNN(architecture: architecture, inputShape: inputShape, activations: c.activations, weights: w0, seed: seed,
+                                       parameters: c.initialActivationParameters?.map { $0.map(Double.init) })
             return trainOne(&net, weights: w0, config: config, train: train, micro: microBatchImages)
         }
     }
@@ -27,7 +30,7 @@ public struct ReferenceCNNTrainer {
         let n = train.rowCount, f = train.featureCount
         let batch = min(config.batchSize ?? n, n)
         let cap = min(batch, max(1, micro))
-        var m1 = (net.weights + net.biases).map { [Double](repeating: 0, count: $0.count) }
+        var m1 = (net.weights + net.biases + net.parameters).map { [Double](repeating: 0, count: $0.count) }
         var m2 = m1
         var history: [EpochMetrics] = []
         var step = 0
@@ -48,10 +51,10 @@ public struct ReferenceCNNTrainer {
                     lossSum += lh.loss
                     hits += lh.hits
                     let gr = net.backward(tape, labels: labels, images: images, lossScale: 1 / Double(rows), pass: pass)
-                    let flat = gr.weights + gr.biases
+                    let flat = gr.weights + gr.biases + gr.parameters
                     grads = grads.map { zip($0, flat).map { zip($0, $1).map(+) } } ?? flat
                 }
-                var params = net.weights + net.biases
+                var params = net.weights + net.biases + net.parameters
                 let t = Double(step + 1)
                 for j in params.indices {
                     for k in params[j].indices {
@@ -70,7 +73,8 @@ public struct ReferenceCNNTrainer {
                 }
                 let L = net.weights.count
                 net.weights = Array(params[0..<L])
-                net.biases = Array(params[L...])
+                net.biases = Array(params[L..<(2 * L)])
+                net.parameters = Array(params[(2 * L)...])
                 step += 1
             }
             history.append(EpochMetrics(epoch: epoch, train: SplitMetrics(loss: lossSum / Double(n), accuracy: hits / Double(n))))
@@ -78,6 +82,6 @@ public struct ReferenceCNNTrainer {
         let weights = CNNWeights(layers: zip(w0.layers, zip(net.weights, net.biases)).map { l, wb in
             CNNWeights.Layer(index: l.index, shape: l.shape, weight: wb.0.map(Float.init), bias: wb.1.map(Float.init))
         })
-        return Result(history: history, weights: weights)
+        return Result(history: history, weights: weights, activationParameters: net.parameters.map { $0.map(Float.init) })
     }
 }
