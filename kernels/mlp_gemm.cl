@@ -1,6 +1,6 @@
 // mlp_gemm: the three batched GEMMs of a training step, candidate index = global dimension 2.
-// Each work-item owns a register tile of TM rows x TN columns (TNV vectors of VW floats), held in named
-// variables (PoCL keeps private arrays in memory) and accumulates with fma in a fixed order (bias first,
+// Each work-item owns a register tile of TM rows x TN columns (TNV = 1, 2 or 4 vectors of VW floats), held
+// in named variables (PoCL keeps private arrays in memory) and accumulates with fma in a fixed order (bias first,
 // then k = 0, 1, ...), so a candidate's numbers never depend on the tile shape, the population size or its
 // neighbours.
 
@@ -16,17 +16,24 @@
 #error "TM must be 1, 2, 4 or 8"
 #endif
 #if TNV == 1
-#define MLP_V1(s)
+#define MLP_V1(...)
+#define MLP_V23(...)
 #elif TNV == 2
-#define MLP_V1(s) s
+#define MLP_V1(...) __VA_ARGS__
+#define MLP_V23(...)
+#elif TNV == 4
+#define MLP_V1(...) __VA_ARGS__
+#define MLP_V23(...) __VA_ARGS__
 #else
-#error "TNV must be 1 or 2"
+#error "TNV must be 1, 2 or 4"
 #endif
 
 // Forward epilogue, run after the raw tile Z has been stored into A (and, in training with an element-wise
 // activation, into Z, where the backward pass needs it): nothing vector-valued is live across the
 // activation calls (which would spill the whole register tile on every call). Writes A = act(Z); on edge
-// tiles also rewrites Z, with zeros outside the matrix.
+// tiles also rewrites Z, with zeros outside the matrix. When the tile spans the whole padded width its TM
+// rows are contiguous and one span call covers them (each call sets up its constants and id switch; on
+// PoCL that setup costs about as much as a 32-element span of ReLU).
 inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out_pad, int r0, int o0, int rows,
                                  int out_n, int id, __global const float* prm, int training, uint base, int layer,
                                  int row_offset)
@@ -35,10 +42,16 @@ inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out
     if (full && id < 0) return;
     if (full && !AF_KEYED) {
         const uint key = training ? 1u : 0u;
-        for (int m = 0; m < TM; m++) {
-            __global float* ar = Ac + (size_t)m * out_pad;
-            mlp_act_span(id, ar, TN, prm, key);
-        }
+        const bool whole = out_pad == TN;
+        const int spans = whole ? 1 : TM, span = whole ? TM * TN : TN;
+        for (int m = 0; m < spans; m++) mlp_act_span(id, Ac + (size_t)m * out_pad, span, prm, key);
+        return;
+    }
+    if (id < 0 && r0 + TM <= rows) {
+        // Identity on a tile past the last column (the logits' 10 of 32 or 64): only the padding to zero
+        // (the GEMM gives exact zeros there unless an input is inf or NaN).
+        for (int m = 0; m < TM; m++)
+            for (int j = max(out_n - o0, 0); j < TN; j++) Ac[(size_t)m * out_pad + j] = 0.0f;
         return;
     }
     for (int m = 0; m < TM; m++) {
@@ -77,16 +90,19 @@ __kernel void mlp_forward(
     __global const float* A = ain + (size_t)c * ain_cstride + (size_t)r0 * in_stride;
 
     const vfloat b0 = VLOAD(0, B);
-    vfloat b1 = b0;
+    vfloat b1 = b0, b2 = b0, b3 = b0;
     MLP_V1(b1 = VLOAD(0, B + VW);)
-#define FW_DECL(m) vfloat acc##m##_0 = b0, acc##m##_1 = b1;
+    MLP_V23(b2 = VLOAD(0, B + 2 * VW); b3 = VLOAD(0, B + 3 * VW);)
+#define FW_DECL(m) vfloat acc##m##_0 = b0, acc##m##_1 = b1, acc##m##_2 = b2, acc##m##_3 = b3;
     MLP_ROWS(FW_DECL)
     for (int k = 0; k < k_in; k++) {
         const vfloat w0 = VLOAD(0, W + (size_t)k * out_pad);
-        vfloat w1 = w0;
+        vfloat w1 = w0, w2 = w0, w3 = w0;
         MLP_V1(w1 = VLOAD(0, W + (size_t)k * out_pad + VW);)
+        MLP_V23(w2 = VLOAD(0, W + (size_t)k * out_pad + 2 * VW); w3 = VLOAD(0, W + (size_t)k * out_pad + 3 * VW);)
         __global const float* ak = A + k;
-#define FW_STEP(m) { const vfloat x = (vfloat)(ak[m * in_stride]); acc##m##_0 = fma(x, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(x, w1, acc##m##_1);) }
+#define FW_STEP(m) { const vfloat x = (vfloat)(ak[m * in_stride]); acc##m##_0 = fma(x, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(x, w1, acc##m##_1);) \
+        MLP_V23(acc##m##_2 = fma(x, w2, acc##m##_2); acc##m##_3 = fma(x, w3, acc##m##_3);) }
         MLP_ROWS(FW_STEP)
     }
 
@@ -95,10 +111,12 @@ __kernel void mlp_forward(
     const uint base = af_pass_base(seeds[c], pass);
     __global float* Zc = z + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0;
     __global float* Ac = a + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0;
-#define FW_OUT(m) { VSTORE(acc##m##_0, 0, Ac + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Ac + m * out_pad + VW);) }
+#define FW_OUT(m) { VSTORE(acc##m##_0, 0, Ac + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Ac + m * out_pad + VW);) \
+        MLP_V23(VSTORE(acc##m##_2, 0, Ac + m * out_pad + 2 * VW); VSTORE(acc##m##_3, 0, Ac + m * out_pad + 3 * VW);) }
     MLP_ROWS(FW_OUT)
     if (training && id >= 0) {
-#define FW_ZOUT(m) { VSTORE(acc##m##_0, 0, Zc + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Zc + m * out_pad + VW);) }
+#define FW_ZOUT(m) { VSTORE(acc##m##_0, 0, Zc + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Zc + m * out_pad + VW);) \
+        MLP_V23(VSTORE(acc##m##_2, 0, Zc + m * out_pad + 2 * VW); VSTORE(acc##m##_3, 0, Zc + m * out_pad + 3 * VW);) }
         MLP_ROWS(FW_ZOUT)
     }
     mlp_forward_epilogue(Zc, Ac, out_pad, r0, o0, rows, out_n, id, prm, training, base, layer, row_offset);
@@ -106,7 +124,7 @@ __kernel void mlp_forward(
 
 // Backward epilogue, run after the raw tile dA has been stored into G: dZ_{l-1} = dA * act'(Z_{l-1}) for
 // an element-wise slot (dA itself for identity and layer-wise slots); zeros outside the matrix. Adds
-// dA * d act / d p_k into psum.
+// dA * d act / d p_k into psum. A tile as wide as the padded width is one contiguous span, as forward.
 inline void mlp_backward_epilogue(__global const float* Zc, __global float* Gc, int in_pad, int r0, int i0, int rows,
                                   int in_n, int id, __global const float* prm, uint base, int layer_prev,
                                   float* psum, int np)
@@ -114,14 +132,16 @@ inline void mlp_backward_epilogue(__global const float* Zc, __global float* Gc, 
     const bool full = r0 + TM <= rows && i0 + TN <= in_n;
     if (full && id < 0) return;
     if (full && !AF_KEYED) {
-        for (int m = 0; m < TM; m++) {
+        const bool whole = in_pad == TN;
+        const int spans = whole ? 1 : TM, span = whole ? TM * TN : TN;
+        for (int m = 0; m < spans; m++) {
             __global float* gr = Gc + (size_t)m * in_pad;
             __global const float* zr = Zc + (size_t)m * in_pad;
 #if AF_KMAX > 0
-            for (int j = 0; j < TN; j++)
+            for (int j = 0; j < span; j++)
                 for (int k = 0; k < np; k++) psum[k] += gr[j] * af_dparam(id, k, zr[j], prm, 1u);
 #endif
-            mlp_dact_span(id, gr, zr, TN, prm, 1u);
+            mlp_dact_span(id, gr, zr, span, prm, 1u);
         }
         return;
     }
@@ -173,14 +193,16 @@ __kernel void mlp_backward_data(
     __global const float* M = mirror + (size_t)c * mstride + moff + i0;
     __global const float* D = dz + (size_t)c * dz_cstride + (size_t)r0 * dz_stride;
 
-#define BD_DECL(m) vfloat acc##m##_0 = (vfloat)(0.0f), acc##m##_1 = (vfloat)(0.0f);
+#define BD_DECL(m) vfloat acc##m##_0 = (vfloat)(0.0f), acc##m##_1 = (vfloat)(0.0f), acc##m##_2 = (vfloat)(0.0f), acc##m##_3 = (vfloat)(0.0f);
     MLP_ROWS(BD_DECL)
     for (int k = 0; k < out_n; k++) {
         const vfloat w0 = VLOAD(0, M + (size_t)k * in_pad);
-        vfloat w1 = w0;
+        vfloat w1 = w0, w2 = w0, w3 = w0;
         MLP_V1(w1 = VLOAD(0, M + (size_t)k * in_pad + VW);)
+        MLP_V23(w2 = VLOAD(0, M + (size_t)k * in_pad + 2 * VW); w3 = VLOAD(0, M + (size_t)k * in_pad + 3 * VW);)
         __global const float* dk = D + k;
-#define BD_STEP(m) { const vfloat d = (vfloat)(dk[m * dz_stride]); acc##m##_0 = fma(d, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(d, w1, acc##m##_1);) }
+#define BD_STEP(m) { const vfloat d = (vfloat)(dk[m * dz_stride]); acc##m##_0 = fma(d, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(d, w1, acc##m##_1);) \
+        MLP_V23(acc##m##_2 = fma(d, w2, acc##m##_2); acc##m##_3 = fma(d, w3, acc##m##_3);) }
         MLP_ROWS(BD_STEP)
     }
 
@@ -197,7 +219,8 @@ __kernel void mlp_backward_data(
     const int np = 0;
     float psum[1];
 #endif
-#define BD_OUT(m) { VSTORE(acc##m##_0, 0, Gc + m * in_pad); MLP_V1(VSTORE(acc##m##_1, 0, Gc + m * in_pad + VW);) }
+#define BD_OUT(m) { VSTORE(acc##m##_0, 0, Gc + m * in_pad); MLP_V1(VSTORE(acc##m##_1, 0, Gc + m * in_pad + VW);) \
+        MLP_V23(VSTORE(acc##m##_2, 0, Gc + m * in_pad + 2 * VW); VSTORE(acc##m##_3, 0, Gc + m * in_pad + 3 * VW);) }
     MLP_ROWS(BD_OUT)
     mlp_backward_epilogue(Zc, Gc, in_pad, r0, i0, rows, in_n, id, prm, base, layer_prev, psum, np);
 #if AF_KMAX > 0
@@ -223,32 +246,36 @@ __kernel void mlp_backward_weights(
     __global const float* A = ain + (size_t)c * ain_cstride + i0;
     __global const float* D = dz + (size_t)c * dz_cstride + o0;
 
-#define BW_DECL(m) vfloat acc##m##_0 = (vfloat)(0.0f), acc##m##_1 = (vfloat)(0.0f);
+#define BW_DECL(m) vfloat acc##m##_0 = (vfloat)(0.0f), acc##m##_1 = (vfloat)(0.0f), acc##m##_2 = (vfloat)(0.0f), acc##m##_3 = (vfloat)(0.0f);
     MLP_ROWS(BW_DECL)
-    vfloat bacc0 = (vfloat)(0.0f), bacc1 = (vfloat)(0.0f);
-#define BW_STEP(m) { const vfloat x = (vfloat)(ar[m]); acc##m##_0 = fma(x, d0, acc##m##_0); MLP_V1(acc##m##_1 = fma(x, d1, acc##m##_1);) }
+    vfloat bacc0 = (vfloat)(0.0f), bacc1 = (vfloat)(0.0f), bacc2 = (vfloat)(0.0f), bacc3 = (vfloat)(0.0f);
+#define BW_STEP(m) { const vfloat x = (vfloat)(ar[m]); acc##m##_0 = fma(x, d0, acc##m##_0); MLP_V1(acc##m##_1 = fma(x, d1, acc##m##_1);) \
+        MLP_V23(acc##m##_2 = fma(x, d2, acc##m##_2); acc##m##_3 = fma(x, d3, acc##m##_3);) }
 #define BW_LOOP(BIAS) \
     for (int r = 0; r < rows; r++) { \
         const vfloat d0 = VLOAD(0, D + (size_t)r * out_pad); \
-        vfloat d1 = d0; \
+        vfloat d1 = d0, d2 = d0, d3 = d0; \
         MLP_V1(d1 = VLOAD(0, D + (size_t)r * out_pad + VW);) \
+        MLP_V23(d2 = VLOAD(0, D + (size_t)r * out_pad + 2 * VW); d3 = VLOAD(0, D + (size_t)r * out_pad + 3 * VW);) \
         BIAS \
         __global const float* ar = A + (size_t)r * in_stride; \
         MLP_ROWS(BW_STEP) \
     }
     const bool with_bias = i0 == 0;
     if (with_bias) {
-        BW_LOOP(bacc0 += d0; MLP_V1(bacc1 += d1;))
+        BW_LOOP(bacc0 += d0; MLP_V1(bacc1 += d1;) MLP_V23(bacc2 += d2; bacc3 += d3;))
     } else {
         BW_LOOP()
     }
     __global float* G = grads + (size_t)c * pstride + woff + o0;
 #define BW_OUT(m) if (i0 + m < in_n) { \
         VSTORE(acc##m##_0, 0, G + (size_t)(i0 + m) * out_pad); \
-        MLP_V1(VSTORE(acc##m##_1, 0, G + (size_t)(i0 + m) * out_pad + VW);) }
+        MLP_V1(VSTORE(acc##m##_1, 0, G + (size_t)(i0 + m) * out_pad + VW);) \
+        MLP_V23(VSTORE(acc##m##_2, 0, G + (size_t)(i0 + m) * out_pad + 2 * VW); VSTORE(acc##m##_3, 0, G + (size_t)(i0 + m) * out_pad + 3 * VW);) }
     MLP_ROWS(BW_OUT)
     if (with_bias) {
         VSTORE(bacc0, 0, G + (size_t)in_n * out_pad);
         MLP_V1(VSTORE(bacc1, 0, G + (size_t)in_n * out_pad + VW);)
+        MLP_V23(VSTORE(bacc2, 0, G + (size_t)in_n * out_pad + 2 * VW); VSTORE(bacc3, 0, G + (size_t)in_n * out_pad + 3 * VW);)
     }
 }

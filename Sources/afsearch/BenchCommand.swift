@@ -165,6 +165,10 @@ struct BenchTrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Trainer register tile ROWSxVECTORWIDTHxVECTORS (default: chosen for the device).")
     var tile: String?
 
+    /// Device seconds per kernel of the timed run (waits on every launch's event, so the run is a little slower).
+    @Flag(name: .long, help: "Print device seconds per kernel of the timed run.")
+    var profile = false
+
     enum PeakMode: String, ExpressibleByArgument, CaseIterable { case full, quick, none }
 
     /// `cnn` (study 2's CNN) or a spec with convolutions: runs the CNN workload (GPUEngine/Bench/CNNBench.swift,
@@ -245,11 +249,14 @@ struct BenchTrainCommand: AsyncParsableCommand {
             workload.samples = samples
             workload.epochs = epochs
             workload.cycle = try activationCycle()
-            let r = try TrainingBench.run(workload, trainer: trainer)
+            let r = try TrainingBench.run(workload, trainer: trainer, profile: profile)
             let share = peakSummary.map { r.gflops / $0.peakGFLOPs }
             runs.append(.init(result: r, shareOfGEMMPeak: share))
             log(String(format: "%5d %3d %6d %6d %13.1f %9.2f ", p, l, samples, epochs, r.candidateEpochsPerSecond, r.gflops)
                 + benchPadded(share.map { String(format: "%.0f%%", 100 * $0) } ?? "-", 8) + "  " + r.tile)
+            for (name, s) in (r.kernelSeconds ?? [:]).sorted(by: { $0.value > $1.value }) {
+                log("    " + benchPadded(name, 24, left: true) + String(format: " %8.3f s", s))
+            }
         }
         if common.json { try printBenchJSON(Report(device: device.info.name, gemmPeak: peakSummary, runs: runs)) }
     }

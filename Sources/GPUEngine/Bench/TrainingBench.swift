@@ -91,24 +91,36 @@ public struct TrainingBenchResult: Sendable, Codable {
     public var divergedCandidates: Int
     public var chunks: Int
     public var tile: String
+    /// Device seconds per kernel name over the timed run (training and the final evaluation), when profiled.
+    /// Profiling waits on every launch's event, so `seconds` of a profiled run is slightly longer.
+    public var kernelSeconds: [String: Double]?
 }
 
 public enum TrainingBench {
     /// Trains the workload once for `warmupEpochs` (program build, allocations), then times a full run.
+    /// `profile`: read every launch's device time into `kernelSeconds` during the timed run.
     public static func run(_ workload: Study1Workload, trainer: PopulationTrainer, data: LabeledData? = nil,
-                           warmupEpochs: Int = 2) throws -> TrainingBenchResult {
+                           warmupEpochs: Int = 2, profile: Bool = false) throws -> TrainingBenchResult {
         let data = data ?? workload.syntheticData()
         let spec = try workload.spec()
         let candidates = workload.candidates()
+        // The MLP trainer's tile (four-vector tiles allowed), pinned for both runs so the report names
+        // the tile that was measured.
+        let tile = trainer.tile ?? TileShape.choose(for: trainer.device.peakHint, widths: spec.widths, maxVectors: 4)
+        let chosen = trainer.tile
+        trainer.tile = tile
+        defer { trainer.tile = chosen }
         var warm = workload.config
         warm.epochs = max(1, min(warmupEpochs, workload.epochs))
         _ = try trainer.train(candidates: candidates, spec: spec, config: warm, train: data)
 
+        let profiled = trainer.profileKernels
+        trainer.profileKernels = profile
+        defer { trainer.profileKernels = profiled }
         let start = DispatchTime.now().uptimeNanoseconds
         let result = try trainer.train(candidates: candidates, spec: spec, config: workload.config, train: data)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let candidateEpochs = Double(workload.population * workload.epochs)
-        let tile = trainer.tile ?? TileShape.choose(for: trainer.device.peakHint, widths: spec.widths)
         return TrainingBenchResult(
             population: workload.population, layers: workload.layers, samples: workload.samples, epochs: workload.epochs,
             weightsPerCandidate: workload.weightsPerCandidate, seconds: seconds,
@@ -118,6 +130,7 @@ public enum TrainingBench {
             meanFinalTrainAccuracy: result.candidates.map(\.finalTrain.accuracy).reduce(0, +) / Double(max(1, result.candidates.count)),
             divergedCandidates: result.candidates.filter(\.diverged).count,
             chunks: result.chunks,
-            tile: "\(tile.rows)×\(tile.columns) (float\(tile.vectorWidth)×\(tile.vectors))")
+            tile: "\(tile.rows)×\(tile.columns) (float\(tile.vectorWidth)×\(tile.vectors))",
+            kernelSeconds: profile ? result.timing.kernelSeconds : nil)
     }
 }
