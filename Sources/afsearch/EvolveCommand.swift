@@ -22,8 +22,8 @@ struct EvolveCommand: AsyncParsableCommand {
         0.5, fc:1000 + AF3, fc:10) on the CNN population trainer, with AF1/AF2/AF3 as the input/hidden/output \
         stage. A CNN spec string with three activation slots works too (e.g. conv3x3:8,pool2,conv3x3:16,pool2,\
         flatten,fc:64,fc:10); it needs an image dataset whose size its layers fit. Each CNN image costs far more \
-        than an FCN row (study 2's CNN: about 24 MFLOP forward), so the CNN's default row caps are smaller: \
-        600 Train1, 200 Train2 and 500 test rows, 5 final epochs.
+        than an FCN row (study 2's CNN: about 24 MFLOP forward), so the CNN's defaults are smaller: 400 Train1, \
+        200 Train2 and 500 test rows, 5 generations, 5 final epochs (5.5 minutes measured on a busy 2-core CPU through PoCL).
 
         A run lives in runs/<study>/ (study.sqlite, evolution.json, report.html). Running the same command \
         again, or with --resume after a kill, replays the stored generations without retraining them and \
@@ -40,8 +40,8 @@ struct EvolveCommand: AsyncParsableCommand {
     var representation = "cgp"
     @Option(help: "es ((1+λ) evolution strategy) or ga (generational GA). Default: es for cgp, ga for tree.")
     var algorithm: String?
-    @Option(help: "Generations.")
-    var generations = 10
+    @Option(help: "Generations (default 10, CNN 5).")
+    var generations: Int?
     @Option(help: "λ of the (1+λ) ES, or the GA's population size; per population under coevolution.")
     var population = 4
     @Option(help: "Coevolution: extra networks per individual with random partners from the other populations.")
@@ -62,7 +62,7 @@ struct EvolveCommand: AsyncParsableCommand {
     @Option(help: "Mini-batch size as a fraction of the training rows (study 2: 0.1).") var batchFraction = 0.1
     @Option(help: "Epochs of the final retraining on Train1 ∪ Train2 (test accuracy at the last one; default 10, CNN 5).")
     var finalEpochs: Int?
-    @Option(help: "Train1 rows (search training; default 4000, CNN 600).") var trainRows: Int?
+    @Option(help: "Train1 rows (search training; default 4000, CNN 400).") var trainRows: Int?
     @Option(help: "Train2 rows (search validation; default 1000, CNN 200).") var validationRows: Int?
     @Option(help: "Test rows (a stratified subsample of the official test set; default 2000, CNN 500).") var testRows: Int?
     @Flag(help: "Study 2's data sizes: uncapped Train1/Train2/test and 30 final epochs (overrides the row caps).")
@@ -91,7 +91,7 @@ struct EvolveCommand: AsyncParsableCommand {
             guard let kind = AlgorithmKind(rawValue: algorithm) else { throw ValidationError("--algorithm '\(algorithm)': expected es or ga") }
             algorithmKind = kind
         }
-        var s = EvolutionSettings(method: method, genome: genome, algorithm: algorithmKind, generations: generations,
+        var s = EvolutionSettings(method: method, genome: genome, algorithm: algorithmKind, generations: generations ?? Self.defaults(cnn: isCNN).generations,
                                   population: population, seed: seed, randomPartners: partners,
                                   schedule: sequential ? .sequential : .simultaneous, standardActivation: standard)
         s.cgpRows = rows
@@ -103,13 +103,15 @@ struct EvolveCommand: AsyncParsableCommand {
         return s
     }
 
-    /// Row caps and final epochs when not given: a CNN image costs ~100× an FCN row.
-    static func defaults(cnn: Bool) -> (train: Int, validation: Int, test: Int, finalEpochs: Int) {
-        cnn ? (600, 200, 500, 5) : (4000, 1000, 2000, 10)
+    /// Row caps, final epochs and generations when not given: a CNN image costs ~100× an FCN row.
+    static func defaults(cnn: Bool) -> (train: Int, validation: Int, test: Int, finalEpochs: Int, generations: Int) {
+        cnn ? (400, 200, 500, 5, 5) : (4000, 1000, 2000, 10, 10)
     }
 
+    var isCNN: Bool { arch.lowercased() != "fcn" }
+
     func recipe() throws -> Study2Recipe {
-        let cnn = arch.lowercased() != "fcn"
+        let cnn = isCNN
         let d = Self.defaults(cnn: cnn)
         let r = Study2Recipe(dataset: dataset, network: Study2FCN(width: width, hiddenLayers: hiddenLayers), epochs: epochs,
                              learningRate: lr, batchFraction: batchFraction, finalEpochs: paperSizes ? 30 : finalEpochs ?? d.finalEpochs,
@@ -125,6 +127,8 @@ struct EvolveCommand: AsyncParsableCommand {
             return Study2TrainingBackend(cnnTrainer: PopulationCNNTrainer(device: device), architecture: cnn)
         }
         let trainer = PopulationTrainer(device: device)
+        // Every generation brings new expressions: the interpreter trains them without building a program.
+        trainer.activationExecution = .interpreted
         return Study2TrainingBackend(trainer: trainer, network: recipe.network)
     }
 

@@ -18,13 +18,14 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
 
         --arch cnn runs every method on study 2's CNN (AF1/AF2/AF3 of conv1/conv2/fc1000 as the input/hidden/output \
         stage) through the CNN population trainer, or on a CNN spec with three activation slots. It needs 28×28 \
-        images (default dataset mnist-5k) and its default row caps are smaller (300 Train1, 100 Train2, 300 test \
-        rows, 5 final epochs) since one CNN image costs about 100 FCN rows.
+        images (default dataset mnist-5k) and its defaults are smaller since one CNN image costs about 100 FCN \
+        rows: 200 Train1, 100 Train2 and 200 test rows, 3 final epochs, 2 replicates (about 10 minutes on a \
+        2-core CPU through PoCL).
         """)
 
     @Option(help: "Comma-separated datasets (default sklearn/digits; mnist-5k with a CNN).") var datasets: String?
     @Option(help: "Network: fcn, cnn (study 2's CNN) or a CNN spec with 3 activation slots.") var arch = "fcn"
-    @Option(help: "Replicates per method and dataset (the evolution and initialisation seed changes).") var replicates = 3
+    @Option(help: "Replicates per method and dataset (the evolution and initialisation seed changes; default 3, CNN 2).") var replicates: Int?
     @Option(help: "Comma-separated methods (default all five).") var methods = "standard,random,single,triple,coevo"
     @Option(help: "Genome: cgp or tree.") var representation = "cgp"
     @Option(help: "es or ga (default es for cgp, ga for tree).") var algorithm: String?
@@ -33,10 +34,10 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
     @Option(help: "Standard activation: relu or leaky_relu.") var standard = "relu"
     @Option(help: "Fitness epochs.") var epochs = 3
     @Option(help: "Adam learning rate.") var lr = 0.01
-    @Option(help: "Epochs of the final retraining (default 10, CNN 5).") var finalEpochs: Int?
-    @Option(help: "Train1 rows (default 1000, CNN 300).") var trainRows: Int?
+    @Option(help: "Epochs of the final retraining (default 10, CNN 3).") var finalEpochs: Int?
+    @Option(help: "Train1 rows (default 1000, CNN 200).") var trainRows: Int?
     @Option(help: "Train2 rows (default 300, CNN 100).") var validationRows: Int?
-    @Option(help: "Test rows (default 1000, CNN 300).") var testRows: Int?
+    @Option(help: "Test rows (default 1000, CNN 200).") var testRows: Int?
     @Flag(help: "Study 2's data sizes (uncapped rows, 30 final epochs).") var paperSizes = false
     @Option(help: "Permutation-test rounds.") var rounds = 10_000
     @Option(help: "First seed (replicate r uses seed + r).") var seed: UInt64 = 1
@@ -47,7 +48,8 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
 
     func run() async throws {
         let cnn = arch.lowercased() != "fcn"
-        let d = cnn ? (train: 300, validation: 100, test: 300, finalEpochs: 5) : (train: 1000, validation: 300, test: 1000, finalEpochs: 10)
+        let d = cnn ? (train: 200, validation: 100, test: 200, finalEpochs: 3, replicates: 2)
+            : (train: 1000, validation: 300, test: 1000, finalEpochs: 10, replicates: 3)
         let datasets = self.datasets ?? (cnn ? "mnist-5k" : "sklearn/digits")
         var evolve = try EvolveCommand.parse(["--arch", arch, "--representation", representation, "--generations", String(generations),
                                               "--population", String(population), "--standard", standard, "--epochs", String(epochs),
@@ -73,7 +75,7 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
         let backend = try EvolveCommand.backend(for: recipe, device: compute)  // one trainer (and program cache) for every cell
         let experiment = EvolutionExperiment(
             datasets: datasets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, methods: methodList,
-            replicates: replicates, base: base, recipe: recipe, folder: folder, permutationRounds: rounds) { _ in backend }
+            replicates: replicates ?? d.replicates, base: base, recipe: recipe, folder: folder, permutationRounds: rounds) { _ in backend }
         let log: (String) -> Void = { line in if !quiet { EvolutionCLI.stderr(line) } }
         let started = Date()
         let result = try await experiment.run(cellStarted: { log("— \($0)") }, progress: { r in
