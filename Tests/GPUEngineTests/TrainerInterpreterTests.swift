@@ -7,8 +7,10 @@ import Datasets
 /// The interpreted activation path (`ActivationExecution.interpreted`): the same training as the fused,
 /// compiled path and the Double reference, from one program that does not depend on the population.
 @Suite(.serialized) struct TrainerInterpreterTests {
+    /// Its own program cache (memory; the shared disk folder), so its counters see only this suite.
+    static let cache = ProgramCache(directory: ProgramCache.defaultDirectory())
     static let trainer: PopulationTrainer = {
-        let t = PopulationTrainer(device: TrainerFixture.device)
+        let t = PopulationTrainer(device: TrainerFixture.device, cache: cache)
         t.activationExecution = .interpreted
         return t
     }()
@@ -80,6 +82,24 @@ import Datasets
         #expect(a.source == b.source)
         #expect(b.activationIDs == [[-1, -1], [-2, -1]], "the GEMMs see the identity for interpreted slots")
         #expect(b.tapeOffsets[1][0] == -1 && b.tapeOffsets[0].allSatisfy { $0 >= 0 })
+    }
+
+    @Test func newExpressionsAndPopulationSizesNeedNoNewProgram() throws {
+        let spec = try MLPSpec(widths: [6, 16, 12, 3], lastLayerActivation: false)
+        let data = TrainerFixture.data(rows: 32, seed: 2)
+        let config = TrainingConfig(epochs: 1, learningRate: 0.01, seed: 5)
+        let e = Self.expressions
+        _ = try Self.trainer.train(candidates: [Candidate(activations: [e[0], e[1]])], spec: spec, config: config, train: data)
+        let before = Self.cache.counters
+        let generations = [[Candidate(activations: [e[2], e[3]]), Candidate(activations: [e[4], e[5]]), Candidate(activations: [e[6], .x])],
+                           [Candidate(activations: [e[7], e[8]]), Candidate(activations: [e[9], e[10]])]]
+        for population in generations {
+            let r = try Self.trainer.train(candidates: population, spec: spec, config: config, train: data)
+            #expect(r.activationExecution == .interpreted)
+        }
+        let after = Self.cache.counters
+        #expect(after.builds == before.builds && after.diskHits == before.diskHits, "no build and no disk load")
+        #expect(after.memoryHits == before.memoryHits + generations.count)
     }
 
     @Test func learnableParametersFallBackToTheCompiledTrainer() throws {

@@ -29,6 +29,8 @@ final class TrainingSession {
     let layerwiseLayers: Set<Int>
     /// Layers whose slot is interpreted for at least one candidate of this chunk.
     let interpretedLayers: Set<Int>
+    /// Work-group sizes independent of the population size (see `workGroup(for:kernel:)`).
+    let fixedWorkGroups: Bool
 
     // Shared input batch.
     let input: DeviceBuffer<Float>
@@ -43,6 +45,30 @@ final class TrainingSession {
 
     private func note(_ event: KernelEvent) {
         if profiling { events.append(event) }
+    }
+
+    /// Enqueues `kernel` over `global` in work-groups of `local`, or of `workGroup(for:)`.
+    private func launch(_ kernel: ComputeKernel, global: [Int], local: [Int]? = nil,
+                        _ args: any KernelArgumentConvertible...) throws {
+        note(try kernel.launch(global: global, local: local ?? workGroup(for: global, kernel: kernel),
+                               arguments: args.map(\.kernelArgument)))
+    }
+
+    /// nil (the driver's choice) except for interpreted populations on CPU devices. PoCL compiles a kernel
+    /// once per work-group size and, left to choose, derives the size from the whole launch, candidate count
+    /// included: every generation of an evolution (a new number of networks to train) compiled every kernel
+    /// again, seconds each time. Here the size depends only on the layer and batch shape: the candidate
+    /// dimension gets 1, the others the largest divisors within 64 work-items.
+    private func workGroup(for global: [Int], kernel: ComputeKernel) -> [Int]? {
+        guard fixedWorkGroups else { return nil }
+        let candidateDimension = kernel === gatherKernel ? -1 : global.count - 1
+        var budget = 64
+        return global.enumerated().map { d, size in
+            if d == candidateDimension { return 1 }
+            let g = (1...max(1, min(size, budget))).last { size % $0 == 0 } ?? 1
+            budget /= g
+            return g
+        }
     }
 
     /// Waits for the recorded launches and adds their device times to `kernelSeconds`.
@@ -121,6 +147,7 @@ final class TrainingSession {
             interpreter = nil
         }
         interpretedLayers = interpreted
+        fixedWorkGroups = interpreter != nil && device.info.kind == .cpu
         input = try device.buffer(Float.self, count: layout.capacityRows * layout.paddedWidths[0])
         try input.fill(0)
         batchLabels = try device.buffer(Int32.self, count: layout.capacityRows)
@@ -137,9 +164,9 @@ final class TrainingSession {
     func gather(split name: String, start: Int, rows: Int, useOrder: Bool) throws {
         let s = splits[name]!
         let rowsPad = rowTilesPad(rows)
-        note(try gatherKernel.launch(global: [rowsPad], args: s.x, Int32(spec.inputCount), s.labels,
+        try launch(gatherKernel, global: [rowsPad], s.x, Int32(spec.inputCount), s.labels,
                                 order ?? batchLabels, Int32(useOrder ? 1 : 0), Int32(start), Int32(rows),
-                                input, Int32(layout.paddedWidths[0]), batchLabels))
+                                input, Int32(layout.paddedWidths[0]), batchLabels)
     }
 
     /// Forward pass of every layer over the current input batch. Evaluation writes A over Z (z == a); Z is
@@ -150,39 +177,44 @@ final class TrainingSession {
             let (ain, ainC, inStride) = inputOf(layer: l)
             let out = layout.paddedWidths[l + 1]
             let zl = training ? z[l] : a[l]
-            note(try forwardKernel.launch(
+            try launch(forwardKernel,
                 global: [out / tile.columns, rowsPad / tile.rows, count],
-                args: ain, Int32(ainC), Int32(inStride), Int32(spec.widths[l]),
+                ain, Int32(ainC), Int32(inStride), Int32(spec.widths[l]),
                 params, Int32(layout.parameterStride), Int32(layout.weightOffsets[l]), Int32(out), Int32(spec.widths[l + 1]),
                 zl, a[l], Int32(layout.activationStride(layer: l)), Int32(rows),
                 activationIDs, Int32(spec.slot(ofLayer: l) ?? -1), Int32(slots), Int32(layout.activationParameterOffset),
                 seeds, pass, Int32(training ? 1 : 0), Int32(l), Int32(rowOffset),
-                status, Int32(training ? 1 : 0)))
+                status, Int32(training ? 1 : 0))
             if layerwiseLayers.contains(l) {
-                note(try layerwiseForwardKernel.launch(
+                try launch(layerwiseForwardKernel,
                     global: [rowsPad, count],
-                    args: a[l], a[l], Int32(out), Int32(layout.activationStride(layer: l)), Int32(spec.widths[l + 1]), Int32(rows),
+                    a[l], a[l], Int32(out), Int32(layout.activationStride(layer: l)), Int32(spec.widths[l + 1]), Int32(rows),
                     activationIDs, Int32(spec.slot(ofLayer: l)!), Int32(slots), seeds, pass, Int32(l), Int32(rowOffset),
-                    status, Int32(training ? 1 : 0)))
+                    status, Int32(training ? 1 : 0))
             }
             if let ip = interpreter, interpretedLayers.contains(l) {
-                note(try ip.forward.launch(
-                    global: [out / layout.tile.columns, rowsPad, count],
-                    args: a[l], zl, Int32(out), Int32(layout.activationStride(layer: l)), Int32(spec.widths[l + 1]), Int32(rows),
+                try launch(ip.forward,
+                    global: [out / layout.tile.columns, rowsPad, count], local: interpreterLocal,
+                    a[l], zl, Int32(out), Int32(layout.activationStride(layer: l)), Int32(spec.widths[l + 1]), Int32(rows),
                     ip.at, ip.tape, ip.constants, Int32(spec.slot(ofLayer: l)!), Int32(slots),
-                    seeds, pass, Int32(training ? 1 : 0), Int32(l), Int32(rowOffset), status, Int32(training ? 1 : 0)))
+                    seeds, pass, Int32(training ? 1 : 0), Int32(l), Int32(rowOffset), status, Int32(training ? 1 : 0))
             }
         }
     }
+
+    /// Work-groups of one row tile: the interpreter's register file is a private array per work-item, and
+    /// PoCL lays out a work-group's private arrays side by side on a worker's stack (its own choice of
+    /// local size, thousands of work-items, overflowed it).
+    private var interpreterLocal: [Int] { [1, layout.tile.rows, 1] }
 
     /// dL/dZ = dL/dA · f'(Z) in place in `g` for the candidates whose slot of `layer` is interpreted.
     private func interpretedBackward(layer l: Int, g: DeviceBuffer<Float>, rows: Int, pass: UInt32) throws {
         guard let ip = interpreter, interpretedLayers.contains(l) else { return }
         let width = layout.paddedWidths[l + 1]
-        note(try ip.backward.launch(
-            global: [width / layout.tile.columns, rowTilesPad(rows), count],
-            args: g, z[l], Int32(width), Int32(layout.activationStride(layer: l)), Int32(spec.widths[l + 1]), Int32(rows),
-            ip.at, ip.tape, ip.constants, Int32(spec.slot(ofLayer: l)!), Int32(slots), seeds, pass, Int32(l), status))
+        try launch(ip.backward,
+            global: [width / layout.tile.columns, rowTilesPad(rows), count], local: interpreterLocal,
+            g, z[l], Int32(width), Int32(layout.activationStride(layer: l)), Int32(spec.widths[l + 1]), Int32(rows),
+            ip.at, ip.tape, ip.constants, Int32(spec.slot(ofLayer: l)!), Int32(slots), seeds, pass, Int32(l), status)
     }
 
     /// The activations feeding layer `l`: buffer, candidate stride, row stride.
@@ -196,18 +228,18 @@ final class TrainingSession {
         let rowsPad = rowTilesPad(rows), L = spec.layerCount - 1
         let slot = spec.slot(ofLayer: L)
         let partOff = slot != nil ? layout.partialLayout[L].offset : 0
-        note(try lossKernel.launch(
+        try launch(lossKernel,
             global: [rowsPad, count],
-            args: a[L], z[L], Int32(layout.paddedWidths[L + 1]), Int32(layout.activationStride(layer: L)),
+            a[L], z[L], Int32(layout.paddedWidths[L + 1]), Int32(layout.activationStride(layer: L)),
             Int32(spec.classCount), Int32(rows), batchLabels, Float(1.0 / Double(rows)),
             rowLoss, rowHit, Int32(layout.capacityRows),
             Int32(training ? 1 : 0), dz[L % 2],
             params, Int32(layout.parameterStride), Int32(layout.activationParameterOffset),
             activationIDs, parameterCounts, Int32(slot ?? -1), Int32(slots),
             partials, Int32(layout.partialStride), Int32(partOff),
-            seeds, pass, Int32(L), status, Int32(training ? 1 : 0)))
-        note(try reduceKernel.launch(global: [count], args: rowLoss, rowHit, Int32(layout.capacityRows), Int32(rows),
-                                metrics, Int32(training ? 1 : 0), status))
+            seeds, pass, Int32(L), status, Int32(training ? 1 : 0))
+        try launch(reduceKernel, global: [count], rowLoss, rowHit, Int32(layout.capacityRows), Int32(rows),
+                                metrics, Int32(training ? 1 : 0), status)
         if training { try interpretedBackward(layer: L, g: dz[L % 2], rows: rows, pass: pass) }
     }
 
@@ -218,52 +250,52 @@ final class TrainingSession {
             let (ain, ainC, inStride) = inputOf(layer: l)
             let outPad = layout.paddedWidths[l + 1]
             let dzC = layout.capacityRows * outPad
-            note(try backwardWeightsKernel.launch(
+            try launch(backwardWeightsKernel,
                 global: [outPad / tile.columns, (spec.widths[l] + tile.rows - 1) / tile.rows, count],
-                args: ain, Int32(ainC), Int32(inStride), Int32(spec.widths[l]),
+                ain, Int32(ainC), Int32(inStride), Int32(spec.widths[l]),
                 dz[l % 2], Int32(dzC), Int32(outPad), Int32(rows),
-                grads, Int32(layout.parameterStride), Int32(layout.weightOffsets[l]), status))
+                grads, Int32(layout.parameterStride), Int32(layout.weightOffsets[l]), status)
             guard l > 0 else { continue }
             let inPad = layout.paddedWidths[l]
             let prevSlot = spec.slot(ofLayer: l - 1)
-            note(try backwardDataKernel.launch(
+            try launch(backwardDataKernel,
                 global: [inPad / tile.columns, rowsPad / tile.rows, count],
-                args: dz[l % 2], Int32(outPad), Int32(dzC), Int32(spec.widths[l + 1]),
+                dz[l % 2], Int32(outPad), Int32(dzC), Int32(spec.widths[l + 1]),
                 mirror, Int32(layout.mirrorStride), Int32(layout.mirrorOffsets[l]), Int32(inPad), Int32(spec.widths[l]),
                 z[l - 1], dz[(l - 1) % 2], Int32(layout.activationStride(layer: l - 1)), Int32(rows),
                 params, Int32(layout.parameterStride), Int32(layout.activationParameterOffset),
                 activationIDs, parameterCounts, Int32(prevSlot ?? -1), Int32(slots),
                 partials, Int32(layout.partialStride), Int32(prevSlot != nil ? layout.partialLayout[l - 1].offset : 0),
-                seeds, pass, Int32(l - 1), status))
+                seeds, pass, Int32(l - 1), status)
             if layerwiseLayers.contains(l - 1) {
-                note(try layerwiseBackwardKernel.launch(
+                try launch(layerwiseBackwardKernel,
                     global: [rowsPad, count],
-                    args: a[l - 1], dz[(l - 1) % 2], Int32(inPad), Int32(layout.activationStride(layer: l - 1)),
-                    Int32(spec.widths[l]), Int32(rows), activationIDs, Int32(prevSlot!), Int32(slots), status))
+                    a[l - 1], dz[(l - 1) % 2], Int32(inPad), Int32(layout.activationStride(layer: l - 1)),
+                    Int32(spec.widths[l]), Int32(rows), activationIDs, Int32(prevSlot!), Int32(slots), status)
             }
             try interpretedBackward(layer: l - 1, g: dz[(l - 1) % 2], rows: rows, pass: pass)
         }
         if layout.kmax > 0 {
-            note(try paramGradsKernel.launch(
+            try launch(paramGradsKernel,
                 global: [slots * layout.kmax, count],
-                args: partials, Int32(layout.partialStride), partialLayout, Int32(layout.partialLayout.count),
+                partials, Int32(layout.partialStride), partialLayout, Int32(layout.partialLayout.count),
                 Int32(rowsPad / tile.rows), Int32(rowsPad), grads, Int32(layout.parameterStride),
-                Int32(layout.activationParameterOffset), status))
+                Int32(layout.activationParameterOffset), status)
         }
         let t = Double(step + 1)
         switch config.optimizer {
         case .adam(let b1, let b2, let eps):
             let stepSize = config.learningRate / (1 - pow(b1, t))
             let c2sqrt = (1 - pow(b2, t)).squareRoot()
-            note(try updateKernel.launch(
+            try launch(updateKernel,
                 global: [layout.parameterStride, count],
-                args: params, grads, moment1, moment2, mirror, Int32(layout.parameterStride), Int32(layout.mirrorStride),
-                weightLayout, Int32(spec.layerCount), Float(stepSize), Float(b1), Float(b2), Float(eps), Float(c2sqrt), status))
+                params, grads, moment1, moment2, mirror, Int32(layout.parameterStride), Int32(layout.mirrorStride),
+                weightLayout, Int32(spec.layerCount), Float(stepSize), Float(b1), Float(b2), Float(eps), Float(c2sqrt), status)
         case .sgd(let momentum):
-            note(try updateKernel.launch(
+            try launch(updateKernel,
                 global: [layout.parameterStride, count],
-                args: params, grads, moment1, mirror, Int32(layout.parameterStride), Int32(layout.mirrorStride),
-                weightLayout, Int32(spec.layerCount), Float(config.learningRate), Float(momentum), Int32(step == 0 ? 1 : 0), status))
+                params, grads, moment1, mirror, Int32(layout.parameterStride), Int32(layout.mirrorStride),
+                weightLayout, Int32(spec.layerCount), Float(config.learningRate), Float(momentum), Int32(step == 0 ? 1 : 0), status)
         }
     }
 
