@@ -111,11 +111,16 @@ struct PopulationProgram {
         return (packed, offsets)
     }
 
+    /// Columns one interpreter work-item takes: a power of two that divides every padded width (a multiple
+    /// of the tile's columns), at most 16 so that the register file (registers × span floats, twice in the
+    /// backward kernel) stays a few kilobytes.
+    static func interpreterSpan(_ tile: TileShape) -> Int { min(tile.columns, 16) }
+
     /// The interpreted trainer's program: nothing in it depends on the population.
     static func interpreterSource(tile: TileShape, activationSource: ActivationSource) throws -> String {
         let header = "// population MLP trainer, interpreted activations\n"
             + "#define TM \(tile.rows)\n#define VW \(tile.vectorWidth)\n#define TNV \(tile.vectors)\n#define AF_KMAX 0\n"
-            + "#define AFI_SPAN \(tile.columns)\n"
+            + "#define AFI_SPAN \(interpreterSpan(tile))\n"
         let generated = try activationSource([.x])
         return [header, fastMathPrologue, generated, ActivationInterpreter.primitiveFunctions, fastMathEpilogue,
                 spanHelpers(count: 1, generated: generated), KernelTemplates.mlp_common, KernelTemplates.mlp_gemm,

@@ -194,7 +194,7 @@ final class TrainingSession {
             }
             if let ip = interpreter, interpretedLayers.contains(l) {
                 try launch(ip.forward,
-                    global: [out / layout.tile.columns, rowsPad, count], local: interpreterLocal,
+                    global: [out / interpreterSpan, rowsPad, count], local: interpreterLocal,
                     a[l], zl, Int32(out), Int32(layout.activationStride(layer: l)), Int32(spec.widths[l + 1]), Int32(rows),
                     ip.at, ip.tape, ip.constants, Int32(spec.slot(ofLayer: l)!), Int32(slots),
                     seeds, pass, Int32(training ? 1 : 0), Int32(l), Int32(rowOffset), status, Int32(training ? 1 : 0))
@@ -206,13 +206,14 @@ final class TrainingSession {
     /// PoCL lays out a work-group's private arrays side by side on a worker's stack (its own choice of
     /// local size, thousands of work-items, overflowed it).
     private var interpreterLocal: [Int] { [1, layout.tile.rows, 1] }
+    private var interpreterSpan: Int { PopulationProgram.interpreterSpan(layout.tile) }
 
     /// dL/dZ = dL/dA · f'(Z) in place in `g` for the candidates whose slot of `layer` is interpreted.
     private func interpretedBackward(layer l: Int, g: DeviceBuffer<Float>, rows: Int, pass: UInt32) throws {
         guard let ip = interpreter, interpretedLayers.contains(l) else { return }
         let width = layout.paddedWidths[l + 1]
         try launch(ip.backward,
-            global: [width / layout.tile.columns, rowTilesPad(rows), count], local: interpreterLocal,
+            global: [width / interpreterSpan, rowTilesPad(rows), count], local: interpreterLocal,
             g, z[l], Int32(width), Int32(layout.activationStride(layer: l)), Int32(spec.widths[l + 1]), Int32(rows),
             ip.at, ip.tape, ip.constants, Int32(spec.slot(ofLayer: l)!), Int32(slots), seeds, pass, Int32(l), status)
     }
