@@ -48,7 +48,7 @@ __kernel void cnn_conv_forward(
     __global float* z, __global float* a, const int out_cand, const int rows,
     __global const int* act_id, const int slot, const int slots,
     __global const uint* seeds, const uint pass, const int training, const int layer,
-    __global const int* status, const int skip_frozen)
+    __global const int* status, const int skip_frozen, const int aoff)
 {
     const int c = get_global_id(2);
     if (skip_frozen && status[c] != MLP_ACTIVE) return;
@@ -98,7 +98,7 @@ __kernel void cnn_conv_forward(
         }
     }
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
-    __global const float* prm = params + (size_t)c * pstride;
+    __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
     const uint base = af_pass_base(seeds[c], pass);
     __global float* Zc = z + (size_t)c * out_cand + (size_t)r0 * out_pad + o0;
     __global float* Ac = a + (size_t)c * out_cand + (size_t)r0 * out_pad + o0;
@@ -131,6 +131,32 @@ __kernel void cnn_conv_backward_weights(
     MLP_ROWS(CW_DECL)
     vfloat bacc0 = (vfloat)(0.0f), bacc1 = (vfloat)(0.0f);
     const bool with_bias = k0 == 0;
+    if (IC % TM == 0) {
+        // All TM rows of the tile are channels ch0.. of one tap: one address per pixel, and only the
+        // pixels whose tap lies inside the input (the others add exact zeros in the general form).
+        const int tap = k0 / IC, ch0 = k0 - tap * IC, ty = tap / KW - pad, tx = tap % KW - pad;
+        const int ylo = max(0, -ty), yhi = min(OH, IH - ty), xlo = max(0, -tx), xhi = min(OW, IW - tx);
+        for (int n = 0; n < images; n++) {
+            for (int y = ylo; y < yhi; y++) {
+                for (int x = xlo; x < xhi; x++) {
+                    const size_t r = ((size_t)n * OH + y) * OW + x;
+                    const vfloat d0 = VLOAD(0, D + r * out_pad);
+                    vfloat d1 = d0;
+                    MLP_V1(d1 = VLOAD(0, D + r * out_pad + VW);)
+                    __global const float* ap = A + ((size_t)(n * IH + y + ty) * IW + x + tx) * in_cs + ch0;
+#define CW_FMA_IN(m) { const vfloat xv = (vfloat)(ap[m]); \
+                    acc##m##_0 = fma(xv, d0, acc##m##_0); MLP_V1(acc##m##_1 = fma(xv, d1, acc##m##_1);) }
+                    MLP_ROWS(CW_FMA_IN)
+                }
+            }
+        }
+        if (with_bias) {
+            for (size_t r = 0; r < (size_t)images * OH * OW; r++) {
+                bacc0 += VLOAD(0, D + r * out_pad);
+                MLP_V1(bacc1 += VLOAD(0, D + r * out_pad + VW);)
+            }
+        }
+    } else
     for (int n = 0; n < images; n++) {
         for (int y = 0; y < OH; y++) {
             for (int x = 0; x < OW; x++) {
@@ -171,7 +197,7 @@ __kernel void cnn_conv_backward_data(
     const int IH, const int IW, const int rows,
     __global const float* params, const int pstride,
     __global const int* act_id, const int slot, const int slots,
-    __global const uint* seeds, const uint pass, const int layer_prev, __global const int* status)
+    __global const uint* seeds, const uint pass, const int layer_prev, __global const int* status, const int aoff)
 {
     const int c = get_global_id(2);
     if (status[c] != MLP_ACTIVE) return;
@@ -193,18 +219,30 @@ __kernel void cnn_conv_backward_data(
             const int off##m = ok##m ? ((n##m * OH + yy##m) * OW + xx##m) * out_pad : 0;
             MLP_ROWS(CD_OFF)
             __global const float* Mk = Mc + (kh * KW + kw) * IC;
-            for (int oc = 0; oc < OC; oc++) {
-                const vfloat w0 = VLOAD(0, Mk + (size_t)oc * m_pad);
-                vfloat w1 = w0;
-                MLP_V1(w1 = VLOAD(0, Mk + (size_t)oc * m_pad + VW);)
+#define CD_ALL(m) && ok##m
+            if (true MLP_ROWS(CD_ALL)) {
+                for (int oc = 0; oc < OC; oc++) {
+                    const vfloat w0 = VLOAD(0, Mk + (size_t)oc * m_pad);
+                    vfloat w1 = w0;
+                    MLP_V1(w1 = VLOAD(0, Mk + (size_t)oc * m_pad + VW);)
+#define CD_FMA_IN(m) { const vfloat dv = (vfloat)(D[off##m + oc]); \
+                    acc##m##_0 = fma(dv, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(dv, w1, acc##m##_1);) }
+                    MLP_ROWS(CD_FMA_IN)
+                }
+            } else {
+                for (int oc = 0; oc < OC; oc++) {
+                    const vfloat w0 = VLOAD(0, Mk + (size_t)oc * m_pad);
+                    vfloat w1 = w0;
+                    MLP_V1(w1 = VLOAD(0, Mk + (size_t)oc * m_pad + VW);)
 #define CD_FMA(m) { const float t = D[off##m + oc]; const vfloat dv = (vfloat)(ok##m ? t : 0.0f); \
-                acc##m##_0 = fma(dv, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(dv, w1, acc##m##_1);) }
-                MLP_ROWS(CD_FMA)
+                    acc##m##_0 = fma(dv, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(dv, w1, acc##m##_1);) }
+                    MLP_ROWS(CD_FMA)
+                }
             }
         }
     }
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
-    __global const float* prm = params + (size_t)c * pstride;
+    __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
     const uint base = af_pass_base(seeds[c], pass);
     __global const float* Zc = zin + (size_t)c * in_cand + (size_t)r0 * in_cs + i0;
     __global float* Gc = din + (size_t)c * in_cand + (size_t)r0 * in_cs + i0;
@@ -290,7 +328,7 @@ __kernel void cnn_pool_backward(
     const int H, const int W, const int rows,
     __global const float* params, const int pstride,
     __global const int* act_id, const int slot, const int slots,
-    __global const uint* seeds, const uint pass, const int layer_prev, __global const int* status)
+    __global const uint* seeds, const uint pass, const int layer_prev, __global const int* status, const int aoff)
 {
     const int r = get_global_id(0), c = get_global_id(1);
     if (status[c] != MLP_ACTIVE) return;
@@ -314,7 +352,7 @@ __kernel void cnn_pool_backward(
     for (; ch < cs; ch++) G[ch] = (ch < C && R[ch] == mine) ? D[ch] : 0.0f;
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
     if (id < 0) return;
-    __global const float* prm = params + (size_t)c * pstride;
+    __global const float* prm = params + (size_t)c * pstride + aoff + slot * AF_KMAX;
     __global const float* Z = zin + (size_t)c * cand + (size_t)r * cs;
 #if AF_KEYED
     const uint base = af_pass_base(seeds[c], pass);
@@ -353,22 +391,93 @@ __kernel void cnn_dropout(
 }
 
 // dZ = dA * act'(Z) in place over a [rows][cs] matrix (rows = pixels for a conv, images for a Linear
-// layer, matching the keys of the forward pass). global: (rowsPad, P).
+// layer, matching the keys of the forward pass), for candidates with an element-wise function in the
+// slot. With learnable parameters (part_off >= 0) each row also writes its sums of dA * d act / d p_k to
+// partials[c][part_off + row * AF_KMAX + k] (cnn_param_grads adds them up). global: (rowsPad, P).
 __kernel void cnn_act_backward(
     __global float* g, __global const float* zin, const int cand, const int cs, const int C, const int rows,
     __global const float* params, const int pstride,
     __global const int* act_id, const int slot, const int slots,
-    __global const uint* seeds, const uint pass, const int layer, __global const int* status)
+    __global const uint* seeds, const uint pass, const int layer, __global const int* status,
+    const int aoff, __global const int* act_nparams, __global float* partials, const int part_cstride, const int part_off)
 {
     const int r = get_global_id(0), c = get_global_id(1);
     if (r >= rows || status[c] != MLP_ACTIVE) return;
     const int id = act_id[c * slots + slot];
-    if (id < 0) return;
-    __global const float* prm = params + (size_t)c * pstride;
+#if AF_KMAX > 0
+    float psum[AF_KMAX];
+    for (int k = 0; k < AF_KMAX; k++) psum[k] = 0.0f;
+    const int np = id >= 0 && part_off >= 0 ? act_nparams[c * slots + slot] : 0;
+#endif
+    if (id >= 0) {
+        __global const float* prm = params + (size_t)c * pstride + aoff + slot * AF_KMAX;
+        const uint base = af_pass_base(seeds[c], pass);
+        __global float* G = g + (size_t)c * cand + (size_t)r * cs;
+        __global const float* Z = zin + (size_t)c * cand + (size_t)r * cs;
+        for (int ch = 0; ch < C; ch++) {
+            const float da = G[ch], zz = Z[ch];
+            const uint key = mlp_key(1, base, layer, r, ch);
+            G[ch] = da * af_dact(id, zz, prm, key);
+#if AF_KMAX > 0
+            for (int k = 0; k < np; k++) psum[k] += da * af_dparam(id, k, zz, prm, key);
+#endif
+        }
+    }
+#if AF_KMAX > 0
+    if (part_off >= 0) {
+        __global float* Pp = partials + (size_t)c * part_cstride + part_off + (size_t)r * AF_KMAX;
+        for (int k = 0; k < AF_KMAX; k++) Pp[k] = psum[k];
+    }
+#endif
+}
+
+// Gradient of learnable parameter k of slot s: the sum of the row partials of every layer activated by
+// slot s (layers in architecture order, rows in order; cnn_act_backward's or the loss kernel's).
+// layout: per such layer 3 ints (slot, part_off, rows per image). Written to grads at aoff.
+// global: (slots * AF_KMAX, P).
+__kernel void cnn_param_grads(
+    __global const float* partials, const int part_cstride, __global const int* layout, const int layouts,
+    const int images, __global float* grads, const int pstride, const int aoff, __global const int* status)
+{
+#if AF_KMAX > 0
+    const int idx = get_global_id(0), c = get_global_id(1);
+    if (status[c] != MLP_ACTIVE) return;
+    const int s = idx / AF_KMAX, k = idx % AF_KMAX;
+    float sum = 0.0f;
+    for (int j = 0; j < layouts; j++) {
+        if (layout[3 * j] != s) continue;
+        const int rows = images * layout[3 * j + 2];
+        __global const float* Pp = partials + (size_t)c * part_cstride + layout[3 * j + 1] + k;
+        for (int r = 0; r < rows; r++) sum += Pp[(size_t)r * AF_KMAX];
+    }
+    grads[(size_t)c * pstride + aoff + idx] = sum;
+#endif
+}
+
+// Dropout on the shared input batch: each candidate gets its own copy [images][H][W][C] (channels-last,
+// as the gathered batch), elements kept with probability 1 - rate and scaled by 1/(1 - rate) in
+// training (keys as cnn_dropout's: PyTorch's flattened index), copied unchanged in evaluation.
+// global: (capacityImages, P).
+__kernel void cnn_input_dropout(
+    __global const float* x, __global float* out, const int cand, const int C, const int H, const int W,
+    const float rate, const float scale, __global const uint* seeds, const uint pass, const int layer,
+    const int training, __global const int* status, const int skip_frozen)
+{
+    const int n = get_global_id(0), c = get_global_id(1);
+    if (skip_frozen && status[c] != MLP_ACTIVE) return;
+    const int F = C * H * W;
+    __global const float* S = x + (size_t)n * F;
+    __global float* D = out + (size_t)c * cand + (size_t)n * F;
+    if (!training) {
+        for (int j = 0; j < F; j++) D[j] = S[j];
+        return;
+    }
     const uint base = af_pass_base(seeds[c], pass);
-    __global float* G = g + (size_t)c * cand + (size_t)r * cs;
-    __global const float* Z = zin + (size_t)c * cand + (size_t)r * cs;
-    for (int ch = 0; ch < C; ch++) G[ch] *= af_dact(id, Z[ch], prm, mlp_key(1, base, layer, r, ch));
+    for (int p = 0; p < H * W; p++)
+        for (int ch = 0; ch < C; ch++) {
+            const uint key = af_element_key(base, layer, n, ch * H * W + p);
+            D[p * C + ch] = cnn_dropout_keep(key, rate) ? S[p * C + ch] * scale : 0.0f;
+        }
 }
 
 // grads += scratch over every parameter of every active candidate (gradient accumulation across the

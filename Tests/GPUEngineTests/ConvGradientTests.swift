@@ -36,6 +36,13 @@ import Kernels
                 #expect(abs(fd - g.biases[l][k]) < 1e-7 + 1e-5 * abs(fd), "\(spec): bias \(l)[\(k)]")
             }
         }
+        for s in net.parameters.indices {
+            for k in net.parameters[s].indices {
+                let fd = central { d in var n = net; n.parameters[s][k] += d; return loss(n, x, labels, pass: pass) }
+                #expect(abs(fd - g.parameters[s][k]) < 1e-7 + 1e-5 * abs(fd), "\(spec): activation parameter \(s)[\(k)] fd \(fd) vs \(g.parameters[s][k])")
+                #expect(g.parameters[s][k] != 0, "\(spec): activation parameter \(s)[\(k)] gets a gradient")
+            }
+        }
         for k in Swift.stride(from: 0, to: x.count, by: 5) {
             let fd = central { d in var xx = x; xx[k] += d; return loss(net, xx, labels, pass: pass) }
             #expect(abs(fd - g.input[k]) < 1e-7 + 1e-5 * abs(fd), "\(spec): input[\(k)]")
@@ -50,6 +57,20 @@ import Kernels
         // conv → conv, dropout on a feature map, pooling an odd size (floor mode), non-square kernel.
         try Self.check(spec: "conv3x2:3,conv2x3:4,dropout:0.3,pool2,flatten,fc:3", inputShape: [1, 7, 8],
                        activations: Array(Self.acts.prefix(2)))
+    }
+
+    @Test func learnableParametersAndInputDropoutGradientsMatchFiniteDifferences() throws {
+        // Input dropout; parameters in conv and Linear slots; slot 0 shared by a conv and the logits.
+        try Self.check(spec: "dropout:0.3,conv3x3:4:p1@0,pool2,conv3x3:5@1,pool2,flatten,fc:7@2,fc:3@0", inputShape: [2, 8, 8],
+                       activations: [CNNActivationFeatureTests.twoParameters, CNNActivationFeatureTests.swish, CNNActivationFeatureTests.swish])
+    }
+
+    @Test func layerwiseLinearSlotGradientsMatchFiniteDifferences() throws {
+        try Self.check(spec: "conv3x3:4:p1,pool2,flatten,fc:7,fc:5,fc:3", inputShape: [1, 6, 6],
+                       activations: [.unary(.tanh, .x), .layerwise(.softmax), .layerwise(.logSoftmax)])
+        // Gumbel noise is a function of the pass's keys, fixed during the finite differences.
+        try Self.check(spec: "conv3x3:4:p1,pool2,flatten,fc:7,fc:5,fc:3", inputShape: [1, 6, 6],
+                       activations: [.unary(.sigmoid, .x), .layerwise(.gumbelSoftmax), .layerwise(.softmin)])
     }
 
     @Test func dropoutMaskIsSeededAndKeepsAboutOneMinusRate() {

@@ -12,6 +12,8 @@ struct CNNPlan {
         /// The conv or Linear layer (architecture index) whose activation produced it, if any.
         var activatedBy: (layer: Int, slot: Int)?
         var fromPool: Bool = false
+        /// A candidate's own copy of the shared input (made by input dropout): nothing flows back into it.
+        var isInputCopy: Bool = false
         var imageFloats: Int { height * width * channelStride }
         var pixels: Int { height * width }
     }
@@ -32,6 +34,8 @@ struct CNNPlan {
         case linear(ParameterLayer)
         case pool(input: Int, output: Int, layer: Int)
         case dropout(tensor: Int, rate: Double, layer: Int)
+        /// Dropout on the shared input batch into a candidate's own copy (`output`).
+        case inputDropout(output: Int, rate: Double, layer: Int)
     }
 
     let architecture: NetworkArchitecture
@@ -44,10 +48,14 @@ struct CNNPlan {
     let parameterLayers: [ParameterLayer]
     let parameterStride: Int
     let mirrorStride: Int
+    /// Where the learnable activation parameters start in a candidate's block: `slots` × `kmax` floats,
+    /// slot s at `activationOffset + s * kmax` (the kernels' AF_KMAX).
+    let activationOffset: Int
+    let kmax: Int
     /// Over-read slack after each per-candidate block (the GEMM tiles may read a tile past the end).
     static let slack = 64
 
-    init(architecture: NetworkArchitecture, inputShape: [Int], tile: TileShape, capacityImages: Int) throws {
+    init(architecture: NetworkArchitecture, inputShape: [Int], tile: TileShape, capacityImages: Int, kmax: Int = 0) throws {
         let shapes = try CNNShapes(architecture: architecture, inputShape: inputShape)
         self.architecture = architecture
         self.inputShape = inputShape
@@ -75,6 +83,12 @@ struct CNNPlan {
             case .maxPool:
                 tensors.append(Tensor(channels: t.channels, height: out.h, width: out.w, channelStride: t.channelStride, fromPool: true))
                 stages.append(.pool(input: cur, output: cur + 1, layer: i))
+            case .dropout(let rate) where cur == 0:
+                guard rate > 0 else { break }
+                var copy = t
+                copy.isInputCopy = true
+                tensors.append(copy)
+                stages.append(.inputDropout(output: cur + 1, rate: rate, layer: i))
             case .dropout(let rate):
                 if rate > 0 { stages.append(.dropout(tensor: cur, rate: rate, layer: i)) }
             case .flatten:
@@ -96,6 +110,9 @@ struct CNNPlan {
         self.tensors = tensors
         self.stages = stages
         parameterLayers = players
+        activationOffset = p
+        self.kmax = kmax
+        p += architecture.slotCount * kmax
         parameterStride = Self.roundUp(p, 16)
         mirrorStride = Self.roundUp(max(m, 1), 16)
     }
@@ -113,6 +130,9 @@ struct CNNPlan {
 
     /// Floats of tensor `t` for one candidate (a whole micro-batch, plus slack).
     func tensorFloats(_ t: Int) -> Int { capacityImages * tensors[t].imageFloats + Self.slack }
+
+    /// Whether the backward pass computes tensor t's gradient (not for the input or a copy of it).
+    func needsGradient(_ t: Int) -> Bool { t > 0 && !tensors[t].isInputCopy }
 
     var classCount: Int { parameterLayers.last!.outputs }
     var logits: Int { tensors.count - 1 }
@@ -140,9 +160,13 @@ struct CNNPlan {
         return ch < t.channels ? ch * t.pixels + pixel : nil
     }
 
-    /// One candidate's weights in the device layout (params block without moments) and its mirror.
-    func pack(_ w: CNNWeights) -> (params: [Float], mirror: [Float]) {
+    /// One candidate's weights and activation parameters (per slot) in the device layout (params block
+    /// without moments) and its mirror.
+    func pack(_ w: CNNWeights, activationParameters: [[Float]] = []) -> (params: [Float], mirror: [Float]) {
         var params = [Float](repeating: 0, count: parameterStride)
+        for (s, values) in activationParameters.enumerated() {
+            for (k, v) in values.prefix(kmax).enumerated() { params[activationOffset + s * kmax + k] = v }
+        }
         var mirror = [Float](repeating: 0, count: mirrorStride)
         for (pl, layer) in zip(parameterLayers, w.layers) {
             for o in 0..<pl.outputs {
@@ -172,6 +196,11 @@ struct CNNPlan {
             let bias = (0..<pl.outputs).map { params[base + pl.weightOffset + pl.k * pl.outPad + $0] }
             return CNNWeights.Layer(index: s.index, shape: s.shape, weight: weight, bias: bias)
         })
+    }
+
+    /// A candidate's activation parameters from its params block, `counts[s]` values for slot s.
+    func activationParameters(_ params: ArraySlice<Float>, counts: [Int]) -> [[Float]] {
+        counts.enumerated().map { s, n in (0..<n).map { params[params.startIndex + activationOffset + s * kmax + $0] } }
     }
 
     /// PyTorch flat index of weight (o, device row k); conv rows are k = (kh·KW + kw)·IC + ic.

@@ -14,7 +14,7 @@ final class CNNSession {
     let convForward, convBackwardWeights, convBackwardData, poolForward, poolBackward: ComputeKernel
     let dropoutKernel, actBackward, accumulate, gatherKernel: ComputeKernel
     let linearForward, linearBackwardData, linearBackwardWeights, lossKernel, reduceKernel, updateKernel: ComputeKernel
-    let mirrorTranspose: ComputeKernel
+    let mirrorTranspose, layerwiseForward, layerwiseBackward, paramGrads, inputDropout: ComputeKernel
 
     let params, grads, moment1, moment2, mirror: DeviceBuffer<Float>
     /// Gradients of the later micro-batches of a step, added into `grads` (allocated only when needed).
@@ -24,7 +24,7 @@ final class CNNSession {
     let z: [DeviceBuffer<Float>?]
     let g: [DeviceBuffer<Float>?]
     let arg: [DeviceBuffer<UInt8>?]
-    let rowLoss, rowHit, trainMetrics, evalMetrics, partials: DeviceBuffer<Float>
+    let rowLoss, rowHit, trainMetrics, evalMetrics: DeviceBuffer<Float>
     let status: DeviceBuffer<Int32>
     let activationIDs, parameterCounts, updateLayout: DeviceBuffer<Int32>
     let seeds: DeviceBuffer<UInt32>
@@ -32,6 +32,18 @@ final class CNNSession {
     var order: DeviceBuffer<Int32>?
     /// Tensors a dropout works on: their producer's activation derivative cannot be fused upstream.
     let droppedTensors: Set<Int>
+    /// Slots where some candidate has learnable parameters (their derivative is never fused: the
+    /// parameter partials come from cnn_act_backward or the loss kernel), and slots where some candidate
+    /// has a layer-wise function (Linear layers only; finished by mlp_layerwise_backward).
+    let parameterSlots: Set<Int>
+    let layerwiseSlots: Set<Int>
+    /// With learnable parameters: per-row partials of every layer activated by a parameter slot
+    /// (`partialOffsets` by tensor), their layout for cnn_param_grads, and a sink for the partials
+    /// mlp_backward_data writes when it is not asked for any.
+    let partials, partialSink: DeviceBuffer<Float>
+    let partialStride, sinkStride: Int
+    let partialOffsets: [Int: Int]
+    let partialLayout: DeviceBuffer<Int32>
 
     private var splits: [String: (x: DeviceBuffer<Float>, labels: DeviceBuffer<Int32>, rows: Int)] = [:]
 
@@ -48,8 +60,8 @@ final class CNNSession {
     }
 
     init(device: ComputeDevice, program: ComputeProgram, plan: CNNPlan, activationIDs ids: [[Int32]],
-         initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32], optimizer: Optimizer,
-         needsAccumulation: Bool) throws {
+         parameterCounts counts: [[Int]], initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
+         optimizer: Optimizer, needsAccumulation: Bool) throws {
         self.device = device
         self.plan = plan
         count = initial.count
@@ -70,6 +82,10 @@ final class CNNSession {
         reduceKernel = try program.kernel("mlp_metrics_reduce")
         if case .adam = optimizer { updateKernel = try program.kernel("cnn_adam_update") } else { updateKernel = try program.kernel("sgd_update") }
         mirrorTranspose = try program.kernel("cnn_mirror_transpose")
+        layerwiseForward = try program.kernel("mlp_layerwise_forward")
+        layerwiseBackward = try program.kernel("mlp_layerwise_backward")
+        paramGrads = try program.kernel("cnn_param_grads")
+        inputDropout = try program.kernel("cnn_input_dropout")
 
         let P = count, ps = plan.parameterStride
         params = try device.buffer(initial.flatMap(\.params))
@@ -100,16 +116,35 @@ final class CNNSession {
         rowHit = try device.buffer(Float.self, count: P * cap)
         trainMetrics = try device.buffer(Float.self, count: 2 * P)
         evalMetrics = try device.buffer(Float.self, count: 2 * P)
-        partials = try device.buffer(Float.self, count: 1)
         status = try device.buffer([Int32](repeating: 0, count: P))
         activationIDs = try device.buffer(ids.flatMap { $0 } + [0])
-        parameterCounts = try device.buffer([Int32](repeating: 0, count: P * slots + 1))
+        parameterCounts = try device.buffer(counts.flatMap { $0.map(Int32.init) } + [0])
         updateLayout = try device.buffer(plan.updateLayout)
         seeds = try device.buffer(seedValues)
         batchLabels = try device.buffer(Int32.self, count: cap)
         var dropped = Set<Int>()
         for case .dropout(let t, _, _) in plan.stages { dropped.insert(t) }
         droppedTensors = dropped
+        let slotCount = slots
+        parameterSlots = Set((0..<slotCount).filter { s in counts.contains { $0[s] > 0 } })
+        layerwiseSlots = Set((0..<slotCount).filter { s in ids.contains { $0[s] <= -2 } })
+        // One partial per row (pixel or image) and parameter for each tensor activated by a parameter slot.
+        var offsets: [Int: Int] = [:], layout: [Int32] = [], off = 0, sink = 0
+        for (t, tensor) in plan.tensors.enumerated() {
+            guard let act = tensor.activatedBy, parameterSlots.contains(act.slot) else { continue }
+            offsets[t] = off
+            layout += [Int32(act.slot), Int32(off), Int32(tensor.pixels)]
+            off += CNNPlan.roundUp(cap * tensor.pixels, plan.tile.rows) * plan.kmax
+        }
+        for pl in plan.parameterLayers where pl.conv == nil {
+            sink = max(sink, CNNPlan.roundUp(cap, plan.tile.rows) * plan.kmax, pl.mirrorRowStride / plan.tile.columns * CNNPlan.roundUp(cap, plan.tile.rows) / plan.tile.rows * plan.kmax)
+        }
+        partialOffsets = offsets
+        partialStride = max(off, 1)
+        sinkStride = max(sink, 1)
+        partials = try device.buffer(Float.self, count: plan.kmax > 0 ? P * partialStride : 1)
+        partialSink = try device.buffer(Float.self, count: plan.kmax > 0 ? P * sinkStride : 1)
+        partialLayout = try device.buffer(layout + [0])
     }
 
     func upload(split name: String, _ data: LabeledData) throws {
@@ -153,7 +188,8 @@ final class CNNSession {
                     Int32(cv.kh), Int32(cv.kw), Int32(cv.pad), Int32(tout.height), Int32(tout.width),
                     params, Int32(plan.parameterStride), Int32(pl.weightOffset), Int32(pl.outPad), Int32(pl.outputs),
                     zb, a[pl.output], cand(pl.output), Int32(rows),
-                    activationIDs, Int32(pl.slot ?? -1), Int32(slots), seeds, pass, train, Int32(pl.layer), status, train)
+                    activationIDs, Int32(pl.slot ?? -1), Int32(slots), seeds, pass, train, Int32(pl.layer), status, train,
+                    Int32(plan.activationOffset))
                 try mark("conv forward \(pl.layer)")
             case .linear(let pl):
                 let tin = plan.tensors[pl.input]
@@ -164,9 +200,17 @@ final class CNNSession {
                     args: a[pl.input], cand(pl.input), Int32(tin.pixels == 1 ? tin.channelStride : tin.imageFloats), Int32(pl.k),
                     params, Int32(plan.parameterStride), Int32(pl.weightOffset), Int32(pl.outPad), Int32(pl.outputs),
                     zb, a[pl.output], cand(pl.output), Int32(images),
-                    activationIDs, Int32(pl.slot ?? -1), Int32(slots), Int32(0),
+                    activationIDs, Int32(pl.slot ?? -1), Int32(slots), Int32(plan.activationOffset),
                     seeds, pass, train, Int32(pl.layer), status, train, Int32(rowTiles), Int32(per))
                 try mark("linear forward \(pl.layer)")
+                if let slot = pl.slot, layerwiseSlots.contains(slot) {
+                    // The GEMM left A = Z for these candidates; the row kernel applies the function in place.
+                    try layerwiseForward.launch(
+                        global: [pad(images), P],
+                        args: a[pl.output], a[pl.output], Int32(pl.outPad), cand(pl.output), Int32(pl.outputs), Int32(images),
+                        activationIDs, Int32(slot), Int32(slots), seeds, pass, Int32(pl.layer), Int32(0), status, train)
+                    try mark("layer-wise forward")
+                }
             case .pool(let input, let output, _):
                 let tin = plan.tensors[input], tout = plan.tensors[output]
                 try poolForward.launch(
@@ -177,6 +221,13 @@ final class CNNSession {
             case .dropout(let tensor, let rate, let layer):
                 guard training else { continue }
                 try dropout(a[tensor], tensor: tensor, rate: rate, layer: layer, images: images, pass: pass, skipFrozen: true)
+                try mark("dropout")
+            case .inputDropout(let output, let rate, let layer):
+                let tt = plan.tensors[output]
+                try inputDropout.launch(
+                    global: [plan.capacityImages, P],
+                    args: a[0], a[output], cand(output), Int32(tt.channels), Int32(tt.height), Int32(tt.width),
+                    Float(rate), Float(1 / (1 - rate)), seeds, pass, Int32(layer), train, status, train)
                 try mark("dropout")
             }
         }
@@ -195,13 +246,15 @@ final class CNNSession {
     func loss(images: Int, batchImages: Int, training: Bool, pass: UInt32, metrics: DeviceBuffer<Float>) throws {
         let L = plan.logits, last = plan.parameterLayers.last!
         let zlast = z[L] ?? a[L]
+        let logitPartials = training ? partialOffsets[L] : nil
         try lossKernel.launch(
             global: [pad(images), count],
             args: a[L], zlast, Int32(last.outPad), cand(L), Int32(last.outputs), Int32(images), batchLabels,
             Float(1.0 / Double(batchImages)), rowLoss, rowHit, Int32(plan.capacityImages),
-            Int32(training ? 1 : 0), g[L]!, params, Int32(plan.parameterStride), Int32(0),
-            activationIDs, parameterCounts, Int32(last.slot ?? -1), Int32(slots), partials, Int32(0), Int32(0),
-            seeds, pass, Int32(last.layer), status, Int32(training ? 1 : 0))
+            Int32(training ? 1 : 0), g[L]!, params, Int32(plan.parameterStride), Int32(plan.activationOffset),
+            activationIDs, parameterCounts, Int32(last.slot ?? -1), Int32(slots),
+            logitPartials != nil ? partials : partialSink, Int32(logitPartials != nil ? partialStride : sinkStride),
+            Int32(logitPartials ?? 0), seeds, pass, Int32(last.layer), status, Int32(training ? 1 : 0))
         try reduceKernel.launch(global: [count], args: rowLoss, rowHit, Int32(plan.capacityImages), Int32(images),
                                 metrics, Int32(training ? 1 : 0), status)
         try mark("loss")
@@ -212,19 +265,35 @@ final class CNNSession {
     func backward(images: Int, pass: UInt32, firstMicroBatch: Bool) throws {
         let P = count, t = plan.tile
         let target = firstMicroBatch ? grads : scratch!
+        // The loss kernel finishes the logits' activation (element-wise, parameters, layer-wise) itself.
         var fused = Set([plan.logits])
-        func canFuse(_ tensor: Int) -> Bool { plan.tensors[tensor].activatedBy != nil && !droppedTensors.contains(tensor) }
-        /// dZ = dA · act'(Z) for an activated tensor whose derivative no later stage fused.
+        func canFuse(_ tensor: Int) -> Bool {
+            guard let act = plan.tensors[tensor].activatedBy else { return false }
+            return !droppedTensors.contains(tensor) && !parameterSlots.contains(act.slot)
+        }
+        /// dZ = dA · act'(Z) (and the parameter partials) for an activated tensor whose derivative no later
+        /// stage fused; then the layer-wise functions' backward, which no stage fuses.
         func finishActivation(_ tensor: Int) throws {
             let tt = plan.tensors[tensor]
-            guard let act = tt.activatedBy, !fused.contains(tensor) else { return }
+            guard let act = tt.activatedBy, tensor != plan.logits else { return }
             let rows = images * tt.pixels
-            try actBackward.launch(
-                global: [pad(rows), P],
-                args: g[tensor]!, z[tensor]!, cand(tensor), Int32(tt.channelStride), Int32(tt.channels), Int32(rows),
-                params, Int32(plan.parameterStride), activationIDs, Int32(act.slot), Int32(slots), seeds, pass,
-                Int32(act.layer), status)
-            try mark("activation backward")
+            if !fused.contains(tensor) {
+                let part = partialOffsets[tensor]
+                try actBackward.launch(
+                    global: [pad(rows), P],
+                    args: g[tensor]!, z[tensor]!, cand(tensor), Int32(tt.channelStride), Int32(tt.channels), Int32(rows),
+                    params, Int32(plan.parameterStride), activationIDs, Int32(act.slot), Int32(slots), seeds, pass,
+                    Int32(act.layer), status, Int32(plan.activationOffset), parameterCounts, partials, Int32(partialStride),
+                    Int32(part ?? -1))
+                try mark("activation backward")
+            }
+            if layerwiseSlots.contains(act.slot) {
+                try layerwiseBackward.launch(
+                    global: [pad(images), P],
+                    args: a[tensor], g[tensor]!, Int32(tt.channelStride), cand(tensor), Int32(tt.channels), Int32(images),
+                    activationIDs, Int32(act.slot), Int32(slots), status)
+                try mark("layer-wise backward")
+            }
         }
         for stage in plan.stages.reversed() {
             switch stage {
@@ -238,7 +307,7 @@ final class CNNSession {
                     g[pl.output]!, cand(pl.output), Int32(pl.outPad), Int32(images),
                     target, Int32(plan.parameterStride), Int32(pl.weightOffset), status)
                 try mark("linear weight gradients \(pl.layer)")
-                guard pl.input > 0 else { continue }
+                guard plan.needsGradient(pl.input) else { continue }
                 let fuse = canFuse(pl.input) && tin.pixels == 1
                 let act = fuse ? tin.activatedBy : nil
                 try linearBackwardData.launch(
@@ -246,8 +315,8 @@ final class CNNSession {
                     args: g[pl.output]!, Int32(pl.outPad), cand(pl.output), Int32(pl.outputs),
                     mirror, Int32(plan.mirrorStride), Int32(pl.mirrorOffset), Int32(pl.mirrorRowStride), Int32(pl.k),
                     z[pl.input] ?? g[pl.input]!, g[pl.input]!, cand(pl.input), Int32(images),
-                    params, Int32(plan.parameterStride), Int32(0), activationIDs, parameterCounts,
-                    Int32(act?.slot ?? -1), Int32(slots), partials, Int32(0), Int32(0),
+                    params, Int32(plan.parameterStride), Int32(plan.activationOffset), activationIDs, parameterCounts,
+                    Int32(act?.slot ?? -1), Int32(slots), partialSink, Int32(sinkStride), Int32(0),
                     seeds, pass, Int32(act?.layer ?? 0), status)
                 try mark("linear data gradients \(pl.layer)")
                 if fuse { fused.insert(pl.input) }
@@ -261,7 +330,7 @@ final class CNNSession {
                     g[pl.output]!, cand(pl.output), Int32(pl.outPad), Int32(images),
                     target, Int32(plan.parameterStride), Int32(pl.weightOffset), status)
                 try mark("conv weight gradients \(pl.layer)")
-                guard pl.input > 0 else { continue }
+                guard plan.needsGradient(pl.input) else { continue }
                 let fuse = canFuse(pl.input)
                 let act = fuse ? tin.activatedBy : nil
                 let rows = images * tin.pixels
@@ -273,11 +342,11 @@ final class CNNSession {
                     z[pl.input] ?? g[pl.input]!, g[pl.input]!, cand(pl.input), Int32(tin.channelStride), Int32(tin.channels),
                     Int32(tin.height), Int32(tin.width), Int32(rows),
                     params, Int32(plan.parameterStride), activationIDs, Int32(act?.slot ?? -1), Int32(slots),
-                    seeds, pass, Int32(act?.layer ?? 0), status)
+                    seeds, pass, Int32(act?.layer ?? 0), status, Int32(plan.activationOffset))
                 try mark("conv data gradients \(pl.layer)")
                 if fuse { fused.insert(pl.input) }
             case .pool(let input, let output, _):
-                guard input > 0 else { continue }
+                guard plan.needsGradient(input) else { continue }
                 let tin = plan.tensors[input]
                 let fuse = canFuse(input)
                 let act = fuse ? tin.activatedBy : nil
@@ -287,14 +356,23 @@ final class CNNSession {
                     args: g[output]!, arg[output]!, cand(output), z[input] ?? g[input]!, g[input]!, cand(input),
                     Int32(tin.channelStride), Int32(tin.channels), Int32(tin.height), Int32(tin.width), Int32(rows),
                     params, Int32(plan.parameterStride), activationIDs, Int32(act?.slot ?? -1), Int32(slots),
-                    seeds, pass, Int32(act?.layer ?? 0), status)
+                    seeds, pass, Int32(act?.layer ?? 0), status, Int32(plan.activationOffset))
                 try mark("pool backward \(input)")
                 if fuse { fused.insert(input) }
             case .dropout(let tensor, let rate, let layer):
-                guard tensor > 0 else { continue }
+                guard plan.needsGradient(tensor) else { continue }
                 try dropout(g[tensor]!, tensor: tensor, rate: rate, layer: layer, images: images, pass: pass, skipFrozen: true)
                 try mark("dropout")
+            case .inputDropout:
+                continue
             }
+        }
+        if !partialOffsets.isEmpty {
+            try paramGrads.launch(
+                global: [slots * plan.kmax, P],
+                args: partials, Int32(partialStride), partialLayout, Int32(partialOffsets.count), Int32(images),
+                target, Int32(plan.parameterStride), Int32(plan.activationOffset), status)
+            try mark("activation parameter gradients")
         }
         if !firstMicroBatch {
             try accumulate.launch(global: [plan.parameterStride, P], args: grads, scratch!, Int32(plan.parameterStride), status)
@@ -313,7 +391,7 @@ final class CNNSession {
                 Float((1 - pow(b2, t)).squareRoot()), status)
             try mark("optimiser")
             // Only the layers whose backward pass reads W (not the first: nothing flows into the input).
-            for pl in plan.parameterLayers where pl.input > 0 {
+            for pl in plan.parameterLayers where plan.needsGradient(pl.input) {
                 try mirrorTranspose.launch(
                     global: [pl.outputs, (pl.k + 15) / 16, P],
                     args: params, Int32(plan.parameterStride), Int32(pl.weightOffset), Int32(pl.k), Int32(pl.outPad),

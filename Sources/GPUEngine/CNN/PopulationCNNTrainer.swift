@@ -57,7 +57,7 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
 
         let batch = min(config.batchSize ?? train.rowCount, train.rowCount)
         let plan = try CNNPlan(architecture: architecture, inputShape: shape, tile: tile,
-                               capacityImages: min(batch, max(1, microBatchImages)))
+                               capacityImages: min(batch, max(1, microBatchImages)), kmax: pop.kmax)
         let chunk = try chunkSize(plan: plan, population: candidates.count)
         var results: [CNNCandidateResult?] = Array(repeating: nil, count: candidates.count)
         var chunks = 0
@@ -69,14 +69,15 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
             for i in members {
                 let seed = candidates[i].effectiveSeed(runSeed: config.seed, index: i)
                 let w = try candidates[i].initialWeights ?? CNNWeights.initial(architecture: architecture, inputShape: shape, seed: seed)
-                initial.append(plan.pack(w))
+                initial.append(plan.pack(w, activationParameters: candidates[i].startingActivationParameters()))
                 seeds.append(NoiseKey.seed32(seed))
             }
             let session = try CNNSession(device: device, program: program, plan: plan,
-                                         activationIDs: members.map { pop.activationIDs[$0] }, initial: initial, seeds: seeds,
+                                         activationIDs: members.map { pop.activationIDs[$0] },
+                                         parameterCounts: members.map { pop.parameterCounts[$0] }, initial: initial, seeds: seeds,
                                          optimizer: config.optimizer, needsAccumulation: batch > plan.capacityImages)
             session.profile = profileStages
-            let run = CNNChunkRun(session: session, config: config, train: train, validation: validation, test: test, progress: progress)
+            let run = CNNChunkRun(session: session, parameterCounts: members.map { pop.parameterCounts[$0] }, config: config, train: train, validation: validation, test: test, progress: progress)
             for (k, r) in try run.execute(timing: &timing).enumerated() { results[members[k]] = r }
             stageSeconds.merge(session.stageSeconds, uniquingKeysWith: +)
             chunks += 1
@@ -116,16 +117,34 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
         let stand = try MLPSpec(widths: [shape.reduce(1, *)] + Array(repeating: 2, count: slots) + [max(2, architecture.classCount)],
                                 slotOfLayer: Array(0..<slots), lastLayerActivation: false)
         try TrainingInputCheck.validate(candidates: asMLP, spec: stand, config: config, splits: splits)
-        if case .dropout = architecture.layers.first {
-            throw TrainerError.invalidSpec("dropout directly on the input images is not supported (the input batch is shared)")
+        // Where a layer-wise function (softmax family) may go: a slot that activates only Linear layers
+        // whose outputs no dropout changes in place (its backward pass needs the function's own output).
+        var layerwiseProblem: [Int: String] = [:]
+        for (i, layer) in architecture.layers.enumerated() {
+            switch layer {
+            case .conv(let kh, let kw, _, _, let slot?):
+                layerwiseProblem[slot] = layerwiseProblem[slot] ?? "it activates layer \(i) (conv\(kh)x\(kw)); the CNN trainer applies "
+                    + "layer-wise functions (softmax family) to Linear layers only"
+            case .linear(_, let slot?):
+                let next = architecture.layers[(i + 1)...].first { if case .flatten = $0 { return false } else { return true } }
+                if case .dropout(let rate)? = next, rate > 0 {
+                    layerwiseProblem[slot] = layerwiseProblem[slot] ?? "dropout follows its Linear layer \(i); the CNN trainer does "
+                        + "not support a layer-wise function (softmax family) whose output is dropped"
+                }
+            default: break
+            }
         }
         for (i, c) in candidates.enumerated() {
-            for (s, e) in c.activations.enumerated() {
-                if e.isLayerwise {
-                    throw TrainerError.invalidCandidate(index: i, problem: "slot \(s): layer-wise functions (softmax family) are not supported by the CNN trainer")
+            for (s, e) in c.activations.enumerated() where e.isLayerwise {
+                if let problem = layerwiseProblem[s] {
+                    throw TrainerError.invalidCandidate(index: i, problem: "slot \(s) holds \(e): \(problem)")
                 }
-                if e.parameterCount > 0 {
-                    throw TrainerError.invalidCandidate(index: i, problem: "slot \(s): learnable activation parameters are not supported by the CNN trainer")
+            }
+            if let given = c.initialActivationParameters {
+                let expected = c.activations.map { $0.isLayerwise ? 0 : $0.parameterCount }
+                guard given.map(\.count) == expected else {
+                    throw TrainerError.invalidCandidate(index: i, problem: "initial activation parameters have counts "
+                        + "\(given.map(\.count)) per slot; its expressions have \(expected)")
                 }
             }
             if let w = c.initialWeights {
@@ -145,6 +164,8 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
 /// The epoch loop of one chunk of CNN candidates.
 struct CNNChunkRun {
     let session: CNNSession
+    /// Per member, per slot: how many learnable activation parameters it has.
+    let parameterCounts: [[Int]]
     let config: TrainingConfig
     let train: LabeledData
     let validation: LabeledData?
@@ -225,7 +246,9 @@ struct CNNChunkRun {
                                finalTrain: Self.metrics(finalTrain[k], n),
                                finalValidation: finalVal.map { Self.metrics($0[k], validation!.rowCount) },
                                finalTest: finalTest.map { Self.metrics($0[k], test!.rowCount) },
-                               weights: s.plan.unpack(params[(k * stride)..<((k + 1) * stride)]))
+                               weights: s.plan.unpack(params[(k * stride)..<((k + 1) * stride)]),
+                               activationParameters: s.plan.activationParameters(params[(k * stride)..<((k + 1) * stride)],
+                                                                                 counts: parameterCounts[k]))
         }
     }
 
