@@ -76,6 +76,8 @@ struct EvolveCommand: AsyncParsableCommand {
     @Flag(help: "Continue the named study (it must exist).") var resume = false
     @Option(help: "OpenCL device (index or name fragment; default $AFSEARCH_DEVICE or the first GPU).")
     var device: String?
+    @Option(help: "How fitness trainings run the activations: interpreted (one program built once, no build per generation) or compiled (a program per generation, fused into the GEMMs).")
+    var activations: ActivationExecution = .interpreted
     @Flag(help: "No progress lines.") var quiet = false
     @Flag(help: "Print the result as JSON on stdout.") var json = false
 
@@ -122,13 +124,14 @@ struct EvolveCommand: AsyncParsableCommand {
     }
 
     /// The trainer backend for a recipe: the MLP population trainer for the FCN, the CNN one for a CNN.
-    static func backend(for recipe: Study2Recipe, device: ComputeDevice) throws -> Study2TrainingBackend {
+    static func backend(for recipe: Study2Recipe, device: ComputeDevice,
+                        activations: ActivationExecution = .interpreted) throws -> Study2TrainingBackend {
         if let cnn = try recipe.cnnArchitecture() {
             return Study2TrainingBackend(cnnTrainer: PopulationCNNTrainer(device: device), architecture: cnn)
         }
         let trainer = PopulationTrainer(device: device)
         // Every generation brings new expressions: the interpreter trains them without building a program.
-        trainer.activationExecution = .interpreted
+        trainer.activationExecution = activations
         return Study2TrainingBackend(trainer: trainer, network: recipe.network)
     }
 
@@ -144,7 +147,7 @@ struct EvolveCommand: AsyncParsableCommand {
         let store = try catalog.open(name, create: true)
         try EvolutionCLI.checkRecipe(recipe, folder: catalog.folder(of: name))
         let compute = try ComputeDevice.select(device)
-        var job = EvolutionJob(settings: settings, recipe: recipe, backend: try Self.backend(for: recipe, device: compute),
+        var job = EvolutionJob(settings: settings, recipe: recipe, backend: try Self.backend(for: recipe, device: compute, activations: activations),
                                store: store, folder: catalog.folder(of: name))
         job.preloaded = data
         let log: (String) -> Void = { line in if !quiet { EvolutionCLI.stderr(line) } }
@@ -278,3 +281,5 @@ extension EvolutionCLI {
         return StudyCatalog().folder(of: argument)
     }
 }
+
+extension ActivationExecution: ExpressibleByArgument {}
