@@ -21,7 +21,7 @@ extension TrainCommand {
                                   + "\(data.train.classCount) classes; the last layer must be fc:\(data.train.classCount)")
         }
         guard architecture.hasConvolutions else {
-            try runFullyConnected(architecture, data: data, slots: slotsPerCandidate)
+            try runFullyConnected(architecture, data: data, lists: lists)
             return
         }
         guard let shape = data.train.imageShape else {
@@ -45,8 +45,9 @@ extension TrainCommand {
                   + "\(data.train.classCount) classes (\(data.testSource))")
             print("network \(architecture.specString), \(candidates.count) candidate(s), device \(device.info.name)")
         }
-        let result = try trainer.train(candidates: candidates, architecture: architecture, config: trainingConfig(),
-                                       train: data.train, test: data.test)
+        let result = try Self.naming(lists) {
+            try trainer.train(candidates: candidates, architecture: architecture, config: trainingConfig(), train: data.train, test: data.test)
+        }
         if let saveWeights {
             var file = SafetensorsFile(metadata: [
                 "afsearch.architecture": architecture.specString,
@@ -71,7 +72,9 @@ extension TrainCommand {
 
     /// An fc-only spec (e.g. `fcn`) on the MLP trainer: its slots as the spec numbers them; weights are
     /// `layers.N` with N counting Linear layers, as for --layers.
-    private func runFullyConnected(_ architecture: NetworkArchitecture, data: TrainingData, slots: [[ActivationExpr]]) throws {
+    private func runFullyConnected(_ architecture: NetworkArchitecture, data: TrainingData,
+                                   lists: [(location: String, activations: [ActivationExpr])]) throws {
+        let slots = lists.map(\.activations)
         let spec: MLPSpec
         do { spec = try architecture.mlpSpec(inputCount: data.train.featureCount) } catch {
             throw ValidationError("--arch \(arch!): \(error)")
@@ -89,8 +92,10 @@ extension TrainCommand {
             print("network \(architecture.specString) (\(spec.widths.map(String.init).joined(separator: "→"))), "
                   + "\(candidates.count) candidate(s), device \(device.info.name)")
         }
-        let result = try PopulationTrainer(device: device).train(candidates: candidates, spec: spec, config: trainingConfig(),
-                                                                 train: data.train, test: data.test)
+        let trainer = PopulationTrainer(device: device)
+        let result = try Self.naming(lists) {
+            try trainer.train(candidates: candidates, spec: spec, config: trainingConfig(), train: data.train, test: data.test)
+        }
         if let saveWeights {
             var file = SafetensorsFile(metadata: [
                 "afsearch.widths": spec.widths.map(String.init).joined(separator: ","),
@@ -110,6 +115,14 @@ extension TrainCommand {
                                            widths: spec.widths, architecture: architecture.specString))
         } else {
             printText(result.candidates, timing: result.timing, chunks: result.chunks, slots: slots)
+        }
+    }
+
+    /// Runs `body`; a trainer error about candidate i names where its activation list came from
+    /// (`--activations`, or `file:line` of --population-file) instead of its index.
+    static func naming<T>(_ lists: [(location: String, activations: [ActivationExpr])], _ body: () throws -> T) throws -> T {
+        do { return try body() } catch TrainerError.invalidCandidate(let index, let problem) where lists.indices.contains(index) {
+            throw ValidationError("\(lists[index].location): \(problem)")
         }
     }
 

@@ -156,6 +156,11 @@ import Testing
         try failure(["train", "--dataset", csv.path, "--epochs", "1", "--arch", "conv3x3:4,pool2,flatten,fc:2", "--activations", "relu"],
                     "needs an image dataset", "tabular")
 
+        // The trainer's own refusals name the population file's line, not a candidate index.
+        let population = cli.root.appendingPathComponent("pop.txt")
+        try "relu\nsoftmax\n".write(to: population, atomically: true, encoding: .utf8)
+        try failure(train + ["--arch", Self.spec, "--population-file", population.path], "pop.txt:2:", "softmax")
+
         // evolve: the same checks before any study folder exists
         let evolve = ["evolve", "--generations", "1", "--population", "1", "--study", "bad"]
         try failure(evolve + ["--dataset", idx.path, "--arch", Self.spec], "has 1 activation slot(s)", "needs exactly 3")
