@@ -95,15 +95,26 @@ __kernel void mlp_forward(
     MLP_V23(b2 = VLOAD(0, B + 2 * VW); b3 = VLOAD(0, B + 3 * VW);)
 #define FW_DECL(m) vfloat acc##m##_0 = b0, acc##m##_1 = b1, acc##m##_2 = b2, acc##m##_3 = b3;
     MLP_ROWS(FW_DECL)
-    for (int k = 0; k < k_in; k++) {
-        const vfloat w0 = VLOAD(0, W + (size_t)k * out_pad);
-        vfloat w1 = w0, w2 = w0, w3 = w0;
-        MLP_V1(w1 = VLOAD(0, W + (size_t)k * out_pad + VW);)
-        MLP_V23(w2 = VLOAD(0, W + (size_t)k * out_pad + 2 * VW); w3 = VLOAD(0, W + (size_t)k * out_pad + 3 * VW);)
-        __global const float* ak = A + k;
+    if (TNV > 1 && o0 + VW >= out_n) {
+        // Only the first vector holds real columns (the logits' 10 of a 64-wide tile): the others keep
+        // their zero bias, which is what their zero weights would give for finite inputs.
+        for (int k = 0; k < k_in; k++) {
+            const vfloat w0 = VLOAD(0, W + (size_t)k * out_pad);
+            __global const float* ak = A + k;
+#define FW_STEP1(m) { const vfloat x = (vfloat)(ak[m * in_stride]); acc##m##_0 = fma(x, w0, acc##m##_0); }
+            MLP_ROWS(FW_STEP1)
+        }
+    } else {
+        for (int k = 0; k < k_in; k++) {
+            const vfloat w0 = VLOAD(0, W + (size_t)k * out_pad);
+            vfloat w1 = w0, w2 = w0, w3 = w0;
+            MLP_V1(w1 = VLOAD(0, W + (size_t)k * out_pad + VW);)
+            MLP_V23(w2 = VLOAD(0, W + (size_t)k * out_pad + 2 * VW); w3 = VLOAD(0, W + (size_t)k * out_pad + 3 * VW);)
+            __global const float* ak = A + k;
 #define FW_STEP(m) { const vfloat x = (vfloat)(ak[m * in_stride]); acc##m##_0 = fma(x, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(x, w1, acc##m##_1);) \
-        MLP_V23(acc##m##_2 = fma(x, w2, acc##m##_2); acc##m##_3 = fma(x, w3, acc##m##_3);) }
-        MLP_ROWS(FW_STEP)
+            MLP_V23(acc##m##_2 = fma(x, w2, acc##m##_2); acc##m##_3 = fma(x, w3, acc##m##_3);) }
+            MLP_ROWS(FW_STEP)
+        }
     }
 
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
