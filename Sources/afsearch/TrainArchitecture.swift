@@ -53,6 +53,9 @@ extension TrainCommand {
                 "afsearch.architecture": architecture.specString,
                 "afsearch.input_shape": shape.map(String.init).joined(separator: ","),
                 "afsearch.dataset": data.name,
+                // The network expects (pixel − mean) / std, pixels scaled as the dataset loader scales them.
+                "afsearch.input_mean": data.standardization.mean.map { "\($0)" }.joined(separator: ","),
+                "afsearch.input_std": data.standardization.std.map { "\($0)" }.joined(separator: ","),
             ])
             for (i, c) in result.candidates.enumerated() {
                 let single = candidates.count == 1

@@ -299,6 +299,8 @@ struct TrainingData {
     var train: LabeledData
     var test: LabeledData
     var testSource: String
+    /// What the features were standardised with (one mean/std for images, per feature for tables).
+    var standardization: Standardization
 
     static func load(_ nameOrPath: String, testFraction: Double, seed: UInt64) throws -> TrainingData {
         let dataset = try DatasetRegistry.load(nameOrPath)
@@ -310,6 +312,7 @@ struct TrainingData {
             (train, test, source) = (split.kept, split.heldOut, "stratified \(Int((testFraction * 100).rounded()))% held out, seed \(seed)")
         }
         let standardization = train.imageShape == nil ? Standardization.fit(train) : Standardization.fitScalar(train)
-        return TrainingData(name: dataset.name, train: standardization.apply(train), test: standardization.apply(test), testSource: source)
+        return TrainingData(name: dataset.name, train: standardization.apply(train), test: standardization.apply(test), testSource: source,
+                            standardization: standardization)
     }
 }

@@ -90,6 +90,11 @@ import Testing
         #expect(Set(header.keys) == ["__metadata__", "layers.0.weight", "layers.0.bias", "layers.3.weight", "layers.3.bias"])
         let metadata = try #require(header["__metadata__"] as? [String: String])
         #expect(metadata["afsearch.architecture"] == "conv3x3:4@0,pool2,flatten,fc:3")
+        #expect(metadata["afsearch.input_shape"] == "1,12,12")
+        // one mean and std over all training pixels (scaled to [0, 1]): what a PyTorch user must apply first
+        let mean = try #require(metadata["afsearch.input_mean"].flatMap(Double.init))
+        let std = try #require(metadata["afsearch.input_std"].flatMap(Double.init))
+        #expect(mean > 0 && mean < 0.5 && std > 0 && std < 1, "mean \(mean), std \(std)")
 
         // Full batch: the first epoch's training metrics are measured with the starting weights (no dropout
         // here), so a run from the saved weights starts exactly where the first one ended.
