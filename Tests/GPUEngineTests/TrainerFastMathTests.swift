@@ -92,3 +92,87 @@ import Kernels
         }
     }
 }
+
+/// The straight-line primitive forms (OpenCLPrimitives: tanh from one exp, softplus by the atanh series,
+/// Mish from one exp, branch-free sigmoid) against Double libm on a fine grid, through the project's code
+/// generator and af_eval: tighter than the 1e-5 of the PyTorch fixtures, so a form that loses accuracy
+/// shows here first.
+extension TrainerFastMathTests {
+    static let primitives: [UnaryOp] = [.tanh, .softplus, .mish, .sigmoid, .silu]
+    static let primitiveProgram: ComputeProgram = {
+        let exprs = primitives.map { ActivationExpr.unary($0, .x) }
+        return try! TrainerFixture.device.program(source: try! ActivationCodegen.evaluationSource(for: exprs))
+    }()
+
+    static func reference(_ op: UnaryOp, _ x: Double) -> (value: Double, slope: Double) {
+        let s = 1 / (1 + Foundation.exp(-x))
+        switch op {
+        case .tanh: let t = Foundation.tanh(x); return (t, 1 - t * t)
+        case .softplus: return (x > 20 ? x : Foundation.log1p(Foundation.exp(x)), x > 20 ? 1 : s)
+        case .mish:
+            let t = Foundation.tanh(Foundation.log1p(Foundation.exp(x)))
+            return (x * t, t + x * s * (1 - t * t))
+        case .sigmoid: return (s, s * (1 - s))
+        case .silu: return (x * s, s * (1 + x * (1 - s)))
+        default: preconditionFailure("no reference for \(op)")
+        }
+    }
+
+    @Test func straightLinePrimitivesMatchDoubleLibm() throws {
+        let device = TrainerFixture.device
+        let xs: [Float] = stride(from: Float(-40), to: 40, by: 0.00731).map { $0 } + [0, -0.0, 1e-30, -1e-30, 0.2499, 0.25, 15, 20]
+        let count = Self.primitives.count
+        let x = try device.buffer(xs), prm = try device.buffer([Float](repeating: 0, count: 1))
+        let value = try device.buffer(Float.self, count: count * xs.count), slope = try device.buffer(Float.self, count: count * xs.count)
+        _ = try Self.primitiveProgram.kernel("af_eval").launch(global: [xs.count, count],
+                                                             args: Int32(xs.count), UInt32(0), x, prm, Int32(0), value, slope)
+        let v = try value.download(), d = try slope.download()
+        for (i, op) in Self.primitives.enumerated() {
+            var worstValue = 0.0, worstSlope = 0.0
+            for (j, xf) in xs.enumerated() {
+                let ref = Self.reference(op, Double(xf))
+                // Value in ulps of the reference; slope as absolute-or-relative error (it passes through 0).
+                worstValue = max(worstValue, Self.ulps(v[i * xs.count + j], ref.value))
+                let e = abs(Double(d[i * xs.count + j]) - ref.slope)
+                worstSlope = max(worstSlope, min(e, e / abs(ref.slope)))
+            }
+            #expect(worstValue <= 4, "\(op) value: \(worstValue) ulp")
+            #expect(worstSlope <= 1e-6, "\(op) slope: \(worstSlope)")
+        }
+    }
+
+    @Test func straightLinePrimitivesKeepPyTorchsSpecialValues() throws {
+        let device = TrainerFixture.device
+        let xs: [Float] = [.nan, .infinity, -.infinity, -0.0, 100, -100]
+        let count = Self.primitives.count
+        let x = try device.buffer(xs), prm = try device.buffer([Float](repeating: 0, count: 1))
+        let value = try device.buffer(Float.self, count: count * xs.count), slope = try device.buffer(Float.self, count: count * xs.count)
+        _ = try Self.primitiveProgram.kernel("af_eval").launch(global: [xs.count, count],
+                                                             args: Int32(xs.count), UInt32(0), x, prm, Int32(0), value, slope)
+        let v = try value.download()
+        func row(_ op: UnaryOp) -> ArraySlice<Float> {
+            let i = Self.primitives.firstIndex(of: op)!
+            return v[(i * xs.count)..<((i + 1) * xs.count)]
+        }
+        // NaN, ±inf and -0 exactly as torch.tanh / softplus / mish / sigmoid; ±100 as Double libm (the
+        // device keeps subnormal results, as PyTorch on a CPU does).
+        func expectRow(_ op: UnaryOp, _ special: [Float]) {
+            let got = Array(row(op))
+            for (k, s) in special.enumerated() {
+                #expect((got[k].isNaN && s.isNaN) || (got[k] == s && got[k].sign == s.sign), "\(op)(\(xs[k])) = \(got[k]), expected \(s)")
+            }
+            for k in special.count..<xs.count {
+                let ref = Self.reference(op, Double(xs[k])).value
+                #expect(abs(Double(got[k]) - ref) <= max(1e-6 * abs(ref), 1e-43), "\(op)(\(xs[k])) = \(got[k]), Double \(ref)")
+            }
+        }
+        expectRow(.tanh, [.nan, 1, -1, -0.0])
+        expectRow(.softplus, [.nan, .infinity, 0, Float(Foundation.log(2.0))])
+        expectRow(.mish, [.nan, .infinity, .nan, -0.0])
+        expectRow(.sigmoid, [.nan, 1, 0, 0.5])
+        let d = try slope.download()
+        let mish = Self.primitives.firstIndex(of: .mish)! * xs.count
+        // Mish' at +inf: inf · 1 · 0 in PyTorch's formula, NaN; at 100, 1.
+        #expect(d[mish + 1].isNaN && d[mish + 4] == 1, "Mish' at inf and 100: \(d[mish + 1]), \(d[mish + 4])")
+    }
+}
