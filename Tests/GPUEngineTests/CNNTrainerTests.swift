@@ -78,6 +78,26 @@ enum CNNFixture {
         }
     }
 
+    @Test func wholeTilesMatchReference() throws {
+        // 32 channels and 32 features: every tile of every layer is whole (no padded columns or rows), the
+        // case of study 2's CNN, where the kernels take their fast paths (Z stored from the registers, the
+        // activation as spans, one tap per weight-gradient tile).
+        let arch = try NetworkArchitecture(parsing: "conv3x3:32,pool2,conv3x3:32:p1,pool2,flatten,dropout:0.25,fc:32,fc:3")
+        let data = CNNFixture.images(rows: 16, seed: 12)
+        let config = TrainingConfig(epochs: 5, learningRate: 0.002, batchSize: 8, seed: 3, evaluateEveryEpoch: false)
+        let cand = [CNNCandidate(activations: CNNFixture.smooth)]
+        let gpu = try trainer.train(candidates: cand, architecture: arch, config: config, train: data).candidates[0]
+        let ref = try ReferenceCNNTrainer().train(candidates: cand, architecture: arch, inputShape: CNNFixture.shape, config: config,
+                                                  train: data, microBatchImages: 8)[0]
+        for (g, r) in zip(gpu.history, ref.history) {
+            #expect(abs(g.train.loss - r.train.loss) < 1e-4, "epoch \(g.epoch): \(g.train.loss) vs \(r.train.loss)")
+        }
+        for (gl, rl) in zip(gpu.weights.layers, ref.weights.layers) {
+            let worst = zip(gl.weight + gl.bias, rl.weight + rl.bias).map { abs($0 - $1) }.max()!
+            #expect(worst < 1e-4, "layer \(gl.index): largest weight difference \(worst)")
+        }
+    }
+
     @Test func mixedPopulationEqualsMembersAloneAndChunks() throws {
         let data = CNNFixture.images(rows: 20, seed: 3), val = CNNFixture.images(rows: 9, seed: 4)
         let config = TrainingConfig(epochs: 2, learningRate: 0.01, batchSize: 10, seed: 5)

@@ -38,8 +38,8 @@ final class CNNSession {
     let parameterSlots: Set<Int>
     let layerwiseSlots: Set<Int>
     /// With learnable parameters: per-row partials of every layer activated by a parameter slot
-    /// (`partialOffsets` by tensor), their layout for cnn_param_grads, and a sink for the partials
-    /// mlp_backward_data writes when it is not asked for any.
+    /// (`partialOffsets` by tensor), their layout for cnn_param_grads, and a sink for the per-row partials
+    /// the loss kernel writes when the logits' slot has none.
     let partials, partialSink: DeviceBuffer<Float>
     let partialStride, sinkStride: Int
     let partialOffsets: [Int: Int]
@@ -76,7 +76,7 @@ final class CNNSession {
         accumulate = try program.kernel("cnn_grad_accumulate")
         gatherKernel = try program.kernel("cnn_gather_images")
         linearForward = try program.kernel("cnn_linear_forward")
-        linearBackwardData = try program.kernel("mlp_backward_data")
+        linearBackwardData = try program.kernel("cnn_linear_backward_data")
         linearBackwardWeights = try program.kernel("mlp_backward_weights")
         lossKernel = try program.kernel("mlp_loss")
         reduceKernel = try program.kernel("mlp_metrics_reduce")
@@ -129,16 +129,14 @@ final class CNNSession {
         parameterSlots = Set((0..<slotCount).filter { s in counts.contains { $0[s] > 0 } })
         layerwiseSlots = Set((0..<slotCount).filter { s in ids.contains { $0[s] <= -2 } })
         // One partial per row (pixel or image) and parameter for each tensor activated by a parameter slot.
-        var offsets: [Int: Int] = [:], layout: [Int32] = [], off = 0, sink = 0
+        var offsets: [Int: Int] = [:], layout: [Int32] = [], off = 0, sink: Int
         for (t, tensor) in plan.tensors.enumerated() {
             guard let act = tensor.activatedBy, parameterSlots.contains(act.slot) else { continue }
             offsets[t] = off
             layout += [Int32(act.slot), Int32(off), Int32(tensor.pixels)]
             off += CNNPlan.roundUp(cap * tensor.pixels, plan.tile.rows) * plan.kmax
         }
-        for pl in plan.parameterLayers where pl.conv == nil {
-            sink = max(sink, CNNPlan.roundUp(cap, plan.tile.rows) * plan.kmax, pl.mirrorRowStride / plan.tile.columns * CNNPlan.roundUp(cap, plan.tile.rows) / plan.tile.rows * plan.kmax)
-        }
+        sink = CNNPlan.roundUp(cap, plan.tile.rows) * plan.kmax
         partialOffsets = offsets
         partialStride = max(off, 1)
         sinkStride = max(sink, 1)
@@ -310,14 +308,14 @@ final class CNNSession {
                 guard plan.needsGradient(pl.input) else { continue }
                 let fuse = canFuse(pl.input) && tin.pixels == 1
                 let act = fuse ? tin.activatedBy : nil
+                let rowTiles = pad(images) / t.rows, per = tilesPerItem(rowTiles: rowTiles, columnTiles: pl.mirrorRowStride / tn)
                 try linearBackwardData.launch(
-                    global: [pl.mirrorRowStride / tn, pad(images) / t.rows, P],
+                    global: [pl.mirrorRowStride / tn, (rowTiles + per - 1) / per, P],
                     args: g[pl.output]!, Int32(pl.outPad), cand(pl.output), Int32(pl.outputs),
                     mirror, Int32(plan.mirrorStride), Int32(pl.mirrorOffset), Int32(pl.mirrorRowStride), Int32(pl.k),
                     z[pl.input] ?? g[pl.input]!, g[pl.input]!, cand(pl.input), Int32(images),
-                    params, Int32(plan.parameterStride), Int32(plan.activationOffset), activationIDs, parameterCounts,
-                    Int32(act?.slot ?? -1), Int32(slots), partialSink, Int32(sinkStride), Int32(0),
-                    seeds, pass, Int32(act?.layer ?? 0), status)
+                    params, Int32(plan.parameterStride), Int32(plan.activationOffset), activationIDs,
+                    Int32(act?.slot ?? -1), Int32(slots), seeds, pass, Int32(act?.layer ?? 0), status, Int32(rowTiles), Int32(per))
                 try mark("linear data gradients \(pl.layer)")
                 if fuse { fused.insert(pl.input) }
             case .conv(let pl):

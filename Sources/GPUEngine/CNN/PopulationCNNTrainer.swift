@@ -49,6 +49,10 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
             switch l { case .conv(_, _, let c, _, _), .linear(let c, _): return c; default: return nil }
         }
         let tile = self.tile ?? TileShape.choose(for: device.peakHint, widths: [shape[0]] + channels)
+        guard tile.vectors <= 2 else {
+            throw TrainerError.invalidSpec("tile \(tile.rows)x\(tile.vectorWidth)x\(tile.vectors): the CNN kernels hold one or two vectors "
+                + "per tile row; choose a tile with vectors 1 or 2")
+        }
         var clock = ContinuousClock.now
         let pop = try PopulationProgram(candidates: candidates.map { Candidate(activations: $0.activations) }, tile: tile,
                                         activationSource: activationSource)
