@@ -177,7 +177,9 @@ struct AlacarteTrainingOptions: ParsableArguments {
 
     func backend() throws -> TrainerBackend {
         if trainer == "reference" { return .reference(identity: .expressionLanguage) }
-        return .openCL(device: try deviceOptions.select(), identity: .expressionLanguage)
+        // The whole menu in one program: every population of the study then reuses it.
+        return .openCL(device: try deviceOptions.select(), identity: .expressionLanguage,
+                       vocabulary: try menuChoices().choices.map(\.expression))
     }
 }
 

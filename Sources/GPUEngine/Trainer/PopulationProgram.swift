@@ -44,12 +44,24 @@ struct PopulationProgram {
         }
     }
 
+    /// `vocabulary` (compiled execution only): element-wise expressions that take the first ids, in this
+    /// order, whether the population uses them or not, so that populations drawn from one menu share one
+    /// program source (see `PopulationTrainer.vocabulary`).
     init(candidates: [Candidate], tile: TileShape, activationSource: ActivationSource,
-         execution: ActivationExecution = .compiled) throws {
+         execution: ActivationExecution = .compiled, vocabulary: [ActivationExpr] = []) throws {
         var distinct: [ActivationExpr] = []
         var index: [ActivationExpr: Int32] = [:]
         var ids: [[Int32]] = [], counts: [[Int]] = []
         var stochastic = false
+        var vocabularyKmax = 0
+        if execution == .compiled {
+            for e in vocabulary where !e.isLayerwise && e != .x && index[e] == nil {
+                index[e] = Int32(distinct.count)
+                distinct.append(e)
+                if e.isStochastic { stochastic = true }
+                vocabularyKmax = max(vocabularyKmax, e.parameterCount)
+            }
+        }
         for c in candidates {
             var row: [Int32] = [], crow: [Int] = []
             for e in c.activations {
@@ -76,7 +88,7 @@ struct PopulationProgram {
         }
         elementwise = distinct
         parameterCounts = counts
-        kmax = counts.flatMap { $0 }.max() ?? 0
+        kmax = max(counts.flatMap { $0 }.max() ?? 0, vocabularyKmax)
         if execution == .interpreted, let packed = Self.pack(distinct) {
             tapes = packed.tapes
             tapeOffsets = ids.map { row in row.map { $0 >= 0 ? packed.offsets[Int($0)] : -1 } }
@@ -89,7 +101,9 @@ struct PopulationProgram {
         tapeOffsets = ids.map { row in row.map { _ in -1 } }
         activationIDs = ids
         needsKeys = stochastic
-        var header = "// population MLP trainer: \(candidates.count) candidates, \(distinct.count) distinct element-wise expressions\n"
+        // Nothing about the candidates themselves (their number, their order) goes into the source: equal
+        // expression lists must give equal programs.
+        var header = "// population MLP trainer: \(distinct.count) distinct element-wise expressions\n"
         header += "#define TM \(tile.rows)\n#define VW \(tile.vectorWidth)\n#define TNV \(tile.vectors)\n#define AF_KMAX \(kmax)\n"
         if stochastic { header += "#define AF_NEEDS_KEYS 1\n" }
         // The generator needs at least one expression to emit its functions; identity is harmless.

@@ -28,6 +28,10 @@ public final class PopulationTrainer: @unchecked Sendable {
     public var profileKernels = false
     /// Fused compiled activations (default), or the interpreter for populations of new expressions.
     public var activationExecution: ActivationExecution = .compiled
+    /// Compiled execution: expressions compiled into every program, in this order, used or not. A search
+    /// over a fixed menu (à la carte) sets the menu here, so all its populations share one program, built
+    /// once, instead of one program per population's particular subset of the menu.
+    public var vocabulary: [ActivationExpr] = []
     let activationSource: PopulationProgram.ActivationSource
     let cache: ProgramCache
 
@@ -55,7 +59,7 @@ public final class PopulationTrainer: @unchecked Sendable {
 
         var clock = ContinuousClock.now
         let pop = try PopulationProgram(candidates: candidates, tile: tile, activationSource: activationSource,
-                                        execution: activationExecution)
+                                        execution: activationExecution, vocabulary: vocabulary)
         let program = try device.program(source: pop.source, options: "", cache: cache)
         timing.compileSeconds = Self.seconds(since: clock)
 

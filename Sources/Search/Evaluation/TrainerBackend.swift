@@ -33,8 +33,12 @@ public struct TrainerBackend: PopulationTrainingBackend {
     }
 
     /// GPUEngine's OpenCL population trainer on `device`, with the expression language's code generator.
-    public static func openCL(device: ComputeDevice, identity: CandidateIdentity = .structural) -> TrainerBackend {
+    /// `vocabulary`: the menu the populations are drawn from, compiled into one program for all of them
+    /// (`PopulationTrainer.vocabulary`).
+    public static func openCL(device: ComputeDevice, identity: CandidateIdentity = .structural,
+                              vocabulary: [ActivationExpr] = []) -> TrainerBackend {
         let trainer = PopulationTrainer(device: device)
+        trainer.vocabulary = vocabulary
         return TrainerBackend(deviceDescription: device.info.name, identity: identity) {
             try trainer.train(candidates: $0, spec: $1, config: $2, train: $3, validation: $4, test: $5)
         }
