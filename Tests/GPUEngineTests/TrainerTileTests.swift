@@ -5,12 +5,14 @@ import Kernels
 
 /// The GEMM register tile changes speed only: every GEMM output is accumulated in the same order whatever
 /// the tile, so the same population trains to the same bits with 8×32, 4×64 (four vectors, whose tiles
-/// cover whole rows of a 64-wide layer and run the activation as one contiguous span) and 8×16 tiles, and
+/// cover whole rows of a 64-wide layer and run the activation as one contiguous span), 8×16 and 4×8 tiles, and
 /// matches the Double reference. The one exception is a learnable activation parameter: its gradient is a
 /// sum of per-tile partial sums, so its rounding (and through it the candidate's weights) depends on the tile.
 @Suite(.serialized) struct TrainerTileTests {
     static let tiles = [TileShape(rows: 8, vectorWidth: 16, vectors: 2), TileShape(rows: 4, vectorWidth: 16, vectors: 4),
-                        TileShape(rows: 8, vectorWidth: 16, vectors: 1)]
+                        TileShape(rows: 8, vectorWidth: 16, vectors: 1),
+                        // 8 columns: Adam's scalar path (float16 blocks need 16-float layer boundaries).
+                        TileShape(rows: 4, vectorWidth: 8, vectors: 1)]
 
     /// 64-wide hidden layers (whole-row tiles with four vectors), a 20-wide input and 3 activated logits
     /// (edge tiles), 37 rows (a partial row tile), study 1's eight functions and a learnable PReLU slope
