@@ -246,6 +246,9 @@ __kernel void cnn_conv_backward_data(
             MLP_ROWS(CD_OFF)
             __global const float* Mk = Mc + (kh * KW + kw) * IC;
 #define CD_ALL(m) && ok##m
+#define CD_ANY(m) || ok##m
+            // A tap outside the output for every row of the tile (the full correlation's border) adds zeros.
+            if (!(false MLP_ROWS(CD_ANY))) continue;
             if (true MLP_ROWS(CD_ALL)) {
                 for (int oc = 0; oc < OC; oc++) {
                     const vfloat w0 = VLOAD(0, Mk + (size_t)oc * m_pad);
