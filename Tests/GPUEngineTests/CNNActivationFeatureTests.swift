@@ -63,9 +63,10 @@ import Datasets
     }
 
     @Test func layerwiseLinearSlotsMatchReference() throws {
-        // Softmax family on both hidden Linear layers (dropout before, not after them), mixed in one
-        // population with element-wise functions and a learnable parameter in the same slots.
-        let spec = "conv3x3:4:p1,pool2,conv3x3:6,pool2,flatten,dropout:0.3,fc:12,fc:8,fc:3"
+        // Softmax family on both hidden Linear layers (dropout before, not after them) and, through the
+        // shared slot 3, on the logits (the loss kernel's path), mixed in one population with element-wise
+        // functions and a learnable parameter in the same slots.
+        let spec = "conv3x3:4:p1@0,pool2,conv3x3:6@1,pool2,flatten,dropout:0.3,fc:12@2,fc:8@3,fc:3@3"
         let cands = [
             CNNCandidate(activations: [.unary(.tanh, .x), .unary(.softplus, .x), .layerwise(.softmax), .layerwise(.logSoftmax)]),
             CNNCandidate(activations: [.unary(.sigmoid, .x), .unary(.tanh, .x), .layerwise(.gumbelSoftmax), .layerwise(.softmin)]),
