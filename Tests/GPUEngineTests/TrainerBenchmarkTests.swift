@@ -21,6 +21,8 @@ import Kernels
             Candidate(activations: Array(repeating: identity ? .x : .unary(cycle[i % cycle.count], .x), count: w.layers - 1))
         }
         let trainer = PopulationTrainer(device: TrainerFixture.device)
+        // The tile `afsearch bench train` measures (four-vector tiles allowed).
+        trainer.tile = TileShape.choose(for: TrainerFixture.device.peakHint, widths: w.widths, maxVectors: 4)
         trainer.profileKernels = Self.env["AFSEARCH_TRAINER_BENCH_PROFILE"] == "1"
         let data = w.syntheticData()
         // Warm-up (program build), then the measured run.
@@ -45,7 +47,7 @@ extension TrainerBenchmarkTests {
     @Test(.enabled(if: env["AFSEARCH_TRAINER_DUMP"] != nil))
     func dumpStudy1Source() throws {
         let w = Study1Workload()
-        let pop = try PopulationProgram(candidates: w.candidates(), tile: TileShape(rows: 8, vectorWidth: 16, vectors: 2),
+        let pop = try PopulationProgram(candidates: w.candidates(), tile: TileShape(rows: 4, vectorWidth: 16, vectors: 4),
                                         activationSource: { try ActivationCodegen.checkedSource(for: $0) })
         try pop.source.write(toFile: Self.env["AFSEARCH_TRAINER_DUMP"]!, atomically: true, encoding: .utf8)
     }
