@@ -55,7 +55,7 @@ public final class PopulationTrainer: @unchecked Sendable {
         try TrainingInputCheck.validate(candidates: candidates, spec: spec, config: config,
                                         splits: [("training", train), ("validation", validation), ("test", test)])
         var timing = TrainingTiming()
-        let tile = self.tile ?? TileShape.choose(for: device.peakHint, widths: spec.widths)
+        let tile = self.tile ?? TileShape.choose(for: device.peakHint, widths: spec.widths, maxVectors: 4)
 
         var clock = ContinuousClock.now
         let pop = try PopulationProgram(candidates: candidates, tile: tile, activationSource: activationSource,
