@@ -1,0 +1,99 @@
+// cnn_linear: the Linear layers' GEMMs of the population CNN trainer (layouts of mlp_common.cl), as
+// mlp_gemm.cl's but with each work-item walking the row tiles of its column strip; the weight gradients
+// and the loss are the MLP trainer's kernels.
+
+// A Linear layer's forward for every candidate, as mlp_forward (same arguments, same sums in the same
+// order, same epilogue) but each work-item walks `tiles_per_item` consecutive row tiles of its column
+// strip, so the strip of WT (K x TN floats, ~200 KB for study 2's 1600 -> 1000 layer) stays in cache
+// across the row tiles instead of the whole WT streaming from memory once per row tile.
+// global: (out_pad / TN, ceil(row_tiles / tiles_per_item), P).
+__kernel void cnn_linear_forward(
+    __global const float* ain, const int ain_cstride, const int in_stride, const int k_in,
+    __global const float* params, const int pstride, const int woff, const int out_pad, const int out_n,
+    __global float* z, __global float* a, const int out_cstride, const int rows,
+    __global const int* act_id, const int slot, const int slots, const int aoff,
+    __global const uint* seeds, const uint pass, const int training, const int layer,
+    __global const int* status, const int skip_frozen, const int row_tiles, const int tiles_per_item)
+{
+    const int c = get_global_id(2);
+    if (skip_frozen && status[c] != MLP_ACTIVE) return;
+    const int o0 = get_global_id(0) * TN;
+    __global const float* W = params + (size_t)c * pstride + woff + o0;
+    __global const float* B = params + (size_t)c * pstride + woff + (size_t)k_in * out_pad + o0;
+    const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
+    __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
+    const uint base = af_pass_base(seeds[c], pass);
+    const vfloat b0 = VLOAD(0, B);
+    vfloat b1 = b0;
+    MLP_V1(b1 = VLOAD(0, B + VW);)
+    const int first = get_global_id(1) * tiles_per_item;
+    const int last = min(first + tiles_per_item, row_tiles);
+    for (int tile = first; tile < last; tile++) {
+        const int r0 = tile * TM;
+        __global const float* A = ain + (size_t)c * ain_cstride + (size_t)r0 * in_stride;
+#define LF_DECL(m) vfloat acc##m##_0 = b0, acc##m##_1 = b1;
+        MLP_ROWS(LF_DECL)
+        for (int k = 0; k < k_in; k++) {
+            const vfloat w0 = VLOAD(0, W + (size_t)k * out_pad);
+            vfloat w1 = w0;
+            MLP_V1(w1 = VLOAD(0, W + (size_t)k * out_pad + VW);)
+            __global const float* ak = A + k;
+#define LF_STEP(m) { const vfloat x = (vfloat)(ak[m * in_stride]); acc##m##_0 = fma(x, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(x, w1, acc##m##_1);) }
+            MLP_ROWS(LF_STEP)
+        }
+        __global float* Zc = z + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0;
+        __global float* Ac = a + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0;
+#define LF_OUT(m) { VSTORE(acc##m##_0, 0, Ac + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Ac + m * out_pad + VW);) }
+        MLP_ROWS(LF_OUT)
+        if (training && id >= 0) {
+#define LF_ZOUT(m) { VSTORE(acc##m##_0, 0, Zc + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Zc + m * out_pad + VW);) }
+            MLP_ROWS(LF_ZOUT)
+        }
+        mlp_forward_epilogue(Zc, Ac, out_pad, r0, o0, rows, out_n, id, prm, training, base, layer, 0);
+    }
+}
+
+// A Linear layer's backward into its input, as mlp_backward_data (dA = dZ . W from the mirror, then
+// dZ_prev = dA * act'(Z_prev) for an element-wise slot; same sums in the same order, same epilogue) but
+// each work-item walks `tiles_per_item` row tiles of its column strip, so the strip of the mirror stays in
+// cache. Never asked for learnable-parameter partials (the CNN trainer does not fuse those slots).
+// global: (in_pad / TN, ceil(row_tiles / tiles_per_item), P).
+__kernel void cnn_linear_backward_data(
+    __global const float* dz, const int dz_stride, const int dz_cstride, const int out_n,
+    __global const float* mirror, const int mstride, const int moff, const int in_pad, const int in_n,
+    __global const float* zprev, __global float* dzprev, const int prev_cstride, const int rows,
+    __global const float* params, const int pstride, const int aoff,
+    __global const int* act_id, const int slot, const int slots,
+    __global const uint* seeds, const uint pass, const int layer_prev,
+    __global const int* status, const int row_tiles, const int tiles_per_item)
+{
+    const int c = get_global_id(2);
+    if (status[c] != MLP_ACTIVE) return;
+    const int i0 = get_global_id(0) * TN;
+    __global const float* M = mirror + (size_t)c * mstride + moff + i0;
+    const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
+    __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
+    const uint base = af_pass_base(seeds[c], pass);
+    const int first = get_global_id(1) * tiles_per_item;
+    const int last = min(first + tiles_per_item, row_tiles);
+    for (int tile = first; tile < last; tile++) {
+        const int r0 = tile * TM;
+        __global const float* D = dz + (size_t)c * dz_cstride + (size_t)r0 * dz_stride;
+#define LB_DECL(m) vfloat acc##m##_0 = (vfloat)(0.0f), acc##m##_1 = (vfloat)(0.0f);
+        MLP_ROWS(LB_DECL)
+        for (int k = 0; k < out_n; k++) {
+            const vfloat w0 = VLOAD(0, M + (size_t)k * in_pad);
+            vfloat w1 = w0;
+            MLP_V1(w1 = VLOAD(0, M + (size_t)k * in_pad + VW);)
+            __global const float* dk = D + k;
+#define LB_STEP(m) { const vfloat d = (vfloat)(dk[m * dz_stride]); acc##m##_0 = fma(d, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(d, w1, acc##m##_1);) }
+            MLP_ROWS(LB_STEP)
+        }
+        __global const float* Zc = zprev + (size_t)c * prev_cstride + (size_t)r0 * in_pad + i0;
+        __global float* Gc = dzprev + (size_t)c * prev_cstride + (size_t)r0 * in_pad + i0;
+#define LB_OUT(m) { VSTORE(acc##m##_0, 0, Gc + m * in_pad); MLP_V1(VSTORE(acc##m##_1, 0, Gc + m * in_pad + VW);) }
+        MLP_ROWS(LB_OUT)
+        float psum[1];
+        mlp_backward_epilogue(Zc, Gc, in_pad, r0, i0, rows, in_n, id, prm, base, layer_prev, psum, 0);
+    }
+}
