@@ -127,7 +127,9 @@ struct EvolveCommand: AsyncParsableCommand {
     static func backend(for recipe: Study2Recipe, device: ComputeDevice,
                         activations: ActivationExecution = .interpreted) throws -> Study2TrainingBackend {
         if let cnn = try recipe.cnnArchitecture() {
-            return Study2TrainingBackend(cnnTrainer: PopulationCNNTrainer(device: device), architecture: cnn)
+            let trainer = PopulationCNNTrainer(device: device)
+            trainer.activationExecution = activations
+            return Study2TrainingBackend(cnnTrainer: trainer, architecture: cnn)
         }
         let trainer = PopulationTrainer(device: device)
         // Every generation brings new expressions: the interpreter trains them without building a program.

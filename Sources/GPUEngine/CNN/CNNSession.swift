@@ -1,5 +1,6 @@
 import Foundation
 import Datasets
+import Kernels
 
 /// One chunk of a CNN population on the device: its buffers and the launches of a micro-batch's forward
 /// pass, loss, backward pass and the optimiser step. Linear layers, the loss, the metric reduction and
@@ -44,6 +45,11 @@ final class CNNSession {
     let partialStride, sinkStride: Int
     let partialOffsets: [Int: Int]
     let partialLayout: DeviceBuffer<Int32>
+    /// Interpreted activations (`ActivationExecution.interpreted`): the interpreter's kernels and tapes,
+    /// and the slots some candidate runs through them (their GEMMs and fused derivatives see the identity).
+    let interpreter: (forward: ComputeKernel, backward: ComputeKernel, at: DeviceBuffer<Int32>,
+                      tape: DeviceBuffer<Int32>, constants: DeviceBuffer<Float>)?
+    let interpretedSlots: Set<Int>
 
     private var splits: [String: (x: DeviceBuffer<Float>, labels: DeviceBuffer<Int32>, rows: Int)] = [:]
 
@@ -61,7 +67,7 @@ final class CNNSession {
 
     init(device: ComputeDevice, program: ComputeProgram, plan: CNNPlan, activationIDs ids: [[Int32]],
          parameterCounts counts: [[Int]], initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
-         optimizer: Optimizer, needsAccumulation: Bool) throws {
+         optimizer: Optimizer, needsAccumulation: Bool, tapes: PackedTapes? = nil, tapeOffsets: [[Int32]] = []) throws {
         self.device = device
         self.plan = plan
         count = initial.count
@@ -143,7 +149,44 @@ final class CNNSession {
         partials = try device.buffer(Float.self, count: plan.kmax > 0 ? P * partialStride : 1)
         partialSink = try device.buffer(Float.self, count: plan.kmax > 0 ? P * sinkStride : 1)
         partialLayout = try device.buffer(layout + [0])
+        if let tapes {
+            interpreter = (try program.kernel("mlp_interp_forward"), try program.kernel("mlp_interp_backward"),
+                           try device.buffer(tapeOffsets.flatMap { $0 } + [0]),
+                           try device.buffer(tapes.words + [0, 0, 0, 0]), try device.buffer(tapes.constants + [0]))
+            interpretedSlots = Set((0..<slotCount).filter { s in tapeOffsets.contains { $0[s] >= 0 } })
+        } else {
+            interpreter = nil
+            interpretedSlots = []
+        }
     }
+
+    /// A = f(Z) (and Z kept in training) for the interpreted candidates of the activated tensor `t`, which
+    /// its producer (conv or Linear, run with the identity for them) holds in A.
+    private func interpretForward(tensor t: Int, images: Int, training: Bool, pass: UInt32) throws {
+        let tt = plan.tensors[t]
+        guard let ip = interpreter, let act = tt.activatedBy, interpretedSlots.contains(act.slot) else { return }
+        let rows = images * tt.pixels, train = Int32(training ? 1 : 0)
+        try ip.forward.launch(
+            global: [tt.channelStride / interpreterSpan, pad(rows), count], local: [1, plan.tile.rows, 1],
+            args: a[t], training ? z[t]! : a[t], Int32(tt.channelStride), cand(t), Int32(tt.channels), Int32(rows),
+            ip.at, ip.tape, ip.constants, Int32(act.slot), Int32(slots), seeds, pass, train, Int32(act.layer), Int32(0),
+            status, train)
+        try mark("interpreted activation forward")
+    }
+
+    /// dL/dZ = dL/dA · f'(Z) in place in g[t] for the interpreted candidates of the activated tensor `t`.
+    private func interpretBackward(tensor t: Int, images: Int, pass: UInt32) throws {
+        let tt = plan.tensors[t]
+        guard let ip = interpreter, let act = tt.activatedBy, interpretedSlots.contains(act.slot) else { return }
+        let rows = images * tt.pixels
+        try ip.backward.launch(
+            global: [tt.channelStride / interpreterSpan, pad(rows), count], local: [1, plan.tile.rows, 1],
+            args: g[t]!, z[t]!, Int32(tt.channelStride), cand(t), Int32(tt.channels), Int32(rows),
+            ip.at, ip.tape, ip.constants, Int32(act.slot), Int32(slots), seeds, pass, Int32(act.layer), status)
+        try mark("interpreted activation backward")
+    }
+
+    private var interpreterSpan: Int { PopulationProgram.interpreterSpan(plan.tile) }
 
     func upload(split name: String, _ data: LabeledData) throws {
         guard splits[name] == nil else { return }
@@ -189,6 +232,7 @@ final class CNNSession {
                     activationIDs, Int32(pl.slot ?? -1), Int32(slots), seeds, pass, train, Int32(pl.layer), status, train,
                     Int32(plan.activationOffset))
                 try mark("conv forward \(pl.layer)")
+                try interpretForward(tensor: pl.output, images: images, training: training, pass: pass)
             case .linear(let pl):
                 let tin = plan.tensors[pl.input]
                 let zb = training && z[pl.output] != nil ? z[pl.output]! : a[pl.output]
@@ -201,6 +245,7 @@ final class CNNSession {
                     activationIDs, Int32(pl.slot ?? -1), Int32(slots), Int32(plan.activationOffset),
                     seeds, pass, train, Int32(pl.layer), status, train, Int32(rowTiles), Int32(per))
                 try mark("linear forward \(pl.layer)")
+                try interpretForward(tensor: pl.output, images: images, training: training, pass: pass)
                 if let slot = pl.slot, layerwiseSlots.contains(slot) {
                     // The GEMM left A = Z for these candidates; the row kernel applies the function in place.
                     try layerwiseForward.launch(
@@ -256,6 +301,7 @@ final class CNNSession {
         try reduceKernel.launch(global: [count], args: rowLoss, rowHit, Int32(plan.capacityImages), Int32(images),
                                 metrics, Int32(training ? 1 : 0), status)
         try mark("loss")
+        if training { try interpretBackward(tensor: L, images: images, pass: pass) }
     }
 
     /// Gradients of every parameter for the current micro-batch (dZ of the logits left by `loss`), into
@@ -285,6 +331,7 @@ final class CNNSession {
                     Int32(part ?? -1))
                 try mark("activation backward")
             }
+            try interpretBackward(tensor: tensor, images: images, pass: pass)
             if layerwiseSlots.contains(act.slot) {
                 try layerwiseBackward.launch(
                     global: [pad(images), P],

@@ -53,6 +53,8 @@ public struct CNNTrainingResult: Sendable {
     public var microBatchImages: Int
     /// Seconds per stage kind, summed over chunks (only with `PopulationCNNTrainer.profileStages`).
     public var stageSeconds: [String: Double] = [:]
+    /// How the activations ran (compiled when the interpreter cannot run one of the expressions).
+    public var activationExecution: ActivationExecution = .compiled
 }
 
 /// The randomness of the CNN trainer's dropout, shared bit for bit with the kernels (`cnn_dropout_keep`).

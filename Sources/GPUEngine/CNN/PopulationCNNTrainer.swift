@@ -20,6 +20,9 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
     public var microBatchImages = 64
     /// Wait for the device after every stage and report where the time goes (slower; for benchmarks).
     public var profileStages = false
+    /// Fused compiled activations (default), or the activation interpreter for populations of new
+    /// expressions (evolution): see `ActivationExecution`.
+    public var activationExecution: ActivationExecution = .compiled
     let activationSource: PopulationProgram.ActivationSource
     let cache: ProgramCache
 
@@ -55,7 +58,7 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
         }
         var clock = ContinuousClock.now
         let pop = try PopulationProgram(candidates: candidates.map { Candidate(activations: $0.activations) }, tile: tile,
-                                        activationSource: activationSource)
+                                        activationSource: activationSource, execution: activationExecution)
         let program = try device.program(source: pop.source + "\n" + Self.layerKernels, options: "", cache: cache)
         timing.compileSeconds = PopulationTrainer.seconds(since: clock)
 
@@ -79,7 +82,8 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
             let session = try CNNSession(device: device, program: program, plan: plan,
                                          activationIDs: members.map { pop.activationIDs[$0] },
                                          parameterCounts: members.map { pop.parameterCounts[$0] }, initial: initial, seeds: seeds,
-                                         optimizer: config.optimizer, needsAccumulation: batch > plan.capacityImages)
+                                         optimizer: config.optimizer, needsAccumulation: batch > plan.capacityImages,
+                                         tapes: pop.tapes, tapeOffsets: members.map { pop.tapeOffsets[$0] })
             session.profile = profileStages
             let run = CNNChunkRun(session: session, parameterCounts: members.map { pop.parameterCounts[$0] }, config: config, train: train, validation: validation, test: test, progress: progress)
             for (k, r) in try run.execute(timing: &timing).enumerated() { results[members[k]] = r }
@@ -87,7 +91,7 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
             chunks += 1
         }
         return CNNTrainingResult(candidates: results.map { $0! }, timing: timing, chunks: chunks, microBatchImages: plan.capacityImages,
-                                 stageSeconds: stageSeconds)
+                                 stageSeconds: stageSeconds, activationExecution: pop.execution)
     }
 
     /// kernels/cnn_layers.cl, cnn_conv.cl and cnn_linear.cl, in that order. AFSEARCH_CNN_KERNELS (a folder
