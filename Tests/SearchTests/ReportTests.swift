@@ -178,4 +178,38 @@ import Testing
         }
         #expect(lines[3] == "5")  // input, 2 hidden, output stage and the logits layer
     }
+
+    /// A CNN run exports a builder of its CNN (not the FCN), which PyTorch builds and runs on images.
+    @Test func cnnRunsExportTheirCNN() throws {
+        var (result, folder) = try knownRun()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        result.network = nil
+        result.architecture = "cnn"
+        try result.write(to: folder)
+        let text = try String(contentsOf: RunExport.write(folder: folder), encoding: .utf8)
+        #expect(!text.contains("study2_fcn"))
+        for line in ["def study2_cnn(in_channels=1):", "nn.Conv2d(in_channels, 32, (3, 3), padding=0), EvolvedInput()",
+                     "nn.Conv2d(32, 64, (3, 3), padding=0), EvolvedHidden()", "nn.Dropout(0.5)",
+                     "nn.LazyLinear(1000), EvolvedOutput()", "nn.Linear(1000, 10)"] {
+            #expect(text.contains(line), "\(line)")
+        }
+        guard Self.torchAvailable else { return }
+        let script = """
+        import sys, torch
+        sys.path.insert(0, sys.argv[1])
+        import activations as a
+        net = a.study2_cnn().eval()
+        print(tuple(net(torch.zeros(2, 1, 28, 28)).shape))
+        """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", script, folder.path]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "(2, 10)")
+    }
 }

@@ -90,6 +90,8 @@ public struct EvolutionResult: Codable, Sendable {
     /// The network the functions were evolved for (study 2's FCN shape).
     public var network: Study2FCN?
     public var device: String?
+    /// The CNN the functions were evolved for (`--arch`: `cnn` or a spec string); nil for the FCN.
+    public var architecture: String? = nil
 
     public static let fileName = "evolution.json"
 

@@ -60,6 +60,7 @@ public struct EvolutionJob {
         var result = try await evolution.run(progress: progress)
         result.dataset = recipe.dataset
         result.network = recipe.architecture == nil ? recipe.network : nil
+        result.architecture = recipe.architecture
 
         status?("final: retraining on Train1 ∪ Train2 (\(data.final.train.rowCount) rows) for \(recipe.finalEpochs) epochs")
         // the chosen network and the standard one retrain together: one population, one program

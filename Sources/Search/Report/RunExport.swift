@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import GPUEngine
 
 /// `afsearch export RUN --to pytorch`: the run's best network's functions as a Python module with one
 /// `torch.nn.Module` per stage (`EvolvedInput`, `EvolvedHidden`, `EvolvedOutput`), a dict of them, and a
@@ -25,7 +26,9 @@ public enum RunExport {
         for (slot, e) in expressions.enumerated() {
             doc += "    \(EvolutionSettings.slotNames[slot]): f(x) = \(e)\n"
         }
-        doc += "\nUse: `from activations import study2_fcn, EvolvedHidden`; call `.eval()` before evaluating (RReLU).\n"
+        let cnn = try run.architecture.map { spec in (spec, try NetworkArchitecture.named(spec)) }
+        let builder = cnn.map { $0.0 == "cnn" ? "study2_cnn" : "evolved_cnn" } ?? "study2_fcn"
+        doc += "\nUse: `from activations import \(builder), EvolvedHidden`; call `.eval()` before evaluating (RReLU).\n"
         var out = "\"\"\"" + doc.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"\"\"", with: "'''") + "\"\"\"\n"
         out += "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
         for (slot, e) in expressions.enumerated() {
@@ -34,6 +37,9 @@ public enum RunExport {
                 throw EvolutionError.invalidSetting("the PyTorch export of '\(e)' has no class")
             }
             out += "\n" + module[start.lowerBound...].trimmingCharacters(in: .newlines) + "\n\n"
+        }
+        if let (spec, architecture) = cnn {
+            return out + "\n" + Self.cnnBuilder(name: builder, spec: spec, architecture: architecture)
         }
         let network = run.network ?? .paper
         out += """
@@ -51,6 +57,39 @@ public enum RunExport {
 
         """
         return out
+    }
+
+    /// A builder of the run's CNN as an `nn.Sequential`, each activated layer followed by its stage's module
+    /// (slot 0, 1, 2 = input, hidden, output stage). The first Linear after `flatten` is an `nn.LazyLinear`:
+    /// its input size follows from the image size at the first call.
+    static func cnnBuilder(name: String, spec: String, architecture: NetworkArchitecture) -> String {
+        var lines: [String] = [], channels = "in_channels", features: Int? = nil
+        func activation(_ slot: Int?) -> String { slot.map { ", \(classNames[min($0, 2)])()" } ?? "" }
+        for layer in architecture.layers {
+            switch layer {
+            case .conv(let kh, let kw, let c, let p, let slot):
+                lines.append("nn.Conv2d(\(channels), \(c), (\(kh), \(kw)), padding=\(p))" + activation(slot))
+                channels = "\(c)"
+            case .maxPool(let size): lines.append("nn.MaxPool2d(\(size))")
+            case .flatten: lines.append("nn.Flatten()"); features = nil
+            case .dropout(let rate): lines.append("nn.Dropout(\(rate))")
+            case .linear(let n, let slot):
+                lines.append((features.map { "nn.Linear(\($0), \(n))" } ?? "nn.LazyLinear(\(n))") + activation(slot))
+                features = n
+            }
+        }
+        return """
+
+        ACTIVATIONS = {"input": EvolvedInput, "hidden": EvolvedHidden, "output": EvolvedOutput}
+
+
+        def \(name)(in_channels=1):
+            \"\"\"The evolved CNN (`\(spec)`) with the evolved function of each stage.\"\"\"
+            return nn.Sequential(
+                \(lines.joined(separator: ",\n        ")),
+            )
+
+        """
     }
 
     /// Writes `activations.py` into the run folder (or `output`) atomically; returns where.
