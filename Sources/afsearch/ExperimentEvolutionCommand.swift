@@ -20,8 +20,9 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
         stage) through the CNN population trainer, or on a CNN spec with three activation slots. It needs 28×28 \
         images (default dataset mnist-5k) and its defaults are smaller since one CNN image costs about 100 FCN \
         rows: 200 Train1, 100 Train2 and 200 test rows, 3 final epochs, 2 replicates. Even so the five methods \
-        took 23 minutes on a busy 2-core CPU through PoCL (a CNN program is built per generation); fewer \
-        --methods or --generations shorten it.
+        took 23 minutes on a busy 2-core CPU through PoCL while every generation still built a CNN program (fitness \
+        trainings are interpreted now: bench/README.md, "Evolution timing", measured 1.5x faster generations); \
+        fewer --methods or --generations shorten it.
         """)
 
     @Option(help: "Comma-separated datasets (default sklearn/digits; mnist-5k with a CNN).") var datasets: String?
