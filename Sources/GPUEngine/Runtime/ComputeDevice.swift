@@ -50,6 +50,8 @@ public final class ComputeDevice: @unchecked Sendable {
     let deviceID: cl_device_id
     let context: cl_context
     let queue: cl_command_queue
+    /// Memory of released buffers for reuse: an eighth of the global memory, at most 2 GiB.
+    let bufferPool: BufferPool
 
     /// Compute units, clock, preferred float vector width, work-group and local-memory limits.
     public var peakHint: PeakHint { PeakHint(info) }
@@ -69,6 +71,7 @@ public final class ComputeDevice: @unchecked Sendable {
         }
         self.context = context
         self.queue = queue
+        bufferPool = BufferPool(capacity: Int(min(info.globalMemoryBytes / 8, 2 << 30)))
     }
 
     deinit {

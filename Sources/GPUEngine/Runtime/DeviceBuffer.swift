@@ -55,6 +55,8 @@ public final class DeviceBuffer<Element: DeviceScalar>: @unchecked Sendable {
                 clCreateBuffer(device.context, cl_mem_flags(CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR), bytes,
                                UnsafeMutableRawPointer(mutating: raw.baseAddress), &status)
             }
+        } else if let reused = device.bufferPool.take(bytes: bytes) {
+            made = reused
         } else {
             made = clCreateBuffer(device.context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status)
         }
@@ -66,7 +68,7 @@ public final class DeviceBuffer<Element: DeviceScalar>: @unchecked Sendable {
         self.memory = made
     }
 
-    deinit { clReleaseMemObject(memory) }
+    deinit { device.bufferPool.give(memory, bytes: byteCount) }
 
     private func validate(_ operation: String, _ range: Range<Int>) throws {
         guard range.lowerBound >= 0, range.upperBound <= count else {
