@@ -116,6 +116,21 @@ import Testing
         return (result, folder)
     }
 
+    /// Runs `script` with the folder of the exported module as its first argument; its stdout, after
+    /// expecting a zero exit status.
+    static func python(_ script: String, folder: URL) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", script, folder.path]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        return output
+    }
+
     static let torchAvailable: Bool = {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
@@ -158,15 +173,7 @@ import Testing
         net = a.study2_fcn(in_features=4, classes=3)
         print(sum(1 for l in net if isinstance(l, torch.nn.Linear)))
         """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["-c", script, folder.path]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
+        let output = try Self.python(script, folder: folder)
         let lines = output.split(separator: "\n")
         try #require(lines.count == 4)
         for (slot, e) in result.best.expressions.enumerated() {
@@ -201,15 +208,7 @@ import Testing
         net = a.study2_cnn().eval()
         print(tuple(net(torch.zeros(2, 1, 28, 28)).shape))
         """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["-c", script, folder.path]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
+        let output = try Self.python(script, folder: folder)
         #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "(2, 10)")
     }
 }
