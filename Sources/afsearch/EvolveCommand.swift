@@ -67,8 +67,8 @@ struct EvolveCommand: AsyncParsableCommand {
     @Option(help: "Test rows (a stratified subsample of the official test set; default 2000, CNN 500).") var testRows: Int?
     @Flag(help: "Study 2's data sizes: uncapped Train1/Train2/test and 30 final epochs (overrides the row caps).")
     var paperSizes = false
-    @Option(help: "Hidden width of the FCN.") var width = 32
-    @Option(help: "Hidden-stage layers of the FCN.") var hiddenLayers = 5
+    @Option(help: "Hidden width of the FCN (default 32; a CNN takes its widths from --arch).") var width: Int?
+    @Option(help: "Hidden-stage layers of the FCN (default 5; a CNN takes its layers from --arch).") var hiddenLayers: Int?
     @Option(help: "Evolution seed.") var seed: UInt64 = 1
     @Option(help: "Data split seed.") var dataSeed: UInt64 = 0
     @Option(help: "Study name (folder under runs/, or $AFSEARCH_RUNS). Default derived from the settings.")
@@ -115,7 +115,11 @@ struct EvolveCommand: AsyncParsableCommand {
     func recipe() throws -> Study2Recipe {
         let cnn = isCNN
         let d = Self.defaults(cnn: cnn)
-        let r = Study2Recipe(dataset: dataset, network: Study2FCN(width: width, hiddenLayers: hiddenLayers), epochs: epochs,
+        if cnn, width != nil || hiddenLayers != nil {
+            throw ValidationError("--width and --hidden-layers shape the FCN; --arch \(arch) is a CNN, whose layers the spec gives")
+        }
+        let fcn = Study2FCN(width: width ?? Study2FCN.paper.width, hiddenLayers: hiddenLayers ?? Study2FCN.paper.hiddenLayers)
+        let r = Study2Recipe(dataset: dataset, network: fcn, epochs: epochs,
                              learningRate: lr, batchFraction: batchFraction, finalEpochs: paperSizes ? 30 : finalEpochs ?? d.finalEpochs,
                              train1Rows: paperSizes ? nil : trainRows ?? d.train, train2Rows: paperSizes ? nil : validationRows ?? d.validation,
                              testRows: paperSizes ? nil : testRows ?? d.test, dataSeed: dataSeed, architecture: cnn ? arch : nil)

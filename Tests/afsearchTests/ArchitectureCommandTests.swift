@@ -171,6 +171,7 @@ import Testing
         try failure(evolve + ["--dataset", idx.path, "--arch", Self.spec], "has 1 activation slot(s)", "needs exactly 3")
         try failure(evolve + ["--dataset", csv.path, "--arch", "cnn"], "needs an image dataset")
         try failure(evolve + ["--dataset", idx.path, "--arch", "cnn"], "ends in fc:10", "3 classes")
+        try failure(evolve + ["--dataset", idx.path, "--arch", "cnn", "--width", "64"], "--width and --hidden-layers shape the FCN")
         #expect(!FileManager.default.fileExists(atPath: cli.root.appendingPathComponent("runs/bad").path))
     }
 }
