@@ -47,9 +47,7 @@ final class CNNSession {
     let partialLayout: DeviceBuffer<Int32>
     /// Interpreted activations (`ActivationExecution.interpreted`): the interpreter's kernels and tapes,
     /// and the slots some candidate runs through them (their GEMMs and fused derivatives see the identity).
-    let interpreter: (forward: ComputeKernel, backward: ComputeKernel, at: DeviceBuffer<Int32>,
-                      tape: DeviceBuffer<Int32>, constants: DeviceBuffer<Float>)?
-    let interpretedSlots: Set<Int>
+    let interpreter: InterpretedActivations?
 
     private var splits: [String: (x: DeviceBuffer<Float>, labels: DeviceBuffer<Int32>, rows: Int)] = [:]
 
@@ -149,44 +147,30 @@ final class CNNSession {
         partials = try device.buffer(Float.self, count: plan.kmax > 0 ? P * partialStride : 1)
         partialSink = try device.buffer(Float.self, count: plan.kmax > 0 ? P * sinkStride : 1)
         partialLayout = try device.buffer(layout + [0])
-        if let tapes {
-            interpreter = (try program.kernel("mlp_interp_forward"), try program.kernel("mlp_interp_backward"),
-                           try device.buffer(tapeOffsets.flatMap { $0 } + [0]),
-                           try device.buffer(tapes.words + [0, 0, 0, 0]), try device.buffer(tapes.constants + [0]))
-            interpretedSlots = Set((0..<slotCount).filter { s in tapeOffsets.contains { $0[s] >= 0 } })
-        } else {
-            interpreter = nil
-            interpretedSlots = []
-        }
+        interpreter = try InterpretedActivations(program: program, tapes: tapes, offsets: tapeOffsets, slotCount: slotCount,
+                                                 tile: plan.tile)
     }
 
     /// A = f(Z) (and Z kept in training) for the interpreted candidates of the activated tensor `t`, which
     /// its producer (conv or Linear, run with the identity for them) holds in A.
     private func interpretForward(tensor t: Int, images: Int, training: Bool, pass: UInt32) throws {
         let tt = plan.tensors[t]
-        guard let ip = interpreter, let act = tt.activatedBy, interpretedSlots.contains(act.slot) else { return }
-        let rows = images * tt.pixels, train = Int32(training ? 1 : 0)
-        try ip.forward.launch(
-            global: [tt.channelStride / interpreterSpan, pad(rows), count], local: [1, plan.tile.rows, 1],
-            args: a[t], training ? z[t]! : a[t], Int32(tt.channelStride), cand(t), Int32(tt.channels), Int32(rows),
-            ip.at, ip.tape, ip.constants, Int32(act.slot), Int32(slots), seeds, pass, train, Int32(act.layer), Int32(0),
-            status, train)
+        guard let ip = interpreter, let act = tt.activatedBy, ip.slots.contains(act.slot) else { return }
+        try ip.forward(a: a[t], z: training ? z[t]! : a[t], stride: tt.channelStride, candidateStride: cand(t), cols: tt.channels,
+                       rows: images * tt.pixels, candidates: count, slot: act.slot, layer: act.layer, rowOffset: 0,
+                       training: training, seeds: seeds, pass: pass, status: status)
         try mark("interpreted activation forward")
     }
 
     /// dL/dZ = dL/dA · f'(Z) in place in g[t] for the interpreted candidates of the activated tensor `t`.
     private func interpretBackward(tensor t: Int, images: Int, pass: UInt32) throws {
         let tt = plan.tensors[t]
-        guard let ip = interpreter, let act = tt.activatedBy, interpretedSlots.contains(act.slot) else { return }
-        let rows = images * tt.pixels
-        try ip.backward.launch(
-            global: [tt.channelStride / interpreterSpan, pad(rows), count], local: [1, plan.tile.rows, 1],
-            args: g[t]!, z[t]!, Int32(tt.channelStride), cand(t), Int32(tt.channels), Int32(rows),
-            ip.at, ip.tape, ip.constants, Int32(act.slot), Int32(slots), seeds, pass, Int32(act.layer), status)
+        guard let ip = interpreter, let act = tt.activatedBy, ip.slots.contains(act.slot) else { return }
+        try ip.backward(g: g[t]!, z: z[t]!, stride: tt.channelStride, candidateStride: cand(t), cols: tt.channels,
+                        rows: images * tt.pixels, candidates: count, slot: act.slot, layer: act.layer, seeds: seeds, pass: pass,
+                        status: status)
         try mark("interpreted activation backward")
     }
-
-    private var interpreterSpan: Int { PopulationProgram.interpreterSpan(plan.tile) }
 
     func upload(split name: String, _ data: LabeledData) throws {
         guard splits[name] == nil else { return }

@@ -14,8 +14,7 @@ final class TrainingSession {
     let forwardKernel, backwardDataKernel, backwardWeightsKernel, lossKernel, reduceKernel: ComputeKernel
     let gatherKernel, layerwiseForwardKernel, layerwiseBackwardKernel, paramGradsKernel, updateKernel: ComputeKernel
     /// The activation interpreter's kernels and tapes (interpreted execution only).
-    let interpreter: (forward: ComputeKernel, backward: ComputeKernel, at: DeviceBuffer<Int32>,
-                      tape: DeviceBuffer<Int32>, constants: DeviceBuffer<Float>)?
+    let interpreter: InterpretedActivations?
 
     // Per-candidate state.
     let params, grads, moment1, moment2, mirror: DeviceBuffer<Float>
@@ -134,19 +133,14 @@ final class TrainingSession {
             if members.contains(where: { popProgram.activationIDs[$0][s] <= -2 }) { lw.insert(l) }
         }
         layerwiseLayers = lw
-        var interpreted = Set<Int>()
-        if let tapes = popProgram.tapes {
-            for l in 0..<spec.layerCount {
-                guard let s = spec.slot(ofLayer: l) else { continue }
-                if members.contains(where: { popProgram.tapeOffsets[$0][s] >= 0 }) { interpreted.insert(l) }
-            }
-            interpreter = (try program.kernel("mlp_interp_forward"), try program.kernel("mlp_interp_backward"),
-                           try device.buffer(members.flatMap { popProgram.tapeOffsets[$0] } + [0]),
-                           try device.buffer(tapes.words + [0, 0, 0, 0]), try device.buffer(tapes.constants + [0]))
-        } else {
-            interpreter = nil
-        }
-        interpretedLayers = interpreted
+        let interpreter = try InterpretedActivations(program: program, tapes: popProgram.tapes,
+                                                     offsets: members.map { popProgram.tapeOffsets[$0] },
+                                                     slotCount: slots, tile: layout.tile)
+        self.interpreter = interpreter
+        let layerSlots = (0..<layout.spec.layerCount).map { layout.spec.slot(ofLayer: $0) }
+        interpretedLayers = Set(layerSlots.indices.filter { l in
+            layerSlots[l].map { interpreter?.slots.contains($0) ?? false } ?? false
+        })
         fixedWorkGroups = interpreter != nil && device.info.kind == .cpu
         input = try device.buffer(Float.self, count: layout.capacityRows * layout.paddedWidths[0])
         try input.fill(0)
@@ -193,29 +187,19 @@ final class TrainingSession {
                     status, Int32(training ? 1 : 0))
             }
             if let ip = interpreter, interpretedLayers.contains(l) {
-                try launch(ip.forward,
-                    global: [out / interpreterSpan, rowsPad, count], local: interpreterLocal,
-                    a[l], zl, Int32(out), Int32(layout.activationStride(layer: l)), Int32(spec.widths[l + 1]), Int32(rows),
-                    ip.at, ip.tape, ip.constants, Int32(spec.slot(ofLayer: l)!), Int32(slots),
-                    seeds, pass, Int32(training ? 1 : 0), Int32(l), Int32(rowOffset), status, Int32(training ? 1 : 0))
+                note(try ip.forward(a: a[l], z: zl, stride: out, candidateStride: Int32(layout.activationStride(layer: l)),
+                                    cols: spec.widths[l + 1], rows: rows, candidates: count, slot: spec.slot(ofLayer: l)!,
+                                    layer: l, rowOffset: rowOffset, training: training, seeds: seeds, pass: pass, status: status))
             }
         }
     }
 
-    /// Work-groups of one row tile: the interpreter's register file is a private array per work-item, and
-    /// PoCL lays out a work-group's private arrays side by side on a worker's stack (its own choice of
-    /// local size, thousands of work-items, overflowed it).
-    private var interpreterLocal: [Int] { [1, layout.tile.rows, 1] }
-    private var interpreterSpan: Int { PopulationProgram.interpreterSpan(layout.tile) }
-
     /// dL/dZ = dL/dA · f'(Z) in place in `g` for the candidates whose slot of `layer` is interpreted.
     private func interpretedBackward(layer l: Int, g: DeviceBuffer<Float>, rows: Int, pass: UInt32) throws {
         guard let ip = interpreter, interpretedLayers.contains(l) else { return }
-        let width = layout.paddedWidths[l + 1]
-        try launch(ip.backward,
-            global: [width / interpreterSpan, rowTilesPad(rows), count], local: interpreterLocal,
-            g, z[l], Int32(width), Int32(layout.activationStride(layer: l)), Int32(spec.widths[l + 1]), Int32(rows),
-            ip.at, ip.tape, ip.constants, Int32(spec.slot(ofLayer: l)!), Int32(slots), seeds, pass, Int32(l), status)
+        note(try ip.backward(g: g, z: z[l], stride: layout.paddedWidths[l + 1],
+                             candidateStride: Int32(layout.activationStride(layer: l)), cols: spec.widths[l + 1], rows: rows,
+                             candidates: count, slot: spec.slot(ofLayer: l)!, layer: l, seeds: seeds, pass: pass, status: status))
     }
 
     /// The activations feeding layer `l`: buffer, candidate stride, row stride.
