@@ -10,9 +10,6 @@ import Datasets
 /// logits must equal the Swift reference forward pass of the same file, and its cross-entropy the device's
 /// final training loss. Skips when /usr/bin/python3 lacks torch.
 private enum TorchCNNPeer {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let python = "/usr/bin/python3"
-
     /// Reads the safetensors file with the `safetensors` package when importable (bench/.venv/torch-extras), else
     /// parses the documented format itself (u64 header length, JSON header, little-endian F32 data).
     static let script = #"""
@@ -78,26 +75,7 @@ private enum TorchCNNPeer {
     print(json.dumps({"logits": logits.tolist(), "loss": loss}))
     """#
 
-    static func run(_ arguments: [String]) -> (status: Int32, output: String)? {
-        guard FileManager.default.isExecutableFile(atPath: python) else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        let extras = repository.appendingPathComponent("bench/.venv/torch-extras").path
-        environment["PYTHONPATH"] = [extras, environment["PYTHONPATH"]].compactMap { $0 }.joined(separator: ":")
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        do { try process.run() } catch { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self) + String(decoding: errors, as: UTF8.self))
-    }
-
-    static let available: Bool = run(["-c", "import torch"])?.status == 0
+    static let available: Bool = TorchPeer.run(["-c", "import torch"])?.status == 0
 
     /// The spec's layers as the script builds them (input channels and features inferred from `shape`).
     static func layers(_ architecture: NetworkArchitecture, shape: [Int]) throws -> [[String: Any]] {
@@ -148,7 +126,7 @@ private enum TorchCNNPeer {
         try JSONSerialization.data(withJSONObject: input).write(to: inputURL)
         let scriptURL = directory.appendingPathComponent("torch_cnn_logits.py")
         try TorchCNNPeer.script.write(to: scriptURL, atomically: true, encoding: .utf8)
-        let run = try #require(TorchCNNPeer.run([scriptURL.path, weightsURL.path, inputURL.path]))
+        let run = try #require(TorchPeer.run([scriptURL.path, weightsURL.path, inputURL.path], includeErrors: true))
         try #require(run.status == 0, "the torch script failed: \(run.output)")
         let reply = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
         let torchLogits = (reply["logits"] as! [[Any]]).flatMap { $0.map { ($0 as! NSNumber).doubleValue } }

@@ -9,11 +9,13 @@ import Datasets
 /// must equal a plain Swift forward pass of the same file, and its cross-entropy the device's final loss.
 /// Skips when /usr/bin/python3 lacks torch or safetensors (safetensors may sit in bench/.venv/torch-extras,
 /// which bench/run.sh installs).
-private enum TorchPeer {
+enum TorchPeer {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let python = "/usr/bin/python3"
 
-    static func run(_ arguments: [String]) -> (status: Int32, output: String)? {
+    /// Runs /usr/bin/python3 with `arguments`; its exit status and stdout (followed by stderr when
+    /// `includeErrors`), or nil without a python3.
+    static func run(_ arguments: [String], includeErrors: Bool = false) -> (status: Int32, output: String)? {
         guard FileManager.default.isExecutableFile(atPath: python) else { return nil }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
@@ -22,13 +24,14 @@ private enum TorchPeer {
         let extras = repository.appendingPathComponent("bench/.venv/torch-extras").path
         environment["PYTHONPATH"] = [extras, environment["PYTHONPATH"]].compactMap { $0 }.joined(separator: ":")
         process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = includeErrors ? err : FileHandle.nullDevice
         do { try process.run() } catch { return nil }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = includeErrors ? err.fileHandleForReading.readDataToEndOfFile() : Data()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self) + String(decoding: errors, as: UTF8.self))
     }
 
     static let available: Bool = run(["-c", "import torch, safetensors.torch"])?.status == 0
