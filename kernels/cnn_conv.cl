@@ -98,7 +98,7 @@ __kernel void cnn_conv_forward(
 #define CF_ZOUT(m) { VSTORE(acc##m##_0, 0, Zc + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Zc + m * out_pad + VW);) }
         MLP_ROWS(CF_ZOUT)
     }
-    mlp_forward_epilogue(Zc, Ac, out_pad, r0, o0, rows, OC, id, prm, training, base, layer, 0);
+    mlp_forward_epilogue(Zc, Ac, out_pad, r0, o0, rows, OC, id, prm, training, base, layer, 0, false);
 }
 
 // Convolution weight gradients: dWT[k][oc] = sum over pixels of in_col[pixel][k] * dZ[pixel][oc] and
@@ -246,5 +246,5 @@ __kernel void cnn_conv_backward_data(
 #define CD_OUT(m) { VSTORE(acc##m##_0, 0, Gc + m * in_cs); MLP_V1(VSTORE(acc##m##_1, 0, Gc + m * in_cs + VW);) }
     MLP_ROWS(CD_OUT)
     float psum[1];
-    mlp_backward_epilogue(Zc, Gc, in_cs, r0, i0, rows, IC, id, prm, base, layer_prev, psum, 0);
+    mlp_backward_epilogue(Zc, Gc, in_cs, r0, i0, rows, IC, id, prm, base, layer_prev, psum, 0, false);
 }

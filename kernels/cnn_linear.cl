@@ -49,7 +49,7 @@ __kernel void cnn_linear_forward(
 #define LF_ZOUT(m) { VSTORE(acc##m##_0, 0, Zc + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Zc + m * out_pad + VW);) }
             MLP_ROWS(LF_ZOUT)
         }
-        mlp_forward_epilogue(Zc, Ac, out_pad, r0, o0, rows, out_n, id, prm, training, base, layer, 0);
+        mlp_forward_epilogue(Zc, Ac, out_pad, r0, o0, rows, out_n, id, prm, training, base, layer, 0, false);
     }
 }
 
@@ -94,6 +94,6 @@ __kernel void cnn_linear_backward_data(
 #define LB_OUT(m) { VSTORE(acc##m##_0, 0, Gc + m * in_pad); MLP_V1(VSTORE(acc##m##_1, 0, Gc + m * in_pad + VW);) }
         MLP_ROWS(LB_OUT)
         float psum[1];
-        mlp_backward_epilogue(Zc, Gc, in_pad, r0, i0, rows, in_n, id, prm, base, layer_prev, psum, 0);
+        mlp_backward_epilogue(Zc, Gc, in_pad, r0, i0, rows, in_n, id, prm, base, layer_prev, psum, 0, false);
     }
 }

@@ -36,7 +36,7 @@
 // PoCL that setup costs about as much as a 32-element span of ReLU).
 inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out_pad, int r0, int o0, int rows,
                                  int out_n, int id, __global const float* prm, int training, uint base, int layer,
-                                 int row_offset)
+                                 int row_offset, bool slopes)
 {
     const bool full = r0 + TM <= rows && o0 + TN <= out_n;
     if (full && id < 0) return;
@@ -44,7 +44,12 @@ inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out
         const uint key = training ? 1u : 0u;
         const bool whole = out_pad == TN;
         const int spans = whole ? 1 : TM, span = whole ? TM * TN : TN;
-        for (int m = 0; m < spans; m++) mlp_act_span(id, Ac + (size_t)m * out_pad, span, prm, key);
+        if (slopes) {
+            for (int m = 0; m < spans; m++)
+                mlp_act_slope_span(id, Ac + (size_t)m * out_pad, Zc + (size_t)m * out_pad, span, prm, key);
+        } else {
+            for (int m = 0; m < spans; m++) mlp_act_span(id, Ac + (size_t)m * out_pad, span, prm, key);
+        }
         return;
     }
     if (id < 0 && r0 + TM <= rows) {
@@ -62,8 +67,9 @@ inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out
             const int col = o0 + j;
             const bool valid = row < rows && col < out_n;
             const float zz = valid ? ar[j] : 0.0f;
-            if (id >= 0 && training) zr[j] = zz;
-            ar[j] = valid ? mlp_act(id, zz, prm, mlp_key(training, base, layer, row_offset + row, col)) : 0.0f;
+            const uint key = mlp_key(training, base, layer, row_offset + row, col);
+            if (id >= 0 && training) zr[j] = slopes ? (valid ? af_dact(id, zz, prm, key) : 0.0f) : zz;
+            ar[j] = valid ? mlp_act(id, zz, prm, key) : 0.0f;
         }
     }
 }
@@ -72,6 +78,9 @@ inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out
 // ain: rowsPad x in_stride per candidate (ain_cstride = 0: the shared input batch).
 // params: WT_l at c*pstride + woff (k_in x out_pad), b_l right after it.
 // z, a: rowsPad x out_pad per candidate (out_cstride apart); z may equal a (evaluation keeps no Z).
+// slopes (training; only without learnable parameters and random activations): z receives act'(Z) of
+// element-wise slots instead of Z, computed next to act(Z) (the two share their exp, tanh, ...), so the
+// backward pass multiplies instead of evaluating the derivative.
 // global: (out_pad / TN, rowsPad / TM, P).
 __kernel void mlp_forward(
     __global const float* ain, const int ain_cstride, const int in_stride, const int k_in,
@@ -79,12 +88,17 @@ __kernel void mlp_forward(
     __global float* z, __global float* a, const int out_cstride, const int rows,
     __global const int* act_id, const int slot, const int slots, const int aoff,
     __global const uint* seeds, const uint pass, const int training, const int layer, const int row_offset,
-    __global const int* status, const int skip_frozen)
+    __global const int* status, const int skip_frozen, const int slopes)
 {
     const int c = get_global_id(2);
     if (skip_frozen && status[c] != MLP_ACTIVE) return;
     const int r0 = get_global_id(1) * TM;
     const int o0 = get_global_id(0) * TN;
+#if AF_KEYED || AF_KMAX > 0
+    const bool use_slopes = false;
+#else
+    const bool use_slopes = slopes && training;
+#endif
     __global const float* W = params + (size_t)c * pstride + woff + o0;
     __global const float* B = params + (size_t)c * pstride + woff + (size_t)k_in * out_pad + o0;
     __global const float* A = ain + (size_t)c * ain_cstride + (size_t)r0 * in_stride;
@@ -125,12 +139,12 @@ __kernel void mlp_forward(
 #define FW_OUT(m) { VSTORE(acc##m##_0, 0, Ac + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Ac + m * out_pad + VW);) \
         MLP_V23(VSTORE(acc##m##_2, 0, Ac + m * out_pad + 2 * VW); VSTORE(acc##m##_3, 0, Ac + m * out_pad + 3 * VW);) }
     MLP_ROWS(FW_OUT)
-    if (training && id >= 0) {
+    if (training && id >= 0 && !use_slopes) {
 #define FW_ZOUT(m) { VSTORE(acc##m##_0, 0, Zc + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Zc + m * out_pad + VW);) \
         MLP_V23(VSTORE(acc##m##_2, 0, Zc + m * out_pad + 2 * VW); VSTORE(acc##m##_3, 0, Zc + m * out_pad + 3 * VW);) }
         MLP_ROWS(FW_ZOUT)
     }
-    mlp_forward_epilogue(Zc, Ac, out_pad, r0, o0, rows, out_n, id, prm, training, base, layer, row_offset);
+    mlp_forward_epilogue(Zc, Ac, out_pad, r0, o0, rows, out_n, id, prm, training, base, layer, row_offset, use_slopes);
 }
 
 // Backward epilogue, run after the raw tile dA has been stored into G: dZ_{l-1} = dA * act'(Z_{l-1}) for
@@ -138,10 +152,19 @@ __kernel void mlp_forward(
 // dA * d act / d p_k into psum. A tile as wide as the padded width is one contiguous span, as forward.
 inline void mlp_backward_epilogue(__global const float* Zc, __global float* Gc, int in_pad, int r0, int i0, int rows,
                                   int in_n, int id, __global const float* prm, uint base, int layer_prev,
-                                  float* psum, int np)
+                                  float* psum, int np, bool slopes)
 {
     const bool full = r0 + TM <= rows && i0 + TN <= in_n;
     if (full && id < 0) return;
+    if (full && slopes) {
+        const int spans = in_pad == TN ? 1 : TM, span = in_pad == TN ? TM * TN : TN;
+        for (int m = 0; m < spans; m++) {
+            __global float* gr = Gc + (size_t)m * in_pad;
+            __global const float* sr = Zc + (size_t)m * in_pad;
+            for (int j = 0; j < span; j++) gr[j] *= sr[j];
+        }
+        return;
+    }
     if (full && !AF_KEYED) {
         const bool whole = in_pad == TN;
         const int spans = whole ? 1 : TM, span = whole ? TM * TN : TN;
@@ -168,7 +191,7 @@ inline void mlp_backward_epilogue(__global const float* Zc, __global float* Gc, 
                 if (id >= 0) {
                     const float zz = zr[j];
                     const uint key = mlp_key(1, base, layer_prev, row, col);
-                    g = da * af_dact(id, zz, prm, key);
+                    g = da * (slopes ? zz : af_dact(id, zz, prm, key));
 #if AF_KMAX > 0
                     for (int k = 0; k < np; k++) psum[k] += da * af_dparam(id, k, zz, prm, key);
 #endif
@@ -186,6 +209,7 @@ inline void mlp_backward_epilogue(__global const float* Zc, __global float* Gc, 
 // layer-wise row kernel finishes those). With learnable parameters, each work-item also writes its
 // tile's sums of dA * d act / d p_k to partials (tile index = its position in dimensions 0-1).
 // mirror: W_l at c*mstride + moff, out_n x in_pad. dz: rowsPad x dz_stride.
+// slopes: zprev holds act'(Z_{l-1}) (mlp_forward's slopes), not Z_{l-1}.
 // global: (in_pad / TN, rowsPad / TM, P).
 __kernel void mlp_backward_data(
     __global const float* dz, const int dz_stride, const int dz_cstride, const int out_n,
@@ -195,7 +219,7 @@ __kernel void mlp_backward_data(
     __global const int* act_id, __global const int* act_nparams, const int slot, const int slots,
     __global float* partials, const int part_cstride, const int part_off,
     __global const uint* seeds, const uint pass, const int layer_prev,
-    __global const int* status)
+    __global const int* status, const int slopes)
 {
     const int c = get_global_id(2);
     if (status[c] != MLP_ACTIVE) return;
@@ -233,7 +257,12 @@ __kernel void mlp_backward_data(
 #define BD_OUT(m) { VSTORE(acc##m##_0, 0, Gc + m * in_pad); MLP_V1(VSTORE(acc##m##_1, 0, Gc + m * in_pad + VW);) \
         MLP_V23(VSTORE(acc##m##_2, 0, Gc + m * in_pad + 2 * VW); VSTORE(acc##m##_3, 0, Gc + m * in_pad + 3 * VW);) }
     MLP_ROWS(BD_OUT)
-    mlp_backward_epilogue(Zc, Gc, in_pad, r0, i0, rows, in_n, id, prm, base, layer_prev, psum, np);
+#if AF_KEYED || AF_KMAX > 0
+    const bool use_slopes = false;
+#else
+    const bool use_slopes = slopes != 0;
+#endif
+    mlp_backward_epilogue(Zc, Gc, in_pad, r0, i0, rows, in_n, id, prm, base, layer_prev, psum, np, use_slopes);
 #if AF_KMAX > 0
     const int tile = get_global_id(1) * get_global_size(0) + get_global_id(0);
     __global float* P = partials + (size_t)c * part_cstride + part_off + (size_t)tile * AF_KMAX;
@@ -242,11 +271,13 @@ __kernel void mlp_backward_data(
 }
 
 // Weight gradients of layer l: dWT = A_{l-1}^T . dZ_l (in_n x out_pad) and db = column sums of dZ_l,
-// summed over the batch rows in order. Written into grads at the layer's params offsets.
+// summed over the batch rows in order. Written into grads at the layer's params offsets. A tile whose
+// real columns (< out_n) all lie in its first vector (the logits' 10 of 64) reads only that vector of dz
+// and writes zeros for the others (mlp_loss zeroes dz no further).
 // global: (out_pad / TN, ceil(in_n / TM), P).
 __kernel void mlp_backward_weights(
     __global const float* ain, const int ain_cstride, const int in_stride, const int in_n,
-    __global const float* dz, const int dz_cstride, const int out_pad, const int rows,
+    __global const float* dz, const int dz_cstride, const int out_pad, const int out_n, const int rows,
     __global float* grads, const int pstride, const int woff,
     __global const int* status)
 {
@@ -273,7 +304,15 @@ __kernel void mlp_backward_weights(
         MLP_ROWS(BW_STEP) \
     }
     const bool with_bias = i0 == 0;
-    if (with_bias) {
+    if (TNV > 1 && o0 + VW >= out_n) {
+#define BW_STEP1(m) { const vfloat x = (vfloat)(ar[m]); acc##m##_0 = fma(x, d0, acc##m##_0); }
+        for (int r = 0; r < rows; r++) {
+            const vfloat d0 = VLOAD(0, D + (size_t)r * out_pad);
+            if (with_bias) bacc0 += d0;
+            __global const float* ar = A + (size_t)r * in_stride;
+            MLP_ROWS(BW_STEP1)
+        }
+    } else if (with_bias) {
         BW_LOOP(bacc0 += d0; MLP_V1(bacc1 += d1;) MLP_V23(bacc2 += d2; bacc3 += d3;))
     } else {
         BW_LOOP()

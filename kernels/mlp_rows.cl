@@ -100,7 +100,10 @@ __kernel void mlp_layerwise_backward(
 // Cross-entropy of each row's logits (the last layer's activations) via log-sum-exp, never exp of a
 // positive number; the row's loss and hit (first maximal logit == label). In training also writes dZ of
 // the last layer for the batch-mean loss: (softmax - onehot) / rows through the last activation, and
-// that activation's parameter partials (one partial per row). global: (rowsPad, P).
+// that activation's parameter partials (one partial per row). slopes: zlast holds act'(Z) (mlp_forward's
+// slopes), not Z. Padded columns of dz are zeroed only as far as mlp_backward_weights reads them: past the
+// first vector when the classes fit in it. exp runs once per logit: dz keeps exp(L - max) until the sum
+// is known. global: (rowsPad, P).
 __kernel void mlp_loss(
     __global const float* logits, __global const float* zlast, const int stride, const int cstride,
     const int classes, const int rows, __global const int* labels, const float inv_rows,
@@ -110,11 +113,12 @@ __kernel void mlp_loss(
     __global const int* act_id, __global const int* act_nparams, const int slot, const int slots,
     __global float* partials, const int part_cstride, const int part_off,
     __global const uint* seeds, const uint pass, const int layer,
-    __global const int* status, const int skip_frozen)
+    __global const int* status, const int skip_frozen, const int slopes)
 {
     const int r = get_global_id(0), c = get_global_id(1);
     if (skip_frozen && status[c] != MLP_ACTIVE) return;
     const size_t at = (size_t)c * cstride + (size_t)r * stride;
+    const int read_to = classes > VW ? stride : min(stride, VW);
 #if AF_KMAX > 0
     __global float* P = partials + (size_t)c * part_cstride + part_off + (size_t)r * AF_KMAX;
     float psum[AF_KMAX];
@@ -124,7 +128,7 @@ __kernel void mlp_loss(
         row_loss[(size_t)c * rows_cap + r] = 0.0f;
         row_hit[(size_t)c * rows_cap + r] = 0.0f;
         if (training) {
-            for (int j = 0; j < stride; j++) dz[at + j] = 0.0f;
+            for (int j = 0; j < read_to; j++) dz[at + j] = 0.0f;
 #if AF_KMAX > 0
             if (slot >= 0) for (int k = 0; k < AF_KMAX; k++) P[k] = 0.0f;
 #endif
@@ -136,8 +140,13 @@ __kernel void mlp_loss(
     float m = L[0];
     int best = 0;
     for (int k = 1; k < classes; k++) if (L[k] > m) { m = L[k]; best = k; }
+    __global float* G = dz + at;
     float s = 0.0f;
-    for (int k = 0; k < classes; k++) s += exp(L[k] - m);
+    if (training) {
+        for (int k = 0; k < classes; k++) { const float e = exp(L[k] - m); G[k] = e; s += e; }
+    } else {
+        for (int k = 0; k < classes; k++) s += exp(L[k] - m);
+    }
     const float lse = m + log(s);
     row_loss[(size_t)c * rows_cap + r] = lse - L[y];
     row_hit[(size_t)c * rows_cap + r] = best == y ? 1.0f : 0.0f;
@@ -146,16 +155,15 @@ __kernel void mlp_loss(
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
     __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
     const uint base = af_pass_base(seeds[c], pass);
-    __global float* G = dz + at;
 #if AF_KMAX > 0
     const int np = id >= 0 ? act_nparams[c * slots + slot] : 0;
 #endif
     for (int k = 0; k < classes; k++) {
-        const float da = (exp(L[k] - lse) - (k == y ? 1.0f : 0.0f)) * inv_rows;
+        const float da = (G[k] / s - (k == y ? 1.0f : 0.0f)) * inv_rows;
         if (id >= 0) {
             const float zz = zlast[at + k];
             const uint key = mlp_key(1, base, layer, r, k);
-            G[k] = da * af_dact(id, zz, prm, key);
+            G[k] = da * (slopes ? zz : af_dact(id, zz, prm, key));
 #if AF_KMAX > 0
             for (int q = 0; q < np; q++) psum[q] += da * af_dparam(id, q, zz, prm, key);
 #endif
@@ -163,7 +171,7 @@ __kernel void mlp_loss(
             G[k] = da;
         }
     }
-    for (int k = classes; k < stride; k++) G[k] = 0.0f;
+    for (int k = classes; k < read_to; k++) G[k] = 0.0f;
     if (id <= MLP_LW_SOFTMAX) mlp_layerwise_row_backward(id, L, G, classes);
 #if AF_KMAX > 0
     if (slot >= 0) for (int k = 0; k < AF_KMAX; k++) P[k] = psum[k];

@@ -281,7 +281,7 @@ final class CNNSession {
             Int32(training ? 1 : 0), g[L]!, params, Int32(plan.parameterStride), Int32(plan.activationOffset),
             activationIDs, parameterCounts, Int32(last.slot ?? -1), Int32(slots),
             logitPartials != nil ? partials : partialSink, Int32(logitPartials != nil ? partialStride : sinkStride),
-            Int32(logitPartials ?? 0), seeds, pass, Int32(last.layer), status, Int32(training ? 1 : 0))
+            Int32(logitPartials ?? 0), seeds, pass, Int32(last.layer), status, Int32(training ? 1 : 0), Int32(0))
         try reduceKernel.launch(global: [count], args: rowLoss, rowHit, Int32(plan.capacityImages), Int32(images),
                                 metrics, Int32(training ? 1 : 0), status)
         try mark("loss")
@@ -333,7 +333,7 @@ final class CNNSession {
                 try linearBackwardWeights.launch(
                     global: [pl.outPad / tn, (pl.k + t.rows - 1) / t.rows, P],
                     args: a[pl.input], cand(pl.input), Int32(inStride), Int32(pl.k),
-                    g[pl.output]!, cand(pl.output), Int32(pl.outPad), Int32(images),
+                    g[pl.output]!, cand(pl.output), Int32(pl.outPad), Int32(pl.outputs), Int32(images),
                     target, Int32(plan.parameterStride), Int32(pl.weightOffset), status)
                 try mark("linear weight gradients \(pl.layer)")
                 guard plan.needsGradient(pl.input) else { continue }

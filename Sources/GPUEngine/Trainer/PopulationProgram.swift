@@ -161,18 +161,27 @@ struct PopulationProgram {
     /// (`af_act_<id>`, `af_dact_<id>`) directly, inlines it and can vectorise the loop. Measured on PoCL
     /// (study-1 layer, 64 candidates): relu 3×, tanh/sigmoid/silu 3–4× faster than calling `af_act` per
     /// element. Falls back to the dispatchers when the generated code has no per-id functions.
+    /// `mlp_act_slope_span` writes act(Z) over Z and act'(Z) into a second array in one loop, where the
+    /// compiler shares the two functions' common subexpressions (mlp_forward's slopes).
     static func spanHelpers(count: Int, generated: String) -> String {
         let perID = (0..<count).allSatisfy { generated.contains("float af_act_\($0)(") && generated.contains("float af_dact_\($0)(") }
-        var act = "inline void mlp_act_span(int id, __global float* p, int n, __global const float* prm, uint key) {\n    switch (id) {\n"
+        let head = "(int id, __global float* p, int n, __global const float* prm, uint key) {\n    switch (id) {\n"
+        var act = "inline void mlp_act_span" + head
+        var slope = "inline void mlp_act_slope_span(int id, __global float* p, __global float* s, int n, __global const float* prm, uint key) {\n    switch (id) {\n"
         var dact = "inline void mlp_dact_span(int id, __global float* g, __global const float* z, int n, __global const float* prm, uint key) {\n    switch (id) {\n"
+        func slopeLoop(_ act: String, _ dact: String) -> String {
+            "for (int j = 0; j < n; j++) { const float z = p[j]; p[j] = \(act)z, prm, key); s[j] = \(dact)z, prm, key); } break;\n"
+        }
         if perID {
             for i in 0..<count {
                 act += "    case \(i): for (int j = 0; j < n; j++) p[j] = af_act_\(i)(p[j], prm, key); break;\n"
+                slope += "    case \(i): " + slopeLoop("af_act_\(i)(", "af_dact_\(i)(")
                 dact += "    case \(i): for (int j = 0; j < n; j++) g[j] = g[j] * af_dact_\(i)(z[j], prm, key); break;\n"
             }
         }
         act += "    default: for (int j = 0; j < n; j++) p[j] = af_act(id, p[j], prm, key); break;\n    }\n}\n"
+        slope += "    default: " + slopeLoop("af_act(id, ", "af_dact(id, ") + "    }\n}\n"
         dact += "    default: for (int j = 0; j < n; j++) g[j] = g[j] * af_dact(id, z[j], prm, key); break;\n    }\n}\n"
-        return act + dact
+        return act + slope + dact
     }
 }
