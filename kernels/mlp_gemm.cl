@@ -78,9 +78,10 @@ inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out
 // ain: rowsPad x in_stride per candidate (ain_cstride = 0: the shared input batch).
 // params: WT_l at c*pstride + woff (k_in x out_pad), b_l right after it.
 // z, a: rowsPad x out_pad per candidate (out_cstride apart); z may equal a (evaluation keeps no Z).
-// slopes (training; only without learnable parameters and random activations): z receives act'(Z) of
-// element-wise slots instead of Z, computed next to act(Z) (the two share their exp, tanh, ...), so the
-// backward pass multiplies instead of evaluating the derivative.
+// Slopes: in training, z receives act'(Z) instead of Z for an expression with mlp_slope_ok (no learnable
+// parameters, no noise), computed next to act(Z) (the two share their exp, tanh, ...), so the backward
+// pass multiplies instead of evaluating the derivative. The choice depends on the candidate's own
+// expression only, so its numbers never depend on its neighbours.
 // global: (out_pad / TN, rowsPad / TM, P).
 __kernel void mlp_forward(
     __global const float* ain, const int ain_cstride, const int in_stride, const int k_in,
@@ -88,17 +89,12 @@ __kernel void mlp_forward(
     __global float* z, __global float* a, const int out_cstride, const int rows,
     __global const int* act_id, const int slot, const int slots, const int aoff,
     __global const uint* seeds, const uint pass, const int training, const int layer, const int row_offset,
-    __global const int* status, const int skip_frozen, const int slopes)
+    __global const int* status, const int skip_frozen)
 {
     const int c = get_global_id(2);
     if (skip_frozen && status[c] != MLP_ACTIVE) return;
     const int r0 = get_global_id(1) * TM;
     const int o0 = get_global_id(0) * TN;
-#if AF_KEYED || AF_KMAX > 0
-    const bool use_slopes = false;
-#else
-    const bool use_slopes = slopes && training;
-#endif
     __global const float* W = params + (size_t)c * pstride + woff + o0;
     __global const float* B = params + (size_t)c * pstride + woff + (size_t)k_in * out_pad + o0;
     __global const float* A = ain + (size_t)c * ain_cstride + (size_t)r0 * in_stride;
@@ -132,6 +128,7 @@ __kernel void mlp_forward(
     }
 
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
+    const bool use_slopes = training && mlp_slope_ok(id);
     __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
     const uint base = af_pass_base(seeds[c], pass);
     __global float* Zc = z + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0;
@@ -209,7 +206,7 @@ inline void mlp_backward_epilogue(__global const float* Zc, __global float* Gc, 
 // layer-wise row kernel finishes those). With learnable parameters, each work-item also writes its
 // tile's sums of dA * d act / d p_k to partials (tile index = its position in dimensions 0-1).
 // mirror: W_l at c*mstride + moff, out_n x in_pad. dz: rowsPad x dz_stride.
-// slopes: zprev holds act'(Z_{l-1}) (mlp_forward's slopes), not Z_{l-1}.
+// zprev holds act'(Z_{l-1}) instead of Z_{l-1} where mlp_slope_ok (mlp_forward's slopes).
 // global: (in_pad / TN, rowsPad / TM, P).
 __kernel void mlp_backward_data(
     __global const float* dz, const int dz_stride, const int dz_cstride, const int out_n,
@@ -219,7 +216,7 @@ __kernel void mlp_backward_data(
     __global const int* act_id, __global const int* act_nparams, const int slot, const int slots,
     __global float* partials, const int part_cstride, const int part_off,
     __global const uint* seeds, const uint pass, const int layer_prev,
-    __global const int* status, const int slopes)
+    __global const int* status)
 {
     const int c = get_global_id(2);
     if (status[c] != MLP_ACTIVE) return;
@@ -257,11 +254,7 @@ __kernel void mlp_backward_data(
 #define BD_OUT(m) { VSTORE(acc##m##_0, 0, Gc + m * in_pad); MLP_V1(VSTORE(acc##m##_1, 0, Gc + m * in_pad + VW);) \
         MLP_V23(VSTORE(acc##m##_2, 0, Gc + m * in_pad + 2 * VW); VSTORE(acc##m##_3, 0, Gc + m * in_pad + 3 * VW);) }
     MLP_ROWS(BD_OUT)
-#if AF_KEYED || AF_KMAX > 0
-    const bool use_slopes = false;
-#else
-    const bool use_slopes = slopes != 0;
-#endif
+    const bool use_slopes = mlp_slope_ok(id);
     mlp_backward_epilogue(Zc, Gc, in_pad, r0, i0, rows, in_n, id, prm, base, layer_prev, psum, np, use_slopes);
 #if AF_KMAX > 0
     const int tile = get_global_id(1) * get_global_size(0) + get_global_id(0);

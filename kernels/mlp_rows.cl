@@ -100,8 +100,8 @@ __kernel void mlp_layerwise_backward(
 // Cross-entropy of each row's logits (the last layer's activations) via log-sum-exp, never exp of a
 // positive number; the row's loss and hit (first maximal logit == label). In training also writes dZ of
 // the last layer for the batch-mean loss: (softmax - onehot) / rows through the last activation, and
-// that activation's parameter partials (one partial per row). slopes: zlast holds act'(Z) (mlp_forward's
-// slopes), not Z. Padded columns of dz are zeroed only as far as mlp_backward_weights reads them: past the
+// that activation's parameter partials (one partial per row). slopes (the MLP trainer): zlast holds act'(Z)
+// where mlp_slope_ok (mlp_forward's slopes), not Z. Padded columns of dz are zeroed only as far as mlp_backward_weights reads them: past the
 // first vector when the classes fit in it. exp runs once per logit: dz keeps exp(L - max) until the sum
 // is known. global: (rowsPad, P).
 __kernel void mlp_loss(
@@ -137,6 +137,32 @@ __kernel void mlp_loss(
     }
     __global const float* L = logits + at;
     const int y = labels[r];
+#if VW > 1
+    // The classes in one vector (study 1's 10 in a float16) and nothing left for the scalar path below to
+    // do (a layer-wise or parameterised last activation): the row as a vector, exp once per lane.
+    const int last_id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
+    const bool last_slope = slopes && mlp_slope_ok(last_id);
+    if (classes <= VW && (!training || last_id == MLP_IDENTITY || last_slope)) {
+        const vfloat lanes = MLP_LANES, v = VLOAD(0, L);
+        const vint valid = isless(lanes, (vfloat)((float)classes));
+        const float m = mlp_hmax(select((vfloat)(-INFINITY), v, valid));
+        const vfloat e = select((vfloat)(0.0f), exp(v - m), valid);
+        const float s = mlp_hsum(e);
+        // The first maximal logit, as the scalar scan (whose maximum stays NaN when the first logit is).
+        const int first = (int)mlp_hmin(select((vfloat)((float)VW), lanes, valid & (v == m)));
+        const int best = isnan(L[0]) ? 0 : first;
+        row_loss[(size_t)c * rows_cap + r] = m + log(s) - L[y];
+        row_hit[(size_t)c * rows_cap + r] = best == y ? 1.0f : 0.0f;
+        if (!training) return;
+        vfloat da = (e / s - select((vfloat)(0.0f), (vfloat)(1.0f), lanes == (vfloat)((float)y))) * inv_rows;
+        if (last_slope) da *= VLOAD(0, zlast + at);
+        VSTORE(select((vfloat)(0.0f), da, valid), 0, dz + at);
+#if AF_KMAX > 0
+        if (slot >= 0) for (int k = 0; k < AF_KMAX; k++) P[k] = 0.0f;
+#endif
+        return;
+    }
+#endif
     float m = L[0];
     int best = 0;
     for (int k = 1; k < classes; k++) if (L[k] > m) { m = L[k]; best = k; }
@@ -163,7 +189,7 @@ __kernel void mlp_loss(
         if (id >= 0) {
             const float zz = zlast[at + k];
             const uint key = mlp_key(1, base, layer, r, k);
-            G[k] = da * (slopes ? zz : af_dact(id, zz, prm, key));
+            G[k] = da * (slopes && mlp_slope_ok(id) ? zz : af_dact(id, zz, prm, key));
 #if AF_KMAX > 0
             for (int q = 0; q < np; q++) psum[q] += da * af_dparam(id, q, zz, prm, key);
 #endif

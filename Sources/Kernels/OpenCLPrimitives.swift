@@ -71,14 +71,15 @@ enum OpenCLPrimitives {
                          derivative: "return y * (1.0f - y);")
         // log1p(exp(x)) = max(x, 0) + log1p(w), w = exp(−|x|) ∈ (0, 1]; log1p(w) = 2 atanh(s), s = w / (2 + w)
         // ≤ 1/3, by its odd series to s¹⁷ (truncation < 3e-9 relative): one exp, one division, no log (PoCL's
-        // log1p is a scalar call; this form vectorises). Above 20, x as PyTorch's threshold.
+        // log1p is a scalar call; this form vectorises). Above 20, x as PyTorch's threshold. The slope σ(x) is
+        // sigmoid's form on the same w, so a loop computing both (mlp_act_slope_span) runs one exp.
         case .softplus:
             return .init(value: "float w = exp(-fabs(x));\n    float s = w / (2.0f + w);\n    float s2 = s * s;\n"
                             + "    float p = 2.0f / 17.0f;\n    p = p * s2 + 2.0f / 15.0f;\n    p = p * s2 + 2.0f / 13.0f;\n"
                             + "    p = p * s2 + 2.0f / 11.0f;\n    p = p * s2 + 2.0f / 9.0f;\n    p = p * s2 + 2.0f / 7.0f;\n"
                             + "    p = p * s2 + 2.0f / 5.0f;\n    p = p * s2 + 2.0f / 3.0f;\n"
                             + "    return x > 20.0f ? x : fmax(x, 0.0f) + (2.0f * s + s * s2 * p);",
-                         derivative: "float z = exp(x);\n    return x > 20.0f ? 1.0f : z / (z + 1.0f);")
+                         derivative: "float w = exp(-fabs(x));\n    return x > 20.0f ? 1.0f : (x >= 0.0f ? 1.0f : w) / (1.0f + w);")
         case .softsign:
             return .init(value: "return x / (1.0f + fabs(x));",
                          derivative: "float d = 1.0f + fabs(x);\n    return 1.0f / (d * d);")

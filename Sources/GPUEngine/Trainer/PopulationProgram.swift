@@ -110,7 +110,9 @@ struct PopulationProgram {
         let exprs = distinct.isEmpty ? [ActivationExpr.x] : distinct
         let generated = try activationSource(exprs)
         source = [header, Self.fastMathPrologue, generated, Self.fastMathEpilogue,
-                  Self.spanHelpers(count: exprs.count, generated: generated), KernelTemplates.mlp_common,
+                  Self.spanHelpers(count: exprs.count, generated: generated),
+                  Self.slopeTable(distinct.indices.filter { distinct[$0].parameterCount == 0 && !distinct[$0].isStochastic }),
+                  KernelTemplates.mlp_common,
                   KernelTemplates.mlp_gemm, KernelTemplates.mlp_rows, KernelTemplates.adam_update].joined(separator: "\n")
     }
 
@@ -137,7 +139,7 @@ struct PopulationProgram {
             + "#define AFI_SPAN \(interpreterSpan(tile))\n"
         let generated = try activationSource([.x])
         return [header, fastMathPrologue, generated, ActivationInterpreter.primitiveFunctions, fastMathEpilogue,
-                spanHelpers(count: 1, generated: generated), KernelTemplates.mlp_common, KernelTemplates.mlp_gemm,
+                spanHelpers(count: 1, generated: generated), slopeTable([]), KernelTemplates.mlp_common, KernelTemplates.mlp_gemm,
                 KernelTemplates.mlp_rows, KernelTemplates.adam_update, ActivationInterpreter.kernels].joined(separator: "\n")
     }
 
@@ -161,14 +163,22 @@ struct PopulationProgram {
     /// (`af_act_<id>`, `af_dact_<id>`) directly, inlines it and can vectorise the loop. Measured on PoCL
     /// (study-1 layer, 64 candidates): relu 3×, tanh/sigmoid/silu 3–4× faster than calling `af_act` per
     /// element. Falls back to the dispatchers when the generated code has no per-id functions.
+    /// `mlp_slope_ok(id)`: whether training keeps act'(Z) instead of Z for expression `id` (mlp_forward's
+    /// slopes): true for the expressions without learnable parameters (their gradients need Z) and without
+    /// noise (RReLU's slope is drawn per pass). A property of the expression alone, never of the population.
+    static func slopeTable(_ ids: [Int]) -> String {
+        let cases = ids.map { "case \($0): " }.joined()
+        return "inline bool mlp_slope_ok(int id) {\n    switch (id) { \(cases)\(ids.isEmpty ? "" : "return true; ")default: return false; }\n}\n"
+    }
+
     /// `mlp_act_slope_span` writes act(Z) over Z and act'(Z) into a second array in one loop, where the
     /// compiler shares the two functions' common subexpressions (mlp_forward's slopes).
     static func spanHelpers(count: Int, generated: String) -> String {
         let perID = (0..<count).allSatisfy { generated.contains("float af_act_\($0)(") && generated.contains("float af_dact_\($0)(") }
         let head = "(int id, __global float* p, int n, __global const float* prm, uint key) {\n    switch (id) {\n"
         var act = "inline void mlp_act_span" + head
-        var slope = "inline void mlp_act_slope_span(int id, __global float* p, __global float* s, int n, __global const float* prm, uint key) {\n    switch (id) {\n"
-        var dact = "inline void mlp_dact_span(int id, __global float* g, __global const float* z, int n, __global const float* prm, uint key) {\n    switch (id) {\n"
+        var slope = "inline void mlp_act_slope_span(int id, __global float* restrict p, __global float* restrict s, int n, __global const float* prm, uint key) {\n    switch (id) {\n"
+        var dact = "inline void mlp_dact_span(int id, __global float* restrict g, __global const float* restrict z, int n, __global const float* prm, uint key) {\n    switch (id) {\n"
         func slopeLoop(_ act: String, _ dact: String) -> String {
             "for (int j = 0; j < n; j++) { const float z = p[j]; p[j] = \(act)z, prm, key); s[j] = \(dact)z, prm, key); } break;\n"
         }

@@ -30,10 +30,6 @@ final class TrainingSession {
     let interpretedLayers: Set<Int>
     /// Work-group sizes independent of the population size (see `workGroup(for:kernel:)`).
     let fixedWorkGroups: Bool
-    /// Training keeps act'(Z) of element-wise slots instead of Z (`slopes` of mlp_forward): whenever no
-    /// expression has learnable parameters (their partials need Z) or draws noise (its keys differ between
-    /// the passes' code paths).
-    let slopes: Bool
 
     // Shared input batch.
     let input: DeviceBuffer<Float>
@@ -146,7 +142,6 @@ final class TrainingSession {
             layerSlots[l].map { interpreter?.slots.contains($0) ?? false } ?? false
         })
         fixedWorkGroups = interpreter != nil && device.info.kind == .cpu
-        slopes = layout.kmax == 0 && !popProgram.needsKeys
         input = try device.buffer(Float.self, count: layout.capacityRows * layout.paddedWidths[0])
         try input.fill(0)
         batchLabels = try device.buffer(Int32.self, count: layout.capacityRows)
@@ -183,7 +178,7 @@ final class TrainingSession {
                 zl, a[l], Int32(layout.activationStride(layer: l)), Int32(rows),
                 activationIDs, Int32(spec.slot(ofLayer: l) ?? -1), Int32(slots), Int32(layout.activationParameterOffset),
                 seeds, pass, Int32(training ? 1 : 0), Int32(l), Int32(rowOffset),
-                status, Int32(training ? 1 : 0), Int32(slopes ? 1 : 0))
+                status, Int32(training ? 1 : 0))
             if layerwiseLayers.contains(l) {
                 try launch(layerwiseForwardKernel,
                     global: [rowsPad, count],
@@ -227,7 +222,7 @@ final class TrainingSession {
             params, Int32(layout.parameterStride), Int32(layout.activationParameterOffset),
             activationIDs, parameterCounts, Int32(slot ?? -1), Int32(slots),
             partials, Int32(layout.partialStride), Int32(partOff),
-            seeds, pass, Int32(L), status, Int32(training ? 1 : 0), Int32(slopes ? 1 : 0))
+            seeds, pass, Int32(L), status, Int32(training ? 1 : 0), Int32(1))
         try launch(reduceKernel, global: [count], rowLoss, rowHit, Int32(layout.capacityRows), Int32(rows),
                                 metrics, Int32(training ? 1 : 0), status)
         if training { try interpretedBackward(layer: L, g: dz[L % 2], rows: rows, pass: pass) }
@@ -256,7 +251,7 @@ final class TrainingSession {
                 params, Int32(layout.parameterStride), Int32(layout.activationParameterOffset),
                 activationIDs, parameterCounts, Int32(prevSlot ?? -1), Int32(slots),
                 partials, Int32(layout.partialStride), Int32(prevSlot != nil ? layout.partialLayout[l - 1].offset : 0),
-                seeds, pass, Int32(l - 1), status, Int32(slopes ? 1 : 0))
+                seeds, pass, Int32(l - 1), status)
             if layerwiseLayers.contains(l - 1) {
                 try launch(layerwiseBackwardKernel,
                     global: [rowsPad, count],
