@@ -14,46 +14,32 @@
 //   status  [c]: 0 training, 1 stopped early, 2 diverged. Frozen candidates skip training work.
 
 #define TN (VW * TNV)
-// vint: the comparison result of two vfloats; MLP_LANES: 0, 1, ..., VW-1; mlp_hmax/hmin/hsum: a vector's
-// largest, smallest and summed lane (pairwise halving).
 #if VW == 16
 typedef float16 vfloat;
-typedef int16 vint;
 #define VLOAD vload16
 #define VSTORE vstore16
-#define MLP_LANES ((float16)(0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f, 13.0f, 14.0f, 15.0f))
 #elif VW == 8
 typedef float8 vfloat;
-typedef int8 vint;
 #define VLOAD vload8
 #define VSTORE vstore8
-#define MLP_LANES ((float8)(0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f))
 #elif VW == 4
 typedef float4 vfloat;
-typedef int4 vint;
 #define VLOAD vload4
 #define VSTORE vstore4
-#define MLP_LANES ((float4)(0.0f, 1.0f, 2.0f, 3.0f))
 #else
 typedef float vfloat;
 #define VLOAD(o, p) (*(p))
 #define VSTORE(v, o, p) (*(p) = (v))
 #endif
 
+// Folds of a float16's lanes (halves added lane by lane down to one) and its lane numbers.
+#define MLP_LANES16 ((float16)(0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f, 13.0f, 14.0f, 15.0f))
+#define MLP_FOLD16(v, OP) { const float8 h8 = OP(v.lo, v.hi); const float4 h4 = OP(h8.lo, h8.hi); \
+                            const float2 h2 = OP(h4.lo, h4.hi); return OP(h2.x, h2.y); }
 #define MLP_ADD(a, b) ((a) + (b))
-#if VW == 16
-#define MLP_FOLD(v, OP) { const float8 h8 = OP(v.lo, v.hi); const float4 h4 = OP(h8.lo, h8.hi); \
-                          const float2 h2 = OP(h4.lo, h4.hi); return OP(h2.x, h2.y); }
-#elif VW == 8
-#define MLP_FOLD(v, OP) { const float4 h4 = OP(v.lo, v.hi); const float2 h2 = OP(h4.lo, h4.hi); return OP(h2.x, h2.y); }
-#elif VW == 4
-#define MLP_FOLD(v, OP) { const float2 h2 = OP(v.lo, v.hi); return OP(h2.x, h2.y); }
-#endif
-#if VW > 1
-inline float mlp_hmax(vfloat v) MLP_FOLD(v, fmax)
-inline float mlp_hmin(vfloat v) MLP_FOLD(v, fmin)
-inline float mlp_hsum(vfloat v) MLP_FOLD(v, MLP_ADD)
-#endif
+inline float mlp_hmax16(float16 v) MLP_FOLD16(v, fmax)
+inline float mlp_hmin16(float16 v) MLP_FOLD16(v, fmin)
+inline float mlp_hsum16(float16 v) MLP_FOLD16(v, MLP_ADD)
 
 #define MLP_IDENTITY (-1)
 #define MLP_LW_SOFTMAX (-2)

@@ -101,9 +101,10 @@ __kernel void mlp_layerwise_backward(
 // positive number; the row's loss and hit (first maximal logit == label). In training also writes dZ of
 // the last layer for the batch-mean loss: (softmax - onehot) / rows through the last activation, and
 // that activation's parameter partials (one partial per row). slopes (the MLP trainer): zlast holds act'(Z)
-// where mlp_slope_ok (mlp_forward's slopes), not Z. Padded columns of dz are zeroed only as far as mlp_backward_weights reads them: past the
-// first vector when the classes fit in it. exp runs once per logit: dz keeps exp(L - max) until the sum
-// is known. global: (rowsPad, P).
+// where mlp_slope_ok (mlp_forward's slopes), not Z. Padded columns of dz are zeroed only as far as
+// mlp_backward_weights reads them: not past the first vector when the classes fit in it. exp runs once per
+// logit. A row's numbers depend on the classes and its own last activation only, never on the tile.
+// global: (rowsPad, P).
 __kernel void mlp_loss(
     __global const float* logits, __global const float* zlast, const int stride, const int cstride,
     const int classes, const int rows, __global const int* labels, const float inv_rows,
@@ -137,41 +138,51 @@ __kernel void mlp_loss(
     }
     __global const float* L = logits + at;
     const int y = labels[r];
-#if VW > 1
-    // The classes in one vector (study 1's 10 in a float16) and nothing left for the scalar path below to
-    // do (a layer-wise or parameterised last activation): the row as a vector, exp once per lane.
     const int last_id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
     const bool last_slope = slopes && mlp_slope_ok(last_id);
-    if (classes <= VW && (!training || last_id == MLP_IDENTITY || last_slope)) {
-        const vfloat lanes = MLP_LANES, v = VLOAD(0, L);
-        const vint valid = isless(lanes, (vfloat)((float)classes));
-        const float m = mlp_hmax(select((vfloat)(-INFINITY), v, valid));
-        const vfloat e = select((vfloat)(0.0f), exp(v - m), valid);
-        const float s = mlp_hsum(e);
-        // The first maximal logit, as the scalar scan (whose maximum stays NaN when the first logit is).
-        const int first = (int)mlp_hmin(select((vfloat)((float)VW), lanes, valid & (v == m)));
-        const int best = isnan(L[0]) ? 0 : first;
-        row_loss[(size_t)c * rows_cap + r] = m + log(s) - L[y];
-        row_hit[(size_t)c * rows_cap + r] = best == y ? 1.0f : 0.0f;
-        if (!training) return;
-        vfloat da = (e / s - select((vfloat)(0.0f), (vfloat)(1.0f), lanes == (vfloat)((float)y))) * inv_rows;
-        if (last_slope) da *= VLOAD(0, zlast + at);
-        VSTORE(select((vfloat)(0.0f), da, valid), 0, dz + at);
-#if AF_KMAX > 0
-        if (slot >= 0) for (int k = 0; k < AF_KMAX; k++) P[k] = 0.0f;
-#endif
-        return;
-    }
-#endif
-    float m = L[0];
-    int best = 0;
-    for (int k = 1; k < classes; k++) if (L[k] > m) { m = L[k]; best = k; }
     __global float* G = dz + at;
-    float s = 0.0f;
-    if (training) {
-        for (int k = 0; k < classes; k++) { const float e = exp(L[k] - m); G[k] = e; s += e; }
+    float m, s;
+    int best = 0;
+    if (classes <= 16) {
+        // Up to 16 classes (study 1's 10) as one float16, whatever the tile's vector width: max, exp once
+        // per logit, sum by halves. With an identity or slope last activation the row's dz is finished here.
+        float buf[16];
+        for (int k = 0; k < 16; k++) buf[k] = k < classes ? L[k] : 0.0f;
+        const float16 v = vload16(0, buf), lanes = MLP_LANES16;
+        const int16 valid = isless(lanes, (float16)((float)classes));
+        m = mlp_hmax16(select((float16)(-INFINITY), v, valid));
+        const float16 e = select((float16)(0.0f), exp(v - m), valid);
+        s = mlp_hsum16(e);
+        // The first maximal logit, as the scalar scan below (whose maximum stays NaN when the first logit is).
+        best = isnan(L[0]) ? 0 : (int)mlp_hmin16(select((float16)(16.0f), lanes, valid & (v == m)));
+        if (training && (last_id == MLP_IDENTITY || last_slope)) {
+            float16 da = (e / s - select((float16)(0.0f), (float16)(1.0f), lanes == (float16)((float)y))) * inv_rows;
+            if (last_slope) {
+                for (int k = 0; k < 16; k++) buf[k] = k < classes ? zlast[at + k] : 0.0f;
+                da *= vload16(0, buf);
+            }
+            vstore16(da, 0, buf);
+            for (int k = 0; k < read_to; k++) G[k] = k < classes ? buf[k] : 0.0f;
+#if AF_KMAX > 0
+            if (slot >= 0) for (int k = 0; k < AF_KMAX; k++) P[k] = 0.0f;
+#endif
+            row_loss[(size_t)c * rows_cap + r] = m + log(s) - L[y];
+            row_hit[(size_t)c * rows_cap + r] = best == y ? 1.0f : 0.0f;
+            return;
+        }
+        if (training) {
+            vstore16(e, 0, buf);
+            for (int k = 0; k < classes; k++) G[k] = buf[k];
+        }
     } else {
-        for (int k = 0; k < classes; k++) s += exp(L[k] - m);
+        m = L[0];
+        for (int k = 1; k < classes; k++) if (L[k] > m) { m = L[k]; best = k; }
+        s = 0.0f;
+        if (training) {
+            for (int k = 0; k < classes; k++) { const float e = exp(L[k] - m); G[k] = e; s += e; }
+        } else {
+            for (int k = 0; k < classes; k++) s += exp(L[k] - m);
+        }
     }
     const float lse = m + log(s);
     row_loss[(size_t)c * rows_cap + r] = lse - L[y];

@@ -63,6 +63,32 @@ import Kernels
         }
     }
 
+    /// Ten classes: one float16 holds a row of logits (mlp_loss's vector path) but not a float8 (the scalar
+    /// path), with an identity, an element-wise and a layer-wise last activation (the last always scalar).
+    @Test func lossPathsGiveTheSameBitsForTenClasses() throws {
+        let spec = try MLPSpec(widths: [20, 64, 10], lastLayerActivation: true)
+        let candidates: [Candidate] = [Candidate(activations: [.unary(.tanh, .x), .x]),
+                                       Candidate(activations: [.unary(.relu, .x), .unary(.softplus, .x)]),
+                                       Candidate(activations: [.unary(.gelu, .x), .layerwise(.logSoftmax)])]
+        let data = TrainerFixture.data(rows: 29, features: 20, classes: 10, seed: 12)
+        let runs = try [TileShape(rows: 4, vectorWidth: 16, vectors: 4), TileShape(rows: 4, vectorWidth: 8, vectors: 1)].map { tile in
+            let trainer = PopulationTrainer(device: TrainerFixture.device)
+            trainer.tile = tile
+            return try trainer.train(candidates: candidates, spec: spec, config: Self.config, train: data)
+        }
+        for (i, (a, b)) in zip(runs[0].candidates, runs[1].candidates).enumerated() {
+            #expect(a.history.map(\.train) == b.history.map(\.train), "candidate \(i) losses and accuracies")
+            #expect(a.weights == b.weights, "candidate \(i) weights")
+        }
+        let ref = try ReferenceTrainer().train(candidates: candidates, spec: spec, config: Self.config, train: data)
+        for (i, (g, r)) in zip(runs[0].candidates, ref.candidates).enumerated() {
+            for (ge, re) in zip(g.history, r.history) {
+                #expect(abs(ge.train.loss - re.train.loss) < 1e-4, "candidate \(i) epoch \(ge.epoch)")
+                #expect(ge.train.accuracy == re.train.accuracy, "candidate \(i) epoch \(ge.epoch)")
+            }
+        }
+    }
+
     @Test func fourVectorTilesOnlyWhenAskedAndEveryHiddenWidthIsWhole() {
         var cpu = TrainerFixture.device.peakHint
         cpu.kind = .cpu
