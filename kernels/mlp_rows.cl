@@ -97,6 +97,36 @@ __kernel void mlp_layerwise_backward(
     mlp_layerwise_row_backward(id, a + at, g + at, width);
 }
 
+// A row of up to 16 logits as one float16 (lanes past `classes` masked): returns exp(L - max) per lane and
+// sets the max, the sum of the exps (by halves) and the first maximal lane, as the scalar scan (whose maximum
+// stays NaN when the first logit is).
+inline float16 mlp_row_softmax16(__global const float* L, int classes, float* m, float* s, int* best) {
+    float buf[16];
+    for (int k = 0; k < 16; k++) buf[k] = k < classes ? L[k] : 0.0f;
+    const float16 v = vload16(0, buf), lanes = MLP_LANES16;
+    const int16 valid = isless(lanes, (float16)((float)classes));
+    *m = mlp_hmax16(select((float16)(-INFINITY), v, valid));
+    const float16 e = select((float16)(0.0f), exp(v - *m), valid);
+    *s = mlp_hsum16(e);
+    *best = isnan(L[0]) ? 0 : (int)mlp_hmin16(select((float16)(16.0f), lanes, valid & (v == *m)));
+    return e;
+}
+
+// dZ of a row of logits for the batch-mean loss, (softmax - onehot) / rows, times the last activation's
+// slopes when `slope` is not null (it may be G itself: it is read first); zeros from `classes` to `read_to`.
+inline void mlp_row_dlogits16(float16 e, float s, int y, int classes, float inv_rows, __global const float* slope,
+                              __global float* G, int read_to) {
+    const float16 lanes = MLP_LANES16;
+    float16 da = (e / s - select((float16)(0.0f), (float16)(1.0f), lanes == (float16)((float)y))) * inv_rows;
+    float buf[16];
+    if (slope) {
+        for (int k = 0; k < 16; k++) buf[k] = k < classes ? slope[k] : 0.0f;
+        da *= vload16(0, buf);
+    }
+    vstore16(da, 0, buf);
+    for (int k = 0; k < read_to; k++) G[k] = k < classes ? buf[k] : 0.0f;
+}
+
 // Cross-entropy of each row's logits (the last layer's activations) via log-sum-exp, never exp of a
 // positive number; the row's loss and hit (first maximal logit == label). In training also writes dZ of
 // the last layer for the batch-mean loss: (softmax - onehot) / rows through the last activation, and
@@ -146,23 +176,9 @@ __kernel void mlp_loss(
     if (classes <= 16) {
         // Up to 16 classes (study 1's 10) as one float16, whatever the tile's vector width: max, exp once
         // per logit, sum by halves. With an identity or slope last activation the row's dz is finished here.
-        float buf[16];
-        for (int k = 0; k < 16; k++) buf[k] = k < classes ? L[k] : 0.0f;
-        const float16 v = vload16(0, buf), lanes = MLP_LANES16;
-        const int16 valid = isless(lanes, (float16)((float)classes));
-        m = mlp_hmax16(select((float16)(-INFINITY), v, valid));
-        const float16 e = select((float16)(0.0f), exp(v - m), valid);
-        s = mlp_hsum16(e);
-        // The first maximal logit, as the scalar scan below (whose maximum stays NaN when the first logit is).
-        best = isnan(L[0]) ? 0 : (int)mlp_hmin16(select((float16)(16.0f), lanes, valid & (v == m)));
+        const float16 e = mlp_row_softmax16(L, classes, &m, &s, &best);
         if (training && (last_id == MLP_IDENTITY || last_slope)) {
-            float16 da = (e / s - select((float16)(0.0f), (float16)(1.0f), lanes == (float16)((float)y))) * inv_rows;
-            if (last_slope) {
-                for (int k = 0; k < 16; k++) buf[k] = k < classes ? zlast[at + k] : 0.0f;
-                da *= vload16(0, buf);
-            }
-            vstore16(da, 0, buf);
-            for (int k = 0; k < read_to; k++) G[k] = k < classes ? buf[k] : 0.0f;
+            mlp_row_dlogits16(e, s, y, classes, inv_rows, last_slope ? zlast + at : 0, G, read_to);
 #if AF_KMAX > 0
             if (slot >= 0) for (int k = 0; k < AF_KMAX; k++) P[k] = 0.0f;
 #endif
@@ -170,6 +186,7 @@ __kernel void mlp_loss(
             row_hit[(size_t)c * rows_cap + r] = best == y ? 1.0f : 0.0f;
             return;
         }
+        float buf[16];
         if (training) {
             vstore16(e, 0, buf);
             for (int k = 0; k < classes; k++) G[k] = buf[k];

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Kernels
+import Datasets
 @testable import GPUEngine
 
 /// The GEMM register tile changes speed only: every GEMM output is accumulated in the same order whatever
@@ -97,5 +98,69 @@ import Kernels
         #expect(TileShape.choose(for: cpu, widths: [20, 64, 64, 64, 64, 10]) == TileShape(rows: 8, vectorWidth: 16, vectors: 2))
         #expect(TileShape.choose(for: cpu, widths: [784, 32, 32, 10], maxVectors: 4) == TileShape(rows: 8, vectorWidth: 16, vectors: 2))
         #expect(TileShape.choose(for: cpu, widths: [20, 64, 96, 10], maxVectors: 4) == TileShape(rows: 8, vectorWidth: 16, vectors: 2))
+    }
+}
+
+/// `mlp_train_rows` (kernels/mlp_fused.cl) runs a step's forward, loss and data gradients in one launch when
+/// every hidden layer is one tile wide; it must give the per-layer launches' bits, candidate by candidate,
+/// and the Double reference's numbers.
+@Suite(.serialized) struct TrainerFusedRowsTests {
+    static let tile = TileShape(rows: 4, vectorWidth: 16, vectors: 4)
+    static let spec = try! MLPSpec(widths: [20, 64, 64, 10], lastLayerActivation: true)
+    static let candidates: [Candidate] = [
+        Candidate(activations: [.unary(.relu, .x), .unary(.mish, .x), .x]),
+        Candidate(activations: [.unary(.gelu, .x), .unary(.tanh, .x), .unary(.softplus, .x)]),
+        Candidate(activations: [.x, .unary(.silu, .x), .unary(.sigmoid, .x)]),
+        Candidate(activations: [.unary(.elu, .x), .x, .x]),
+    ]
+
+    static func train(fused: Bool, candidates: [Candidate] = candidates, config: TrainingConfig,
+                      data: LabeledData) throws -> PopulationTrainingResult {
+        let trainer = PopulationTrainer(device: TrainerFixture.device)
+        trainer.tile = tile
+        trainer.fusedRows = fused
+        trainer.profileKernels = true
+        let result = try trainer.train(candidates: candidates, spec: spec, config: config, train: data)
+        // The fused kernel ran exactly when asked for (the profile names every kernel that ran).
+        #expect((result.timing.kernelSeconds["mlp_train_rows"] != nil) == fused)
+        #expect((result.timing.kernelSeconds["mlp_backward_data"] != nil) == !fused)
+        return result
+    }
+
+    @Test func fusedStepsGiveThePerLayerBitsAndTheReference() throws {
+        // 37 rows: a partial row tile; mini-batches of 16 and 5 rows as well.
+        let data = TrainerFixture.data(rows: 37, features: 20, classes: 10, seed: 21)
+        for batch in [nil, 16] as [Int?] {
+            let config = TrainingConfig(epochs: 5, learningRate: 0.01, optimizer: .adam(), batchSize: batch, seed: 7,
+                                        evaluateEveryEpoch: false)
+            let fused = try Self.train(fused: true, config: config, data: data)
+            let plain = try Self.train(fused: false, config: config, data: data)
+            for (i, (f, p)) in zip(fused.candidates, plain.candidates).enumerated() {
+                #expect(f.history.map { $0.train } == p.history.map { $0.train }, "batch \(String(describing: batch)) candidate \(i) metrics")
+                #expect(f.weights == p.weights, "batch \(String(describing: batch)) candidate \(i) weights")
+            }
+            let ref = try ReferenceTrainer().train(candidates: Self.candidates, spec: Self.spec, config: config, train: data)
+            for (i, (g, r)) in zip(fused.candidates, ref.candidates).enumerated() {
+                for (ge, re) in zip(g.history, r.history) {
+                    #expect(abs(ge.train.loss - re.train.loss) < 1e-4, "candidate \(i) epoch \(ge.epoch)")
+                }
+                for (gl, rl) in zip(g.weights.layers, r.weights.layers) {
+                    #expect(zip(gl.weight, rl.weight).allSatisfy { abs($0 - $1) < 1e-4 }, "candidate \(i) weights")
+                }
+            }
+        }
+    }
+
+    @Test func aDivergingCandidateLeavesTheOthersBitsInAFusedStep() throws {
+        let data = TrainerFixture.data(rows: 24, features: 20, classes: 10, seed: 22)
+        let config = TrainingConfig(epochs: 4, learningRate: 0.05, optimizer: .adam(), seed: 3, evaluateEveryEpoch: false)
+        let blowUp = Candidate(activations: [.unary(.exp, .unary(.exp, .x)), .unary(.exp, .unary(.exp, .x)), .x])
+        let withIt = try Self.train(fused: true, candidates: Self.candidates + [blowUp], config: config, data: data)
+        let without = try Self.train(fused: false, candidates: Self.candidates, config: config, data: data)
+        #expect(withIt.candidates[4].diverged)
+        for i in Self.candidates.indices {
+            #expect(!withIt.candidates[i].diverged)
+            #expect(withIt.candidates[i].weights == without.candidates[i].weights, "candidate \(i)")
+        }
     }
 }

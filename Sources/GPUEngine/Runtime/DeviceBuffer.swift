@@ -41,6 +41,8 @@ public final class DeviceBuffer<Element: DeviceScalar>: @unchecked Sendable {
     let memory: cl_mem
 
     public var byteCount: Int { count * MemoryLayout<Element>.stride }
+    /// The buffer a slice lies in (kept alive by the slice), nil for a buffer of its own.
+    let parent: AnyObject?
 
     init(device: ComputeDevice, count: Int, initial: [Element]? = nil) throws {
         guard count > 0 else { throw DeviceBufferError.emptyBuffer(elementType: "\(Element.self)") }
@@ -66,9 +68,37 @@ public final class DeviceBuffer<Element: DeviceScalar>: @unchecked Sendable {
         self.device = device
         self.count = count
         self.memory = made
+        self.parent = nil
     }
 
-    deinit { device.bufferPool.give(memory, bytes: byteCount) }
+    /// Elements `offset ..< offset + count` of `parent` as a buffer of their own (an OpenCL sub-buffer: kernels
+    /// see its first element at index 0). The offset in bytes must be a multiple of `sliceAlignment`.
+    public init(slicing parent: DeviceBuffer<Element>, offset: Int, count: Int) throws {
+        let stride = MemoryLayout<Element>.stride
+        guard count > 0 else { throw DeviceBufferError.emptyBuffer(elementType: "\(Element.self)") }
+        guard offset >= 0, offset + count <= parent.count else {
+            throw DeviceBufferError.rangeOutOfBounds(operation: "slice", range: offset ..< offset + count, count: parent.count)
+        }
+        precondition((offset * stride) % Self.sliceAlignment == 0, "slice offsets are multiples of \(Self.sliceAlignment) bytes")
+        var region = cl_buffer_region(origin: offset * stride, size: count * stride)
+        var status: cl_int = CL_SUCCESS
+        let made = clCreateSubBuffer(parent.memory, cl_mem_flags(CL_MEM_READ_WRITE), cl_buffer_create_type(CL_BUFFER_CREATE_TYPE_REGION),
+                                     &region, &status)
+        guard let made, status == CL_SUCCESS else {
+            throw OpenCLError(code: status, call: "clCreateSubBuffer", detail: "\(count) × \(Element.self) at \(offset)")
+        }
+        self.device = parent.device
+        self.count = count
+        self.memory = made
+        self.parent = parent
+    }
+
+    /// Byte alignment of slice offsets: 4096, above every device's CL_DEVICE_MEM_BASE_ADDR_ALIGN.
+    public static var sliceAlignment: Int { 4096 }
+
+    deinit {
+        if parent != nil { clReleaseMemObject(memory) } else { device.bufferPool.give(memory, bytes: byteCount) }
+    }
 
     private func validate(_ operation: String, _ range: Range<Int>) throws {
         guard range.lowerBound >= 0, range.upperBound <= count else {

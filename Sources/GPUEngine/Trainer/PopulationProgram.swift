@@ -113,7 +113,8 @@ struct PopulationProgram {
                   Self.spanHelpers(count: exprs.count, generated: generated),
                   Self.slopeTable(distinct.indices.filter { distinct[$0].parameterCount == 0 && !distinct[$0].isStochastic }),
                   KernelTemplates.mlp_common,
-                  KernelTemplates.mlp_gemm, KernelTemplates.mlp_rows, KernelTemplates.adam_update].joined(separator: "\n")
+                  KernelTemplates.mlp_gemm, KernelTemplates.mlp_rows, KernelTemplates.adam_update,
+                  KernelTemplates.mlp_fused].joined(separator: "\n")
     }
 
     /// Tapes of all expressions, or nil when one of them cannot be interpreted.

@@ -32,6 +32,10 @@ public final class PopulationTrainer: @unchecked Sendable {
     /// over a fixed menu (à la carte) sets the menu here, so all its populations share one program, built
     /// once, instead of one program per population's particular subset of the menu.
     public var vocabulary: [ActivationExpr] = []
+    /// On CPU devices, run a training step's row work (every layer's forward, the loss, every layer's data
+    /// gradient) as one launch where the population allows it (`TrainingSession.fusedRowsAllowed`); the
+    /// results are the same bits either way. Off: always the per-layer launches.
+    public var fusedRows = true
     let activationSource: PopulationProgram.ActivationSource
     let cache: ProgramCache
 
@@ -132,7 +136,8 @@ struct ChunkRun {
             seeds.append(NoiseKey.seed32(seed))
         }
         session = try TrainingSession(device: trainer.device, program: program, layout: layout, popProgram: pop,
-                                      members: members, initial: initial, seeds: seeds, optimizer: config.optimizer)
+                                      members: members, initial: initial, seeds: seeds, optimizer: config.optimizer,
+                                      fusedRows: trainer.fusedRows)
         session.profiling = trainer.profileKernels
         self.members = members
         self.candidates = candidates
@@ -178,9 +183,7 @@ struct ChunkRun {
                     try s.gather(split: "train", start: start, rows: rows, useOrder: true)
                 }
                 let pass = UInt32(truncatingIfNeeded: step)
-                try s.forward(rows: rows, training: true, pass: pass, rowOffset: 0)
-                try s.loss(rows: rows, training: true, pass: pass, metrics: s.trainMetrics)
-                try s.backwardAndUpdate(rows: rows, pass: pass, step: step, config: config)
+                try s.trainStep(rows: rows, pass: pass, step: step, config: config)
                 step += 1
             }
             let metrics = try s.trainMetrics.download()

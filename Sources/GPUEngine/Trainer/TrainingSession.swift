@@ -13,12 +13,19 @@ final class TrainingSession {
     // Kernels (one object per session: argument setting is per kernel object).
     let forwardKernel, backwardDataKernel, backwardWeightsKernel, lossKernel, reduceKernel: ComputeKernel
     let gatherKernel, layerwiseForwardKernel, layerwiseBackwardKernel, paramGradsKernel, updateKernel: ComputeKernel
+    /// `mlp_train_rows` (kernels/mlp_fused.cl) when this chunk's steps run fused, with its per-layer table.
+    let fusedKernel: ComputeKernel?
+    let fusedInfo: DeviceBuffer<Int32>?
     /// The activation interpreter's kernels and tapes (interpreted execution only).
     let interpreter: InterpretedActivations?
 
     // Per-candidate state.
     let params, grads, moment1, moment2, mirror: DeviceBuffer<Float>
+    /// Every layer's Z (or act'(Z), then dZ in a fused step) and A, as slices of one buffer each.
     let z, a: [DeviceBuffer<Float>]
+    let zAll, aAll: DeviceBuffer<Float>
+    /// Where layer l's slice starts in `zAll` / `aAll` (elements).
+    let layerOffsets: [Int]
     let dz: [DeviceBuffer<Float>]
     let partials, rowLoss, rowHit, trainMetrics, evalMetrics: DeviceBuffer<Float>
     let status: DeviceBuffer<Int32>
@@ -81,7 +88,7 @@ final class TrainingSession {
 
     init(device: ComputeDevice, program: ComputeProgram, layout: MLPLayout, popProgram: PopulationProgram,
          members: [Int], initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
-         optimizer: Optimizer) throws {
+         optimizer: Optimizer, fusedRows: Bool = true) throws {
         self.device = device
         self.layout = layout
         spec = layout.spec
@@ -105,11 +112,17 @@ final class TrainingSession {
         moment1 = try device.buffer(Float.self, count: P * layout.parameterStride)
         moment2 = try device.buffer(Float.self, count: P * layout.parameterStride)
         for b in [grads, moment1, moment2] { try b.fill(0) }
-        z = try (0..<spec.layerCount).map { try device.buffer(Float.self, count: P * layout.activationStride(layer: $0)) }
-        a = try (0..<spec.layerCount).map { try device.buffer(Float.self, count: P * layout.activationStride(layer: $0)) }
+        let align = DeviceBuffer<Float>.sliceAlignment / MemoryLayout<Float>.stride
+        let sizes = (0..<spec.layerCount).map { P * layout.activationStride(layer: $0) }
+        let offsets = sizes.indices.map { l in sizes[..<l].reduce(0) { $0 + ($1 + align - 1) / align * align } }
+        let zAll = try device.buffer(Float.self, count: offsets.last! + sizes.last!)
+        let aAll = try device.buffer(Float.self, count: offsets.last! + sizes.last!)
+        z = try sizes.indices.map { try DeviceBuffer(slicing: zAll, offset: offsets[$0], count: sizes[$0]) }
+        a = try sizes.indices.map { try DeviceBuffer(slicing: aAll, offset: offsets[$0], count: sizes[$0]) }
+        (self.zAll, self.aAll, layerOffsets) = (zAll, aAll, offsets)
         let dzCount = P * layout.capacityRows * layout.maxPaddedWidth
         dz = try (0..<2).map { _ in try device.buffer(Float.self, count: dzCount) }
-        for b in z + a + dz { try b.fill(0) }
+        for b in [zAll, aAll] + dz { try b.fill(0) }
         partials = try device.buffer(Float.self, count: P * layout.partialStride)
         try partials.fill(0)
         rowLoss = try device.buffer(Float.self, count: P * layout.capacityRows)
@@ -145,6 +158,51 @@ final class TrainingSession {
         input = try device.buffer(Float.self, count: layout.capacityRows * layout.paddedWidths[0])
         try input.fill(0)
         batchLabels = try device.buffer(Int32.self, count: layout.capacityRows)
+        if fusedRows && device.info.kind == .cpu
+            && Self.fusedRowsAllowed(layout: layout, popProgram: popProgram, layerwise: !lw.isEmpty, interpreted: !interpretedLayers.isEmpty) {
+            fusedKernel = try program.kernel("mlp_train_rows")
+            let sp = layout.spec
+            fusedInfo = try device.buffer((0..<sp.layerCount).flatMap { l -> [Int32] in
+                [layout.weightOffsets[l], sp.widths[l], sp.widths[l + 1], layout.mirrorOffsets[l],
+                 sp.slot(ofLayer: l) ?? -1, offsets[l], offsets[l]].map(Int32.init)
+            })
+        } else {
+            fusedKernel = nil
+            fusedInfo = nil
+        }
+    }
+
+    /// Whether `mlp_train_rows` can run this chunk's steps: every hidden layer exactly one tile wide, the
+    /// classes within a float16 and the tile, no layer-wise, interpreted, parameterised or random slots
+    /// (every element-wise expression keeps its slope, so Z is never needed after the forward).
+    static func fusedRowsAllowed(layout: MLPLayout, popProgram: PopulationProgram, layerwise: Bool, interpreted: Bool) -> Bool {
+        let spec = layout.spec, tn = layout.tile.columns
+        return !layerwise && !interpreted && layout.kmax == 0 && !popProgram.needsKeys
+            && spec.widths.dropFirst().dropLast().allSatisfy { $0 == tn }
+            && spec.classCount <= min(16, tn) && layout.paddedWidths.last == tn
+    }
+
+    /// One optimisation step on the gathered batch: fused row work when this chunk allows it, else the
+    /// per-layer launches (`forward`, `loss`, `backwardAndUpdate`). The same bits either way.
+    func trainStep(rows: Int, pass: UInt32, step: Int, config: TrainingConfig) throws {
+        guard let fusedKernel, let fusedInfo else {
+            try forward(rows: rows, training: true, pass: pass, rowOffset: 0)
+            try loss(rows: rows, training: true, pass: pass, metrics: trainMetrics)
+            try backwardAndUpdate(rows: rows, pass: pass, step: step, config: config)
+            return
+        }
+        let tile = layout.tile
+        try launch(fusedKernel, global: [rowTilesPad(rows) / tile.rows, count],
+                   input, Int32(layout.paddedWidths[0]), params, Int32(layout.parameterStride), mirror, Int32(layout.mirrorStride),
+                   aAll, zAll, fusedInfo, Int32(spec.layerCount), Int32(layout.activationStride(layer: 0)), Int32(rows),
+                   activationIDs, Int32(slots), batchLabels, Int32(spec.classCount), Float(1.0 / Double(rows)),
+                   rowLoss, rowHit, Int32(layout.capacityRows), status)
+        try launch(reduceKernel, global: [count], rowLoss, rowHit, Int32(layout.capacityRows), Int32(rows),
+                   trainMetrics, Int32(1), status)
+        for l in stride(from: spec.layerCount - 1, through: 0, by: -1) {
+            try weightGradients(layer: l, dz: z[l], dzCandidateStride: layout.activationStride(layer: l), rows: rows)
+        }
+        try optimizerStep(step: step, config: config)
     }
 
     func upload(split name: String, _ data: LabeledData) throws {
@@ -232,14 +290,9 @@ final class TrainingSession {
     func backwardAndUpdate(rows: Int, pass: UInt32, step: Int, config: TrainingConfig) throws {
         let rowsPad = rowTilesPad(rows), tile = layout.tile
         for l in stride(from: spec.layerCount - 1, through: 0, by: -1) {
-            let (ain, ainC, inStride) = inputOf(layer: l)
             let outPad = layout.paddedWidths[l + 1]
             let dzC = layout.capacityRows * outPad
-            try launch(backwardWeightsKernel,
-                global: [outPad / tile.columns, (spec.widths[l] + tile.rows - 1) / tile.rows, count],
-                ain, Int32(ainC), Int32(inStride), Int32(spec.widths[l]),
-                dz[l % 2], Int32(dzC), Int32(outPad), Int32(spec.widths[l + 1]), Int32(rows),
-                grads, Int32(layout.parameterStride), Int32(layout.weightOffsets[l]), status)
+            try weightGradients(layer: l, dz: dz[l % 2], dzCandidateStride: dzC, rows: rows)
             guard l > 0 else { continue }
             let inPad = layout.paddedWidths[l]
             let prevSlot = spec.slot(ofLayer: l - 1)
@@ -267,6 +320,22 @@ final class TrainingSession {
                 Int32(rowsPad / tile.rows), Int32(rowsPad), grads, Int32(layout.parameterStride),
                 Int32(layout.activationParameterOffset), status)
         }
+        try optimizerStep(step: step, config: config)
+    }
+
+    /// dW and db of layer `l` from its input activations and `dz` (rows × the layer's padded width).
+    private func weightGradients(layer l: Int, dz: DeviceBuffer<Float>, dzCandidateStride: Int, rows: Int) throws {
+        let (ain, ainC, inStride) = inputOf(layer: l)
+        let outPad = layout.paddedWidths[l + 1], tile = layout.tile
+        try launch(backwardWeightsKernel,
+            global: [outPad / tile.columns, (spec.widths[l] + tile.rows - 1) / tile.rows, count],
+            ain, Int32(ainC), Int32(inStride), Int32(spec.widths[l]),
+            dz, Int32(dzCandidateStride), Int32(outPad), Int32(spec.widths[l + 1]), Int32(rows),
+            grads, Int32(layout.parameterStride), Int32(layout.weightOffsets[l]), status)
+    }
+
+    /// Adam or SGD over every parameter of every active candidate (step counts from 0).
+    private func optimizerStep(step: Int, config: TrainingConfig) throws {
         let t = Double(step + 1)
         switch config.optimizer {
         case .adam(let b1, let b2, let eps):

@@ -1,0 +1,119 @@
+// mlp_fused: a whole training step's row work in one launch, for populations where every hidden layer is
+// exactly one tile wide (TN columns: study 1's 64 with the 4x64 tile), the classes fit a float16 and every
+// slot is identity or an expression with mlp_slope_ok. Each work-item takes TM rows of one candidate
+// through every layer's forward GEMM and activation, the loss, and every layer's data-gradient GEMM; the
+// weight gradients and the optimiser step stay separate launches (they sum over all rows).
+//
+// Same operations in the same order as mlp_forward, mlp_loss and mlp_backward_data (bias first, then
+// k = 0, 1, ...; the same epilogue and loss helpers), so a candidate gets the same bits either way. What
+// changes is memory traffic: a layer's input rows come from the previous layer's output just written by
+// the same work-item (L1), and act'(Z) of layer l (left in z_l by the forward) is overwritten by dZ_l in
+// the backward, so z_l's lines are written back once.
+//
+// a_all, z_all: every layer's A and Z/dZ, layer l at a_off[l] / z_off[l], candidate c at + c * cstride,
+// rows TN apart. info: 7 ints per layer: weight offset, inputs, outputs, mirror offset, slot, a_off, z_off.
+// global: (rowsPad / TM, P).
+__kernel void mlp_train_rows(
+    __global const float* input, const int input_stride,
+    __global const float* params, const int pstride, __global const float* mirror, const int mstride,
+    __global float* a_all, __global float* z_all, __global const int* info, const int layers, const int cstride,
+    const int rows, __global const int* act_id, const int slots,
+    __global const int* labels, const int classes, const float inv_rows,
+    __global float* row_loss, __global float* row_hit, const int rows_cap,
+    __global const int* status)
+{
+    const int c = get_global_id(1);
+    if (status[c] != MLP_ACTIVE) return;
+    const int r0 = get_global_id(0) * TM;
+    const int out_pad = TN, in_pad = TN, dz_stride = TN;
+    __global const float* P = params + (size_t)c * pstride;
+
+    for (int l = 0; l < layers; l++) {
+        __global const int* li = info + 7 * l;
+        const int k_in = li[1], out_n = li[2], slot = li[4];
+        const int in_stride = l == 0 ? input_stride : TN;
+        __global const float* A = l == 0 ? input + (size_t)r0 * input_stride
+                                         : a_all + li[5 - 7] + (size_t)c * cstride + (size_t)r0 * TN;
+        __global const float* W = P + li[0];
+        __global const float* B = W + (size_t)k_in * TN;
+        const vfloat b0 = VLOAD(0, B);
+        vfloat b1 = b0, b2 = b0, b3 = b0;
+        MLP_V1(b1 = VLOAD(0, B + VW);)
+        MLP_V23(b2 = VLOAD(0, B + 2 * VW); b3 = VLOAD(0, B + 3 * VW);)
+        MLP_ROWS(FW_DECL)
+        if (TNV > 1 && VW >= out_n) {
+            for (int k = 0; k < k_in; k++) {
+                const vfloat w0 = VLOAD(0, W + (size_t)k * TN);
+                __global const float* ak = A + k;
+                MLP_ROWS(FW_STEP1)
+            }
+        } else {
+            for (int k = 0; k < k_in; k++) {
+                const vfloat w0 = VLOAD(0, W + (size_t)k * TN);
+                vfloat w1 = w0, w2 = w0, w3 = w0;
+                MLP_V1(w1 = VLOAD(0, W + (size_t)k * TN + VW);)
+                MLP_V23(w2 = VLOAD(0, W + (size_t)k * TN + 2 * VW); w3 = VLOAD(0, W + (size_t)k * TN + 3 * VW);)
+                __global const float* ak = A + k;
+                MLP_ROWS(FW_STEP)
+            }
+        }
+        __global float* Ac = a_all + li[5] + (size_t)c * cstride + (size_t)r0 * TN;
+        __global float* Zc = z_all + li[6] + (size_t)c * cstride + (size_t)r0 * TN;
+        MLP_ROWS(FW_OUT)
+        const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
+        mlp_forward_epilogue(Zc, Ac, TN, r0, 0, rows, out_n, id, P, 1, 0u, l, 0, mlp_slope_ok(id));
+    }
+
+    // The loss of each row and dZ of the logits (over the last layer's slopes, in place).
+    {
+        __global const int* li = info + 7 * (layers - 1);
+        const int slot = li[4];
+        const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
+        const bool slope = mlp_slope_ok(id);
+        const int read_to = classes > VW ? TN : min(TN, VW);   // as mlp_loss
+        for (int m = 0; m < TM; m++) {
+            const int r = r0 + m;
+            __global const float* L = a_all + li[5] + (size_t)c * cstride + (size_t)r * TN;
+            __global float* G = z_all + li[6] + (size_t)c * cstride + (size_t)r * TN;
+            if (r >= rows) {
+                row_loss[(size_t)c * rows_cap + r] = 0.0f;
+                row_hit[(size_t)c * rows_cap + r] = 0.0f;
+                for (int j = 0; j < read_to; j++) G[j] = 0.0f;
+                continue;
+            }
+            float mx, s;
+            int best;
+            const float16 e = mlp_row_softmax16(L, classes, &mx, &s, &best);
+            const int y = labels[r];
+            mlp_row_dlogits16(e, s, y, classes, inv_rows, slope ? G : 0, G, read_to);
+            row_loss[(size_t)c * rows_cap + r] = mx + log(s) - L[y];
+            row_hit[(size_t)c * rows_cap + r] = best == y ? 1.0f : 0.0f;
+        }
+    }
+
+    // dZ_{l-1} = (dZ_l . W_l) * act'(Z_{l-1}), into z_{l-1} over the slopes it held; zeros past the rows.
+    for (int l = layers - 1; l > 0; l--) {
+        __global const int* li = info + 7 * l;
+        const int out_n = li[2];
+        __global const float* D = z_all + li[6] + (size_t)c * cstride + (size_t)r0 * TN;
+        __global const float* M = mirror + (size_t)c * mstride + li[3];
+        MLP_ROWS(BD_DECL)
+        for (int k = 0; k < out_n; k++) {
+            const vfloat w0 = VLOAD(0, M + (size_t)k * TN);
+            vfloat w1 = w0, w2 = w0, w3 = w0;
+            MLP_V1(w1 = VLOAD(0, M + (size_t)k * TN + VW);)
+            MLP_V23(w2 = VLOAD(0, M + (size_t)k * TN + 2 * VW); w3 = VLOAD(0, M + (size_t)k * TN + 3 * VW);)
+            __global const float* dk = D + k;
+            MLP_ROWS(BD_STEP)
+        }
+        const int prev_slot = li[4 - 7];
+        const int id = prev_slot >= 0 ? act_id[c * slots + prev_slot] : MLP_IDENTITY;
+        __global float* Gc = z_all + li[6 - 7] + (size_t)c * cstride + (size_t)r0 * TN;
+#define FU_SLOPE(m) if (id >= 0) { \
+            acc##m##_0 *= VLOAD(0, Gc + m * TN); MLP_V1(acc##m##_1 *= VLOAD(0, Gc + m * TN + VW);) \
+            MLP_V23(acc##m##_2 *= VLOAD(0, Gc + m * TN + 2 * VW); acc##m##_3 *= VLOAD(0, Gc + m * TN + 3 * VW);) } \
+        if (r0 + m >= rows) { acc##m##_0 = (vfloat)(0.0f); acc##m##_1 = acc##m##_0; acc##m##_2 = acc##m##_0; acc##m##_3 = acc##m##_0; }
+        MLP_ROWS(FU_SLOPE)
+        MLP_ROWS(BD_OUT)
+    }
+}
