@@ -25,7 +25,7 @@ __kernel void mlp_train_rows(
     const int c = get_global_id(1);
     if (status[c] != MLP_ACTIVE) return;
     const int r0 = get_global_id(0) * TM;
-    const int out_pad = TN, in_pad = TN, dz_stride = TN;
+    const int out_pad = TN, in_pad = TN, dz_stride = TN, o0 = 0;
     __global const float* P = params + (size_t)c * pstride;
 
     for (int l = 0; l < layers; l++) {
@@ -36,27 +36,7 @@ __kernel void mlp_train_rows(
                                          : a_all + li[5 - 7] + (size_t)c * cstride + (size_t)r0 * TN;
         __global const float* W = P + li[0];
         __global const float* B = W + (size_t)k_in * TN;
-        const vfloat b0 = VLOAD(0, B);
-        vfloat b1 = b0, b2 = b0, b3 = b0;
-        MLP_V1(b1 = VLOAD(0, B + VW);)
-        MLP_V23(b2 = VLOAD(0, B + 2 * VW); b3 = VLOAD(0, B + 3 * VW);)
-        MLP_ROWS(FW_DECL)
-        if (TNV > 1 && VW >= out_n) {
-            for (int k = 0; k < k_in; k++) {
-                const vfloat w0 = VLOAD(0, W + (size_t)k * TN);
-                __global const float* ak = A + k;
-                MLP_ROWS(FW_STEP1)
-            }
-        } else {
-            for (int k = 0; k < k_in; k++) {
-                const vfloat w0 = VLOAD(0, W + (size_t)k * TN);
-                vfloat w1 = w0, w2 = w0, w3 = w0;
-                MLP_V1(w1 = VLOAD(0, W + (size_t)k * TN + VW);)
-                MLP_V23(w2 = VLOAD(0, W + (size_t)k * TN + 2 * VW); w3 = VLOAD(0, W + (size_t)k * TN + 3 * VW);)
-                __global const float* ak = A + k;
-                MLP_ROWS(FW_STEP)
-            }
-        }
+        MLP_FORWARD_TILE
         __global float* Ac = a_all + li[5] + (size_t)c * cstride + (size_t)r0 * TN;
         __global float* Zc = z_all + li[6] + (size_t)c * cstride + (size_t)r0 * TN;
         MLP_ROWS(FW_OUT)
@@ -97,15 +77,7 @@ __kernel void mlp_train_rows(
         const int out_n = li[2];
         __global const float* D = z_all + li[6] + (size_t)c * cstride + (size_t)r0 * TN;
         __global const float* M = mirror + (size_t)c * mstride + li[3];
-        MLP_ROWS(BD_DECL)
-        for (int k = 0; k < out_n; k++) {
-            const vfloat w0 = VLOAD(0, M + (size_t)k * TN);
-            vfloat w1 = w0, w2 = w0, w3 = w0;
-            MLP_V1(w1 = VLOAD(0, M + (size_t)k * TN + VW);)
-            MLP_V23(w2 = VLOAD(0, M + (size_t)k * TN + 2 * VW); w3 = VLOAD(0, M + (size_t)k * TN + 3 * VW);)
-            __global const float* dk = D + k;
-            MLP_ROWS(BD_STEP)
-        }
+        MLP_DATA_TILE
         const int prev_slot = li[4 - 7];
         const int id = prev_slot >= 0 ? act_id[c * slots + prev_slot] : MLP_IDENTITY;
         __global float* Gc = z_all + li[6 - 7] + (size_t)c * cstride + (size_t)r0 * TN;

@@ -28,6 +28,54 @@
 #error "TNV must be 1, 2 or 4"
 #endif
 
+// The register tile's GEMM loops, shared by the per-layer kernels below and mlp_fused.cl; each declares the
+// accumulators acc<row>_<vector> in the calling scope.
+// MLP_FORWARD_TILE: acc = B + A . W, k = 0 .. k_in-1 in order (in scope: W and B with rows out_pad apart,
+// A with rows in_stride apart, k_in, out_n, o0). When only the tile's first vector holds real columns (the
+// logits' 10 of a 64-wide tile), only it is computed: the others keep their zero bias, which is what their
+// zero weights would give for finite inputs.
+#define FW_DECL(m) vfloat acc##m##_0 = b0, acc##m##_1 = b1, acc##m##_2 = b2, acc##m##_3 = b3;
+#define FW_STEP1(m) { const vfloat x = (vfloat)(ak[m * in_stride]); acc##m##_0 = fma(x, w0, acc##m##_0); }
+#define FW_STEP(m) { const vfloat x = (vfloat)(ak[m * in_stride]); acc##m##_0 = fma(x, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(x, w1, acc##m##_1);) \
+    MLP_V23(acc##m##_2 = fma(x, w2, acc##m##_2); acc##m##_3 = fma(x, w3, acc##m##_3);) }
+#define MLP_FORWARD_TILE \
+    const vfloat b0 = VLOAD(0, B); \
+    vfloat b1 = b0, b2 = b0, b3 = b0; \
+    MLP_V1(b1 = VLOAD(0, B + VW);) \
+    MLP_V23(b2 = VLOAD(0, B + 2 * VW); b3 = VLOAD(0, B + 3 * VW);) \
+    MLP_ROWS(FW_DECL) \
+    if (TNV > 1 && o0 + VW >= out_n) { \
+        for (int k = 0; k < k_in; k++) { \
+            const vfloat w0 = VLOAD(0, W + (size_t)k * out_pad); \
+            __global const float* ak = A + k; \
+            MLP_ROWS(FW_STEP1) \
+        } \
+    } else { \
+        for (int k = 0; k < k_in; k++) { \
+            const vfloat w0 = VLOAD(0, W + (size_t)k * out_pad); \
+            vfloat w1 = w0, w2 = w0, w3 = w0; \
+            MLP_V1(w1 = VLOAD(0, W + (size_t)k * out_pad + VW);) \
+            MLP_V23(w2 = VLOAD(0, W + (size_t)k * out_pad + 2 * VW); w3 = VLOAD(0, W + (size_t)k * out_pad + 3 * VW);) \
+            __global const float* ak = A + k; \
+            MLP_ROWS(FW_STEP) \
+        } \
+    }
+// MLP_DATA_TILE: acc = D . M, k = 0 .. out_n-1 in order (in scope: M with rows in_pad apart, D with rows
+// dz_stride apart, out_n).
+#define BD_DECL(m) vfloat acc##m##_0 = (vfloat)(0.0f), acc##m##_1 = (vfloat)(0.0f), acc##m##_2 = (vfloat)(0.0f), acc##m##_3 = (vfloat)(0.0f);
+#define BD_STEP(m) { const vfloat d = (vfloat)(dk[m * dz_stride]); acc##m##_0 = fma(d, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(d, w1, acc##m##_1);) \
+    MLP_V23(acc##m##_2 = fma(d, w2, acc##m##_2); acc##m##_3 = fma(d, w3, acc##m##_3);) }
+#define MLP_DATA_TILE \
+    MLP_ROWS(BD_DECL) \
+    for (int k = 0; k < out_n; k++) { \
+        const vfloat w0 = VLOAD(0, M + (size_t)k * in_pad); \
+        vfloat w1 = w0, w2 = w0, w3 = w0; \
+        MLP_V1(w1 = VLOAD(0, M + (size_t)k * in_pad + VW);) \
+        MLP_V23(w2 = VLOAD(0, M + (size_t)k * in_pad + 2 * VW); w3 = VLOAD(0, M + (size_t)k * in_pad + 3 * VW);) \
+        __global const float* dk = D + k; \
+        MLP_ROWS(BD_STEP) \
+    }
+
 // Forward epilogue, run after the raw tile Z has been stored into A (and, in training with an element-wise
 // activation, into Z, where the backward pass needs it): nothing vector-valued is live across the
 // activation calls (which would spill the whole register tile on every call). Writes A = act(Z); on edge
@@ -99,34 +147,7 @@ __kernel void mlp_forward(
     __global const float* B = params + (size_t)c * pstride + woff + (size_t)k_in * out_pad + o0;
     __global const float* A = ain + (size_t)c * ain_cstride + (size_t)r0 * in_stride;
 
-    const vfloat b0 = VLOAD(0, B);
-    vfloat b1 = b0, b2 = b0, b3 = b0;
-    MLP_V1(b1 = VLOAD(0, B + VW);)
-    MLP_V23(b2 = VLOAD(0, B + 2 * VW); b3 = VLOAD(0, B + 3 * VW);)
-#define FW_DECL(m) vfloat acc##m##_0 = b0, acc##m##_1 = b1, acc##m##_2 = b2, acc##m##_3 = b3;
-    MLP_ROWS(FW_DECL)
-    if (TNV > 1 && o0 + VW >= out_n) {
-        // Only the first vector holds real columns (the logits' 10 of a 64-wide tile): the others keep
-        // their zero bias, which is what their zero weights would give for finite inputs.
-        for (int k = 0; k < k_in; k++) {
-            const vfloat w0 = VLOAD(0, W + (size_t)k * out_pad);
-            __global const float* ak = A + k;
-#define FW_STEP1(m) { const vfloat x = (vfloat)(ak[m * in_stride]); acc##m##_0 = fma(x, w0, acc##m##_0); }
-            MLP_ROWS(FW_STEP1)
-        }
-    } else {
-        for (int k = 0; k < k_in; k++) {
-            const vfloat w0 = VLOAD(0, W + (size_t)k * out_pad);
-            vfloat w1 = w0, w2 = w0, w3 = w0;
-            MLP_V1(w1 = VLOAD(0, W + (size_t)k * out_pad + VW);)
-            MLP_V23(w2 = VLOAD(0, W + (size_t)k * out_pad + 2 * VW); w3 = VLOAD(0, W + (size_t)k * out_pad + 3 * VW);)
-            __global const float* ak = A + k;
-#define FW_STEP(m) { const vfloat x = (vfloat)(ak[m * in_stride]); acc##m##_0 = fma(x, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(x, w1, acc##m##_1);) \
-            MLP_V23(acc##m##_2 = fma(x, w2, acc##m##_2); acc##m##_3 = fma(x, w3, acc##m##_3);) }
-            MLP_ROWS(FW_STEP)
-        }
-    }
-
+    MLP_FORWARD_TILE
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
     const bool use_slopes = training && mlp_slope_ok(id);
     __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
@@ -225,18 +246,7 @@ __kernel void mlp_backward_data(
     __global const float* M = mirror + (size_t)c * mstride + moff + i0;
     __global const float* D = dz + (size_t)c * dz_cstride + (size_t)r0 * dz_stride;
 
-#define BD_DECL(m) vfloat acc##m##_0 = (vfloat)(0.0f), acc##m##_1 = (vfloat)(0.0f), acc##m##_2 = (vfloat)(0.0f), acc##m##_3 = (vfloat)(0.0f);
-    MLP_ROWS(BD_DECL)
-    for (int k = 0; k < out_n; k++) {
-        const vfloat w0 = VLOAD(0, M + (size_t)k * in_pad);
-        vfloat w1 = w0, w2 = w0, w3 = w0;
-        MLP_V1(w1 = VLOAD(0, M + (size_t)k * in_pad + VW);)
-        MLP_V23(w2 = VLOAD(0, M + (size_t)k * in_pad + 2 * VW); w3 = VLOAD(0, M + (size_t)k * in_pad + 3 * VW);)
-        __global const float* dk = D + k;
-#define BD_STEP(m) { const vfloat d = (vfloat)(dk[m * dz_stride]); acc##m##_0 = fma(d, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(d, w1, acc##m##_1);) \
-        MLP_V23(acc##m##_2 = fma(d, w2, acc##m##_2); acc##m##_3 = fma(d, w3, acc##m##_3);) }
-        MLP_ROWS(BD_STEP)
-    }
+    MLP_DATA_TILE
 
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
     __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
