@@ -10,6 +10,9 @@ import Datasets
 /// divergence guard → per layer the weight-gradient GEMM and the data-gradient GEMM with the activation
 /// derivative fused in its epilogue → learnable-parameter gradients (when any) → one fused Adam/SGD launch
 /// over all parameters of all candidates. The host reads back only the per-epoch metrics and statuses.
+/// The forward keeps act'(Z) instead of Z for expressions without parameters or noise, so the backward
+/// multiplies. On CPUs, populations whose hidden layers are one tile wide run the forward, the loss and the
+/// data gradients of a step as one launch (`fusedRows`, kernels/mlp_fused.cl) with the same bits.
 ///
 /// Exactness: each candidate only ever reads its own slices, and every sum runs in a fixed order, so a
 /// candidate's result does not depend on the rest of the population, on the chunking or on the tile
