@@ -81,6 +81,30 @@ import Kernels
         #expect(RuntimeFixture.maxRelativeError(try yBuffer.download(), expected) <= 1e-6)
     }
 
+    /// A slice is a buffer of its own to kernels and transfers (index 0 = the parent's `offset`), and writes
+    /// through it land in the parent and nowhere else.
+    @Test func slicesAreWindowsOntoTheirParent() throws {
+        let n = 3000, offset = DeviceBuffer<Float>.sliceAlignment / 4, count = 1000
+        let parent = try device.buffer(RuntimeFixture.values(n, seed: 4))
+        let before = try parent.download()
+        let x = RuntimeFixture.values(count, seed: 5)
+        var slice: DeviceBuffer<Float>? = try DeviceBuffer(slicing: parent, offset: offset, count: count)
+        #expect(try slice!.download() == Array(before[offset ..< offset + count]))
+        try RuntimeFixture.selftestProgram.kernel("saxpy")
+            .launch(global: [count], args: Int32(count), Float(2), try device.buffer(x), slice!).wait()
+        let after = try parent.download()
+        let expected = (0 ..< count).map { 2 * x[$0] + before[offset + $0] }
+        #expect(RuntimeFixture.maxRelativeError(Array(after[offset ..< offset + count]), expected) <= 1e-6)
+        #expect(Array(after[..<offset]) == Array(before[..<offset]))
+        #expect(Array(after[(offset + count)...]) == Array(before[(offset + count)...]))
+        try slice!.upload([42], at: 999)
+        slice = nil  // the parent outlives its slices
+        #expect(try parent.download(offset + 999 ..< offset + 1000) == [42])
+        #expect(throws: DeviceBufferError.rangeOutOfBounds(operation: "slice", range: 2048 ..< 3048, count: n)) {
+            _ = try DeviceBuffer(slicing: parent, offset: 2048, count: 1000)
+        }
+    }
+
     @Test func twoDimensionalLaunch() throws {
         let rows = 37, cols = 19
         let input = RuntimeFixture.values(rows * cols, seed: 3)
