@@ -2,7 +2,9 @@ import Foundation
 import PackagePlugin
 
 /// Embeds every `kernels/*.cl` template of the package into the target as `KernelTemplates`,
-/// a Swift enum of string constants, regenerated whenever a template changes.
+/// a Swift enum of string constants, regenerated whenever a template changes. A template added to an
+/// existing build folder is not seen until the manifest changes (SwiftPM keeps the command list this
+/// plugin returned): `touch Package.swift` after adding a `kernels/*.cl` file.
 @main
 struct EmbedKernels: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
