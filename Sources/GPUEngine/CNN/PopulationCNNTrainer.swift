@@ -189,13 +189,11 @@ struct CNNChunkRun {
         if let validation { try s.upload(split: "validation", validation) }
         if let test { try s.upload(split: "test", test) }
         let batch = min(config.batchSize ?? n, n)
-        var histories = [[EpochMetrics]](repeating: [], count: P)
-        var frozen = [Bool](repeating: false, count: P), diverged = frozen, stopped = frozen
-        var stoppers = (0..<P).map { _ in config.earlyStopping.map(EarlyStoppingTracker.init) }
+        var ledger = EpochLedger(count: P, earlyStopping: config.earlyStopping)
         var step = 0
         var evalSeconds = 0.0
         for epoch in 0..<config.epochs {
-            if frozen.allSatisfy({ $0 }) { break }
+            if ledger.allFrozen { break }
             try s.trainMetrics.fill(0)
             let shuffled = batch < n
             if shuffled { s.order = try s.device.buffer(EpochShuffle.order(rows: n, seed: config.seed, epoch: epoch)) }
@@ -221,25 +219,10 @@ struct CNNChunkRun {
                 if test != nil { tst = try s.evaluate(split: "test") }
             }
             evalSeconds += PopulationTrainer.seconds(since: evalClock)
-            var newStatus = statuses
-            for k in 0..<P where !frozen[k] {
-                let tr = SplitMetrics(loss: Double(metrics[2 * k]) / Double(n), accuracy: Double(metrics[2 * k + 1]) / Double(n))
-                var e = EpochMetrics(epoch: epoch, train: tr)
-                if let val, let validation { e.validation = Self.metrics(val[k], validation.rowCount) }
-                if let tst, let test { e.test = Self.metrics(tst[k], test.rowCount) }
-                histories[k].append(e)
-                if statuses[k] == 2 {
-                    diverged[k] = true
-                    frozen[k] = true
-                } else if stoppers[k]?.record(trainAccuracy: tr.accuracy) == true {
-                    stopped[k] = true
-                    frozen[k] = true
-                    newStatus[k] = 1
-                }
-            }
+            let newStatus = ledger.record(epoch: epoch, trainSums: metrics, trainRows: n, statuses: statuses,
+                                          validation: val.map { ($0, validation!.rowCount) }, test: tst.map { ($0, test!.rowCount) })
             if newStatus != statuses { try s.status.upload(newStatus) }
-            progress?(EpochProgress(epoch: epoch, epochs: config.epochs, activeCandidates: frozen.filter { !$0 }.count,
-                                    bestTrainAccuracy: histories.compactMap { $0.last?.train.accuracy }.max() ?? 0))
+            progress?(ledger.progress(epoch: epoch, epochs: config.epochs))
         }
         timing.trainSeconds += PopulationTrainer.seconds(since: clock) - evalSeconds
         timing.evaluateSeconds += evalSeconds
@@ -252,17 +235,13 @@ struct CNNChunkRun {
         timing.evaluateSeconds += PopulationTrainer.seconds(since: clock)
         let stride = s.plan.parameterStride
         return (0..<P).map { k in
-            CNNCandidateResult(history: histories[k], diverged: diverged[k], stoppedEarly: stopped[k],
-                               finalTrain: Self.metrics(finalTrain[k], n),
-                               finalValidation: finalVal.map { Self.metrics($0[k], validation!.rowCount) },
-                               finalTest: finalTest.map { Self.metrics($0[k], test!.rowCount) },
+            CNNCandidateResult(history: ledger.histories[k], diverged: ledger.diverged[k], stoppedEarly: ledger.stopped[k],
+                               finalTrain: EpochLedger.metrics(finalTrain[k], n),
+                               finalValidation: finalVal.map { EpochLedger.metrics($0[k], validation!.rowCount) },
+                               finalTest: finalTest.map { EpochLedger.metrics($0[k], test!.rowCount) },
                                weights: s.plan.unpack(params[(k * stride)..<((k + 1) * stride)]),
                                activationParameters: s.plan.activationParameters(params[(k * stride)..<((k + 1) * stride)],
                                                                                  counts: parameterCounts[k]))
         }
-    }
-
-    static func metrics(_ m: (lossSum: Double, hits: Double), _ rows: Int) -> SplitMetrics {
-        SplitMetrics(loss: m.lossSum / Double(rows), accuracy: m.hits / Double(rows))
     }
 }

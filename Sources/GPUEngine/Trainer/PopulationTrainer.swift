@@ -162,14 +162,11 @@ struct ChunkRun {
         let fullBatch = batch >= n
         if fullBatch { try s.gather(split: "train", start: 0, rows: n, useOrder: false) }
 
-        var histories = [[EpochMetrics]](repeating: [], count: P)
-        var frozen = [Bool](repeating: false, count: P)
-        var diverged = [Bool](repeating: false, count: P), stopped = [Bool](repeating: false, count: P)
-        var stoppers = (0..<P).map { _ in config.earlyStopping.map(EarlyStoppingTracker.init) }
+        var ledger = EpochLedger(count: P, earlyStopping: config.earlyStopping)
         var step = 0
         var evalSeconds = 0.0
         for epoch in 0..<config.epochs {
-            if frozen.allSatisfy({ $0 }) { break }
+            if ledger.allFrozen { break }
             try s.trainMetrics.fill(0)
             if !fullBatch {
                 s.order = try s.device.buffer(EpochShuffle.order(rows: n, seed: config.seed, epoch: epoch))
@@ -199,25 +196,10 @@ struct ChunkRun {
                 if test != nil { tst = try s.evaluate(split: "test") }
             }
             evalSeconds += PopulationTrainer.seconds(since: evalClock)
-            var newStatus = statuses
-            for k in 0..<P where !frozen[k] {
-                let train = SplitMetrics(loss: Double(metrics[2 * k]) / Double(n), accuracy: Double(metrics[2 * k + 1]) / Double(n))
-                var e = EpochMetrics(epoch: epoch, train: train)
-                if let val, let validation { e.validation = SplitMetrics(loss: val[k].lossSum / Double(validation.rowCount), accuracy: val[k].hits / Double(validation.rowCount)) }
-                if let tst, let test { e.test = SplitMetrics(loss: tst[k].lossSum / Double(test.rowCount), accuracy: tst[k].hits / Double(test.rowCount)) }
-                histories[k].append(e)
-                if statuses[k] == 2 {
-                    diverged[k] = true
-                    frozen[k] = true
-                } else if stoppers[k]?.record(trainAccuracy: train.accuracy) == true {
-                    stopped[k] = true
-                    frozen[k] = true
-                    newStatus[k] = 1
-                }
-            }
+            let newStatus = ledger.record(epoch: epoch, trainSums: metrics, trainRows: n, statuses: statuses,
+                                          validation: val.map { ($0, validation!.rowCount) }, test: tst.map { ($0, test!.rowCount) })
             if newStatus != statuses { try s.status.upload(newStatus) }
-            progress?(EpochProgress(epoch: epoch, epochs: config.epochs, activeCandidates: frozen.filter { !$0 }.count,
-                                    bestTrainAccuracy: histories.compactMap { $0.last?.train.accuracy }.max() ?? 0))
+            progress?(ledger.progress(epoch: epoch, epochs: config.epochs))
         }
         timing.trainSeconds += PopulationTrainer.seconds(since: clock) - evalSeconds
         timing.evaluateSeconds += evalSeconds
@@ -231,14 +213,12 @@ struct ChunkRun {
         try s.collectProfile()
         timing.kernelSeconds.merge(s.kernelSeconds, uniquingKeysWith: +)
 
-        func metrics(_ m: (lossSum: Double, hits: Double), _ rows: Int) -> SplitMetrics {
-            SplitMetrics(loss: m.lossSum / Double(rows), accuracy: m.hits / Double(rows))
-        }
+        let metrics = EpochLedger.metrics
         let stride = s.layout.parameterStride
         return (0..<P).map { k in
             let (weights, act) = s.layout.unpackWeights(params[(k * stride)..<((k + 1) * stride)],
                                                         parameterCounts: pop.parameterCounts[members[k]])
-            return CandidateResult(history: histories[k], diverged: diverged[k], stoppedEarly: stopped[k],
+            return CandidateResult(history: ledger.histories[k], diverged: ledger.diverged[k], stoppedEarly: ledger.stopped[k],
                                    finalTrain: metrics(finalTrain[k], n),
                                    finalValidation: finalVal.map { metrics($0[k], validation!.rowCount) },
                                    finalTest: finalTest.map { metrics($0[k], test!.rowCount) },
