@@ -24,8 +24,6 @@ final class TrainingSession {
     /// Every layer's Z (or act'(Z), then dZ in a fused step) and A, as slices of one buffer each.
     let z, a: [DeviceBuffer<Float>]
     let zAll, aAll: DeviceBuffer<Float>
-    /// Where layer l's slice starts in `zAll` / `aAll` (elements).
-    let layerOffsets: [Int]
     let dz: [DeviceBuffer<Float>]
     let partials, rowLoss, rowHit, trainMetrics, evalMetrics: DeviceBuffer<Float>
     let status: DeviceBuffer<Int32>
@@ -54,7 +52,7 @@ final class TrainingSession {
     }
 
     /// Enqueues `kernel` over `global` in work-groups of `local`, or of `workGroup(for:)`.
-    private func launch(_ kernel: ComputeKernel, global: [Int], local: [Int]? = nil,
+    func launch(_ kernel: ComputeKernel, global: [Int], local: [Int]? = nil,
                         _ args: any KernelArgumentConvertible...) throws {
         note(try kernel.launch(global: global, local: local ?? workGroup(for: global, kernel: kernel),
                                arguments: args.map(\.kernelArgument)))
@@ -119,7 +117,7 @@ final class TrainingSession {
         let aAll = try device.buffer(Float.self, count: offsets.last! + sizes.last!)
         z = try sizes.indices.map { try DeviceBuffer(slicing: zAll, offset: offsets[$0], count: sizes[$0]) }
         a = try sizes.indices.map { try DeviceBuffer(slicing: aAll, offset: offsets[$0], count: sizes[$0]) }
-        (self.zAll, self.aAll, layerOffsets) = (zAll, aAll, offsets)
+        (self.zAll, self.aAll) = (zAll, aAll)
         let dzCount = P * layout.capacityRows * layout.maxPaddedWidth
         dz = try (0..<2).map { _ in try device.buffer(Float.self, count: dzCount) }
         for b in [zAll, aAll] + dz { try b.fill(0) }
@@ -172,45 +170,12 @@ final class TrainingSession {
         }
     }
 
-    /// Whether `mlp_train_rows` can run this chunk's steps: every hidden layer exactly one tile wide, the
-    /// classes within a float16 and the tile, no layer-wise, interpreted, parameterised or random slots
-    /// (every element-wise expression keeps its slope, so Z is never needed after the forward).
-    static func fusedRowsAllowed(layout: MLPLayout, popProgram: PopulationProgram, layerwise: Bool, interpreted: Bool) -> Bool {
-        let spec = layout.spec, tn = layout.tile.columns
-        return !layerwise && !interpreted && layout.kmax == 0 && !popProgram.needsKeys
-            && spec.widths.dropFirst().dropLast().allSatisfy { $0 == tn }
-            && spec.classCount <= min(16, tn) && layout.paddedWidths.last == tn
-    }
-
-    /// One optimisation step on the gathered batch: fused row work when this chunk allows it, else the
-    /// per-layer launches (`forward`, `loss`, `backwardAndUpdate`). The same bits either way.
-    func trainStep(rows: Int, pass: UInt32, step: Int, config: TrainingConfig) throws {
-        guard let fusedKernel, let fusedInfo else {
-            try forward(rows: rows, training: true, pass: pass, rowOffset: 0)
-            try loss(rows: rows, training: true, pass: pass, metrics: trainMetrics)
-            try backwardAndUpdate(rows: rows, pass: pass, step: step, config: config)
-            return
-        }
-        let tile = layout.tile
-        try launch(fusedKernel, global: [rowTilesPad(rows) / tile.rows, count],
-                   input, Int32(layout.paddedWidths[0]), params, Int32(layout.parameterStride), mirror, Int32(layout.mirrorStride),
-                   aAll, zAll, fusedInfo, Int32(spec.layerCount), Int32(layout.activationStride(layer: 0)), Int32(rows),
-                   activationIDs, Int32(slots), batchLabels, Int32(spec.classCount), Float(1.0 / Double(rows)),
-                   rowLoss, rowHit, Int32(layout.capacityRows), status)
-        try launch(reduceKernel, global: [count], rowLoss, rowHit, Int32(layout.capacityRows), Int32(rows),
-                   trainMetrics, Int32(1), status)
-        for l in stride(from: spec.layerCount - 1, through: 0, by: -1) {
-            try weightGradients(layer: l, dz: z[l], dzCandidateStride: layout.activationStride(layer: l), rows: rows)
-        }
-        try optimizerStep(step: step, config: config)
-    }
-
     func upload(split name: String, _ data: LabeledData) throws {
         guard splits[name] == nil else { return }
         splits[name] = (try device.buffer(data.features), try device.buffer(data.labels), data.rowCount)
     }
 
-    private var rowTilesPad: (Int) -> Int { { MLPLayout.roundUp($0, self.layout.tile.rows) } }
+    func rowTilesPad(_ rows: Int) -> Int { MLPLayout.roundUp(rows, layout.tile.rows) }
 
     /// Copies rows of a split into the shared input batch (through `order` when given).
     func gather(split name: String, start: Int, rows: Int, useOrder: Bool) throws {
@@ -324,7 +289,7 @@ final class TrainingSession {
     }
 
     /// dW and db of layer `l` from its input activations and `dz` (rows × the layer's padded width).
-    private func weightGradients(layer l: Int, dz: DeviceBuffer<Float>, dzCandidateStride: Int, rows: Int) throws {
+    func weightGradients(layer l: Int, dz: DeviceBuffer<Float>, dzCandidateStride: Int, rows: Int) throws {
         let (ain, ainC, inStride) = inputOf(layer: l)
         let outPad = layout.paddedWidths[l + 1], tile = layout.tile
         try launch(backwardWeightsKernel,
@@ -335,7 +300,7 @@ final class TrainingSession {
     }
 
     /// Adam or SGD over every parameter of every active candidate (step counts from 0).
-    private func optimizerStep(step: Int, config: TrainingConfig) throws {
+    func optimizerStep(step: Int, config: TrainingConfig) throws {
         let t = Double(step + 1)
         switch config.optimizer {
         case .adam(let b1, let b2, let eps):

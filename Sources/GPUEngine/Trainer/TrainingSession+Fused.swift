@@ -1,0 +1,38 @@
+import Foundation
+
+/// The fused training step (kernels/mlp_fused.cl): a step's forward, loss and data gradients of every layer
+/// in one launch, then the weight gradients and the optimiser as in the per-layer step.
+extension TrainingSession {
+    /// Whether `mlp_train_rows` can run this chunk's steps: every hidden layer exactly one tile wide, the
+    /// classes within a float16 and the tile, no layer-wise, interpreted, parameterised or random slots
+    /// (every element-wise expression keeps its slope, so Z is never needed after the forward).
+    static func fusedRowsAllowed(layout: MLPLayout, popProgram: PopulationProgram, layerwise: Bool, interpreted: Bool) -> Bool {
+        let spec = layout.spec, tn = layout.tile.columns
+        return !layerwise && !interpreted && layout.kmax == 0 && !popProgram.needsKeys
+            && spec.widths.dropFirst().dropLast().allSatisfy { $0 == tn }
+            && spec.classCount <= min(16, tn) && layout.paddedWidths.last == tn
+    }
+
+    /// One optimisation step on the gathered batch: fused row work when this chunk allows it, else the
+    /// per-layer launches (`forward`, `loss`, `backwardAndUpdate`). The same bits either way.
+    func trainStep(rows: Int, pass: UInt32, step: Int, config: TrainingConfig) throws {
+        guard let fusedKernel, let fusedInfo else {
+            try forward(rows: rows, training: true, pass: pass, rowOffset: 0)
+            try loss(rows: rows, training: true, pass: pass, metrics: trainMetrics)
+            try backwardAndUpdate(rows: rows, pass: pass, step: step, config: config)
+            return
+        }
+        let tile = layout.tile
+        try launch(fusedKernel, global: [rowTilesPad(rows) / tile.rows, count],
+                   input, Int32(layout.paddedWidths[0]), params, Int32(layout.parameterStride), mirror, Int32(layout.mirrorStride),
+                   aAll, zAll, fusedInfo, Int32(spec.layerCount), Int32(layout.activationStride(layer: 0)), Int32(rows),
+                   activationIDs, Int32(slots), batchLabels, Int32(spec.classCount), Float(1.0 / Double(rows)),
+                   rowLoss, rowHit, Int32(layout.capacityRows), status)
+        try launch(reduceKernel, global: [count], rowLoss, rowHit, Int32(layout.capacityRows), Int32(rows),
+                   trainMetrics, Int32(1), status)
+        for l in stride(from: spec.layerCount - 1, through: 0, by: -1) {
+            try weightGradients(layer: l, dz: z[l], dzCandidateStride: layout.activationStride(layer: l), rows: rows)
+        }
+        try optimizerStep(step: step, config: config)
+    }
+}
