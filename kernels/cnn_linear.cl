@@ -23,31 +23,17 @@ __kernel void cnn_linear_forward(
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
     __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
     const uint base = af_pass_base(seeds[c], pass);
-    const vfloat b0 = VLOAD(0, B);
-    vfloat b1 = b0;
-    MLP_V1(b1 = VLOAD(0, B + VW);)
     const int first = get_global_id(1) * tiles_per_item;
     const int last = min(first + tiles_per_item, row_tiles);
     for (int tile = first; tile < last; tile++) {
         const int r0 = tile * TM;
         __global const float* A = ain + (size_t)c * ain_cstride + (size_t)r0 * in_stride;
-#define LF_DECL(m) vfloat acc##m##_0 = b0, acc##m##_1 = b1;
-        MLP_ROWS(LF_DECL)
-        for (int k = 0; k < k_in; k++) {
-            const vfloat w0 = VLOAD(0, W + (size_t)k * out_pad);
-            vfloat w1 = w0;
-            MLP_V1(w1 = VLOAD(0, W + (size_t)k * out_pad + VW);)
-            __global const float* ak = A + k;
-#define LF_STEP(m) { const vfloat x = (vfloat)(ak[m * in_stride]); acc##m##_0 = fma(x, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(x, w1, acc##m##_1);) }
-            MLP_ROWS(LF_STEP)
-        }
+        MLP_FORWARD_TILE
         __global float* Zc = z + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0;
         __global float* Ac = a + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0;
-#define LF_OUT(m) { VSTORE(acc##m##_0, 0, Ac + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Ac + m * out_pad + VW);) }
-        MLP_ROWS(LF_OUT)
+        MLP_ROWS(FW_OUT)
         if (training && id >= 0) {
-#define LF_ZOUT(m) { VSTORE(acc##m##_0, 0, Zc + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Zc + m * out_pad + VW);) }
-            MLP_ROWS(LF_ZOUT)
+            MLP_ROWS(FW_ZOUT)
         }
         mlp_forward_epilogue(Zc, Ac, out_pad, r0, o0, rows, out_n, id, prm, training, base, layer, 0, false);
     }
@@ -79,20 +65,10 @@ __kernel void cnn_linear_backward_data(
     for (int tile = first; tile < last; tile++) {
         const int r0 = tile * TM;
         __global const float* D = dz + (size_t)c * dz_cstride + (size_t)r0 * dz_stride;
-#define LB_DECL(m) vfloat acc##m##_0 = (vfloat)(0.0f), acc##m##_1 = (vfloat)(0.0f);
-        MLP_ROWS(LB_DECL)
-        for (int k = 0; k < out_n; k++) {
-            const vfloat w0 = VLOAD(0, M + (size_t)k * in_pad);
-            vfloat w1 = w0;
-            MLP_V1(w1 = VLOAD(0, M + (size_t)k * in_pad + VW);)
-            __global const float* dk = D + k;
-#define LB_STEP(m) { const vfloat d = (vfloat)(dk[m * dz_stride]); acc##m##_0 = fma(d, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(d, w1, acc##m##_1);) }
-            MLP_ROWS(LB_STEP)
-        }
+        MLP_DATA_TILE
         __global const float* Zc = zprev + (size_t)c * prev_cstride + (size_t)r0 * in_pad + i0;
         __global float* Gc = dzprev + (size_t)c * prev_cstride + (size_t)r0 * in_pad + i0;
-#define LB_OUT(m) { VSTORE(acc##m##_0, 0, Gc + m * in_pad); MLP_V1(VSTORE(acc##m##_1, 0, Gc + m * in_pad + VW);) }
-        MLP_ROWS(LB_OUT)
+        MLP_ROWS(BD_OUT)
         float psum[1];
         mlp_backward_epilogue(Zc, Gc, in_pad, r0, i0, rows, in_n, id, prm, base, layer_prev, psum, 0, false);
     }
