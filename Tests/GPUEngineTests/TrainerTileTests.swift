@@ -115,12 +115,12 @@ import Datasets
     ]
 
     static func train(fused: Bool, candidates: [Candidate] = candidates, config: TrainingConfig,
-                      data: LabeledData) throws -> PopulationTrainingResult {
+                      data: LabeledData, validation: LabeledData? = nil) throws -> PopulationTrainingResult {
         let trainer = PopulationTrainer(device: TrainerFixture.device)
         trainer.tile = tile
         trainer.fusedRows = fused
         trainer.profileKernels = true
-        let result = try trainer.train(candidates: candidates, spec: spec, config: config, train: data)
+        let result = try trainer.train(candidates: candidates, spec: spec, config: config, train: data, validation: validation)
         // The fused kernel ran exactly when asked for (the profile names every kernel that ran).
         #expect((result.timing.kernelSeconds["mlp_train_rows"] != nil) == fused)
         #expect((result.timing.kernelSeconds["mlp_backward_data"] != nil) == !fused)
@@ -148,6 +148,19 @@ import Datasets
                     #expect(zip(gl.weight, rl.weight).allSatisfy { abs($0 - $1) < 1e-4 }, "candidate \(i) weights")
                 }
             }
+        }
+    }
+
+    /// Evaluation passes between epochs reuse the layers' buffers and the input batch.
+    @Test func fusedStepsBetweenEvaluationsGiveThePerLayerBits() throws {
+        let data = TrainerFixture.data(rows: 40, features: 20, classes: 10, seed: 23)
+        let val = TrainerFixture.data(rows: 19, features: 20, classes: 10, seed: 24)
+        let config = TrainingConfig(epochs: 4, learningRate: 0.01, optimizer: .adam(), seed: 9)
+        let fused = try Self.train(fused: true, config: config, data: data, validation: val)
+        let plain = try Self.train(fused: false, config: config, data: data, validation: val)
+        for (i, (f, p)) in zip(fused.candidates, plain.candidates).enumerated() {
+            #expect(f.history == p.history && f.weights == p.weights, "candidate \(i)")
+            #expect(f.history.last?.validation != nil)
         }
     }
 
