@@ -10,8 +10,8 @@
 // the same work-item (L1), and act'(Z) of layer l (left in z_l by the forward) is overwritten by dZ_l in
 // the backward, so z_l's lines are written back once.
 //
-// a_all, z_all: every layer's A and Z/dZ, layer l at a_off[l] / z_off[l], candidate c at + c * cstride,
-// rows TN apart. info: 7 ints per layer: weight offset, inputs, outputs, mirror offset, slot, a_off, z_off.
+// a_all, z_all: every layer's A and Z/dZ, layer l at the same offset in both, candidate c at + c * cstride,
+// rows TN apart. info: 6 ints per layer: weight offset, inputs, outputs, mirror offset, slot, that offset.
 // global: (rowsPad / TM, P).
 __kernel void mlp_train_rows(
     __global const float* input, const int input_stride,
@@ -29,16 +29,16 @@ __kernel void mlp_train_rows(
     __global const float* P = params + (size_t)c * pstride;
 
     for (int l = 0; l < layers; l++) {
-        __global const int* li = info + 7 * l;
+        __global const int* li = info + 6 * l;
         const int k_in = li[1], out_n = li[2], slot = li[4];
         const int in_stride = l == 0 ? input_stride : TN;
         __global const float* A = l == 0 ? input + (size_t)r0 * input_stride
-                                         : a_all + li[5 - 7] + (size_t)c * cstride + (size_t)r0 * TN;
+                                         : a_all + li[5 - 6] + (size_t)c * cstride + (size_t)r0 * TN;
         __global const float* W = P + li[0];
         __global const float* B = W + (size_t)k_in * TN;
         MLP_FORWARD_TILE
         __global float* Ac = a_all + li[5] + (size_t)c * cstride + (size_t)r0 * TN;
-        __global float* Zc = z_all + li[6] + (size_t)c * cstride + (size_t)r0 * TN;
+        __global float* Zc = z_all + li[5] + (size_t)c * cstride + (size_t)r0 * TN;
         MLP_ROWS(FW_OUT)
         const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
         mlp_forward_epilogue(Zc, Ac, TN, r0, 0, rows, out_n, id, P, 1, 0u, l, 0, mlp_slope_ok(id));
@@ -46,7 +46,7 @@ __kernel void mlp_train_rows(
 
     // The loss of each row and dZ of the logits (over the last layer's slopes, in place).
     {
-        __global const int* li = info + 7 * (layers - 1);
+        __global const int* li = info + 6 * (layers - 1);
         const int slot = li[4];
         const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
         const bool slope = mlp_slope_ok(id);
@@ -54,7 +54,7 @@ __kernel void mlp_train_rows(
         for (int m = 0; m < TM; m++) {
             const int r = r0 + m;
             __global const float* L = a_all + li[5] + (size_t)c * cstride + (size_t)r * TN;
-            __global float* G = z_all + li[6] + (size_t)c * cstride + (size_t)r * TN;
+            __global float* G = z_all + li[5] + (size_t)c * cstride + (size_t)r * TN;
             if (r >= rows) {
                 row_loss[(size_t)c * rows_cap + r] = 0.0f;
                 row_hit[(size_t)c * rows_cap + r] = 0.0f;
@@ -73,14 +73,14 @@ __kernel void mlp_train_rows(
 
     // dZ_{l-1} = (dZ_l . W_l) * act'(Z_{l-1}), into z_{l-1} over the slopes it held; zeros past the rows.
     for (int l = layers - 1; l > 0; l--) {
-        __global const int* li = info + 7 * l;
+        __global const int* li = info + 6 * l;
         const int out_n = li[2];
-        __global const float* D = z_all + li[6] + (size_t)c * cstride + (size_t)r0 * TN;
+        __global const float* D = z_all + li[5] + (size_t)c * cstride + (size_t)r0 * TN;
         __global const float* M = mirror + (size_t)c * mstride + li[3];
         MLP_DATA_TILE
-        const int prev_slot = li[4 - 7];
+        const int prev_slot = li[4 - 6];
         const int id = prev_slot >= 0 ? act_id[c * slots + prev_slot] : MLP_IDENTITY;
-        __global float* Gc = z_all + li[6 - 7] + (size_t)c * cstride + (size_t)r0 * TN;
+        __global float* Gc = z_all + li[5 - 6] + (size_t)c * cstride + (size_t)r0 * TN;
 #define FU_SLOPE(m) if (id >= 0) { \
             acc##m##_0 *= VLOAD(0, Gc + m * TN); MLP_V1(acc##m##_1 *= VLOAD(0, Gc + m * TN + VW);) \
             MLP_V23(acc##m##_2 *= VLOAD(0, Gc + m * TN + 2 * VW); acc##m##_3 *= VLOAD(0, Gc + m * TN + 3 * VW);) } \

@@ -162,7 +162,7 @@ final class TrainingSession {
             let sp = layout.spec
             fusedInfo = try device.buffer((0..<sp.layerCount).flatMap { l -> [Int32] in
                 [layout.weightOffsets[l], sp.widths[l], sp.widths[l + 1], layout.mirrorOffsets[l],
-                 sp.slot(ofLayer: l) ?? -1, offsets[l], offsets[l]].map(Int32.init)
+                 sp.slot(ofLayer: l) ?? -1, offsets[l]].map(Int32.init)
             })
         } else {
             fusedKernel = nil
