@@ -1,30 +1,29 @@
-// mlp_fused: a whole training step's row work in one launch, for populations where every hidden layer is
+// mlp_fused: a training step's row work in one launch on CPUs, for populations where every hidden layer is
 // exactly one tile wide (TN columns: study 1's 64 with the 4x64 tile), the classes fit a float16 and every
-// slot is identity or an expression with mlp_slope_ok. Each work-item takes TM rows of one candidate
-// through every layer's forward GEMM and activation, the loss, and every layer's data-gradient GEMM; the
-// weight gradients and the optimiser step stay separate launches (they sum over all rows).
+// slot is identity or an expression with mlp_slope_ok. mlp_rows_tile takes TM rows of one candidate through
+// every layer's forward GEMM and activation, the loss, and every layer's data-gradient GEMM. Two kernels run
+// it (RowPass in the host code):
+// - mlp_train_rows: a work-item per row tile; the weight gradients and the optimiser stay separate launches.
+// - mlp_train_candidate: a work-item per candidate, its rows in blocks, each block followed by its share of
+//   the weight gradients while its rows are in cache; only the optimiser stays separate.
 //
-// Same operations in the same order as mlp_forward, mlp_loss and mlp_backward_data (bias first, then
-// k = 0, 1, ...; the same epilogue and loss helpers), so a candidate gets the same bits either way. What
-// changes is memory traffic: a layer's input rows come from the previous layer's output just written by
-// the same work-item (L1), and act'(Z) of layer l (left in z_l by the forward) is overwritten by dZ_l in
-// the backward, so z_l's lines are written back once.
+// Same operations in the same order as mlp_forward, mlp_loss, mlp_backward_data and mlp_backward_weights
+// (bias first, then k = 0, 1, ...; the same epilogue, loss and weight-tile helpers), so a candidate gets the
+// same bits any way. What changes is memory traffic: a layer's input rows come from the previous layer's
+// output just written by the same work-item (L1), and act'(Z) of layer l (left in z_l by the forward) is
+// overwritten by dZ_l in the backward.
 //
 // a_all, z_all: every layer's A and Z/dZ, layer l at the same offset in both, candidate c at + c * cstride,
-// rows TN apart. info: 6 ints per layer: weight offset, inputs, outputs, mirror offset, slot, that offset.
-// global: (rowsPad / TM, P).
-__kernel void mlp_train_rows(
-    __global const float* input, const int input_stride,
+// rows TN apart; w0 is the row of the tile's first row r0 there (r0 itself, or r0's row within its block).
+// info: 6 ints per layer: weight offset, inputs, outputs, mirror offset, slot, that offset.
+inline void mlp_rows_tile(
+    const int c, const int r0, const int w0, __global const float* input, const int input_stride,
     __global const float* params, const int pstride, __global const float* mirror, const int mstride,
     __global float* a_all, __global float* z_all, __global const int* info, const int layers, const int cstride,
     const int rows, __global const int* act_id, const int slots,
     __global const int* labels, const int classes, const float inv_rows,
-    __global float* row_loss, __global float* row_hit, const int rows_cap,
-    __global const int* status)
+    __global float* row_loss, __global float* row_hit, const int rows_cap)
 {
-    const int c = get_global_id(1);
-    if (status[c] != MLP_ACTIVE) return;
-    const int r0 = get_global_id(0) * TM;
     const int out_pad = TN, in_pad = TN, dz_stride = TN, o0 = 0;
     __global const float* P = params + (size_t)c * pstride;
 
@@ -33,12 +32,12 @@ __kernel void mlp_train_rows(
         const int k_in = li[1], out_n = li[2], slot = li[4];
         const int in_stride = l == 0 ? input_stride : TN;
         __global const float* A = l == 0 ? input + (size_t)r0 * input_stride
-                                         : a_all + li[5 - 6] + (size_t)c * cstride + (size_t)r0 * TN;
+                                         : a_all + li[5 - 6] + (size_t)c * cstride + (size_t)w0 * TN;
         __global const float* W = P + li[0];
         __global const float* B = W + (size_t)k_in * TN;
         MLP_FORWARD_TILE
-        __global float* Ac = a_all + li[5] + (size_t)c * cstride + (size_t)r0 * TN;
-        __global float* Zc = z_all + li[5] + (size_t)c * cstride + (size_t)r0 * TN;
+        __global float* Ac = a_all + li[5] + (size_t)c * cstride + (size_t)w0 * TN;
+        __global float* Zc = z_all + li[5] + (size_t)c * cstride + (size_t)w0 * TN;
         MLP_ROWS(FW_OUT)
         const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
         mlp_forward_epilogue(Zc, Ac, TN, r0, 0, rows, out_n, id, P, 1, 0u, l, 0, mlp_slope_ok(id));
@@ -53,8 +52,8 @@ __kernel void mlp_train_rows(
         const int read_to = classes > VW ? TN : min(TN, VW);   // as mlp_loss
         for (int m = 0; m < TM; m++) {
             const int r = r0 + m;
-            __global const float* L = a_all + li[5] + (size_t)c * cstride + (size_t)r * TN;
-            __global float* G = z_all + li[5] + (size_t)c * cstride + (size_t)r * TN;
+            __global const float* L = a_all + li[5] + (size_t)c * cstride + (size_t)(w0 + m) * TN;
+            __global float* G = z_all + li[5] + (size_t)c * cstride + (size_t)(w0 + m) * TN;
             if (r >= rows) {
                 row_loss[(size_t)c * rows_cap + r] = 0.0f;
                 row_hit[(size_t)c * rows_cap + r] = 0.0f;
@@ -75,17 +74,67 @@ __kernel void mlp_train_rows(
     for (int l = layers - 1; l > 0; l--) {
         __global const int* li = info + 6 * l;
         const int out_n = li[2];
-        __global const float* D = z_all + li[5] + (size_t)c * cstride + (size_t)r0 * TN;
+        __global const float* D = z_all + li[5] + (size_t)c * cstride + (size_t)w0 * TN;
         __global const float* M = mirror + (size_t)c * mstride + li[3];
         MLP_DATA_TILE
         const int prev_slot = li[4 - 6];
         const int id = prev_slot >= 0 ? act_id[c * slots + prev_slot] : MLP_IDENTITY;
-        __global float* Gc = z_all + li[5 - 6] + (size_t)c * cstride + (size_t)r0 * TN;
+        __global float* Gc = z_all + li[5 - 6] + (size_t)c * cstride + (size_t)w0 * TN;
 #define FU_SLOPE(m) if (id >= 0) { \
             acc##m##_0 *= VLOAD(0, Gc + m * TN); MLP_V1(acc##m##_1 *= VLOAD(0, Gc + m * TN + VW);) \
             MLP_V23(acc##m##_2 *= VLOAD(0, Gc + m * TN + 2 * VW); acc##m##_3 *= VLOAD(0, Gc + m * TN + 3 * VW);) } \
         if (r0 + m >= rows) { acc##m##_0 = (vfloat)(0.0f); acc##m##_1 = acc##m##_0; acc##m##_2 = acc##m##_0; acc##m##_3 = acc##m##_0; }
         MLP_ROWS(FU_SLOPE)
         MLP_ROWS(BD_OUT)
+    }
+}
+
+// One row tile per work-item. global: (rowsPad / TM, P).
+__kernel void mlp_train_rows(
+    __global const float* input, const int input_stride,
+    __global const float* params, const int pstride, __global const float* mirror, const int mstride,
+    __global float* a_all, __global float* z_all, __global const int* info, const int layers, const int cstride,
+    const int rows, __global const int* act_id, const int slots,
+    __global const int* labels, const int classes, const float inv_rows,
+    __global float* row_loss, __global float* row_hit, const int rows_cap,
+    __global const int* status)
+{
+    const int c = get_global_id(1);
+    if (status[c] != MLP_ACTIVE) return;
+    mlp_rows_tile(c, get_global_id(0) * TM, get_global_id(0) * TM, input, input_stride, params, pstride, mirror, mstride, a_all, z_all, info, layers, cstride,
+                  rows, act_id, slots, labels, classes, inv_rows, row_loss, row_hit, rows_cap);
+}
+
+// One candidate per work-item: its rows in blocks of block_rows (a multiple of TM), each block's row tiles
+// and then that block's share of every layer's weight gradients (mlp_weight_tile continues the sums block
+// by block, so the bits are those of mlp_backward_weights over all rows), written into grads. A block's A and
+// dZ rows are still in the core's cache when the weight gradients read them, and only the first block_rows
+// rows of a candidate's A and Z slices are used. global: (P), local: (1).
+__kernel void mlp_train_candidate(
+    __global const float* input, const int input_stride,
+    __global const float* params, const int pstride, __global const float* mirror, const int mstride,
+    __global float* a_all, __global float* z_all, __global const int* info, const int layers, const int cstride,
+    const int rows, __global const int* act_id, const int slots,
+    __global const int* labels, const int classes, const float inv_rows,
+    __global float* row_loss, __global float* row_hit, const int rows_cap,
+    __global const int* status, __global float* grads, const int block_rows)
+{
+    const int c = get_global_id(0);
+    if (status[c] != MLP_ACTIVE) return;
+    __global float* G = grads + (size_t)c * pstride;
+    for (int b0 = 0; b0 < rows; b0 += block_rows) {
+        const int b_end = min(b0 + block_rows, rows);
+        for (int r0 = b0; r0 < b_end; r0 += TM)
+            mlp_rows_tile(c, r0, r0 - b0, input, input_stride, params, pstride, mirror, mstride, a_all, z_all, info, layers,
+                          cstride, rows, act_id, slots, labels, classes, inv_rows, row_loss, row_hit, rows_cap);
+        for (int l = 0; l < layers; l++) {
+            __global const int* li = info + 6 * l;
+            const int k_in = li[1], out_n = li[2];
+            const int in_stride = l == 0 ? input_stride : TN;
+            __global const float* A = l == 0 ? input + (size_t)b0 * input_stride : a_all + li[5 - 6] + (size_t)c * cstride;
+            __global const float* D = z_all + li[5] + (size_t)c * cstride;
+            for (int i0 = 0; i0 < k_in; i0 += TM)
+                mlp_weight_tile(A + i0, in_stride, D, TN, out_n, 0, b_end - b0, G + li[0], i0, k_in, b0 == 0);
+        }
     }
 }

@@ -273,27 +273,33 @@ __kernel void mlp_backward_data(
 #endif
 }
 
-// Weight gradients of layer l: dWT = A_{l-1}^T . dZ_l (in_n x out_pad) and db = column sums of dZ_l,
-// summed over the batch rows in order. Written into grads at the layer's params offsets. A tile whose
-// real columns (< out_n) all lie in its first vector (the logits' 10 of 64) reads only that vector of dz
-// and writes zeros for the others (mlp_loss zeroes dz no further).
-// global: (out_pad / TN, ceil(in_n / TM), P).
-__kernel void mlp_backward_weights(
-    __global const float* ain, const int ain_cstride, const int in_stride, const int in_n,
-    __global const float* dz, const int dz_cstride, const int out_pad, const int out_n, const int rows,
-    __global float* grads, const int pstride, const int woff,
-    __global const int* status)
+// Weight gradients over a run of rows: dWT rows i0 .. i0+TM-1 (those < in_n) of one layer and, for the tile
+// with i0 = 0, db = column sums of dz, summed over the first `rows` rows of A and D in order and continuing
+// the sums already in G (first: from zero). So consecutive row blocks give the bits of one run over all rows
+// (mlp_fused.cl's candidate kernel sums block by block). A tile whose real columns (< out_n) all lie in its
+// first vector (the logits' 10 of 64) reads only that vector of dz and keeps zeros in the others (mlp_loss
+// zeroes dz no further).
+// A: the layer's input at column i0, rows in_stride apart; D: dz at column o0, rows out_pad apart;
+// G: the layer's weights in grads at column o0 (in_n x out_pad, the bias row after them).
+inline void mlp_weight_tile(__global const float* A, int in_stride, __global const float* D, int out_pad, int out_n,
+                            int o0, int rows, __global float* G, int i0, int in_n, bool first)
 {
-    const int c = get_global_id(2);
-    if (status[c] != MLP_ACTIVE) return;
-    const int i0 = get_global_id(1) * TM;
-    const int o0 = get_global_id(0) * TN;
-    __global const float* A = ain + (size_t)c * ain_cstride + i0;
-    __global const float* D = dz + (size_t)c * dz_cstride + o0;
-
 #define BW_DECL(m) vfloat acc##m##_0 = (vfloat)(0.0f), acc##m##_1 = (vfloat)(0.0f), acc##m##_2 = (vfloat)(0.0f), acc##m##_3 = (vfloat)(0.0f);
     MLP_ROWS(BW_DECL)
     vfloat bacc0 = (vfloat)(0.0f), bacc1 = (vfloat)(0.0f), bacc2 = (vfloat)(0.0f), bacc3 = (vfloat)(0.0f);
+    const bool with_bias = i0 == 0;
+    if (!first) {
+#define BW_IN(m) if (i0 + m < in_n) { \
+        acc##m##_0 = VLOAD(0, G + (size_t)(i0 + m) * out_pad); \
+        MLP_V1(acc##m##_1 = VLOAD(0, G + (size_t)(i0 + m) * out_pad + VW);) \
+        MLP_V23(acc##m##_2 = VLOAD(0, G + (size_t)(i0 + m) * out_pad + 2 * VW); acc##m##_3 = VLOAD(0, G + (size_t)(i0 + m) * out_pad + 3 * VW);) }
+        MLP_ROWS(BW_IN)
+        if (with_bias) {
+            bacc0 = VLOAD(0, G + (size_t)in_n * out_pad);
+            MLP_V1(bacc1 = VLOAD(0, G + (size_t)in_n * out_pad + VW);)
+            MLP_V23(bacc2 = VLOAD(0, G + (size_t)in_n * out_pad + 2 * VW); bacc3 = VLOAD(0, G + (size_t)in_n * out_pad + 3 * VW);)
+        }
+    }
 #define BW_STEP(m) { const vfloat x = (vfloat)(ar[m]); acc##m##_0 = fma(x, d0, acc##m##_0); MLP_V1(acc##m##_1 = fma(x, d1, acc##m##_1);) \
         MLP_V23(acc##m##_2 = fma(x, d2, acc##m##_2); acc##m##_3 = fma(x, d3, acc##m##_3);) }
 #define BW_LOOP(BIAS) \
@@ -306,7 +312,6 @@ __kernel void mlp_backward_weights(
         __global const float* ar = A + (size_t)r * in_stride; \
         MLP_ROWS(BW_STEP) \
     }
-    const bool with_bias = i0 == 0;
     if (TNV > 1 && o0 + VW >= out_n) {
 #define BW_STEP1(m) { const vfloat x = (vfloat)(ar[m]); acc##m##_0 = fma(x, d0, acc##m##_0); }
         for (int r = 0; r < rows; r++) {
@@ -320,7 +325,6 @@ __kernel void mlp_backward_weights(
     } else {
         BW_LOOP()
     }
-    __global float* G = grads + (size_t)c * pstride + woff + o0;
 #define BW_OUT(m) if (i0 + m < in_n) { \
         VSTORE(acc##m##_0, 0, G + (size_t)(i0 + m) * out_pad); \
         MLP_V1(VSTORE(acc##m##_1, 0, G + (size_t)(i0 + m) * out_pad + VW);) \
@@ -331,4 +335,21 @@ __kernel void mlp_backward_weights(
         MLP_V1(VSTORE(bacc1, 0, G + (size_t)in_n * out_pad + VW);)
         MLP_V23(VSTORE(bacc2, 0, G + (size_t)in_n * out_pad + 2 * VW); VSTORE(bacc3, 0, G + (size_t)in_n * out_pad + 3 * VW);)
     }
+}
+
+// Weight gradients of layer l: dWT = A_{l-1}^T . dZ_l (in_n x out_pad) and db = column sums of dZ_l,
+// summed over the batch rows in order (mlp_weight_tile). Written into grads at the layer's params offsets.
+// global: (out_pad / TN, ceil(in_n / TM), P).
+__kernel void mlp_backward_weights(
+    __global const float* ain, const int ain_cstride, const int in_stride, const int in_n,
+    __global const float* dz, const int dz_cstride, const int out_pad, const int out_n, const int rows,
+    __global float* grads, const int pstride, const int woff,
+    __global const int* status)
+{
+    const int c = get_global_id(2);
+    if (status[c] != MLP_ACTIVE) return;
+    const int i0 = get_global_id(1) * TM;
+    const int o0 = get_global_id(0) * TN;
+    mlp_weight_tile(ain + (size_t)c * ain_cstride + i0, in_stride, dz + (size_t)c * dz_cstride + o0, out_pad, out_n, o0,
+                    rows, grads + (size_t)c * pstride + woff + o0, i0, in_n, true);
 }

@@ -169,12 +169,13 @@ struct BenchTrainCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print device seconds per kernel of the timed run.")
     var profile = false
 
-    /// `layers`: the per-layer launches even where one fused row launch could run the step (kernels/mlp_fused.cl),
-    /// to measure what the fusion gains; the results are the same bits.
-    @Option(name: .long, help: "Step launches on CPU devices: 'fused' (one row launch where the population allows) or 'layers'.")
-    var rowPass: RowPass = .fused
+    /// `tiles` or `layers`: a less fused step than the default where the population allows fusing
+    /// (kernels/mlp_fused.cl, `RowPass`), to measure what the fusion gains; the results are the same bits.
+    @Option(name: .long, help: "Step launches on CPU devices: 'candidates' (a work-item per candidate, where the population allows), 'tiles' (a work-item per row tile) or 'layers'.")
+    var rowPass: RowPass = .candidates
 
-    enum RowPass: String, ExpressibleByArgument, CaseIterable { case fused, layers }
+    @Option(name: .long, help: "Row pass 'candidates': rows per block.")
+    var blockRows = 32
 
     enum PeakMode: String, ExpressibleByArgument, CaseIterable { case full, quick, none }
 
@@ -246,7 +247,8 @@ struct BenchTrainCommand: AsyncParsableCommand {
         }
         let trainer = PopulationTrainer(device: device)
         trainer.tile = try trainerTile()
-        trainer.fusedRows = rowPass == .fused
+        trainer.rowPass = rowPass
+        trainer.candidateBlockRows = blockRows
         let grid: [(p: Int, l: Int)] = scaling ? [5, 10].flatMap { l in [1, 8, 64, 256].map { (p: $0, l: l) } } : [(population, layers)]
         log([benchPadded("P", 5), benchPadded("L", 3), benchPadded("n", 6), benchPadded("epochs", 6), benchPadded("cand-epochs/s", 13), benchPadded("GFLOP/s", 9), benchPadded("of peak", 8), " tile"].joined(separator: " "))
         var runs: [Report.Run] = []
@@ -269,3 +271,4 @@ struct BenchTrainCommand: AsyncParsableCommand {
         if common.json { try printBenchJSON(Report(device: device.info.name, gemmPeak: peakSummary, runs: runs)) }
     }
 }
+extension RowPass: ExpressibleByArgument {}

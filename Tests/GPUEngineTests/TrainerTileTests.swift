@@ -101,9 +101,10 @@ import Datasets
     }
 }
 
-/// `mlp_train_rows` (kernels/mlp_fused.cl) runs a step's forward, loss and data gradients in one launch when
-/// every hidden layer is one tile wide; it must give the per-layer launches' bits, candidate by candidate,
-/// and the Double reference's numbers.
+/// The fused row passes (kernels/mlp_fused.cl) on populations whose hidden layers are one tile wide:
+/// `mlp_train_rows` runs a step's forward, loss and data gradients in one launch, `mlp_train_candidate` a
+/// candidate's whole step, weight gradients included, in row blocks. Both must give the per-layer launches'
+/// bits, candidate by candidate, for any block size, and the Double reference's numbers.
 @Suite(.serialized) struct TrainerFusedRowsTests {
     static let tile = TileShape(rows: 4, vectorWidth: 16, vectors: 4)
     static let spec = try! MLPSpec(widths: [20, 64, 64, 10], lastLayerActivation: true)
@@ -113,67 +114,91 @@ import Datasets
         Candidate(activations: [.x, .unary(.silu, .x), .unary(.sigmoid, .x)]),
         Candidate(activations: [.unary(.elu, .x), .x, .x]),
     ]
+    /// The fused passes with their block sizes, each against `.layers`.
+    static let fusedPasses: [(pass: RowPass, blockRows: Int)] = [(.tiles, 32), (.candidates, 32), (.candidates, 8), (.candidates, 12)]
 
-    static func train(fused: Bool, candidates: [Candidate] = candidates, config: TrainingConfig,
+    static func train(_ pass: RowPass, blockRows: Int = 32, candidates: [Candidate] = candidates, config: TrainingConfig,
                       data: LabeledData, validation: LabeledData? = nil) throws -> PopulationTrainingResult {
         let trainer = PopulationTrainer(device: TrainerFixture.device)
         trainer.tile = tile
-        trainer.fusedRows = fused
+        trainer.rowPass = pass
+        trainer.candidateBlockRows = blockRows
+        trainer.candidatePassMinimum = 1
         trainer.profileKernels = true
         let result = try trainer.train(candidates: candidates, spec: spec, config: config, train: data, validation: validation)
-        // The fused kernel ran exactly when asked for (the profile names every kernel that ran).
-        #expect((result.timing.kernelSeconds["mlp_train_rows"] != nil) == fused)
-        #expect((result.timing.kernelSeconds["mlp_backward_data"] != nil) == !fused)
+        // The pass asked for ran (the profile names every kernel that ran).
+        let ran = Set(result.timing.kernelSeconds.keys)
+        #expect(ran.contains("mlp_train_candidate") == (pass == .candidates))
+        #expect(ran.contains("mlp_train_rows") == (pass == .tiles))
+        #expect(ran.contains("mlp_backward_weights") == (pass != .candidates))
+        #expect(ran.contains("mlp_backward_data") == (pass == .layers))
         return result
     }
 
     @Test func fusedStepsGiveThePerLayerBitsAndTheReference() throws {
-        // 37 rows: a partial row tile; mini-batches of 16 and 5 rows as well.
+        // 37 rows: a partial row tile and a partial block; mini-batches of 16 and 5 rows as well.
         let data = TrainerFixture.data(rows: 37, features: 20, classes: 10, seed: 21)
         for batch in [nil, 16] as [Int?] {
             let config = TrainingConfig(epochs: 5, learningRate: 0.01, optimizer: .adam(), batchSize: batch, seed: 7,
                                         evaluateEveryEpoch: false)
-            let fused = try Self.train(fused: true, config: config, data: data)
-            let plain = try Self.train(fused: false, config: config, data: data)
-            for (i, (f, p)) in zip(fused.candidates, plain.candidates).enumerated() {
-                #expect(f.history.map { $0.train } == p.history.map { $0.train }, "batch \(String(describing: batch)) candidate \(i) metrics")
-                #expect(f.weights == p.weights, "batch \(String(describing: batch)) candidate \(i) weights")
-            }
+            let plain = try Self.train(.layers, config: config, data: data)
             let ref = try ReferenceTrainer().train(candidates: Self.candidates, spec: Self.spec, config: config, train: data)
-            for (i, (g, r)) in zip(fused.candidates, ref.candidates).enumerated() {
-                for (ge, re) in zip(g.history, r.history) {
-                    #expect(abs(ge.train.loss - re.train.loss) < 1e-4, "candidate \(i) epoch \(ge.epoch)")
+            for (pass, blockRows) in Self.fusedPasses {
+                let what = "\(pass) blocks of \(blockRows), batch \(String(describing: batch))"
+                let fused = try Self.train(pass, blockRows: blockRows, config: config, data: data)
+                for (i, (f, p)) in zip(fused.candidates, plain.candidates).enumerated() {
+                    #expect(f.history.map { $0.train } == p.history.map { $0.train }, "\(what): candidate \(i) metrics")
+                    #expect(f.weights == p.weights, "\(what): candidate \(i) weights")
                 }
-                for (gl, rl) in zip(g.weights.layers, r.weights.layers) {
-                    #expect(zip(gl.weight, rl.weight).allSatisfy { abs($0 - $1) < 1e-4 }, "candidate \(i) weights")
+                for (i, (g, r)) in zip(fused.candidates, ref.candidates).enumerated() {
+                    for (ge, re) in zip(g.history, r.history) {
+                        #expect(abs(ge.train.loss - re.train.loss) < 1e-4, "\(what): candidate \(i) epoch \(ge.epoch)")
+                    }
+                    for (gl, rl) in zip(g.weights.layers, r.weights.layers) {
+                        #expect(zip(gl.weight, rl.weight).allSatisfy { abs($0 - $1) < 1e-4 }, "\(what): candidate \(i) weights")
+                    }
                 }
             }
         }
     }
 
     /// Evaluation passes between epochs reuse the layers' buffers and the input batch.
-    @Test func fusedStepsBetweenEvaluationsGiveThePerLayerBits() throws {
+    @Test(arguments: [RowPass.tiles, .candidates])
+    func fusedStepsBetweenEvaluationsGiveThePerLayerBits(pass: RowPass) throws {
         let data = TrainerFixture.data(rows: 40, features: 20, classes: 10, seed: 23)
         let val = TrainerFixture.data(rows: 19, features: 20, classes: 10, seed: 24)
         let config = TrainingConfig(epochs: 4, learningRate: 0.01, optimizer: .adam(), seed: 9)
-        let fused = try Self.train(fused: true, config: config, data: data, validation: val)
-        let plain = try Self.train(fused: false, config: config, data: data, validation: val)
+        let fused = try Self.train(pass, blockRows: 16, config: config, data: data, validation: val)
+        let plain = try Self.train(.layers, config: config, data: data, validation: val)
         for (i, (f, p)) in zip(fused.candidates, plain.candidates).enumerated() {
-            #expect(f.history == p.history && f.weights == p.weights, "candidate \(i)")
+            #expect(f.history == p.history && f.weights == p.weights, "\(pass): candidate \(i)")
             #expect(f.history.last?.validation != nil)
         }
     }
 
-    @Test func aDivergingCandidateLeavesTheOthersBitsInAFusedStep() throws {
+    @Test(arguments: [RowPass.tiles, .candidates])
+    func aDivergingCandidateLeavesTheOthersBitsInAFusedStep(pass: RowPass) throws {
         let data = TrainerFixture.data(rows: 24, features: 20, classes: 10, seed: 22)
         let config = TrainingConfig(epochs: 4, learningRate: 0.05, optimizer: .adam(), seed: 3, evaluateEveryEpoch: false)
         let blowUp = Candidate(activations: [.unary(.exp, .unary(.exp, .x)), .unary(.exp, .unary(.exp, .x)), .x])
-        let withIt = try Self.train(fused: true, candidates: Self.candidates + [blowUp], config: config, data: data)
-        let without = try Self.train(fused: false, candidates: Self.candidates, config: config, data: data)
+        let withIt = try Self.train(pass, candidates: Self.candidates + [blowUp], config: config, data: data)
+        let without = try Self.train(.layers, candidates: Self.candidates, config: config, data: data)
         #expect(withIt.candidates[4].diverged)
         for i in Self.candidates.indices {
             #expect(!withIt.candidates[i].diverged)
-            #expect(withIt.candidates[i].weights == without.candidates[i].weights, "candidate \(i)")
+            #expect(withIt.candidates[i].weights == without.candidates[i].weights, "\(pass): candidate \(i)")
+        }
+    }
+
+    /// SGD with momentum takes the candidate pass too (its update stays a separate launch).
+    @Test func candidatePassWithSGDGivesThePerLayerBits() throws {
+        let data = TrainerFixture.data(rows: 30, features: 20, classes: 10, seed: 25)
+        let config = TrainingConfig(epochs: 3, learningRate: 0.05, optimizer: .sgd(momentum: 0.9), seed: 5,
+                                    evaluateEveryEpoch: false)
+        let fused = try Self.train(.candidates, blockRows: 8, config: config, data: data)
+        let plain = try Self.train(.layers, config: config, data: data)
+        for (i, (f, p)) in zip(fused.candidates, plain.candidates).enumerated() {
+            #expect(f.history == p.history && f.weights == p.weights, "candidate \(i)")
         }
     }
 }

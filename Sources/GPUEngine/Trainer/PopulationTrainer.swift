@@ -12,7 +12,8 @@ import Datasets
 /// over all parameters of all candidates. The host reads back only the per-epoch metrics and statuses.
 /// The forward keeps act'(Z) instead of Z for expressions without parameters or noise, so the backward
 /// multiplies. On CPUs, populations whose hidden layers are one tile wide run the forward, the loss and the
-/// data gradients of a step as one launch (`fusedRows`, kernels/mlp_fused.cl) with the same bits.
+/// data gradients of a step as one launch (`rowPass`, kernels/mlp_fused.cl) with the same bits, and with
+/// enough candidates one work-item takes a candidate's whole step, its weight gradients included.
 ///
 /// Exactness: each candidate only ever reads its own slices, and every sum runs in a fixed order, so a
 /// candidate's result does not depend on the rest of the population, on the chunking or on the tile
@@ -35,10 +36,15 @@ public final class PopulationTrainer: @unchecked Sendable {
     /// over a fixed menu (à la carte) sets the menu here, so all its populations share one program, built
     /// once, instead of one program per population's particular subset of the menu.
     public var vocabulary: [ActivationExpr] = []
-    /// On CPU devices, run a training step's row work (every layer's forward, the loss, every layer's data
-    /// gradient) as one launch where the population allows it (`TrainingSession.fusedRowsAllowed`); the
-    /// results are the same bits either way. Off: always the per-layer launches.
-    public var fusedRows = true
+    /// On CPU devices, how a training step's row work is launched where the population allows fusing it
+    /// (`TrainingSession.fusedRowsAllowed`); the results are the same bits either way. GPUs always run `layers`.
+    public var rowPass: RowPass = .candidates
+    /// `RowPass.candidates`: rows per block (rounded up to the tile's rows). A block's activations and
+    /// gradients of every layer (rows × widths × 8 bytes) should stay in a core's cache.
+    public var candidateBlockRows = 32
+    /// `RowPass.candidates` runs for chunks of at least this many candidates (a work-item each), smaller
+    /// chunks run `tiles`; nil: the device's compute units, so that every core has a candidate.
+    public var candidatePassMinimum: Int?
     let activationSource: PopulationProgram.ActivationSource
     let cache: ProgramCache
 
@@ -140,7 +146,8 @@ struct ChunkRun {
         }
         session = try TrainingSession(device: trainer.device, program: program, layout: layout, popProgram: pop,
                                       members: members, initial: initial, seeds: seeds, optimizer: config.optimizer,
-                                      fusedRows: trainer.fusedRows)
+                                      rowPass: trainer.rowPass, blockRows: trainer.candidateBlockRows,
+                                      candidateMinimum: trainer.candidatePassMinimum)
         session.profiling = trainer.profileKernels
         self.members = members
         self.candidates = candidates

@@ -73,6 +73,19 @@ public struct MLPSpec: Sendable, Equatable, Hashable {
     }
 }
 
+/// How a training step's row work is launched on a CPU device. Every choice gives the same bits.
+public enum RowPass: String, Sendable, CaseIterable {
+    /// One work-item per candidate (kernels/mlp_fused.cl, `mlp_train_candidate`): its rows in blocks, each
+    /// block's forward, loss and data gradients and then its share of the weight gradients, while the block is
+    /// in cache. Needs as many candidates as the device has compute units; smaller populations run `tiles`.
+    case candidates
+    /// One work-item per row tile of a candidate (`mlp_train_rows`): forward, loss and data gradients of every
+    /// layer in one launch, then a weight-gradient launch per layer.
+    case tiles
+    /// A launch per layer and stage (forward, loss, data and weight gradients), as on GPUs.
+    case layers
+}
+
 public enum Optimizer: Sendable, Equatable, Hashable {
     /// `torch.optim.Adam` without weight decay or amsgrad:
     /// m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², p ← p − (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε).

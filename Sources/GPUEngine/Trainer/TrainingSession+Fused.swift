@@ -16,22 +16,28 @@ extension TrainingSession {
     /// One optimisation step on the gathered batch: fused row work when this chunk allows it, else the
     /// per-layer launches (`forward`, `loss`, `backwardAndUpdate`). The same bits either way.
     func trainStep(rows: Int, pass: UInt32, step: Int, config: TrainingConfig) throws {
-        guard let fusedKernel, let fusedInfo else {
+        guard let fused else {
             try forward(rows: rows, training: true, pass: pass, rowOffset: 0)
             try loss(rows: rows, training: true, pass: pass, metrics: trainMetrics)
             try backwardAndUpdate(rows: rows, pass: pass, step: step, config: config)
             return
         }
-        let tile = layout.tile
-        try launch(fusedKernel, global: [rowTilesPad(rows) / tile.rows, count],
-                   input, Int32(layout.paddedWidths[0]), params, Int32(layout.parameterStride), mirror, Int32(layout.mirrorStride),
-                   aAll, zAll, fusedInfo, Int32(spec.layerCount), Int32(layout.activationStride(layer: 0)), Int32(rows),
-                   activationIDs, Int32(slots), batchLabels, Int32(spec.classCount), Float(1.0 / Double(rows)),
-                   rowLoss, rowHit, Int32(layout.capacityRows), status)
+        let common: [any KernelArgumentConvertible] = [
+            input, Int32(layout.paddedWidths[0]), params, Int32(layout.parameterStride), mirror, Int32(layout.mirrorStride),
+            aAll, zAll, fused.info, Int32(spec.layerCount), Int32(layout.activationStride(layer: 0)), Int32(rows),
+            activationIDs, Int32(slots), batchLabels, Int32(spec.classCount), Float(1.0 / Double(rows)),
+            rowLoss, rowHit, Int32(layout.capacityRows), status]
+        if fused.pass == .candidates {
+            try launch(fused.kernel, global: [count], local: [1], arguments: common + [grads, Int32(fused.blockRows)])
+        } else {
+            try launch(fused.kernel, global: [rowTilesPad(rows) / layout.tile.rows, count], arguments: common)
+        }
         try launch(reduceKernel, global: [count], rowLoss, rowHit, Int32(layout.capacityRows), Int32(rows),
                    trainMetrics, Int32(1), status)
-        for l in stride(from: spec.layerCount - 1, through: 0, by: -1) {
-            try weightGradients(layer: l, dz: z[l], dzCandidateStride: layout.activationStride(layer: l), rows: rows)
+        if fused.pass == .tiles {
+            for l in stride(from: spec.layerCount - 1, through: 0, by: -1) {
+                try weightGradients(layer: l, dz: z[l], dzCandidateStride: layout.activationStride(layer: l), rows: rows)
+            }
         }
         try optimizerStep(step: step, config: config)
     }

@@ -13,9 +13,9 @@ final class TrainingSession {
     // Kernels (one object per session: argument setting is per kernel object).
     let forwardKernel, backwardDataKernel, backwardWeightsKernel, lossKernel, reduceKernel: ComputeKernel
     let gatherKernel, layerwiseForwardKernel, layerwiseBackwardKernel, paramGradsKernel, updateKernel: ComputeKernel
-    /// `mlp_train_rows` (kernels/mlp_fused.cl) when this chunk's steps run fused, with its per-layer table.
-    let fusedKernel: ComputeKernel?
-    let fusedInfo: DeviceBuffer<Int32>?
+    /// The fused row kernel (kernels/mlp_fused.cl) when this chunk's steps run fused: `mlp_train_candidate`
+    /// (pass `.candidates`) or `mlp_train_rows` (`.tiles`), with its per-layer table.
+    let fused: (kernel: ComputeKernel, info: DeviceBuffer<Int32>, pass: RowPass, blockRows: Int)?
     /// The activation interpreter's kernels and tapes (interpreted execution only).
     let interpreter: InterpretedActivations?
 
@@ -54,6 +54,11 @@ final class TrainingSession {
     /// Enqueues `kernel` over `global` in work-groups of `local`, or of `workGroup(for:)`.
     func launch(_ kernel: ComputeKernel, global: [Int], local: [Int]? = nil,
                         _ args: any KernelArgumentConvertible...) throws {
+        try launch(kernel, global: global, local: local, arguments: args)
+    }
+
+    func launch(_ kernel: ComputeKernel, global: [Int], local: [Int]? = nil,
+                arguments args: [any KernelArgumentConvertible]) throws {
         note(try kernel.launch(global: global, local: local ?? workGroup(for: global, kernel: kernel),
                                arguments: args.map(\.kernelArgument)))
     }
@@ -86,7 +91,7 @@ final class TrainingSession {
 
     init(device: ComputeDevice, program: ComputeProgram, layout: MLPLayout, popProgram: PopulationProgram,
          members: [Int], initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
-         optimizer: Optimizer, fusedRows: Bool = true) throws {
+         optimizer: Optimizer, rowPass: RowPass = .candidates, blockRows: Int = 32, candidateMinimum: Int? = nil) throws {
         self.device = device
         self.layout = layout
         spec = layout.spec
@@ -156,17 +161,19 @@ final class TrainingSession {
         input = try device.buffer(Float.self, count: layout.capacityRows * layout.paddedWidths[0])
         try input.fill(0)
         batchLabels = try device.buffer(Int32.self, count: layout.capacityRows)
-        if fusedRows && device.info.kind == .cpu
+        if rowPass != .layers && device.info.kind == .cpu
             && Self.fusedRowsAllowed(layout: layout, popProgram: popProgram, layerwise: !lw.isEmpty, interpreted: !interpretedLayers.isEmpty) {
-            fusedKernel = try program.kernel("mlp_train_rows")
+            let pass: RowPass = rowPass == .candidates && count >= (candidateMinimum ?? device.info.computeUnits) ? .candidates : .tiles
             let sp = layout.spec
-            fusedInfo = try device.buffer((0..<sp.layerCount).flatMap { l -> [Int32] in
+            let info = try device.buffer((0..<sp.layerCount).flatMap { l -> [Int32] in
                 [layout.weightOffsets[l], sp.widths[l], sp.widths[l + 1], layout.mirrorOffsets[l],
                  sp.slot(ofLayer: l) ?? -1, offsets[l]].map(Int32.init)
             })
+            let tm = layout.tile.rows
+            fused = (try program.kernel(pass == .candidates ? "mlp_train_candidate" : "mlp_train_rows"), info, pass,
+                     max(tm, (blockRows + tm - 1) / tm * tm))
         } else {
-            fusedKernel = nil
-            fusedInfo = nil
+            fused = nil
         }
     }
 
