@@ -59,7 +59,7 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
         var clock = ContinuousClock.now
         let pop = try PopulationProgram(candidates: candidates.map { Candidate(activations: $0.activations) }, tile: tile,
                                         activationSource: activationSource, execution: activationExecution)
-        let program = try device.program(source: pop.source + "\n" + Self.layerKernels, options: "", cache: cache)
+        let program = try device.program(source: pop.source + "\n" + Self.layerKernels, options: PopulationProgram.buildOptions(for: device), cache: cache)
         timing.compileSeconds = PopulationTrainer.seconds(since: clock)
 
         let batch = min(config.batchSize ?? train.rowCount, train.rowCount)

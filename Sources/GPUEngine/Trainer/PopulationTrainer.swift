@@ -73,7 +73,7 @@ public final class PopulationTrainer: @unchecked Sendable {
         var clock = ContinuousClock.now
         let pop = try PopulationProgram(candidates: candidates, tile: tile, activationSource: activationSource,
                                         execution: activationExecution, vocabulary: vocabulary)
-        let program = try device.program(source: pop.source, options: "", cache: cache)
+        let program = try device.program(source: pop.source, options: PopulationProgram.buildOptions(for: device), cache: cache)
         timing.compileSeconds = Self.seconds(since: clock)
 
         let batch = min(config.batchSize ?? train.rowCount, train.rowCount)
