@@ -1,9 +1,11 @@
 import Foundation
 
-/// The fused training step (kernels/mlp_fused.cl): a step's forward, loss and data gradients of every layer
-/// in one launch, then the weight gradients and the optimiser as in the per-layer step.
+/// The fused training steps (kernels/mlp_fused.cl, `RowPass`): `mlp_train_candidate` runs a candidate's
+/// forward, loss, data and weight gradients of every layer in one work-item, block of rows by block of rows;
+/// `mlp_train_rows` runs the forward, loss and data gradients of a row tile, and the weight gradients follow
+/// as per-layer launches. The optimiser is its own launch in both.
 extension TrainingSession {
-    /// Whether `mlp_train_rows` can run this chunk's steps: every hidden layer exactly one tile wide, the
+    /// Whether the fused kernels can run this chunk's steps: every hidden layer exactly one tile wide, the
     /// classes within a float16 and the tile, no layer-wise, interpreted, parameterised or random slots
     /// (every element-wise expression keeps its slope, so Z is never needed after the forward).
     static func fusedRowsAllowed(layout: MLPLayout, popProgram: PopulationProgram, layerwise: Bool, interpreted: Bool) -> Bool {
