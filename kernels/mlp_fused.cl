@@ -16,13 +16,19 @@
 // a_all, z_all: every layer's A and Z/dZ, layer l at the same offset in both, candidate c at + c * cstride,
 // rows TN apart; w0 is the row of the tile's first row r0 there (r0 itself, or r0's row within its block).
 // info: 6 ints per layer: weight offset, inputs, outputs, mirror offset, slot, that offset.
-inline void mlp_rows_tile(
-    const int c, const int r0, const int w0, __global const float* input, const int input_stride,
-    __global const float* params, const int pstride, __global const float* mirror, const int mstride,
-    __global float* a_all, __global float* z_all, __global const int* info, const int layers, const int cstride,
-    const int rows, __global const int* act_id, const int slots,
-    __global const int* labels, const int classes, const float inv_rows,
-    __global float* row_loss, __global float* row_hit, const int rows_cap)
+
+// The parameters mlp_rows_tile and both kernels share, and the same names passed on.
+#define MLP_ROWS_PARAMS \
+    __global const float* input, const int input_stride, \
+    __global const float* params, const int pstride, __global const float* mirror, const int mstride, \
+    __global float* a_all, __global float* z_all, __global const int* info, const int layers, const int cstride, \
+    const int rows, __global const int* act_id, const int slots, \
+    __global const int* labels, const int classes, const float inv_rows, \
+    __global float* row_loss, __global float* row_hit, const int rows_cap
+#define MLP_ROWS_ARGS input, input_stride, params, pstride, mirror, mstride, a_all, z_all, info, layers, cstride, \
+    rows, act_id, slots, labels, classes, inv_rows, row_loss, row_hit, rows_cap
+
+inline void mlp_rows_tile(const int c, const int r0, const int w0, MLP_ROWS_PARAMS)
 {
     const int out_pad = TN, in_pad = TN, dz_stride = TN, o0 = 0;
     __global const float* P = params + (size_t)c * pstride;
@@ -91,18 +97,11 @@ inline void mlp_rows_tile(
 
 // One row tile per work-item. global: (rowsPad / TM, P).
 __kernel void mlp_train_rows(
-    __global const float* input, const int input_stride,
-    __global const float* params, const int pstride, __global const float* mirror, const int mstride,
-    __global float* a_all, __global float* z_all, __global const int* info, const int layers, const int cstride,
-    const int rows, __global const int* act_id, const int slots,
-    __global const int* labels, const int classes, const float inv_rows,
-    __global float* row_loss, __global float* row_hit, const int rows_cap,
-    __global const int* status)
+    MLP_ROWS_PARAMS, __global const int* status)
 {
     const int c = get_global_id(1);
     if (status[c] != MLP_ACTIVE) return;
-    mlp_rows_tile(c, get_global_id(0) * TM, get_global_id(0) * TM, input, input_stride, params, pstride, mirror, mstride, a_all, z_all, info, layers, cstride,
-                  rows, act_id, slots, labels, classes, inv_rows, row_loss, row_hit, rows_cap);
+    mlp_rows_tile(c, get_global_id(0) * TM, get_global_id(0) * TM, MLP_ROWS_ARGS);
 }
 
 // One candidate per work-item: its rows in blocks of block_rows (a multiple of TM), each block's row tiles
@@ -111,13 +110,7 @@ __kernel void mlp_train_rows(
 // dZ rows are still in the core's cache when the weight gradients read them, and only the first block_rows
 // rows of a candidate's A and Z slices are used. global: (P), local: (1).
 __kernel void mlp_train_candidate(
-    __global const float* input, const int input_stride,
-    __global const float* params, const int pstride, __global const float* mirror, const int mstride,
-    __global float* a_all, __global float* z_all, __global const int* info, const int layers, const int cstride,
-    const int rows, __global const int* act_id, const int slots,
-    __global const int* labels, const int classes, const float inv_rows,
-    __global float* row_loss, __global float* row_hit, const int rows_cap,
-    __global const int* status, __global float* grads, const int block_rows)
+    MLP_ROWS_PARAMS, __global const int* status, __global float* grads, const int block_rows)
 {
     const int c = get_global_id(0);
     if (status[c] != MLP_ACTIVE) return;
@@ -125,8 +118,7 @@ __kernel void mlp_train_candidate(
     for (int b0 = 0; b0 < rows; b0 += block_rows) {
         const int b_end = min(b0 + block_rows, rows);
         for (int r0 = b0; r0 < b_end; r0 += TM)
-            mlp_rows_tile(c, r0, r0 - b0, input, input_stride, params, pstride, mirror, mstride, a_all, z_all, info, layers,
-                          cstride, rows, act_id, slots, labels, classes, inv_rows, row_loss, row_hit, rows_cap);
+            mlp_rows_tile(c, r0, r0 - b0, MLP_ROWS_ARGS);
         for (int l = 0; l < layers; l++) {
             __global const int* li = info + 6 * l;
             const int k_in = li[1], out_n = li[2];
