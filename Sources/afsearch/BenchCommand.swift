@@ -174,7 +174,7 @@ struct BenchTrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Step launches on CPU devices: 'candidates' (a work-item per candidate, where the population allows), 'tiles' (a work-item per row tile) or 'layers'.")
     var rowPass: RowPass = .candidates
 
-    @Option(name: .long, help: "Row pass 'candidates': rows per block.")
+    @Option(name: .long, help: "Row pass 'candidates': rows per block (rounded up to the tile's rows).")
     var blockRows = 32
 
     enum PeakMode: String, ExpressibleByArgument, CaseIterable { case full, quick, none }
@@ -199,7 +199,8 @@ struct BenchTrainCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        for (name, value) in [("population", population), ("layers", layers), ("samples", samples), ("epochs", epochs)] where value < 1 {
+        for (name, value) in [("population", population), ("layers", layers), ("samples", samples), ("epochs", epochs),
+                              ("block-rows", blockRows)] where value < 1 {
             throw ValidationError("--\(name) must be at least 1, got \(value)")
         }
         guard layers >= 2 || scaling else { throw ValidationError("--layers must be at least 2 (one hidden layer), got \(layers)") }

@@ -205,6 +205,30 @@ import Testing
         #expect(mismatch.stderr.contains("4→16→3"))
     }
 
+    // MARK: bench
+
+    /// `bench train` on a tiny study-1 workload with each row pass: the same training (the same final
+    /// accuracy) at some rate, and a bad block size refused by name.
+    @Test func benchTrainRowPassesAgreeAndBadBlockRowsAreRefused() throws {
+        let cli = try CLI()
+        var accuracies: [String: Double] = [:]
+        for pass in ["candidates", "tiles", "layers"] {
+            let result = try cli.run(["bench", "train", "--population", "4", "--layers", "3", "--samples", "40", "--epochs", "3",
+                                      "--peak", "none", "--row-pass", pass, "--block-rows", "8", "--json"])
+            #expect(result.status == 0, "\(pass): \(result.stderr)")
+            let report = try #require(result.json as? [String: Any], "\(pass): \(result.stdout)")
+            let run = try #require(((report["runs"] as? [[String: Any]])?.first?["result"]) as? [String: Any])
+            #expect((run["candidateEpochsPerSecond"] as? Double ?? 0) > 0, "\(pass)")
+            accuracies[pass] = run["meanFinalTrainAccuracy"] as? Double
+        }
+        #expect(accuracies["candidates"] != nil && accuracies["candidates"] == accuracies["tiles"], "\(accuracies)")
+        #expect(accuracies["tiles"] == accuracies["layers"], "\(accuracies)")
+
+        let bad = try cli.run(["bench", "train", "--block-rows", "0", "--peak", "none"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("--block-rows must be at least 1"), "\(bad.stderr)")
+    }
+
     // MARK: export
 
     @Test func exportToLatex() throws {
