@@ -1,6 +1,7 @@
 // mlp_fused: a training step's row work in one launch on CPUs, for populations where every hidden layer is
 // exactly one tile wide (TN columns: study 1's 64 with the 4x64 tile), the classes fit a float16 and every
-// slot is identity or an expression with mlp_slope_ok. mlp_rows_tile takes TM rows of one candidate through
+// slot is identity, an expression with mlp_slope_ok or
+// (in the interpreter's program) an interpreted expression. mlp_rows_tile takes TM rows of one candidate through
 // every layer's forward GEMM and activation, the loss, and every layer's data-gradient GEMM. Two kernels run
 // it (RowPass in the host code):
 // - mlp_train_rows: a work-item per row tile; the weight gradients and the optimiser stay separate launches.
@@ -24,9 +25,49 @@
     __global float* a_all, __global float* z_all, __global const int* info, const int layers, const int cstride, \
     const int rows, __global const int* act_id, const int slots, \
     __global const int* labels, const int classes, const float inv_rows, \
-    __global float* row_loss, __global float* row_hit, const int rows_cap
+    __global float* row_loss, __global float* row_hit, const int rows_cap, \
+    __global const int* tape_at, __global const int4* tape, __global const float* tape_const, \
+    __global const uint* seeds, const uint pass
 #define MLP_ROWS_ARGS input, input_stride, params, pstride, mirror, mstride, a_all, z_all, info, layers, cstride, \
-    rows, act_id, slots, labels, classes, inv_rows, row_loss, row_hit, rows_cap
+    rows, act_id, slots, labels, classes, inv_rows, row_loss, row_hit, rows_cap, tape_at, tape, tape_const, \
+    seeds, pass
+
+// Whether candidate c's slot keeps act'(Z) after the forward: a compiled expression with mlp_slope_ok, or
+// (in the interpreter's program) an interpreted one.
+inline bool mlp_rows_slope(int id, int c, int slot, int slots, __global const int* tape_at) {
+    if (id >= 0) return mlp_slope_ok(id);
+#ifdef AFI_SPAN
+    return slot >= 0 && tape_at[c * slots + slot] >= 0;
+#else
+    return false;
+#endif
+}
+
+#ifdef AFI_SPAN
+// An interpreted slot (the interpreter's program): A = f(Z) over the tile, whose GEMM ran with the identity so
+// A holds Z, and f'(Z) into Z, with one tangent walk of the tape per span (afi_walk_tangent); zeros outside
+// the rows x out_n matrix. These are the bits of mlp_interp_forward's A and of the factor mlp_interp_backward
+// multiplies dA by, RReLU's noise keyed as there (base, layer, batch row, column).
+inline void mlp_interp_tile(__global float* Ac, __global float* Zc, int r0, int rows, int out_n,
+                            __global const int4* tape, __global const float* tape_const, int at, uint base, int layer)
+{
+    const int4 head = tape[at];
+    float v[AFI_REGS][AFI_SPAN], t[AFI_REGS][AFI_SPAN];
+    for (int m = 0; m < TM; m++) {
+        for (int j0 = 0; j0 < TN; j0 += AFI_SPAN) {
+            const int nvalid = r0 + m < rows ? clamp(out_n - j0, 0, AFI_SPAN) : 0;
+            __global float* A = Ac + (size_t)m * TN + j0;
+            __global float* Z = Zc + (size_t)m * TN + j0;
+            for (int j = 0; j < AFI_SPAN; j++) { v[0][j] = j < nvalid ? A[j] : 0.0f; t[0][j] = 1.0f; }
+            afi_walk_tangent(tape, tape_const, at, v, t, base, layer, r0 + m, j0);
+            for (int j = 0; j < AFI_SPAN; j++) {
+                A[j] = j < nvalid ? v[head.y][j] : 0.0f;
+                Z[j] = j < nvalid && head.z ? t[head.y][j] : 0.0f;
+            }
+        }
+    }
+}
+#endif
 
 inline void mlp_rows_tile(const int c, const int r0, const int w0, MLP_ROWS_PARAMS)
 {
@@ -47,6 +88,10 @@ inline void mlp_rows_tile(const int c, const int r0, const int w0, MLP_ROWS_PARA
         MLP_ROWS(FW_OUT)
         const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
         mlp_forward_epilogue(Zc, Ac, TN, r0, 0, rows, out_n, id, P, 1, 0u, l, 0, mlp_slope_ok(id));
+#ifdef AFI_SPAN
+        const int at = slot >= 0 ? tape_at[c * slots + slot] : -1;
+        if (at >= 0) mlp_interp_tile(Ac, Zc, r0, rows, out_n, tape, tape_const, at, af_pass_base(seeds[c], pass), l);
+#endif
     }
 
     // The loss of each row and dZ of the logits (over the last layer's slopes, in place).
@@ -54,7 +99,7 @@ inline void mlp_rows_tile(const int c, const int r0, const int w0, MLP_ROWS_PARA
         __global const int* li = info + 6 * (layers - 1);
         const int slot = li[4];
         const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
-        const bool slope = mlp_slope_ok(id);
+        const bool slope = mlp_rows_slope(id, c, slot, slots, tape_at);
         const int read_to = classes > VW ? TN : min(TN, VW);   // as mlp_loss
         for (int m = 0; m < TM; m++) {
             const int r = r0 + m;
@@ -85,8 +130,9 @@ inline void mlp_rows_tile(const int c, const int r0, const int w0, MLP_ROWS_PARA
         MLP_DATA_TILE
         const int prev_slot = li[4 - 6];
         const int id = prev_slot >= 0 ? act_id[c * slots + prev_slot] : MLP_IDENTITY;
+        const bool slope = id >= 0 || mlp_rows_slope(id, c, prev_slot, slots, tape_at);
         __global float* Gc = z_all + li[5 - 6] + (size_t)c * cstride + (size_t)w0 * TN;
-#define FU_SLOPE(m) if (id >= 0) { \
+#define FU_SLOPE(m) if (slope) { \
             acc##m##_0 *= VLOAD(0, Gc + m * TN); MLP_V1(acc##m##_1 *= VLOAD(0, Gc + m * TN + VW);) \
             MLP_V23(acc##m##_2 *= VLOAD(0, Gc + m * TN + 2 * VW); acc##m##_3 *= VLOAD(0, Gc + m * TN + 3 * VW);) } \
         if (r0 + m >= rows) { acc##m##_0 = (vfloat)(0.0f); acc##m##_1 = acc##m##_0; acc##m##_2 = acc##m##_0; acc##m##_3 = acc##m##_0; }

@@ -177,6 +177,10 @@ struct BenchTrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Row pass 'candidates': rows per block (rounded up to the tile's rows).")
     var blockRows = 32
 
+    /// `interpreted`: the activations run as tapes through the interpreter, as evolution trains new expressions.
+    @Option(name: .long, help: "Activation execution: 'compiled' (fused into the kernels) or 'interpreted' (evolution's tapes).")
+    var activations: ActivationExecution = .compiled
+
     enum PeakMode: String, ExpressibleByArgument, CaseIterable { case full, quick, none }
 
     /// `cnn` (study 2's CNN) or a spec with convolutions: runs the CNN workload (GPUEngine/Bench/CNNBench.swift,
@@ -250,6 +254,7 @@ struct BenchTrainCommand: AsyncParsableCommand {
         trainer.tile = try trainerTile()
         trainer.rowPass = rowPass
         trainer.candidateBlockRows = blockRows
+        trainer.activationExecution = activations
         let grid: [(p: Int, l: Int)] = scaling ? [5, 10].flatMap { l in [1, 8, 64, 256].map { (p: $0, l: l) } } : [(population, layers)]
         log([benchPadded("P", 5), benchPadded("L", 3), benchPadded("n", 6), benchPadded("epochs", 6), benchPadded("cand-epochs/s", 13), benchPadded("GFLOP/s", 9), benchPadded("of peak", 8), " tile"].joined(separator: " "))
         var runs: [Report.Run] = []

@@ -118,8 +118,10 @@ import Datasets
     static let fusedPasses: [(pass: RowPass, blockRows: Int)] = [(.tiles, 32), (.candidates, 32), (.candidates, 8), (.candidates, 12)]
 
     static func train(_ pass: RowPass, blockRows: Int = 32, candidates: [Candidate] = candidates, config: TrainingConfig,
-                      data: LabeledData, validation: LabeledData? = nil) throws -> PopulationTrainingResult {
+                      data: LabeledData, validation: LabeledData? = nil,
+                      execution: ActivationExecution = .compiled) throws -> PopulationTrainingResult {
         let trainer = PopulationTrainer(device: TrainerFixture.device)
+        trainer.activationExecution = execution
         trainer.tile = tile
         trainer.rowPass = pass
         trainer.candidateBlockRows = blockRows
@@ -188,6 +190,45 @@ import Datasets
             #expect(!withIt.candidates[i].diverged)
             #expect(withIt.candidates[i].weights == without.candidates[i].weights, "\(pass): candidate \(i)")
         }
+    }
+
+    /// Interpreted populations (evolution's new expressions) take the fused passes too: each span's tape is
+    /// walked once with tangents in the forward, and the bits are the interpreted per-layer launches', RReLU's
+    /// noise (keyed per pass, layer, row and column) included.
+    @Test func interpretedPopulationsTakeTheFusedPassesWithThePerLayerBits() throws {
+        func parse(_ s: String) -> ActivationExpr { try! ActivationExpr.parse(s) }
+        let evolved = [
+            Candidate(activations: [parse("x * sigmoid(1.5 * x)"), parse("max(x, 0.3 * sin(x))"), parse("x / (1 + abs(x))")]),
+            Candidate(activations: [parse("gelu(x) - 0.1 * x"), .x, parse("elu(x) * tanh(x) + elu(x)")]),
+            Candidate(activations: [parse("min(relu6(x), hardswish(x))"), parse("exp(-(x * x)) * 2 - 1"), .x]),
+            Candidate(activations: [.unary(.relu, .x), parse("square(tanh(x)) + hardtanh(x)"), parse("softsign(x) * 0.2")]),
+            Candidate(activations: [parse("rrelu(x) + 0.5 * rrelu(x * x)"), .x, parse("rrelu(x)")]),
+        ]
+        let data = TrainerFixture.data(rows: 37, features: 20, classes: 10, seed: 26)
+        for batch in [nil, 16] as [Int?] {
+            let config = TrainingConfig(epochs: 3, learningRate: 0.01, optimizer: .adam(), batchSize: batch, seed: 8,
+                                        evaluateEveryEpoch: false)
+            let plain = try Self.train(.layers, candidates: evolved, config: config, data: data, execution: .interpreted)
+            #expect(plain.activationExecution == .interpreted)
+            #expect(plain.timing.kernelSeconds["mlp_interp_backward"] != nil)
+            for (pass, blockRows) in [(RowPass.tiles, 32), (.candidates, 8)] {
+                let fused = try Self.train(pass, blockRows: blockRows, candidates: evolved, config: config, data: data,
+                                           execution: .interpreted)
+                // The tapes ran inside the fused kernel (the forward interpreter still runs the evaluation passes).
+                #expect(fused.timing.kernelSeconds["mlp_interp_backward"] == nil)
+                for (i, (f, p)) in zip(fused.candidates, plain.candidates).enumerated() {
+                    #expect(f.history == p.history && f.weights == p.weights, "\(pass), batch \(String(describing: batch)): candidate \(i)")
+                }
+            }
+        }
+        // A compiled population with RReLU keeps the per-layer launches (its kernels key the noise per launch).
+        let trainer = PopulationTrainer(device: TrainerFixture.device)
+        trainer.tile = Self.tile
+        trainer.profileKernels = true
+        let config = TrainingConfig(epochs: 1, learningRate: 0.01, optimizer: .adam(), seed: 8, evaluateEveryEpoch: false)
+        let result = try trainer.train(candidates: evolved, spec: Self.spec, config: config, train: data)
+        #expect(result.activationExecution == .compiled)
+        #expect(result.timing.kernelSeconds["mlp_train_candidate"] == nil && result.timing.kernelSeconds["mlp_backward_data"] != nil)
     }
 
     /// SGD with momentum takes the candidate pass too (its update stays a separate launch).

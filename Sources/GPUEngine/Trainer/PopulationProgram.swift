@@ -141,7 +141,8 @@ struct PopulationProgram {
         let generated = try activationSource([.x])
         return [header, fastMathPrologue, generated, ActivationInterpreter.primitiveFunctions, fastMathEpilogue,
                 spanHelpers(count: 1, generated: generated), slopeTable([]), KernelTemplates.mlp_common, KernelTemplates.mlp_gemm,
-                KernelTemplates.mlp_rows, KernelTemplates.adam_update, ActivationInterpreter.kernels].joined(separator: "\n")
+                KernelTemplates.mlp_rows, KernelTemplates.adam_update, ActivationInterpreter.kernels,
+                KernelTemplates.mlp_fused].joined(separator: "\n")
     }
 
     /// The generated activation code sees `expm1`, `log1p` and `erfc` as the vectorisable forms of

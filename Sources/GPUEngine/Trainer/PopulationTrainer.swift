@@ -13,7 +13,8 @@ import Datasets
 /// The forward keeps act'(Z) instead of Z for expressions without parameters or noise, so the backward
 /// multiplies. On CPUs, populations whose hidden layers are one tile wide run the forward, the loss and the
 /// data gradients of a step as one launch (`rowPass`, kernels/mlp_fused.cl) with the same bits, and with
-/// enough candidates one work-item takes a candidate's whole step, its weight gradients included.
+/// enough candidates one work-item takes a candidate's whole step, its weight gradients included. Interpreted
+/// populations (evolution's) run those passes too, walking each tape once with tangents in the forward.
 ///
 /// Exactness: each candidate only ever reads its own slices, and every sum runs in a fixed order, so a
 /// candidate's result does not depend on the rest of the population, on the chunking or on the tile

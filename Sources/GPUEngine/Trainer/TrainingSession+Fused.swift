@@ -6,11 +6,12 @@ import Foundation
 /// as per-layer launches. The optimiser is its own launch in both.
 extension TrainingSession {
     /// Whether the fused kernels can run this chunk's steps: every hidden layer exactly one tile wide, the
-    /// classes within a float16 and the tile, no layer-wise, interpreted, parameterised or random slots
-    /// (every element-wise expression keeps its slope, so Z is never needed after the forward).
-    static func fusedRowsAllowed(layout: MLPLayout, popProgram: PopulationProgram, layerwise: Bool, interpreted: Bool) -> Bool {
+    /// classes within a float16 and the tile, no layer-wise or parameterised slots and no compiled random
+    /// ones (interpreted RReLU keys its noise inside the tape walk). Every element-wise expression keeps its
+    /// slope, so Z is never needed after the forward.
+    static func fusedRowsAllowed(layout: MLPLayout, popProgram: PopulationProgram, layerwise: Bool) -> Bool {
         let spec = layout.spec, tn = layout.tile.columns
-        return !layerwise && !interpreted && layout.kmax == 0 && !popProgram.needsKeys
+        return !layerwise && layout.kmax == 0 && !popProgram.needsKeys
             && spec.widths.dropFirst().dropLast().allSatisfy { $0 == tn }
             && spec.classCount <= min(16, tn) && layout.paddedWidths.last == tn
     }
@@ -28,11 +29,17 @@ extension TrainingSession {
             input, Int32(layout.paddedWidths[0]), params, Int32(layout.parameterStride), mirror, Int32(layout.mirrorStride),
             aAll, zAll, fused.info, Int32(spec.layerCount), Int32(layout.activationStride(layer: 0)), Int32(rows),
             activationIDs, Int32(slots), batchLabels, Int32(spec.classCount), Float(1.0 / Double(rows)),
-            rowLoss, rowHit, Int32(layout.capacityRows), status]
+            rowLoss, rowHit, Int32(layout.capacityRows),
+            // The interpreter's tapes (any buffers when the program is compiled: the kernels do not read them).
+            interpreter?.offsets ?? activationIDs, interpreter?.tape ?? fused.info, interpreter?.constants ?? params,
+            seeds, pass, status]
         if fused.pass == .candidates {
             try launch(fused.kernel, global: [count], local: [1], arguments: common + [grads, Int32(fused.blockRows)])
         } else {
-            try launch(fused.kernel, global: [rowTilesPad(rows) / layout.tile.rows, count], arguments: common)
+            // With tapes, each work-item holds the interpreter's register file (6 KB): work-groups of one, as
+            // PoCL lays a work-group's private arrays side by side on one stack (InterpretedActivations).
+            try launch(fused.kernel, global: [rowTilesPad(rows) / layout.tile.rows, count],
+                       local: interpreter == nil ? nil : [1, 1], arguments: common)
         }
         try launch(reduceKernel, global: [count], rowLoss, rowHit, Int32(layout.capacityRows), Int32(rows),
                    trainMetrics, Int32(1), status)

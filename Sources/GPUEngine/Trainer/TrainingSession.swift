@@ -162,7 +162,7 @@ final class TrainingSession {
         try input.fill(0)
         batchLabels = try device.buffer(Int32.self, count: layout.capacityRows)
         if rowPass != .layers && device.info.kind == .cpu
-            && Self.fusedRowsAllowed(layout: layout, popProgram: popProgram, layerwise: !lw.isEmpty, interpreted: !interpretedLayers.isEmpty) {
+            && Self.fusedRowsAllowed(layout: layout, popProgram: popProgram, layerwise: !lw.isEmpty) {
             let pass: RowPass = rowPass == .candidates && count >= (candidateMinimum ?? device.info.computeUnits) ? .candidates : .tiles
             let sp = layout.spec
             let info = try device.buffer((0..<sp.layerCount).flatMap { l -> [Int32] in
