@@ -88,7 +88,7 @@ inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out
 {
     const bool full = r0 + TM <= rows && o0 + TN <= out_n;
     if (full && id < 0) return;
-    if (full && !AF_KEYED) {
+    if (full && !(AF_KEYED && mlp_keyed(id))) {
         const uint key = training ? 1u : 0u;
         const bool whole = out_pad == TN;
         const int spans = whole ? 1 : TM, span = whole ? TM * TN : TN;
@@ -183,7 +183,7 @@ inline void mlp_backward_epilogue(__global const float* Zc, __global float* Gc, 
         }
         return;
     }
-    if (full && !AF_KEYED) {
+    if (full && !(AF_KEYED && mlp_keyed(id))) {
         const bool whole = in_pad == TN;
         const int spans = whole ? 1 : TM, span = whole ? TM * TN : TN;
         for (int m = 0; m < spans; m++) {

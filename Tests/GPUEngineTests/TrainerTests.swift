@@ -58,6 +58,19 @@ extension TrainerTests {
         #expect(together.candidates[0].weights != together.candidates[1].weights)
     }
 
+    /// A neighbour with RReLU makes the program draw noise (keys per element); the others' results must not
+    /// change with it: their activations take the same path as in a program without noise.
+    @Test func aNoisyNeighbourLeavesEachCandidateItsResultAlone() throws {
+        let data = TrainerFixture.data(rows: 64, seed: 2)
+        let config = TrainingConfig(epochs: 3, learningRate: 0.01, batchSize: 16, seed: 5, evaluateEveryEpoch: false)
+        let quiet = [Candidate(activations: [.unary(.tanh, .x), .unary(.gelu, .x)]),
+                     Candidate(activations: [.unary(.softplus, .x), .unary(.sigmoid, .x)])]
+        let noisy = Candidate(activations: [.unary(.rrelu, .x), .unary(.mish, .x)])
+        let together = try trainer.train(candidates: quiet + [noisy], spec: Self.spec, config: config, train: data)
+        let without = try trainer.train(candidates: quiet, spec: Self.spec, config: config, train: data)
+        for i in quiet.indices { #expect(Self.sameResult(together.candidates[i], without.candidates[i]), "candidate \(i)") }
+    }
+
     @Test func chunkedAndUnchunkedPopulationsAreIdentical() throws {
         let data = TrainerFixture.data(rows: 64, seed: 2)
         let config = TrainingConfig(epochs: 3, learningRate: 0.01, seed: 8)

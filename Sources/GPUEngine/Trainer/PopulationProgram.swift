@@ -111,7 +111,8 @@ struct PopulationProgram {
         let generated = try activationSource(exprs)
         source = [header, Self.fastMathPrologue, generated, Self.fastMathEpilogue,
                   Self.spanHelpers(count: exprs.count, generated: generated),
-                  Self.slopeTable(distinct.indices.filter { distinct[$0].parameterCount == 0 && !distinct[$0].isStochastic }),
+                  Self.slopeTable(distinct.indices.filter { distinct[$0].parameterCount == 0 && !distinct[$0].isStochastic },
+                                  keyed: distinct.indices.filter { distinct[$0].isStochastic }),
                   KernelTemplates.mlp_common,
                   KernelTemplates.mlp_gemm, KernelTemplates.mlp_rows, KernelTemplates.adam_update,
                   KernelTemplates.mlp_fused].joined(separator: "\n")
@@ -168,9 +169,17 @@ struct PopulationProgram {
     /// `mlp_slope_ok(id)`: whether training keeps act'(Z) instead of Z for expression `id` (mlp_forward's
     /// slopes): true for the expressions without learnable parameters (their gradients need Z) and without
     /// noise (RReLU's slope is drawn per pass). A property of the expression alone, never of the population.
-    static func slopeTable(_ ids: [Int]) -> String {
-        let cases = ids.map { "case \($0): " }.joined()
-        return "inline bool mlp_slope_ok(int id) {\n    switch (id) { \(cases)\(ids.isEmpty ? "" : "return true; ")default: return false; }\n}\n"
+    /// `mlp_keyed(id)`: whether expression `id` draws noise (RReLU), so that its elements need their own keys
+    /// and take the per-element paths. The other expressions of a program with noise ignore the key and keep
+    /// the span paths (they had run element by element whenever any expression of the program drew noise:
+    /// a fifth of the speed for a population with one RReLU candidate, and every à la carte population over
+    /// the paper's menu).
+    static func slopeTable(_ ids: [Int], keyed: [Int] = []) -> String {
+        func predicate(_ name: String, _ ids: [Int]) -> String {
+            let cases = ids.map { "case \($0): " }.joined()
+            return "inline bool \(name)(int id) {\n    switch (id) { \(cases)\(ids.isEmpty ? "" : "return true; ")default: return false; }\n}\n"
+        }
+        return predicate("mlp_slope_ok", ids) + predicate("mlp_keyed", keyed)
     }
 
     /// `mlp_act_slope_span` writes act(Z) over Z and act'(Z) into a second array in one loop, where the
