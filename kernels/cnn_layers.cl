@@ -138,12 +138,12 @@ __kernel void cnn_pool_backward(
     if (id < 0) return;
     __global const float* prm = params + (size_t)c * pstride + aoff + slot * AF_KMAX;
     __global const float* Z = zin + (size_t)c * cand + (size_t)r * cs;
-#if AF_KEYED
-    const uint base = af_pass_base(seeds[c], pass);
-    for (ch = 0; ch < C; ch++) G[ch] *= af_dact(id, Z[ch], prm, mlp_key(1, base, layer_prev, r, ch));
-#else
-    mlp_dact_span(id, G, Z, C, prm, 1u);
-#endif
+    if (AF_KEYED && mlp_keyed(id)) {
+        const uint base = af_pass_base(seeds[c], pass);
+        for (ch = 0; ch < C; ch++) G[ch] *= af_dact(id, Z[ch], prm, mlp_key(1, base, layer_prev, r, ch));
+    } else {
+        mlp_dact_span(id, G, Z, C, prm, 1u);
+    }
 }
 
 // The keep decision of one dropout element: u in [0,1) from 24 bits of its key; kept when u >= rate.
