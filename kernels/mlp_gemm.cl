@@ -28,6 +28,13 @@
 #error "TNV must be 1, 2 or 4"
 #endif
 
+// The TNV vectors of one row starting at SRC into V##0 .. V##3 (unused ones repeat the first).
+#define MLP_LOAD_VECTORS(V, SRC) \
+    const vfloat V##0 = VLOAD(0, SRC); \
+    vfloat V##1 = V##0, V##2 = V##0, V##3 = V##0; \
+    MLP_V1(V##1 = VLOAD(0, (SRC) + VW);) \
+    MLP_V23(V##2 = VLOAD(0, (SRC) + 2 * VW); V##3 = VLOAD(0, (SRC) + 3 * VW);)
+
 // The register tile's GEMM loops, shared by the per-layer kernels below and mlp_fused.cl; each declares the
 // accumulators acc<row>_<vector> in the calling scope.
 // MLP_FORWARD_TILE: acc = B + A . W, k = 0 .. k_in-1 in order (in scope: W and B with rows out_pad apart,
@@ -39,10 +46,7 @@
 #define FW_STEP(m) { const vfloat x = (vfloat)(ak[m * in_stride]); acc##m##_0 = fma(x, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(x, w1, acc##m##_1);) \
     MLP_V23(acc##m##_2 = fma(x, w2, acc##m##_2); acc##m##_3 = fma(x, w3, acc##m##_3);) }
 #define MLP_FORWARD_TILE \
-    const vfloat b0 = VLOAD(0, B); \
-    vfloat b1 = b0, b2 = b0, b3 = b0; \
-    MLP_V1(b1 = VLOAD(0, B + VW);) \
-    MLP_V23(b2 = VLOAD(0, B + 2 * VW); b3 = VLOAD(0, B + 3 * VW);) \
+    MLP_LOAD_VECTORS(b, B) \
     MLP_ROWS(FW_DECL) \
     if (TNV > 1 && o0 + VW >= out_n) { \
         for (int k = 0; k < k_in; k++) { \
@@ -52,10 +56,7 @@
         } \
     } else { \
         for (int k = 0; k < k_in; k++) { \
-            const vfloat w0 = VLOAD(0, W + (size_t)k * out_pad); \
-            vfloat w1 = w0, w2 = w0, w3 = w0; \
-            MLP_V1(w1 = VLOAD(0, W + (size_t)k * out_pad + VW);) \
-            MLP_V23(w2 = VLOAD(0, W + (size_t)k * out_pad + 2 * VW); w3 = VLOAD(0, W + (size_t)k * out_pad + 3 * VW);) \
+            MLP_LOAD_VECTORS(w, W + (size_t)k * out_pad) \
             __global const float* ak = A + k; \
             MLP_ROWS(FW_STEP) \
         } \
@@ -68,10 +69,7 @@
 #define MLP_DATA_TILE \
     MLP_ROWS(BD_DECL) \
     for (int k = 0; k < out_n; k++) { \
-        const vfloat w0 = VLOAD(0, M + (size_t)k * in_pad); \
-        vfloat w1 = w0, w2 = w0, w3 = w0; \
-        MLP_V1(w1 = VLOAD(0, M + (size_t)k * in_pad + VW);) \
-        MLP_V23(w2 = VLOAD(0, M + (size_t)k * in_pad + 2 * VW); w3 = VLOAD(0, M + (size_t)k * in_pad + 3 * VW);) \
+        MLP_LOAD_VECTORS(w, M + (size_t)k * in_pad) \
         __global const float* dk = D + k; \
         MLP_ROWS(BD_STEP) \
     }
@@ -304,10 +302,7 @@ inline void mlp_weight_tile(__global const float* A, int in_stride, __global con
         MLP_V23(acc##m##_2 = fma(x, d2, acc##m##_2); acc##m##_3 = fma(x, d3, acc##m##_3);) }
 #define BW_LOOP(BIAS) \
     for (int r = 0; r < rows; r++) { \
-        const vfloat d0 = VLOAD(0, D + (size_t)r * out_pad); \
-        vfloat d1 = d0, d2 = d0, d3 = d0; \
-        MLP_V1(d1 = VLOAD(0, D + (size_t)r * out_pad + VW);) \
-        MLP_V23(d2 = VLOAD(0, D + (size_t)r * out_pad + 2 * VW); d3 = VLOAD(0, D + (size_t)r * out_pad + 3 * VW);) \
+        MLP_LOAD_VECTORS(d, D + (size_t)r * out_pad) \
         BIAS \
         __global const float* ar = A + (size_t)r * in_stride; \
         MLP_ROWS(BW_STEP) \
