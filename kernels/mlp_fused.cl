@@ -1,9 +1,8 @@
 // mlp_fused: a training step's row work in one launch on CPUs, for populations where every hidden layer is
 // exactly one tile wide (TN columns: study 1's 64 with the 4x64 tile), the classes fit a float16 and every
-// slot is identity, an expression with mlp_slope_ok or
-// (in the interpreter's program) an interpreted expression. mlp_rows_tile takes TM rows of one candidate through
-// every layer's forward GEMM and activation, the loss, and every layer's data-gradient GEMM. Two kernels run
-// it (RowPass in the host code):
+// slot is identity, an expression with mlp_slope_ok or (in the interpreter's program) an interpreted one.
+// mlp_rows_tile takes TM rows of one candidate through every layer's forward GEMM and activation, the loss,
+// and every layer's data-gradient GEMM. Two kernels run it (RowPass in the host code):
 // - mlp_train_rows: a work-item per row tile; the weight gradients and the optimiser stay separate launches.
 // - mlp_train_candidate: a work-item per candidate, its rows in blocks, each block followed by its share of
 //   the weight gradients while its rows are in cache; only the optimiser stays separate.
@@ -17,6 +16,8 @@
 // a_all, z_all: every layer's A and Z/dZ, layer l at the same offset in both, candidate c at + c * cstride,
 // rows TN apart; w0 is the row of the tile's first row r0 there (r0 itself, or r0's row within its block).
 // info: 6 ints per layer: weight offset, inputs, outputs, mirror offset, slot, that offset.
+// tape_at, tape, tape_const: the interpreter's tapes (a compiled program never reads them); seeds and pass key
+// RReLU inside a tape.
 
 // The parameters mlp_rows_tile and both kernels share, and the same names passed on.
 #define MLP_ROWS_PARAMS \
