@@ -131,7 +131,7 @@ inline void mlp_rows_tile(const int c, const int r0, const int w0, MLP_ROWS_PARA
         MLP_DATA_TILE
         const int prev_slot = li[4 - 6];
         const int id = prev_slot >= 0 ? act_id[c * slots + prev_slot] : MLP_IDENTITY;
-        const bool slope = id >= 0 || mlp_rows_slope(id, c, prev_slot, slots, tape_at);
+        const bool slope = mlp_rows_slope(id, c, prev_slot, slots, tape_at);
         __global float* Gc = z_all + li[5 - 6] + (size_t)c * cstride + (size_t)w0 * TN;
 #define FU_SLOPE(m) if (slope) { \
             acc##m##_0 *= VLOAD(0, Gc + m * TN); MLP_V1(acc##m##_1 *= VLOAD(0, Gc + m * TN + VW);) \
