@@ -18,6 +18,8 @@ inline void mlp_mirror_store(__global float* mirror, const int c, const int mstr
 
 // torch.optim.Adam: m <- lerp(m, g, 1-b1); v <- b2 v + (1-b2) g^2;
 // p <- p - step_size * m / (sqrt(v) / sqrt(1 - b2^t) + eps), step_size = lr / (1 - b1^t) (host, double).
+// step_args: per candidate (step_size, sqrt(1 - b2^t)) at its own step t (Optimizer.stepArguments): a slot
+// refilled mid-run starts its bias correction from t = 1.
 // When every layer boundary is a multiple of 16 floats (TN a multiple of 16, as with float16 tiles), work-item
 // p = 16j updates parameters 16j..16j+15 as one float16 and the other fifteen return: the per-element mirror
 // search made PoCL run the whole kernel one scalar work-item at a time (5.6 ms per study-1 step, 0.5 ms
@@ -34,12 +36,12 @@ inline float adam_step(const float g, float* m, float* v, const float p, const f
 __kernel void adam_update(
     __global float* params, __global const float* grads, __global float* m1, __global float* m2,
     __global float* mirror, const int pstride, const int mstride, __global const int* wlayout, const int layers,
-    const float step_size, const float b1, const float b2, const float eps, const float c2sqrt,
-    __global const int* status)
+    __global const float* step_args, const float b1, const float b2, const float eps, __global const int* status)
 {
     const int p = get_global_id(0), c = get_global_id(1);
     if (status[c] != MLP_ACTIVE) return;
     const size_t i = (size_t)c * pstride + p;
+    const float step_size = step_args[2 * c], c2sqrt = step_args[2 * c + 1];
 #if TN % 16 == 0
     if (p % 16 != 0) return;
     const float16 g = vload16(0, grads + i);
@@ -72,14 +74,17 @@ __kernel void adam_update(
 }
 
 // torch.optim.SGD(momentum, dampening 0): b <- g on the first step, else momentum * b + g; p <- p - lr b.
+// step_args: per candidate (lr, 1 on its own first step else 0).
 __kernel void sgd_update(
     __global float* params, __global const float* grads, __global float* buf,
     __global float* mirror, const int pstride, const int mstride, __global const int* wlayout, const int layers,
-    const float lr, const float momentum, const int first_step, __global const int* status)
+    __global const float* step_args, const float momentum, __global const int* status)
 {
     const int p = get_global_id(0), c = get_global_id(1);
     if (status[c] != MLP_ACTIVE) return;
     const size_t i = (size_t)c * pstride + p;
+    const float lr = step_args[2 * c];
+    const int first_step = step_args[2 * c + 1] != 0.0f;
     const float g = grads[i];
     float b = g;
     if (momentum != 0.0f) {

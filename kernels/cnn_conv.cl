@@ -88,7 +88,7 @@ __kernel void cnn_conv_forward(
     }
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
     __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
-    const uint base = af_pass_base(seeds[c], pass);
+    const uint base = af_candidate_base(seeds, c, pass);
     __global float* Zc = z + (size_t)c * out_cand + (size_t)r0 * out_pad + o0;
     __global float* Ac = a + (size_t)c * out_cand + (size_t)r0 * out_pad + o0;
 #define CF_OUT(m) { VSTORE(acc##m##_0, 0, Ac + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Ac + m * out_pad + VW);) }
@@ -240,7 +240,7 @@ __kernel void cnn_conv_backward_data(
     }
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
     __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
-    const uint base = af_pass_base(seeds[c], pass);
+    const uint base = af_candidate_base(seeds, c, pass);
     __global const float* Zc = zin + (size_t)c * in_cand + (size_t)r0 * in_cs + i0;
     __global float* Gc = din + (size_t)c * in_cand + (size_t)r0 * in_cs + i0;
 #define CD_OUT(m) { VSTORE(acc##m##_0, 0, Gc + m * in_cs); MLP_V1(VSTORE(acc##m##_1, 0, Gc + m * in_cs + VW);) }

@@ -139,7 +139,7 @@ __kernel void cnn_pool_backward(
     __global const float* prm = params + (size_t)c * pstride + aoff + slot * AF_KMAX;
     __global const float* Z = zin + (size_t)c * cand + (size_t)r * cs;
     if (AF_KEYED && mlp_keyed(id)) {
-        const uint base = af_pass_base(seeds[c], pass);
+        const uint base = af_candidate_base(seeds, c, pass);
         for (ch = 0; ch < C; ch++) G[ch] *= af_dact(id, Z[ch], prm, mlp_key(1, base, layer_prev, r, ch));
     } else {
         mlp_dact_span(id, G, Z, C, prm, 1u);
@@ -165,7 +165,7 @@ __kernel void cnn_dropout(
 {
     const int n = get_global_id(0), c = get_global_id(1);
     if (n >= images || (skip_frozen && status[c] != MLP_ACTIVE)) return;
-    const uint base = af_pass_base(seeds[c], pass);
+    const uint base = af_candidate_base(seeds, c, pass);
     __global float* B = buf + (size_t)c * cand + (size_t)n * H * W * cs;
     for (int p = 0; p < H * W; p++)
         for (int ch = 0; ch < C; ch++) {
@@ -195,7 +195,7 @@ __kernel void cnn_act_backward(
 #endif
     if (id >= 0) {
         __global const float* prm = params + (size_t)c * pstride + aoff + slot * AF_KMAX;
-        const uint base = af_pass_base(seeds[c], pass);
+        const uint base = af_candidate_base(seeds, c, pass);
         __global float* G = g + (size_t)c * cand + (size_t)r * cs;
         __global const float* Z = zin + (size_t)c * cand + (size_t)r * cs;
         for (int ch = 0; ch < C; ch++) {
@@ -256,7 +256,7 @@ __kernel void cnn_input_dropout(
         for (int j = 0; j < F; j++) D[j] = S[j];
         return;
     }
-    const uint base = af_pass_base(seeds[c], pass);
+    const uint base = af_candidate_base(seeds, c, pass);
     for (int p = 0; p < H * W; p++)
         for (int ch = 0; ch < C; ch++) {
             const uint key = af_element_key(base, layer, n, ch * H * W + p);

@@ -22,7 +22,7 @@ __kernel void cnn_linear_forward(
     __global const float* B = params + (size_t)c * pstride + woff + (size_t)k_in * out_pad + o0;
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
     __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
-    const uint base = af_pass_base(seeds[c], pass);
+    const uint base = af_candidate_base(seeds, c, pass);
     const int first = get_global_id(1) * tiles_per_item;
     const int last = min(first + tiles_per_item, row_tiles);
     for (int tile = first; tile < last; tile++) {
@@ -59,7 +59,7 @@ __kernel void cnn_linear_backward_data(
     __global const float* M = mirror + (size_t)c * mstride + moff + i0;
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
     __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
-    const uint base = af_pass_base(seeds[c], pass);
+    const uint base = af_candidate_base(seeds, c, pass);
     const int first = get_global_id(1) * tiles_per_item;
     const int last = min(first + tiles_per_item, row_tiles);
     for (int tile = first; tile < last; tile++) {

@@ -63,6 +63,13 @@ inline uint af_mix32(uint x) {
 inline uint af_pass_base(uint seed32, uint pass) {
     return af_mix32(seed32 ^ af_mix32(pass * 0x9e3779b9u + 0x7f4a7c15u));
 }
+// seeds holds two words per candidate: its 32-bit seed and the pass at which it entered its slot
+// (PopulationPool refills slots mid-run). A candidate keys its noise by its own step count, pass − entry, so
+// it draws the same noise in any slot at any time as trained alone; the evaluation pass is left as it is.
+inline uint af_candidate_base(__global const uint* seeds, int c, uint pass) {
+    const uint own = pass == 0xffffffffu ? pass : pass - seeds[2 * c + 1];
+    return af_pass_base(seeds[2 * c], own);
+}
 inline uint af_element_key(uint base, int layer, int row, int col) {
     uint h = af_mix32(base ^ ((uint)layer * 0x9e3779b9u));
     h = af_mix32(h + (uint)row * 0x85ebca6bu);

@@ -91,7 +91,7 @@ inline void mlp_rows_tile(const int c, const int r0, const int w0, MLP_ROWS_PARA
         mlp_forward_epilogue(Zc, Ac, TN, r0, 0, rows, out_n, id, P, 1, 0u, l, 0, mlp_slope_ok(id));
 #ifdef AFI_SPAN
         const int at = slot >= 0 ? tape_at[c * slots + slot] : -1;
-        if (at >= 0) mlp_interp_tile(Ac, Zc, r0, rows, out_n, tape, tape_const, at, af_pass_base(seeds[c], pass), l);
+        if (at >= 0) mlp_interp_tile(Ac, Zc, r0, rows, out_n, tape, tape_const, at, af_candidate_base(seeds, c, pass), l);
 #endif
     }
 

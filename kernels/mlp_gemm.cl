@@ -149,7 +149,7 @@ __kernel void mlp_forward(
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
     const bool use_slopes = training && mlp_slope_ok(id);
     __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
-    const uint base = af_pass_base(seeds[c], pass);
+    const uint base = af_candidate_base(seeds, c, pass);
     __global float* Zc = z + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0;
     __global float* Ac = a + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0;
 #define FW_OUT(m) { VSTORE(acc##m##_0, 0, Ac + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Ac + m * out_pad + VW);) \
@@ -248,7 +248,7 @@ __kernel void mlp_backward_data(
 
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
     __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
-    const uint base = af_pass_base(seeds[c], pass);
+    const uint base = af_candidate_base(seeds, c, pass);
     __global const float* Zc = zprev + (size_t)c * prev_cstride + (size_t)r0 * in_pad + i0;
     __global float* Gc = dzprev + (size_t)c * prev_cstride + (size_t)r0 * in_pad + i0;
 #if AF_KMAX > 0

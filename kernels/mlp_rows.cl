@@ -81,7 +81,7 @@ __kernel void mlp_layerwise_forward(
     const int id = act_id[c * slots + slot];
     if (id > MLP_LW_SOFTMAX) return;
     const size_t at = (size_t)c * cstride + (size_t)r * stride;
-    mlp_layerwise_row(id, z + at, a + at, width, af_pass_base(seeds[c], pass), layer, row_offset + r);
+    mlp_layerwise_row(id, z + at, a + at, width, af_candidate_base(seeds, c, pass), layer, row_offset + r);
 }
 
 // dZ = J^T dA in place for candidates whose slot holds a layer-wise op. global: (rowsPad, P).
@@ -208,7 +208,7 @@ __kernel void mlp_loss(
 
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
     __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
-    const uint base = af_pass_base(seeds[c], pass);
+    const uint base = af_candidate_base(seeds, c, pass);
 #if AF_KMAX > 0
     const int np = id >= 0 ? act_nparams[c * slots + slot] : 0;
 #endif

@@ -29,6 +29,8 @@ final class CNNSession {
     let status: DeviceBuffer<Int32>
     let activationIDs, parameterCounts, updateLayout: DeviceBuffer<Int32>
     let seeds: DeviceBuffer<UInt32>
+    /// SGD's per-candidate step arguments (`Optimizer.stepArguments`).
+    let stepArgs: DeviceBuffer<Float>
     let batchLabels: DeviceBuffer<Int32>
     var order: DeviceBuffer<Int32>?
     /// Tensors a dropout works on: their producer's activation derivative cannot be fused upstream.
@@ -124,7 +126,8 @@ final class CNNSession {
         activationIDs = try device.buffer(ids.flatMap { $0 } + [0])
         parameterCounts = try device.buffer(counts.flatMap { $0.map(Int32.init) } + [0])
         updateLayout = try device.buffer(plan.updateLayout)
-        seeds = try device.buffer(seedValues)
+        seeds = try device.buffer(NoiseKey.deviceWords(seed32s: seedValues))
+        stepArgs = try device.buffer(Float.self, count: 2 * P)
         batchLabels = try device.buffer(Int32.self, count: cap)
         var dropped = Set<Int>()
         for case .dropout(let t, _, _) in plan.stages { dropped.insert(t) }
@@ -429,10 +432,12 @@ final class CNNSession {
             try mark("mirror transpose")
             return
         case .sgd(let momentum):
+            let (lr, first) = config.optimizer.stepArguments(learningRate: config.learningRate, step: step)
+            try stepArgs.upload((0..<P).flatMap { _ in [lr, first] })
             try updateKernel.launch(
                 global: [plan.parameterStride, P],
                 args: params, grads, moment1, mirror, Int32(plan.parameterStride), Int32(plan.mirrorStride),
-                updateLayout, layers, Float(config.learningRate), Float(momentum), Int32(step == 0 ? 1 : 0), status)
+                updateLayout, layers, stepArgs, Float(momentum), status)
         }
         try mark("optimiser")
     }

@@ -10,6 +10,11 @@ public enum NoiseKey {
     public static func seed32(_ seed: UInt64) -> UInt32 {
         UInt32(truncatingIfNeeded: seed) ^ UInt32(truncatingIfNeeded: seed >> 32)
     }
+    /// The kernels' `seeds` buffer (`af_candidate_base` in mlp_common.cl): per candidate its 32-bit seed and
+    /// the pass at which it entered its slot (0 unless a `PopulationPool` refilled the slot later).
+    static func deviceWords(seed32s: [UInt32], entryPasses: [UInt32]? = nil) -> [UInt32] {
+        seed32s.indices.flatMap { [seed32s[$0], entryPasses?[$0] ?? 0] }
+    }
     public static func passBase(seed32: UInt32, pass: UInt32) -> UInt32 {
         CounterRNG.mix32(seed32 ^ CounterRNG.mix32(pass &* 0x9E37_79B9 &+ 0x7F4A_7C15))
     }

@@ -118,6 +118,23 @@ struct PopulationProgram {
                   KernelTemplates.mlp_fused].joined(separator: "\n")
     }
 
+    /// A new candidate's row of `activationIDs` and `parameterCounts` in this compiled program, or nil when one
+    /// of its expressions is not among the program's (`PopulationPool` refills slots without building).
+    func slotRow(for candidate: Candidate) -> (ids: [Int32], counts: [Int])? {
+        guard tapes == nil else { return nil }
+        var ids: [Int32] = [], counts: [Int] = []
+        for e in candidate.activations {
+            switch e {
+            case .x: ids.append(-1); counts.append(0)
+            case .layerwise(let op): ids.append(Self.layerwiseCode(op)); counts.append(0)
+            default:
+                guard let id = elementwise.firstIndex(of: e), e.parameterCount <= kmax else { return nil }
+                ids.append(Int32(id)); counts.append(e.parameterCount)
+            }
+        }
+        return (ids, counts)
+    }
+
     /// Tapes of all expressions, or nil when one of them cannot be interpreted.
     static func pack(_ exprs: [ActivationExpr]) -> (tapes: PackedTapes, offsets: [Int32])? {
         var packed = PackedTapes()

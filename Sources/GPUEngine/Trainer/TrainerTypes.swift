@@ -14,6 +14,7 @@
 // layers, depend only on that seed, so a candidate trained inside any population gives the same result as
 // the same candidate (same seed) trained alone. The mini-batch shuffle is shared and derives from
 // `config.seed` only.
+import Foundation
 import Kernels
 
 /// The architecture every candidate of a population shares: Linear layers `widths[0]→widths[1]→…→widths[L]`,
@@ -93,6 +94,19 @@ public enum Optimizer: Sendable, Equatable, Hashable {
     /// `torch.optim.SGD(momentum:)` with dampening 0, not Nesterov: b ← g on the first step, then
     /// b ← μ·b + g; p ← p − lr·b. Momentum 0 is plain SGD.
     case sgd(momentum: Double = 0)
+
+    /// The two per-candidate floats the update kernels read (`step_args` in kernels/adam_update.cl) for a
+    /// candidate at its own optimiser step `step` (from 0): Adam's step size lr / (1 − β1ᵗ) and √(1 − β2ᵗ),
+    /// computed in Double as torch does; SGD's learning rate and whether this is its first step.
+    func stepArguments(learningRate: Double, step: Int) -> (Float, Float) {
+        let t = Double(step + 1)
+        switch self {
+        case .adam(let b1, let b2, _):
+            return (Float(learningRate / (1 - pow(b1, t))), Float((1 - pow(b2, t)).squareRoot()))
+        case .sgd:
+            return (Float(learningRate), step == 0 ? 1 : 0)
+        }
+    }
 }
 
 /// Study 1's rule, per candidate: stop once training accuracy has improved by less than `minImprovement`

@@ -4,6 +4,25 @@ import Datasets
 /// The checks both trainers run before touching any data, so bad input fails with a message that names
 /// the candidate, split or field and what was expected.
 enum TrainingInputCheck {
+    /// One candidate against the spec (`index` names it in the error: its position, or a pool entry's tag).
+    static func validate(candidate c: Candidate, index i: Int, spec: MLPSpec) throws {
+        guard c.activations.count == spec.slotCount else {
+            throw TrainerError.invalidCandidate(index: i, problem: "has \(c.activations.count) activations, the spec has \(spec.slotCount) slots")
+        }
+        for (s, e) in c.activations.enumerated() where containsNestedLayerwise(e) {
+            throw TrainerError.invalidCandidate(index: i, problem: "slot \(s): a layer-wise function (softmax family) must be the whole expression")
+        }
+        if let w = c.initialWeights, w.widths != spec.widths {
+            throw TrainerError.invalidCandidate(index: i, problem: "initial weights have widths \(w.widths), the spec has \(spec.widths)")
+        }
+        if let p = c.initialActivationParameters {
+            let expected = c.activations.map(learnableParameterCount)
+            guard p.map(\.count) == expected else {
+                throw TrainerError.invalidCandidate(index: i, problem: "initial activation parameters per slot have counts \(p.map(\.count)), expected \(expected)")
+            }
+        }
+    }
+
     static func validate(candidates: [Candidate], spec: MLPSpec, config: TrainingConfig,
                          splits: [(name: String, data: LabeledData?)]) throws {
         guard !candidates.isEmpty else { throw TrainerError.invalidConfig("the population is empty") }
@@ -15,23 +34,7 @@ enum TrainingInputCheck {
         if let e = config.earlyStopping, e.patience < 1 {
             throw TrainerError.invalidConfig("early-stopping patience must be ≥ 1, got \(e.patience)")
         }
-        for (i, c) in candidates.enumerated() {
-            guard c.activations.count == spec.slotCount else {
-                throw TrainerError.invalidCandidate(index: i, problem: "has \(c.activations.count) activations, the spec has \(spec.slotCount) slots")
-            }
-            for (s, e) in c.activations.enumerated() where containsNestedLayerwise(e) {
-                throw TrainerError.invalidCandidate(index: i, problem: "slot \(s): a layer-wise function (softmax family) must be the whole expression")
-            }
-            if let w = c.initialWeights, w.widths != spec.widths {
-                throw TrainerError.invalidCandidate(index: i, problem: "initial weights have widths \(w.widths), the spec has \(spec.widths)")
-            }
-            if let p = c.initialActivationParameters {
-                let expected = c.activations.map(learnableParameterCount)
-                guard p.map(\.count) == expected else {
-                    throw TrainerError.invalidCandidate(index: i, problem: "initial activation parameters per slot have counts \(p.map(\.count)), expected \(expected)")
-                }
-            }
-        }
+        for (i, c) in candidates.enumerated() { try validate(candidate: c, index: i, spec: spec) }
         for (name, data) in splits {
             guard let data else { continue }
             guard data.rowCount > 0 else { throw TrainerError.invalidData(split: name, problem: "has no rows") }

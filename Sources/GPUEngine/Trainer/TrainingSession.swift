@@ -7,7 +7,11 @@ final class TrainingSession {
     let device: ComputeDevice
     let layout: MLPLayout
     let spec: MLPSpec
-    let count: Int
+    /// Candidates the buffers hold.
+    let capacity: Int
+    /// Candidates the launches cover (the first `count` of `capacity`); a `PopulationPool` lowers it when
+    /// its last candidates are left in the low slots, so stragglers do not pay for empty slots.
+    var count: Int
     let slots: Int
 
     // Kernels (one object per session: argument setting is per kernel object).
@@ -30,7 +34,15 @@ final class TrainingSession {
     let activationIDs, parameterCounts, weightLayout, partialLayout: DeviceBuffer<Int32>
     let seeds: DeviceBuffer<UInt32>
     /// Layers whose slot is layer-wise for at least one candidate of this chunk.
-    let layerwiseLayers: Set<Int>
+    var layerwiseLayers: Set<Int>
+    /// Each slot's own optimiser step when slots were filled at different steps (`PopulationPool`); nil: every
+    /// candidate is at the step `trainStep` is given.
+    var slotSteps: [Int]?
+    /// Evaluation passes skip frozen candidates (a pool's empty and finished slots) instead of running every
+    /// candidate.
+    var evaluationSkipsFrozen = false
+    /// The optimiser's per-candidate step arguments (`Optimizer.stepArguments`), 2 floats per candidate.
+    let stepArgs: DeviceBuffer<Float>
     /// Layers whose slot is interpreted for at least one candidate of this chunk.
     let interpretedLayers: Set<Int>
     /// Work-group sizes independent of the population size (see `workGroup(for:kernel:)`).
@@ -91,11 +103,13 @@ final class TrainingSession {
 
     init(device: ComputeDevice, program: ComputeProgram, layout: MLPLayout, popProgram: PopulationProgram,
          members: [Int], initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
-         optimizer: Optimizer, rowPass: RowPass = .candidates, blockRows: Int = 32, candidateMinimum: Int? = nil) throws {
+         optimizer: Optimizer, rowPass: RowPass = .candidates, blockRows: Int = 32, candidateMinimum: Int? = nil,
+         layerwiseLater: Bool = false) throws {
         self.device = device
         self.layout = layout
         spec = layout.spec
-        count = members.count
+        capacity = members.count
+        count = capacity
         slots = spec.slotCount
         forwardKernel = try program.kernel("mlp_forward")
         backwardDataKernel = try program.kernel("mlp_backward_data")
@@ -133,6 +147,7 @@ final class TrainingSession {
         trainMetrics = try device.buffer(Float.self, count: 2 * P)
         evalMetrics = try device.buffer(Float.self, count: 2 * P)
         status = try device.buffer([Int32](repeating: 0, count: P))
+        stepArgs = try device.buffer(Float.self, count: 2 * P)
         activationIDs = try device.buffer(members.flatMap { popProgram.activationIDs[$0] } + [0])
         parameterCounts = try device.buffer(members.flatMap { popProgram.parameterCounts[$0].map(Int32.init) } + [0])
         var wl: [Int32] = []
@@ -142,7 +157,7 @@ final class TrainingSession {
         }
         weightLayout = try device.buffer(wl)
         partialLayout = try device.buffer(layout.partialLayout.flatMap { [Int32($0.slot), Int32($0.offset), Int32($0.columnTiles)] } + [0])
-        seeds = try device.buffer(seedValues)
+        seeds = try device.buffer(NoiseKey.deviceWords(seed32s: seedValues))
         var lw = Set<Int>()
         for l in 0..<spec.layerCount {
             guard let s = spec.slot(ofLayer: l) else { continue }
@@ -162,7 +177,7 @@ final class TrainingSession {
         try input.fill(0)
         batchLabels = try device.buffer(Int32.self, count: layout.capacityRows)
         if rowPass != .layers && device.info.kind == .cpu
-            && Self.fusedRowsAllowed(layout: layout, popProgram: popProgram, layerwise: !lw.isEmpty) {
+            && Self.fusedRowsAllowed(layout: layout, popProgram: popProgram, layerwise: !lw.isEmpty || layerwiseLater) {
             let pass: RowPass = rowPass == .candidates && count >= (candidateMinimum ?? device.info.computeUnits) ? .candidates : .tiles
             let sp = layout.spec
             let info = try device.buffer((0..<sp.layerCount).flatMap { l -> [Int32] in
@@ -208,13 +223,13 @@ final class TrainingSession {
                 zl, a[l], Int32(layout.activationStride(layer: l)), Int32(rows),
                 activationIDs, Int32(spec.slot(ofLayer: l) ?? -1), Int32(slots), Int32(layout.activationParameterOffset),
                 seeds, pass, Int32(training ? 1 : 0), Int32(l), Int32(rowOffset),
-                status, Int32(training ? 1 : 0))
+                status, skipFrozen(training))
             if layerwiseLayers.contains(l) {
                 try launch(layerwiseForwardKernel,
                     global: [rowsPad, count],
                     a[l], a[l], Int32(out), Int32(layout.activationStride(layer: l)), Int32(spec.widths[l + 1]), Int32(rows),
                     activationIDs, Int32(spec.slot(ofLayer: l)!), Int32(slots), seeds, pass, Int32(l), Int32(rowOffset),
-                    status, Int32(training ? 1 : 0))
+                    status, skipFrozen(training))
             }
             if let ip = interpreter, interpretedLayers.contains(l) {
                 note(try ip.forward(a: a[l], z: zl, stride: out, candidateStride: Int32(layout.activationStride(layer: l)),
@@ -231,6 +246,9 @@ final class TrainingSession {
                              candidateStride: Int32(layout.activationStride(layer: l)), cols: spec.widths[l + 1], rows: rows,
                              candidates: count, slot: spec.slot(ofLayer: l)!, layer: l, seeds: seeds, pass: pass, status: status))
     }
+
+    /// The kernels' skip_frozen flag: training always skips frozen candidates, evaluation when asked to.
+    private func skipFrozen(_ training: Bool) -> Int32 { training || evaluationSkipsFrozen ? 1 : 0 }
 
     /// The activations feeding layer `l`: buffer, candidate stride, row stride.
     private func inputOf(layer l: Int) -> (DeviceBuffer<Float>, Int, Int) {
@@ -252,7 +270,7 @@ final class TrainingSession {
             params, Int32(layout.parameterStride), Int32(layout.activationParameterOffset),
             activationIDs, parameterCounts, Int32(slot ?? -1), Int32(slots),
             partials, Int32(layout.partialStride), Int32(partOff),
-            seeds, pass, Int32(L), status, Int32(training ? 1 : 0), Int32(1))
+            seeds, pass, Int32(L), status, skipFrozen(training), Int32(1))
         try launch(reduceKernel, global: [count], rowLoss, rowHit, Int32(layout.capacityRows), Int32(rows),
                                 metrics, Int32(training ? 1 : 0), status)
         if training { try interpretedBackward(layer: L, g: dz[L % 2], rows: rows, pass: pass) }
@@ -306,22 +324,25 @@ final class TrainingSession {
             grads, Int32(layout.parameterStride), Int32(layout.weightOffsets[l]), status)
     }
 
-    /// Adam or SGD over every parameter of every active candidate (step counts from 0).
+    /// Adam or SGD over every parameter of every active candidate. `step`: every candidate's own optimiser
+    /// step (from 0), unless `slotSteps` gives one per slot (a pool whose slots were refilled at other times).
     func optimizerStep(step: Int, config: TrainingConfig) throws {
-        let t = Double(step + 1)
+        let steps = slotSteps ?? Array(repeating: step, count: count)
+        try stepArgs.upload(steps.prefix(count).flatMap { t -> [Float] in
+            let (a, b) = config.optimizer.stepArguments(learningRate: config.learningRate, step: max(t, 0))
+            return [a, b]
+        })
         switch config.optimizer {
         case .adam(let b1, let b2, let eps):
-            let stepSize = config.learningRate / (1 - pow(b1, t))
-            let c2sqrt = (1 - pow(b2, t)).squareRoot()
             try launch(updateKernel,
                 global: [layout.parameterStride, count],
                 params, grads, moment1, moment2, mirror, Int32(layout.parameterStride), Int32(layout.mirrorStride),
-                weightLayout, Int32(spec.layerCount), Float(stepSize), Float(b1), Float(b2), Float(eps), Float(c2sqrt), status)
+                weightLayout, Int32(spec.layerCount), stepArgs, Float(b1), Float(b2), Float(eps), status)
         case .sgd(let momentum):
             try launch(updateKernel,
                 global: [layout.parameterStride, count],
                 params, grads, moment1, mirror, Int32(layout.parameterStride), Int32(layout.mirrorStride),
-                weightLayout, Int32(spec.layerCount), Float(config.learningRate), Float(momentum), Int32(step == 0 ? 1 : 0), status)
+                weightLayout, Int32(spec.layerCount), stepArgs, Float(momentum), status)
         }
     }
 

@@ -1,0 +1,270 @@
+import Foundation
+import Datasets
+import Kernels
+
+/// A candidate streamed into a `PopulationPool`; `tag` is the caller's name for it (a trial number), and the
+/// candidate's seed defaults to `Candidate.derivedSeed(runSeed: config.seed, index: tag)`.
+public struct PoolEntry: Sendable {
+    public var tag: Int
+    public var candidate: Candidate
+    public init(tag: Int, candidate: Candidate) {
+        self.tag = tag
+        self.candidate = candidate
+    }
+}
+
+/// A candidate leaving the pool: why it stopped, and its per-epoch history.
+public struct PooledResult: Sendable {
+    public var tag: Int
+    /// One entry per epoch it trained, as `CandidateResult.history`.
+    public var history: [EpochMetrics]
+    public var diverged: Bool
+    public var stoppedEarly: Bool
+    /// Final weights and learnable activation parameters, when `PopulationPool.keepWeights`.
+    public var weights: LinearStackWeights?
+    public var activationParameters: [[Float]]?
+}
+
+/// What a pool run did: how full its launches were.
+public struct PoolStatistics: Sendable, Equatable, Codable {
+    public var slots: Int
+    /// Training steps launched (full batch: one per epoch of the pool).
+    public var steps = 0
+    public var candidatesTrained = 0
+    /// Epochs the candidates trained (what the studies' protocol needed).
+    public var candidateEpochs = 0
+    /// Slot-epochs the launches covered (their width summed over the steps).
+    public var slotEpochs = 0
+    /// Steps that ran the fused row pass (kernels/mlp_fused.cl) rather than per-layer launches.
+    public var fusedSteps = 0
+    public var compileSeconds = 0.0
+    public var trainSeconds = 0.0
+    public var evaluateSeconds = 0.0
+    /// candidate-epochs trained / slot-epochs launched.
+    public var utilisation: Double { slotEpochs > 0 ? Double(candidateEpochs) / Double(slotEpochs) : 0 }
+    public init(slots: Int) { self.slots = slots }
+}
+
+/// Continuous population training: `slots` networks of one shape train in the same launches, and the moment
+/// one stops (early stopping, divergence or its epoch cap) its result leaves and the slot takes the next
+/// candidate at the next step, with fresh weights, zero optimiser state, its own step count (Adam's bias
+/// correction) and its own noise keys. A study whose candidates need 11 epochs at the median and 300 at the
+/// most no longer waits for each chunk's slowest member (DESIGN.md, "How data flows").
+///
+/// Exactness: a candidate's result depends only on its seed, never on its slot, its entry step or its
+/// neighbours: the same bits as `PopulationTrainer.train` gives it alone (`PopulationPoolTests`).
+///
+/// Scope: full-batch training (study 1's protocol), where a slot can be refilled at any step. Mini-batch
+/// populations share one shuffled batch sequence per epoch, so a candidate entering mid-run would see other
+/// batches than alone; they train in chunks (`PopulationTrainer.train`), where every member starts together
+/// (evolution's fitness batches are of that kind: a fixed epoch budget). Activations are compiled: every
+/// streamed expression must be in `PopulationTrainer.vocabulary` (à la carte's menu), so no program is built
+/// after the first; interpreted tapes are not streamed.
+///
+/// End of a stream: when `next` has nothing more, the remaining candidates move to the lowest slots and the
+/// launches shrink to the next power of two above them (few distinct launch shapes, so PoCL compiles each
+/// kernel a handful of times), so stragglers do not pay for empty slots.
+public final class PopulationPool {
+    public let trainer: PopulationTrainer
+    public let spec: MLPSpec
+    public let config: TrainingConfig
+    public let slots: Int
+    /// Download each leaving candidate's weights into its result.
+    public var keepWeights = false
+    private let train: LabeledData, validation: LabeledData?, test: LabeledData?
+
+    public init(trainer: PopulationTrainer, spec: MLPSpec, config: TrainingConfig, train: LabeledData,
+                validation: LabeledData? = nil, test: LabeledData? = nil, slots: Int) throws {
+        guard slots >= 1 else { throw TrainerError.invalidConfig("a pool needs at least 1 slot, got \(slots)") }
+        if let b = config.batchSize, b < train.rowCount {
+            throw TrainerError.invalidConfig(
+                "the slot pool trains full batch only (batch \(b) < \(train.rowCount) training rows); train mini-batch populations with PopulationTrainer.train")
+        }
+        guard trainer.activationExecution == .compiled else {
+            throw TrainerError.invalidConfig("the slot pool runs compiled activations only (the trainer asks for interpreted ones)")
+        }
+        let placeholder = Candidate(activations: Array(repeating: .x, count: spec.slotCount))
+        try TrainingInputCheck.validate(candidates: [placeholder], spec: spec, config: config,
+                                        splits: [("training", train), ("validation", validation), ("test", test)])
+        self.trainer = trainer
+        self.spec = spec
+        self.config = config
+        self.slots = slots
+        self.train = train
+        self.validation = validation
+        self.test = test
+    }
+
+    /// Trains until `next` returns nil and every slot has emptied. `next` is asked whenever a slot is free
+    /// (several times before a step when several are); `finished` gets each candidate as it leaves, before
+    /// its slot is reused, in the order they stop (ties: slot order).
+    @discardableResult
+    public func run(next: () throws -> PoolEntry?, finished: (PooledResult) throws -> Void) throws -> PoolStatistics {
+        var stats = PoolStatistics(slots: slots)
+        let device = trainer.device
+        let tile = trainer.tile ?? TileShape.choose(for: device.peakHint, widths: spec.widths, maxVectors: 4)
+        var clock = ContinuousClock.now
+        let placeholder = Candidate(activations: Array(repeating: .x, count: spec.slotCount))
+        let pop = try PopulationProgram(candidates: Array(repeating: placeholder, count: slots), tile: tile,
+                                        activationSource: trainer.activationSource, execution: .compiled,
+                                        vocabulary: trainer.vocabulary)
+        let program = try device.program(source: pop.source, options: PopulationProgram.buildOptions(for: device),
+                                         cache: trainer.cache)
+        stats.compileSeconds = PopulationTrainer.seconds(since: clock)
+
+        let n = train.rowCount
+        let evalRows = [validation, test].compactMap { $0?.rowCount }.max() ?? 0
+        let capacity = max(n, min(evalRows, max(trainer.evaluationBlockRows, 1)))
+        let layout = MLPLayout(spec: spec, tile: tile, kmax: pop.kmax, capacityRows: capacity)
+        let width = min(slots, try trainer.chunkSize(layout: layout, population: slots))
+        let empty = layout.packWeights(LinearInit.weights(widths: spec.widths, seed: 0),
+                                       activationParameters: Array(repeating: [], count: spec.slotCount))
+        let session = try TrainingSession(
+            device: device, program: program, layout: layout, popProgram: pop, members: Array(0..<width),
+            initial: Array(repeating: empty, count: width), seeds: Array(repeating: 0, count: width),
+            optimizer: config.optimizer, rowPass: trainer.rowPass, blockRows: trainer.candidateBlockRows,
+            candidateMinimum: trainer.candidatePassMinimum,
+            layerwiseLater: trainer.vocabulary.contains { $0.isLayerwise })
+        session.profiling = trainer.profileKernels
+        session.evaluationSkipsFrozen = true
+        let evaluates = config.evaluateEveryEpoch && (validation != nil || test != nil)
+        try session.upload(split: "train", train)
+        if let validation { try session.upload(split: "validation", validation) }
+        if let test { try session.upload(split: "test", test) }
+
+        var occupants = [SlotOccupant?](repeating: nil, count: width)
+        var status = [Int32](repeating: 1, count: width)
+        var rows = [[Int32]](repeating: [], count: width)
+        var exhausted = false
+        var pass: UInt32 = 0
+        var evalSeconds = 0.0
+        clock = ContinuousClock.now
+
+        /// Fills free slots, lowest first, while `next` has candidates.
+        func refill() throws {
+            for k in 0..<width where occupants[k] == nil && !exhausted {
+                guard let entry = try next() else { exhausted = true; return }
+                try TrainingInputCheck.validate(candidate: entry.candidate, index: entry.tag, spec: spec)
+                guard let row = pop.slotRow(for: entry.candidate) else {
+                    throw TrainerError.invalidCandidate(
+                        index: entry.tag, problem: "an expression outside the pool's vocabulary (PopulationTrainer.vocabulary): "
+                            + entry.candidate.activations.map(\.description).joined(separator: ", "))
+                }
+                if session.fused != nil, row.ids.contains(where: { $0 <= -2 }) {
+                    throw TrainerError.invalidCandidate(index: entry.tag, problem: "a layer-wise slot in a pool built without them")
+                }
+                let c = entry.candidate
+                let seed = c.effectiveSeed(runSeed: config.seed, index: entry.tag)
+                let w = c.initialWeights ?? LinearInit.weights(widths: spec.widths, seed: seed)
+                let act = c.initialActivationParameters
+                    ?? c.activations.map { e in e.isLayerwise ? [] : e.parameters.map { Float($0.initial) } }
+                try session.fill(slot: k, initial: layout.packWeights(w, activationParameters: act), ids: row.ids,
+                                 counts: row.counts, seed32: NoiseKey.seed32(seed), entryPass: pass)
+                occupants[k] = SlotOccupant(tag: entry.tag, entry: pass, parameterCounts: row.counts,
+                                            stopper: config.earlyStopping.map(EarlyStoppingTracker.init))
+                status[k] = 0
+                rows[k] = row.ids
+            }
+        }
+
+        /// Moves the last occupants into the lowest free slots and narrows the launches (stream ended).
+        func compact() throws {
+            var low = 0, high = width - 1
+            while true {
+                while low < width, occupants[low] != nil { low += 1 }
+                while high >= 0, occupants[high] == nil { high -= 1 }
+                guard low < high else { break }
+                try session.move(slot: high, to: low)
+                (occupants[low], occupants[high]) = (occupants[high], nil)
+                (status[low], status[high]) = (status[high], 1)
+                (rows[low], rows[high]) = (rows[high], [])
+            }
+            let used = (occupants.lastIndex { $0 != nil } ?? -1) + 1
+            var launch = 1
+            while launch < used { launch *= 2 }
+            session.count = min(width, launch)
+        }
+
+        while true {
+            try refill()
+            if exhausted { try compact() }
+            guard occupants.contains(where: { $0 != nil }) else { break }
+            try session.status.upload(status)
+            session.layerwiseLayers = Set((0..<spec.layerCount).filter { l in
+                guard let s = spec.slot(ofLayer: l) else { return false }
+                return rows.prefix(session.count).contains { $0.count > s && $0[s] <= -2 }
+            })
+            session.slotSteps = (0..<session.count).map { k in occupants[k].map { Int(pass &- $0.entry) } ?? 0 }
+
+            // One full-batch step: the whole training set in the input batch (an evaluation pass gathers its own rows).
+            if stats.steps == 0 || evaluates { try session.gather(split: "train", start: 0, rows: n, useOrder: false) }
+            try session.trainMetrics.fill(0)
+            try session.trainStep(rows: n, pass: pass, step: 0, config: config)
+            let P = session.count
+            stats.steps += 1
+            stats.slotEpochs += P
+            if session.fused != nil { stats.fusedSteps += 1 }
+            pass &+= 1
+            let metrics = try session.trainMetrics.download(0..<(2 * P))
+            try session.collectProfile()
+            let after = try session.status.download(0..<P)
+
+            // A candidate that diverged in this step is frozen on the device; its epoch is still evaluated, as
+            // a chunk evaluates every member.
+            if evaluates && after.contains(2) { try session.status.upload(status) }
+            let evalClock = ContinuousClock.now
+            let val = evaluates && validation != nil ? try session.evaluate(split: "validation") : nil
+            let tst = evaluates && test != nil ? try session.evaluate(split: "test") : nil
+            evalSeconds += PopulationTrainer.seconds(since: evalClock)
+
+            var leaving: [Int] = []
+            for k in 0..<P where status[k] == 0 {
+                guard var o = occupants[k] else { continue }
+                let train = SplitMetrics(loss: Double(metrics[2 * k]) / Double(n), accuracy: Double(metrics[2 * k + 1]) / Double(n))
+                var e = EpochMetrics(epoch: o.history.count, train: train)
+                if let val, let validation { e.validation = EpochLedger.metrics(val[k], validation.rowCount) }
+                if let tst, let test { e.test = EpochLedger.metrics(tst[k], test.rowCount) }
+                o.history.append(e)
+                stats.candidateEpochs += 1
+                if after[k] == 2 {
+                    o.diverged = true
+                } else if o.stopper?.record(trainAccuracy: train.accuracy) == true {
+                    o.stoppedEarly = true
+                }
+                occupants[k] = o
+                if o.diverged || o.stoppedEarly || o.history.count >= config.epochs { leaving.append(k) }
+            }
+            for k in leaving {
+                let o = occupants[k]!
+                var result = PooledResult(tag: o.tag, history: o.history, diverged: o.diverged, stoppedEarly: o.stoppedEarly)
+                if keepWeights {
+                    let ps = layout.parameterStride
+                    let (w, act) = layout.unpackWeights(try session.params.download(k * ps..<(k + 1) * ps)[...],
+                                                        parameterCounts: o.parameterCounts)
+                    result.weights = w
+                    result.activationParameters = act
+                }
+                occupants[k] = nil
+                status[k] = 1
+                rows[k] = []
+                stats.candidatesTrained += 1
+                try finished(result)
+            }
+        }
+        stats.trainSeconds = PopulationTrainer.seconds(since: clock) - evalSeconds
+        stats.evaluateSeconds = evalSeconds
+        return stats
+    }
+}
+
+/// The host's record of the candidate in one slot.
+private struct SlotOccupant {
+    let tag: Int
+    /// The pass at which it entered: its own step is `pass − entry`.
+    let entry: UInt32
+    let parameterCounts: [Int]
+    var stopper: EarlyStoppingTracker?
+    var history: [EpochMetrics] = []
+    var diverged = false
+    var stoppedEarly = false
+}

@@ -1,0 +1,167 @@
+import Foundation
+import Testing
+import Kernels
+import Datasets
+@testable import GPUEngine
+
+/// Continuous population training: a candidate's result must not depend on its slot, on when it entered or
+/// on its neighbours (the same bits as trained alone), and must follow the Double reference.
+@Suite(.serialized) struct PopulationPoolTests {
+    static let spec = try! MLPSpec(widths: [6, 16, 12, 3], lastLayerActivation: true)
+    /// Learnable parameters (PReLU), noise (RReLU), a layer-wise slot (softmax) and a function that makes
+    /// the loss infinite at once.
+    static let vocabulary: [ActivationExpr] = [
+        .unary(.tanh, .x), .unary(.relu, .x), TrainerFixture.prelu, .unary(.rrelu, .x), .unary(.gelu, .x),
+        try! ActivationExpr.parse("exp(exp(exp(exp(x+4))))"),
+    ]
+    static let diverging = 5
+
+    /// 13 candidates of 3 slots from the vocabulary and softmax, one of them diverging, seeded by tag.
+    static func candidates() -> [Candidate] {
+        (0..<13).map { i in
+            if i == 4 { return Candidate(activations: [.unary(.tanh, .x), vocabulary[diverging], .unary(.relu, .x)]) }
+            let pick = { (k: Int) -> ActivationExpr in
+                let j = (i * 7 + k * 3) % (vocabulary.count + 1)
+                return j == vocabulary.count ? .layerwise(.softmax) : (j == diverging ? .unary(.tanh, .x) : vocabulary[j])
+            }
+            return Candidate(activations: [pick(0), pick(1), pick(2)])
+        }
+    }
+
+    static func pooled(slots: Int, order: [Int], config: TrainingConfig, train: LabeledData, validation: LabeledData,
+                       trainer: PopulationTrainer) throws -> (results: [Int: PooledResult], stats: PoolStatistics) {
+        let all = candidates()
+        let pool = try PopulationPool(trainer: trainer, spec: spec, config: config, train: train, validation: validation, slots: slots)
+        pool.keepWeights = true
+        var queue = order[...]
+        var results: [Int: PooledResult] = [:]
+        let stats = try pool.run(next: {
+            guard let tag = queue.popFirst() else { return nil }
+            return PoolEntry(tag: tag, candidate: all[tag])
+        }, finished: { results[$0.tag] = $0 })
+        return (results, stats)
+    }
+
+    /// Equal histories, a NaN loss equal to a NaN loss.
+    static func sameBits(_ a: [EpochMetrics], _ b: [EpochMetrics]) -> Bool {
+        func bits(_ m: SplitMetrics?) -> [UInt64] { m.map { [$0.loss.bitPattern, $0.accuracy.bitPattern] } ?? [] }
+        return a.count == b.count && zip(a, b).allSatisfy {
+            $0.epoch == $1.epoch && bits($0.train) == bits($1.train) && bits($0.validation) == bits($1.validation)
+                && bits($0.test) == bits($1.test)
+        }
+    }
+
+    static func trainer() -> PopulationTrainer {
+        let t = PopulationTrainer(device: TrainerFixture.device)
+        t.vocabulary = vocabulary
+        return t
+    }
+
+    @Test func everyCandidateGetsItsAloneBitsWhateverItsSlotAndEntryStep() throws {
+        let train = TrainerFixture.data(rows: 48, seed: 21), val = TrainerFixture.data(rows: 20, seed: 22)
+        let config = TrainingConfig(epochs: 12, learningRate: 0.02, optimizer: .adam(), seed: 9,
+                                    earlyStopping: EarlyStopping(patience: 2, minImprovement: 0.02))
+        let trainer = Self.trainer()
+        let (results, stats) = try Self.pooled(slots: 3, order: Array(0..<13), config: config, train: train,
+                                               validation: val, trainer: trainer)
+        #expect(results.count == 13)
+        #expect(stats.candidatesTrained == 13)
+        #expect(stats.candidateEpochs == results.values.reduce(0) { $0 + $1.history.count })
+        #expect(stats.slotEpochs >= stats.candidateEpochs && stats.utilisation > 0.5)
+        #expect(results[4]!.diverged, "the exp(exp(exp(exp))) candidate diverges")
+        #expect(results[4]!.history.count < 3, "and frees its slot at once")
+        #expect(results.values.contains { $0.stoppedEarly } && results.values.contains { $0.history.count == 12 },
+                "candidates leave at different epochs, so later ones enter mid-run")
+        for (tag, c) in Self.candidates().enumerated() {
+            var alone = c
+            alone.seed = Candidate.derivedSeed(runSeed: config.seed, index: tag)
+            let r = try trainer.train(candidates: [alone], spec: Self.spec, config: config, train: train, validation: val).candidates[0]
+            let p = results[tag]!
+            #expect(Self.sameBits(p.history, r.history), "candidate \(tag): history")
+            #expect(p.diverged == r.diverged && p.stoppedEarly == r.stoppedEarly, "candidate \(tag): stop reason")
+            if !r.diverged {
+                #expect(p.weights == r.weights, "candidate \(tag): weights")
+                #expect(p.activationParameters == r.activationParameters, "candidate \(tag): learnable parameters")
+            }
+        }
+    }
+
+    @Test func slotCountAndArrivalOrderChangeNothing() throws {
+        let train = TrainerFixture.data(rows: 40, seed: 31), val = TrainerFixture.data(rows: 16, seed: 32)
+        let config = TrainingConfig(epochs: 8, learningRate: 0.02, optimizer: .adam(), seed: 4,
+                                    earlyStopping: EarlyStopping(patience: 2, minImprovement: 0.02))
+        let trainer = Self.trainer()
+        let a = try Self.pooled(slots: 2, order: Array(0..<13), config: config, train: train, validation: val, trainer: trainer)
+        let b = try Self.pooled(slots: 5, order: Array((0..<13).reversed()), config: config, train: train, validation: val, trainer: trainer)
+        for tag in 0..<13 {
+            #expect(Self.sameBits(a.results[tag]!.history, b.results[tag]!.history), "candidate \(tag)")
+            #expect(a.results[tag]!.weights == b.results[tag]!.weights, "candidate \(tag)")
+        }
+        // Two slots run fuller than five for the same candidates.
+        #expect(a.stats.utilisation >= b.stats.utilisation)
+    }
+
+    @Test func sgdWithMomentumRestartsItsFirstStepPerSlot() throws {
+        let train = TrainerFixture.data(rows: 32, seed: 41)
+        let config = TrainingConfig(epochs: 5, learningRate: 0.05, optimizer: .sgd(momentum: 0.9), seed: 2,
+                                    earlyStopping: EarlyStopping(patience: 1, minImprovement: 0.05))
+        let trainer = Self.trainer()
+        let all = Self.candidates()
+        let pool = try PopulationPool(trainer: trainer, spec: Self.spec, config: config, train: train, slots: 2)
+        pool.keepWeights = true
+        var queue = [0, 1, 2, 3, 5, 6][...]
+        var results: [Int: PooledResult] = [:]
+        try pool.run(next: { queue.popFirst().map { PoolEntry(tag: $0, candidate: all[$0]) } },
+                     finished: { results[$0.tag] = $0 })
+        for tag in [0, 1, 2, 3, 5, 6] {
+            var alone = all[tag]
+            alone.seed = Candidate.derivedSeed(runSeed: config.seed, index: tag)
+            let r = try trainer.train(candidates: [alone], spec: Self.spec, config: config, train: train).candidates[0]
+            #expect(Self.sameBits(results[tag]!.history, r.history) && results[tag]!.weights == r.weights, "candidate \(tag)")
+        }
+    }
+
+    @Test func pooledTrainingFollowsTheDoubleReference() throws {
+        let spec = try MLPSpec(widths: [6, 16, 12, 3], lastLayerActivation: false)
+        let train = TrainerFixture.data(rows: 40, seed: 51)
+        let config = TrainingConfig(epochs: 10, learningRate: 0.01, optimizer: .adam(), seed: 3,
+                                    earlyStopping: EarlyStopping(patience: 3, minImprovement: 0.01))
+        let cands = [Candidate(activations: [.unary(.tanh, .x), TrainerFixture.prelu]),
+                     Candidate(activations: [.unary(.relu, .x), .unary(.gelu, .x)]),
+                     Candidate(activations: [TrainerFixture.prelu, .unary(.tanh, .x)])]
+        let trainer = PopulationTrainer(device: TrainerFixture.device)
+        trainer.vocabulary = [.unary(.tanh, .x), .unary(.relu, .x), .unary(.gelu, .x), TrainerFixture.prelu]
+        let pool = try PopulationPool(trainer: trainer, spec: spec, config: config, train: train, slots: 2)
+        pool.keepWeights = true
+        var queue = cands.indices[...]
+        var results: [Int: PooledResult] = [:]
+        try pool.run(next: { queue.popFirst().map { PoolEntry(tag: $0, candidate: cands[$0]) } },
+                     finished: { results[$0.tag] = $0 })
+        let ref = try ReferenceTrainer().train(candidates: cands, spec: spec, config: config, train: train)
+        for i in cands.indices {
+            let p = results[i]!, r = ref.candidates[i]
+            #expect(p.history.count == r.history.count, "candidate \(i): epochs")
+            for (g, e) in zip(p.history, r.history) { #expect(abs(g.train.loss - e.train.loss) < 1e-4, "candidate \(i) epoch \(g.epoch)") }
+            for (gl, rl) in zip(p.weights!.layers, r.weights.layers) {
+                #expect(zip(gl.weight, rl.weight).allSatisfy { abs($0 - $1) < 1e-4 }, "candidate \(i) weights")
+            }
+        }
+    }
+
+    @Test func refusesWhatItCannotStream() throws {
+        let train = TrainerFixture.data(rows: 32, seed: 41)
+        let trainer = Self.trainer()
+        let miniBatch = TrainingConfig(epochs: 2, learningRate: 0.01, batchSize: 8)
+        #expect(throws: TrainerError.self) {
+            _ = try PopulationPool(trainer: trainer, spec: Self.spec, config: miniBatch, train: train, slots: 2)
+        }
+        let pool = try PopulationPool(trainer: trainer, spec: Self.spec, config: TrainingConfig(epochs: 2, learningRate: 0.01),
+                                      train: train, slots: 2)
+        let outside = Candidate(activations: [.unary(.sigmoid, .x), .unary(.tanh, .x), .unary(.tanh, .x)])
+        var sent = false
+        #expect(throws: TrainerError.self) {
+            try pool.run(next: { defer { sent = true }; return sent ? nil : PoolEntry(tag: 0, candidate: outside) },
+                         finished: { _ in })
+        }
+    }
+}
