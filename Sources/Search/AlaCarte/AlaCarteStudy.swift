@@ -1,4 +1,5 @@
 import Foundation
+import GPUEngine
 
 /// One progress report, after each finished round.
 public struct AlaCarteProgress: Sendable {
@@ -31,17 +32,24 @@ public struct AlaCarteOutcome: Sendable, Codable {
     public var storeSeconds: Double
     /// Time inside the evaluator (training).
     public var evaluateSeconds: Double
+    /// How full the trainer's slots were, when the study streamed its trials (continuous training).
+    public var pool: PoolStatistics?
 
     /// The sampler's share of this process's wall time.
     public var samplerOverhead: Double { wallSeconds > 0 ? samplerSeconds / wallSeconds : 0 }
 }
 
-/// Runs an à la carte study: propose a batch, commit it as `running`, train it as one population, commit
-/// the scores, repeat until the trial budget is spent; then score the best trial once on the test split.
+/// Runs an à la carte study until the trial budget is spent, then scores the best trial once on the test
+/// split. Two ways to spend the budget:
+/// - streaming (an evaluator that `canStream`: the OpenCL trainer, full batch): the trainer keeps
+///   `population` slots busy; whenever one frees, the sampler proposes one point (TPE sees the running
+///   trials as constant liars with the worst value), the trial is committed as `running`,
+///   and its score is committed the moment it stops;
+/// - rounds (any other evaluator): propose `population` points, commit them as `running`, train them as one
+///   population, commit the scores, repeat.
 ///
-/// Crash safety: the `running` rows of a batch that was interrupted are dropped on the next start and
-/// the batch is proposed afresh; every finished trial stays, is fed back to the sampler, and its point is
-/// never proposed again.
+/// Crash safety: `running` rows of an interrupted run are dropped on the next start and proposed afresh;
+/// every finished trial stays, is fed back to the sampler, and its point is never proposed again.
 public final class AlaCarteStudy: @unchecked Sendable {
     public let space: AlaCarteSpace
     public let settings: AlaCarteSettings
@@ -102,6 +110,62 @@ public final class AlaCarteStudy: @unchecked Sendable {
         var samplerSeconds = 0.0, storeSeconds = 0.0, evaluateSeconds = 0.0
         var duplicatesSkipped = 0
         var round = try store.trials(states: nil, group: nil).count / max(settings.population, 1)
+        var poolStatistics: PoolStatistics?
+        func report() {
+            guard let progress else { return }
+            let done = observations.count - resumed
+            let rate = Double(done) / max(clock.seconds, 1e-9)
+            let left = settings.trials - observations.count
+            progress(AlaCarteProgress(
+                trialsDone: observations.count, trialsTarget: settings.trials,
+                bestObjective: observations.map(\.objective).max(), trialsPerSecond: rate,
+                etaSeconds: rate > 0 ? Double(left) / rate : nil, duplicatesSkipped: duplicatesSkipped))
+        }
+
+        if let streaming = evaluator as? any StreamingCandidateEvaluator, streaming.canStream,
+           observations.count < settings.trials {
+            var running: [Int: (record: TrialRecord, point: [Int], started: Stopwatch)] = [:]
+            var lastReport = Stopwatch()
+            let evaluateStart = Stopwatch()
+            poolStatistics = try streaming.stream(slots: settings.population, next: {
+                guard observations.count + running.count < settings.trials else { return nil }
+                let samplerStart = Stopwatch()
+                let points = sampler.propose(count: 1, observations: observations,
+                                             running: running.keys.sorted().map { running[$0]!.point },
+                                             excluded: seen, space: space, generator: &generator)
+                samplerSeconds += samplerStart.seconds
+                guard let point = points.first else { return nil }  // the space is exhausted
+                let storeStart = Stopwatch()
+                let candidate = space.candidate(point)
+                let record = TrialRecord(
+                    number: try store.nextTrialNumber(), group: "stream", state: .running,
+                    parameters: space.parameters(point), expressions: candidate.map(\.description),
+                    canonicalKey: evaluator.key(of: candidate), seed: settings.training.seed,
+                    device: evaluator.deviceDescription, startedAt: Date())
+                try store.insert([record])
+                storeSeconds += storeStart.seconds
+                seen.insert(point)
+                running[record.number] = (record, point, Stopwatch())
+                return StreamItem(tag: record.number, activations: candidate)
+            }, finished: { item, score in
+                guard let entry = running.removeValue(forKey: item.tag) else { return }
+                var record = entry.record
+                Self.fill(&record, with: score, numberOfKey: &numberOfKey, finishedAt: Date(),
+                          // Its share of the pool while it was in: the wall time over the slots.
+                          trainSeconds: entry.started.seconds / Double(max(settings.population, 1)))
+                if score.source != .trained { duplicatesSkipped += 1 }
+                if score.diverged { divergedCount += 1 }
+                let storeStart = Stopwatch()
+                try store.update([record])
+                storeSeconds += storeStart.seconds
+                observations.append(Observation(number: record.number, point: entry.point, objective: score.objective))
+                if lastReport.seconds >= 1 || observations.count >= settings.trials {
+                    report()
+                    lastReport = Stopwatch()
+                }
+            })
+            evaluateSeconds += evaluateStart.seconds - samplerSeconds - storeSeconds
+        }
 
         while observations.count < settings.trials {
             let wanted = min(settings.population, settings.trials - observations.count)
@@ -134,20 +198,7 @@ public final class AlaCarteStudy: @unchecked Sendable {
             let perTrained = batch.trainedCount > 0 ? batch.trainSeconds / Double(batch.trainedCount) : 0
             for index in records.indices {
                 let score = batch.scores[index]
-                records[index].state = score.diverged ? .diverged : .complete
-                records[index].objective = score.objective
-                records[index].metrics = [:]
-                if let v = score.validationAccuracy { records[index].metrics["validation_accuracy"] = v }
-                if let t = score.trainAccuracy { records[index].metrics["train_accuracy"] = t }
-                records[index].epochs = score.epochs
-                records[index].finishedAt = finished
-                if score.source == .trained {
-                    records[index].trainSeconds = perTrained
-                    numberOfKey[score.key] = records[index].number
-                } else {
-                    records[index].trainSeconds = 0
-                    records[index].duplicateOf = score.storedTrialNumber ?? numberOfKey[score.key]
-                }
+                Self.fill(&records[index], with: score, numberOfKey: &numberOfKey, finishedAt: finished, trainSeconds: perTrained)
                 if score.diverged { divergedCount += 1 }
                 observations.append(Observation(number: records[index].number, point: points[index], objective: score.objective))
                 seen.insert(points[index])
@@ -156,16 +207,7 @@ public final class AlaCarteStudy: @unchecked Sendable {
             try store.update(records)
             storeSeconds += commitStart.seconds
             round += 1
-
-            if let progress {
-                let done = observations.count - resumed
-                let rate = Double(done) / max(clock.seconds, 1e-9)
-                let left = settings.trials - observations.count
-                progress(AlaCarteProgress(
-                    trialsDone: observations.count, trialsTarget: settings.trials,
-                    bestObjective: observations.map(\.objective).max(), trialsPerSecond: rate,
-                    etaSeconds: rate > 0 ? Double(left) / rate : nil, duplicatesSkipped: duplicatesSkipped))
-            }
+            report()
         }
 
         guard var best = try store.bestTrials(limit: 1).first, let bestPoint = space.point(parameters: best.parameters)
@@ -190,7 +232,26 @@ public final class AlaCarteStudy: @unchecked Sendable {
             bestExpressions: best.expressions, bestObjective: best.objective ?? 0, test: test,
             trialsFinished: observations.count, trialsResumed: resumed, duplicatesSkipped: duplicatesSkipped,
             divergedCount: divergedCount, wallSeconds: clock.seconds, samplerSeconds: samplerSeconds,
-            storeSeconds: storeSeconds, evaluateSeconds: evaluateSeconds)
+            storeSeconds: storeSeconds, evaluateSeconds: evaluateSeconds, pool: poolStatistics)
+    }
+
+    /// A finished trial's row from its score: state, objective, metrics; a duplicate names the trial it reuses.
+    static func fill(_ record: inout TrialRecord, with score: CandidateScore, numberOfKey: inout [String: Int],
+                     finishedAt: Date, trainSeconds: Double) {
+        record.state = score.diverged ? .diverged : .complete
+        record.objective = score.objective
+        record.metrics = [:]
+        if let v = score.validationAccuracy { record.metrics["validation_accuracy"] = v }
+        if let t = score.trainAccuracy { record.metrics["train_accuracy"] = t }
+        record.epochs = score.epochs
+        record.finishedAt = finishedAt
+        if score.source == .trained {
+            record.trainSeconds = trainSeconds
+            numberOfKey[score.key] = record.number
+        } else {
+            record.trainSeconds = 0
+            record.duplicateOf = score.storedTrialNumber ?? numberOfKey[score.key]
+        }
     }
 }
 

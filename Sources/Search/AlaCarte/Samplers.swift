@@ -17,9 +17,18 @@ public struct Observation: Sendable, Equatable {
 public protocol AlaCarteSampler: Sendable {
     var name: String { get }
     /// Up to `count` distinct points, none in `excluded` (points already proposed or scored). Fewer only
-    /// when the space has no more unexcluded points that the sampler can find.
-    func propose(count: Int, observations: [Observation], excluded: Set<[Int]>, space: AlaCarteSpace,
-                 generator: inout SeededGenerator) -> [[Int]]
+    /// when the space has no more unexcluded points that the sampler can find. `running`: points proposed
+    /// earlier and still training (a streaming study), in proposal order; they are in `excluded` too.
+    func propose(count: Int, observations: [Observation], running: [[Int]], excluded: Set<[Int]>,
+                 space: AlaCarteSpace, generator: inout SeededGenerator) -> [[Int]]
+}
+
+extension AlaCarteSampler {
+    /// Proposes with nothing running (a study that proposes a batch at a time).
+    public func propose(count: Int, observations: [Observation], excluded: Set<[Int]>, space: AlaCarteSpace,
+                        generator: inout SeededGenerator) -> [[Int]] {
+        propose(count: count, observations: observations, running: [], excluded: excluded, space: space, generator: &generator)
+    }
 }
 
 public enum SamplerKind: String, Codable, Sendable, CaseIterable {
@@ -39,8 +48,8 @@ public struct RandomSampler: AlaCarteSampler {
     public let name = "random"
     public init() {}
 
-    public func propose(count: Int, observations: [Observation], excluded: Set<[Int]>, space: AlaCarteSpace,
-                        generator: inout SeededGenerator) -> [[Int]] {
+    public func propose(count: Int, observations: [Observation], running: [[Int]], excluded: Set<[Int]>,
+                        space: AlaCarteSpace, generator: inout SeededGenerator) -> [[Int]] {
         var taken = excluded
         var points: [[Int]] = []
         for _ in 0..<count {

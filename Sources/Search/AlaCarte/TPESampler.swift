@@ -14,7 +14,8 @@ import Foundation
 /// Batches: the population trainer scores P candidates at once, so P points are proposed before any is
 /// scored. Like Optuna's `constant_liar`, every point already proposed in the batch joins the "above"
 /// group as if it had scored badly, so g grows where the batch already went and the batch spreads out
-/// instead of repeating the same argmax. A point already scored or proposed is replaced by the best
+/// instead of repeating the same argmax. A streaming study proposes one point whenever a slot frees; the
+/// points still training come in as `running` and join "above" the same way. A point already scored or proposed is replaced by the best
 /// one-layer variation of it among the draws (a scored candidate is never trained again); when no variation
 /// is free after a few rounds of fresh draws, a uniform unseen point is used.
 public struct TPESampler: AlaCarteSampler {
@@ -61,8 +62,8 @@ public struct TPESampler: AlaCarteSampler {
         }
     }
 
-    public func propose(count: Int, observations: [Observation], excluded: Set<[Int]>, space: AlaCarteSpace,
-                        generator: inout SeededGenerator) -> [[Int]] {
+    public func propose(count: Int, observations: [Observation], running: [[Int]], excluded: Set<[Int]>,
+                        space: AlaCarteSpace, generator: inout SeededGenerator) -> [[Int]] {
         guard observations.count >= startupTrials else {
             return RandomSampler().propose(count: count, observations: observations, excluded: excluded,
                                            space: space, generator: &generator)
@@ -71,7 +72,8 @@ public struct TPESampler: AlaCarteSampler {
         let ranked = observations.sorted { ($0.objective, -$0.number) > ($1.objective, -$1.number) }
         let belowCount = Self.gamma(observations.count)
         let below = ranked.prefix(belowCount).sorted { $0.number < $1.number }
-        var above = ranked.dropFirst(belowCount).sorted { $0.number < $1.number }.map(\.point)
+        // Running trials (a streaming study) are constant liars with the worst value: they join "above".
+        var above = ranked.dropFirst(belowCount).sorted { $0.number < $1.number }.map(\.point) + running
 
         let lPMF = (0..<space.layers).map { layer in parzen(values: below.map { $0.point[layer] }, choiceCount: space.choiceCount) }
         let logL = lPMF.map { $0.map(Foundation.log) }

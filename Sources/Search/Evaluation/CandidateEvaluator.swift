@@ -1,5 +1,6 @@
 import Datasets
 import Kernels
+import GPUEngine
 
 /// A candidate network's activation functions, one expression per slot (a layer, or a stage of layers).
 public typealias SlotActivations = [ActivationExpr]
@@ -134,6 +135,16 @@ public struct EvaluationBatch: Sendable {
     }
 }
 
+/// One slot list of a stream (`StreamingCandidateEvaluator`); `tag` is the caller's name for it (a trial number).
+public struct StreamItem: Sendable {
+    public var tag: Int
+    public var activations: SlotActivations
+    public init(tag: Int, activations: SlotActivations) {
+        self.tag = tag
+        self.activations = activations
+    }
+}
+
 /// The chosen network's final, held-out score.
 public struct TestScore: Sendable, Equatable, Codable {
     public var testAccuracy: Double
@@ -162,4 +173,15 @@ public protocol CandidateEvaluator: Sendable {
     func key(of candidate: SlotActivations) -> String
     /// Free text naming the device (stored with each trial).
     var deviceDescription: String { get }
+}
+
+/// An evaluator that can also score candidates as a stream (continuous population training): the search
+/// hands out a candidate whenever a slot frees instead of a batch at a time.
+public protocol StreamingCandidateEvaluator: CandidateEvaluator {
+    /// Whether `stream` works for this evaluator's setup (else the search proposes batches).
+    var canStream: Bool { get }
+    /// Scores every item `next` hands out, at most `slots` training at once, until `next` returns nil and
+    /// every item is answered; `finished` is called once per item, in the order they finish.
+    func stream(slots: Int, next: () throws -> StreamItem?,
+                finished: (StreamItem, CandidateScore) throws -> Void) throws -> PoolStatistics
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import GPUEngine
 
 /// Per-epoch history of one trained candidate, as the population trainer reports it.
 /// Histories may be shorter than the epoch budget (early stop) and are cut at divergence.
@@ -38,6 +39,22 @@ public protocol PopulationTrainingBackend: Sendable {
     func train(population: [SlotActivations], setup: TrainingSetup, splits: SearchSplits, evaluateTest: Bool)
         async throws -> [CandidateTrainingResult]
     var deviceDescription: String { get }
+    /// Whether `stream` can train this setup (continuous population training).
+    func canStream(setup: TrainingSetup, splits: SearchSplits) -> Bool
+    /// Trains the slot lists `next` hands out, `slots` at a time, each as soon as a slot frees; `finished` gets
+    /// each one's tag and history as it stops.
+    func stream(setup: TrainingSetup, splits: SearchSplits, slots: Int,
+                next: () throws -> (tag: Int, activations: SlotActivations)?,
+                finished: (Int, CandidateTrainingResult) throws -> Void) throws -> PoolStatistics
+}
+
+extension PopulationTrainingBackend {
+    public func canStream(setup: TrainingSetup, splits: SearchSplits) -> Bool { false }
+    public func stream(setup: TrainingSetup, splits: SearchSplits, slots: Int,
+                       next: () throws -> (tag: Int, activations: SlotActivations)?,
+                       finished: (Int, CandidateTrainingResult) throws -> Void) throws -> PoolStatistics {
+        throw TrainerError.invalidConfig("this trainer cannot stream candidates")
+    }
 }
 
 public enum EvaluationError: Error, CustomStringConvertible {
@@ -58,7 +75,7 @@ public enum EvaluationError: Error, CustomStringConvertible {
 ///
 /// Dedup order: same key earlier in the batch → in-process cache → study store (trials of earlier runs).
 /// Keys come from `CandidateIdentity` (canonical form, then fingerprint). A diverged candidate scores 0.
-public actor PopulationEvaluator: CandidateEvaluator {
+public actor PopulationEvaluator: StreamingCandidateEvaluator {
     public let setup: TrainingSetup
     public let splits: SearchSplits
     public let identity: CandidateIdentity
@@ -142,6 +159,57 @@ public actor PopulationEvaluator: CandidateEvaluator {
         duplicatesSkippedTotal += skipped
         return EvaluationBatch(scores: scores.map { $0! }, trainedCount: toTrain.count,
                                duplicatesSkipped: skipped, trainSeconds: seconds)
+    }
+
+    public nonisolated var canStream: Bool { backend.canStream(setup: setup, splits: splits) }
+
+    /// Continuous training with the same dedup as `evaluate`: a slot list whose key was scored before (in this
+    /// stream, or in the study store) is answered at once with that score; one whose key is training right
+    /// now waits for it; only the rest go to the trainer's slots. `finished` is called once per item `next`
+    /// handed out, possibly from inside `next` (an answered duplicate).
+    public nonisolated func stream(slots: Int, next: () throws -> StreamItem?,
+                                   finished: (StreamItem, CandidateScore) throws -> Void) throws -> PoolStatistics {
+        var known: [String: CandidateScore] = [:]
+        var waiting: [String: [StreamItem]] = [:]
+        var training: [Int: (item: StreamItem, key: String)] = [:]
+        func answer(_ item: StreamItem, with score: CandidateScore, source: ScoreSource) throws {
+            var copy = score
+            copy.source = source
+            try finished(item, copy)
+        }
+        return try backend.stream(setup: setup, splits: splits, slots: slots, next: {
+            while let item = try next() {
+                guard item.activations.count == setup.slotCount else {
+                    throw EvaluationError.wrongSlotCount(candidate: item.tag, expected: setup.slotCount, got: item.activations.count)
+                }
+                let key = identity.functionKey(of: item.activations)
+                if let score = known[key] {
+                    try answer(item, with: score, source: .cache)
+                } else if waiting[key] != nil {
+                    waiting[key]!.append(item)
+                } else if let store, let trial = try store.finishedTrial(canonicalKey: key) {
+                    let score = CandidateScore(
+                        objective: trial.objective ?? 0, validationAccuracy: trial.metrics["validation_accuracy"],
+                        trainAccuracy: trial.metrics["train_accuracy"], diverged: trial.state == .diverged,
+                        epochs: trial.epochs ?? 0, source: .store, key: key, storedTrialNumber: trial.number)
+                    known[key] = score
+                    try finished(item, score)
+                } else {
+                    waiting[key] = []
+                    training[item.tag] = (item, key)
+                    return (item.tag, item.activations)
+                }
+            }
+            return nil
+        }, finished: { tag, result in
+            let (item, key) = training.removeValue(forKey: tag)!
+            let score = Self.score(result, key: key, setup: setup)
+            known[key] = score
+            try finished(item, score)
+            var reuse = score
+            reuse.storedTrialNumber = tag
+            for other in waiting.removeValue(forKey: key) ?? [] { try answer(other, with: reuse, source: .batchDuplicate) }
+        })
     }
 
     public func scoreOnTest(_ candidate: SlotActivations) async throws -> TestScore {

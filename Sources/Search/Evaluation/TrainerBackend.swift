@@ -15,14 +15,24 @@ public struct TrainerBackend: PopulationTrainingBackend {
         _ train: LabeledData, _ validation: LabeledData?, _ test: LabeledData?
     ) throws -> PopulationTrainingResult
 
+    /// Continuous training (`PopulationPool`): candidates streamed into `slots` slots, each result handed out
+    /// as it stops.
+    public typealias StreamFunction = @Sendable (
+        _ spec: MLPSpec, _ config: TrainingConfig, _ train: LabeledData, _ validation: LabeledData?, _ slots: Int,
+        _ next: () throws -> PoolEntry?, _ finished: (PooledResult) throws -> Void
+    ) throws -> PoolStatistics
+
     public let deviceDescription: String
     public let identity: CandidateIdentity
     private let trainFunction: TrainFunction
+    private let streamFunction: StreamFunction?
 
-    public init(deviceDescription: String, identity: CandidateIdentity = .structural, train: @escaping TrainFunction) {
+    public init(deviceDescription: String, identity: CandidateIdentity = .structural, train: @escaping TrainFunction,
+                stream: StreamFunction? = nil) {
         self.deviceDescription = deviceDescription
         self.identity = identity
         self.trainFunction = train
+        self.streamFunction = stream
     }
 
     /// The plain Swift Double trainer: exact but slow; for tests and machines without OpenCL.
@@ -39,9 +49,12 @@ public struct TrainerBackend: PopulationTrainingBackend {
                               vocabulary: [ActivationExpr] = []) -> TrainerBackend {
         let trainer = PopulationTrainer(device: device)
         trainer.vocabulary = vocabulary
-        return TrainerBackend(deviceDescription: device.info.name, identity: identity) {
+        return TrainerBackend(deviceDescription: device.info.name, identity: identity, train: {
             try trainer.train(candidates: $0, spec: $1, config: $2, train: $3, validation: $4, test: $5)
-        }
+        }, stream: { spec, config, train, validation, slots, next, finished in
+            try PopulationPool(trainer: trainer, spec: spec, config: config, train: train, validation: validation, slots: slots)
+                .run(next: next, finished: finished)
+        })
     }
 
     /// The MLP every candidate shares: inputs → hidden widths → classes, one slot per activated layer.
@@ -63,23 +76,48 @@ public struct TrainerBackend: PopulationTrainingBackend {
             evaluateEveryEpoch: true)
     }
 
+    /// The candidate a slot list trains as: its seed comes from the run seed and its function key, never from
+    /// its position, so batch and stream give it the same weights.
+    func candidate(_ activations: SlotActivations, setup: TrainingSetup) -> Candidate {
+        Candidate(activations: activations,
+                  seed: SeededGenerator.derive(setup.seed, SeededGenerator.stableHash(identity.functionKey(of: activations))))
+    }
+
+    static func result(_ history: [EpochMetrics], diverged: Bool, test: Bool) -> CandidateTrainingResult {
+        CandidateTrainingResult(
+            trainAccuracy: history.map(\.train.accuracy),
+            validationAccuracy: history.compactMap { $0.validation?.accuracy },
+            testAccuracy: test ? history.compactMap { $0.test?.accuracy } : nil,
+            diverged: diverged)
+    }
+
     public func train(population: [SlotActivations], setup: TrainingSetup, splits: SearchSplits, evaluateTest: Bool)
         async throws -> [CandidateTrainingResult]
     {
         let spec = try Self.spec(setup: setup, splits: splits)
-        let candidates = population.map { activations in
-            Candidate(activations: activations,
-                      seed: SeededGenerator.derive(setup.seed, SeededGenerator.stableHash(identity.functionKey(of: activations))))
-        }
-        let run = try trainFunction(candidates, spec, Self.config(setup: setup), splits.train,
-                                    splits.validation.rowCount > 0 ? splits.validation : nil,
+        let run = try trainFunction(population.map { candidate($0, setup: setup) }, spec, Self.config(setup: setup),
+                                    splits.train, splits.validation.rowCount > 0 ? splits.validation : nil,
                                     evaluateTest ? splits.test : nil)
-        return run.candidates.map { result in
-            CandidateTrainingResult(
-                trainAccuracy: result.history.map(\.train.accuracy),
-                validationAccuracy: result.history.compactMap { $0.validation?.accuracy },
-                testAccuracy: evaluateTest ? result.history.compactMap { $0.test?.accuracy } : nil,
-                diverged: result.diverged)
+        return run.candidates.map { Self.result($0.history, diverged: $0.diverged, test: evaluateTest) }
+    }
+
+    /// Whether `stream` can train this setup: a pool-capable trainer and full-batch training.
+    public func canStream(setup: TrainingSetup, splits: SearchSplits) -> Bool {
+        streamFunction != nil && (setup.batchSize.map { $0 >= splits.train.rowCount } ?? true)
+    }
+
+    /// Trains the slot lists `next` hands out, `slots` at a time, continuously (`PopulationPool`); `finished`
+    /// gets each one's tag and history as it stops. Only where `canStream`.
+    public func stream(setup: TrainingSetup, splits: SearchSplits, slots: Int,
+                       next: () throws -> (tag: Int, activations: SlotActivations)?,
+                       finished: (Int, CandidateTrainingResult) throws -> Void) throws -> PoolStatistics {
+        guard let streamFunction, canStream(setup: setup, splits: splits) else {
+            throw TrainerError.invalidConfig("this trainer cannot stream candidates (it needs the OpenCL trainer and full-batch training)")
         }
+        return try streamFunction(
+            try Self.spec(setup: setup, splits: splits), Self.config(setup: setup), splits.train,
+            splits.validation.rowCount > 0 ? splits.validation : nil, slots,
+            { try next().map { PoolEntry(tag: $0.tag, candidate: candidate($0.activations, setup: setup)) } },
+            { try finished($0.tag, Self.result($0.history, diverged: $0.diverged, test: false)) })
     }
 }

@@ -1,0 +1,158 @@
+import Foundation
+import GPUEngine
+import Kernels
+import Testing
+@testable import Search
+
+/// A stand-in for the slot pool: `slots` candidates "train" at once, each for 1–6 steps (a fixed function of
+/// its point), and leave in the order they finish, so the study sees the interleaving of a real stream. It can
+/// fail after a number of results, as a process killed mid-stream.
+final class StreamingSyntheticEvaluator: StreamingCandidateEvaluator, @unchecked Sendable {
+    struct Killed: Error {}
+    let objective: SeparableObjective
+    let failAfter: Int?
+    let deviceDescription = "synthetic stream"
+    private(set) var trained: [[Int]] = []
+    private(set) var testScored = 0
+    private(set) var mostAtOnce = 0
+
+    init(objective: SeparableObjective, failAfter: Int? = nil) {
+        self.objective = objective
+        self.failAfter = failAfter
+    }
+
+    var canStream: Bool { true }
+    func key(of candidate: SlotActivations) -> String { CandidateIdentity.structural.functionKey(of: candidate) }
+
+    func score(_ point: [Int], key: String) -> CandidateScore {
+        let value = objective(point)
+        return CandidateScore(objective: value, validationAccuracy: value, trainAccuracy: value, diverged: false,
+                              epochs: steps(point), source: .trained, key: key)
+    }
+
+    func steps(_ point: [Int]) -> Int { 1 + point.enumerated().reduce(0) { $0 + ($1.offset + 2) * $1.element } % 6 }
+
+    func stream(slots: Int, next: () throws -> StreamItem?, finished: (StreamItem, CandidateScore) throws -> Void) throws -> PoolStatistics {
+        var stats = PoolStatistics(slots: slots)
+        var pool: [(item: StreamItem, left: Int)] = []
+        var exhausted = false
+        var results = 0
+        while true {
+            while pool.count < slots && !exhausted {
+                guard let item = try next() else { exhausted = true; break }
+                let point = SyntheticEvaluator.point(item.activations)
+                trained.append(point)
+                pool.append((item, steps(point)))
+            }
+            mostAtOnce = max(mostAtOnce, pool.count)
+            if pool.isEmpty { break }
+            stats.steps += 1
+            stats.slotEpochs += slots
+            stats.candidateEpochs += pool.count
+            for i in pool.indices { pool[i].left -= 1 }
+            for done in pool.filter({ $0.left == 0 }) {
+                if let failAfter, results == failAfter { throw Killed() }
+                try finished(done.item, score(SyntheticEvaluator.point(done.item.activations), key: key(of: done.item.activations)))
+                results += 1
+            }
+            pool.removeAll { $0.left == 0 }
+        }
+        return stats
+    }
+
+    func evaluate(_ candidates: [SlotActivations]) async throws -> EvaluationBatch {
+        Issue.record("a streaming evaluator is never asked for batches")
+        return EvaluationBatch(scores: [], trainedCount: 0, duplicatesSkipped: 0, trainSeconds: 0)
+    }
+
+    func scoreOnTest(_ candidate: SlotActivations) async throws -> TestScore {
+        testScored += 1
+        return TestScore(testAccuracy: objective(SyntheticEvaluator.point(candidate)), validationAccuracy: nil,
+                         trainAccuracy: nil, diverged: false, epochs: 3)
+    }
+}
+
+@Suite struct AlaCarteStreamingTests {
+    @Test(arguments: [SamplerKind.random, .tpe])
+    func aStreamingStudyFinishesExactlyItsTrialsEachCommittedOnce(sampler: SamplerKind) async throws {
+        let space = try syntheticSpace(layers: 3, choices: 6)
+        let evaluator = StreamingSyntheticEvaluator(objective: SeparableObjective(layers: 3, choices: 6, seed: 3))
+        let store = try SQLiteStudyStore(inMemoryNamed: "s")
+        let outcome = try await AlaCarteStudy(space: space, settings: syntheticSettings(space: space, trials: 45, population: 8, sampler: sampler),
+                                              evaluator: evaluator, store: store).run()
+        let trials = try store.trials()
+        #expect(trials.count == 45 && trials.allSatisfy { $0.state == .complete && $0.group == "stream" })
+        #expect(trials.map(\.number) == Array(0..<45))
+        #expect(Set(trials.map(\.parameters)).count == 45)
+        #expect(evaluator.trained.count == 45 && evaluator.mostAtOnce == 8, "8 slots kept busy, nothing trained twice")
+        #expect(evaluator.testScored == 1)
+        #expect(outcome.pool?.candidateEpochs == trials.reduce(0) { $0 + ($1.epochs ?? 0) })
+        let best = trials.max { ($0.objective!, -$0.number) < ($1.objective!, -$1.number) }!
+        #expect(outcome.bestTrialNumber == best.number)
+    }
+
+    @Test(arguments: [SamplerKind.random, .tpe])
+    func aStudyKilledMidStreamResumesWithNoFinishedTrialLostOrRepeated(sampler: SamplerKind) async throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("kill/study.sqlite").path
+        let space = try syntheticSpace(layers: 3, choices: 5)
+        let objective = SeparableObjective(layers: 3, choices: 5, seed: 4)
+        let settings = syntheticSettings(space: space, trials: 50, population: 8, sampler: sampler)
+
+        let dying = StreamingSyntheticEvaluator(objective: objective, failAfter: 21)
+        await #expect(throws: StreamingSyntheticEvaluator.Killed.self) {
+            _ = try await AlaCarteStudy(space: space, settings: settings, evaluator: dying,
+                                        store: try SQLiteStudyStore(path: path)).run()
+        }
+        let crashed = try SQLiteStudyStore(path: path)
+        let finishedBefore = try crashed.trials(states: TrialState.finished)
+        #expect(finishedBefore.count == 21, "each trial was committed as it finished")
+        let proposed = try crashed.nextTrialNumber()
+        #expect(try crashed.count(states: [.running]) == proposed - 21, "the rest of the slots were running")
+        #expect(proposed - 21 >= 1 && proposed - 21 <= 8)
+
+        let fresh = StreamingSyntheticEvaluator(objective: objective)
+        let outcome = try await AlaCarteStudy(space: space, settings: settings, evaluator: fresh,
+                                              store: try SQLiteStudyStore(path: path)).run()
+        let store = try SQLiteStudyStore(path: path)
+        let all = try store.trials()
+        #expect(outcome.trialsResumed == 21)
+        #expect(all.count == 50 && all.allSatisfy { $0.state.isFinished })
+        for before in finishedBefore {
+            var after = try #require(try store.trial(number: before.number))
+            after.testAccuracy = before.testAccuracy
+            #expect(after == before)
+        }
+        #expect(fresh.trained.count == 29 && Set(fresh.trained).count == 29)
+        let after = all.filter { $0.number >= proposed }
+        #expect(after.count == 29, "the abandoned numbers are not reused")
+        #expect(Set(finishedBefore.map(\.parameters)).isDisjoint(with: Set(after.map(\.parameters))))
+        #expect(Set(all.map(\.parameters)).count == 50)
+    }
+
+    /// TPE proposing one point per freed slot, with the running ones as constant liars, still finds better
+    /// points than random search on a separable objective.
+    @Test func streamingTPEStillBeatsRandom() async throws {
+        let space = try syntheticSpace(layers: 5, choices: 16)
+        var tpeTotal = 0.0, randomTotal = 0.0, tpeWins = 0
+        let seeds: [UInt64] = Array(1...8)
+        for seed in seeds {
+            let objective = SeparableObjective(layers: 5, choices: 16, seed: seed &* 7919)
+            func regret(_ sampler: SamplerKind) async throws -> Double {
+                var settings = syntheticSettings(space: space, trials: 160, population: 16, sampler: sampler)
+                settings.seed = seed
+                let outcome = try await AlaCarteStudy(space: space, settings: settings,
+                                                      evaluator: StreamingSyntheticEvaluator(objective: objective),
+                                                      store: try SQLiteStudyStore(inMemoryNamed: "s\(seed)\(sampler)")).run()
+                return objective.optimum - outcome.bestObjective
+            }
+            let t = try await regret(.tpe), r = try await regret(.random)
+            tpeTotal += t
+            randomTotal += r
+            if t < r { tpeWins += 1 }
+        }
+        #expect(tpeTotal < 0.7 * randomTotal, "TPE regret \(tpeTotal / 8) vs random \(randomTotal / 8)")
+        #expect(tpeWins >= 6, "TPE won on \(tpeWins) of 8 seeds")
+    }
+}
