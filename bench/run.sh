@@ -6,8 +6,8 @@
 #   P=256 L=10 EPOCHS=20 bash bench/run.sh
 #   AFSEARCH=.build-x/release/afsearch bash bench/run.sh   # use this binary (default: builds .build/release)
 #
-# Peers: PyTorch from Debian's python3-torch (for /usr/bin/python3; installed with apt when missing and we are
-# root); JAX into bench/.venv (pip). A peer that cannot be installed is skipped with a message.
+# Peers: PyTorch from PyPI and JAX, both with pip into bench/.venv (git-ignored; PyTorch by
+# bench/peers/setup-torch.sh). A peer that cannot be installed is skipped with a message.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 P=${P:-64} L=${L:-5} N=${N:-1000} EPOCHS=${EPOCHS:-50}
@@ -29,13 +29,8 @@ fi
 
 # --- peers' environments -------------------------------------------------------------------------------
 have_torch=0
-if $SYS_PY -c "import torch" 2>/dev/null; then have_torch=1
-elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  say "installing python3-torch (apt)"
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch) >&2 \
-    && $SYS_PY -c "import torch" 2>/dev/null && have_torch=1
-fi
-[ $have_torch = 1 ] || say "skipping the PyTorch peer: 'import torch' fails for $SYS_PY (install Debian's python3-torch)"
+bash bench/peers/setup-torch.sh >&2 && have_torch=1
+[ $have_torch = 1 ] || say "skipping the PyTorch peer: bench/peers/setup-torch.sh could not install torch into $VENV"
 
 have_jax=0
 if [ ! -x "$VENV/bin/python" ]; then
@@ -47,8 +42,8 @@ if [ -x "$VENV/bin/python" ]; then
   "$VENV/bin/python" -c "import jax" 2>/dev/null && have_jax=1
 fi
 [ $have_jax = 1 ] || say "skipping the JAX peer: could not create $VENV with jax (pip install jax jaxlib)"
-# safetensors for /usr/bin/python3 (used by the PyTorch interop test, not by the benchmark itself)
-if [ $have_torch = 1 ] && ! PYTHONPATH=$VENV/torch-extras $SYS_PY -c "import safetensors" 2>/dev/null && [ -x "$VENV/bin/pip" ]; then
+# safetensors for /usr/bin/python3 when it has Debian's torch (the PyTorch interop tests use that, not the benchmark)
+if $SYS_PY -c "import torch" 2>/dev/null && ! PYTHONPATH=$VENV/torch-extras $SYS_PY -c "import safetensors" 2>/dev/null && [ -x "$VENV/bin/pip" ]; then
   "$VENV/bin/pip" install -q --no-deps --target "$VENV/torch-extras" safetensors >&2 || true
 fi
 
@@ -58,7 +53,7 @@ say "afsearch bench train P=$P L=$L n=$N epochs=$EPOCHS"
   || { say "afsearch bench train failed"; exit 1; }
 if [ $have_torch = 1 ]; then
   say "PyTorch peer"
-  $SYS_PY bench/peers/torch_loop.py --population "$P" --layers "$L" --samples "$N" --epochs "$EPOCHS" > "$TMP/torch.json" || rm -f "$TMP/torch.json"
+  "$VENV/bin/python" bench/peers/torch_loop.py --population "$P" --layers "$L" --samples "$N" --epochs "$EPOCHS" > "$TMP/torch.json" || rm -f "$TMP/torch.json"
 fi
 if [ $have_jax = 1 ]; then
   say "JAX peer (vmap, lax.switch over activations)"

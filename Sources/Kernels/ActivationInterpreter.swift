@@ -39,7 +39,7 @@ public enum ActivationInterpreter {
             __global float* A = a + (size_t)c * cstride + (size_t)r * stride + j0;
             __global float* Z = z + (size_t)c * cstride + (size_t)r * stride + j0;
             const int nvalid = r < rows ? clamp(cols - j0, 0, AFI_SPAN) : 0;
-            const uint base = af_pass_base(seeds[c], pass);
+            const uint base = af_candidate_base(seeds, c, pass);
             float v[AFI_REGS][AFI_SPAN];
             for (int j = 0; j < AFI_SPAN; j++) v[0][j] = j < nvalid ? A[j] : 0.0f;
             if (training) for (int j = 0; j < AFI_SPAN; j++) Z[j] = v[0][j];
@@ -138,7 +138,7 @@ public enum ActivationInterpreter {
             __global float* G = g + (size_t)c * cstride + (size_t)r * stride + j0;
             __global const float* Z = z + (size_t)c * cstride + (size_t)r * stride + j0;
             const int nvalid = r < rows ? clamp(cols - j0, 0, AFI_SPAN) : 0;
-            const uint base = af_pass_base(seeds[c], pass);
+            const uint base = af_candidate_base(seeds, c, pass);
             float v[AFI_REGS][AFI_SPAN], t[AFI_REGS][AFI_SPAN];
             for (int j = 0; j < AFI_SPAN; j++) { v[0][j] = j < nvalid ? Z[j] : 0.0f; t[0][j] = 1.0f; }
             afi_walk_tangent(tape, tape_const, at, v, t, base, layer, r, j0);

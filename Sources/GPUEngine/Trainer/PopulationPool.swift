@@ -40,6 +40,8 @@ public struct PoolStatistics: Sendable, Equatable, Codable {
     public var compileSeconds = 0.0
     public var trainSeconds = 0.0
     public var evaluateSeconds = 0.0
+    /// Device seconds per kernel, with `PopulationTrainer.profileKernels`.
+    public var kernelSeconds: [String: Double] = [:]
     /// candidate-epochs trained / slot-epochs launched.
     public var utilisation: Double { slotEpochs > 0 ? Double(candidateEpochs) / Double(slotEpochs) : 0 }
     public init(slots: Int) { self.slots = slots }
@@ -251,6 +253,8 @@ public final class PopulationPool {
                 try finished(result)
             }
         }
+        try session.collectProfile()
+        stats.kernelSeconds = session.kernelSeconds
         stats.trainSeconds = PopulationTrainer.seconds(since: clock) - evalSeconds
         stats.evaluateSeconds = evalSeconds
         return stats

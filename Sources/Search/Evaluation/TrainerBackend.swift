@@ -46,9 +46,10 @@ public struct TrainerBackend: PopulationTrainingBackend {
     /// `vocabulary`: the menu the populations are drawn from, compiled into one program for all of them
     /// (`PopulationTrainer.vocabulary`).
     public static func openCL(device: ComputeDevice, identity: CandidateIdentity = .structural,
-                              vocabulary: [ActivationExpr] = []) -> TrainerBackend {
+                              vocabulary: [ActivationExpr] = [], profileKernels: Bool = false) -> TrainerBackend {
         let trainer = PopulationTrainer(device: device)
         trainer.vocabulary = vocabulary
+        trainer.profileKernels = profileKernels
         return TrainerBackend(deviceDescription: device.info.name, identity: identity, train: {
             try trainer.train(candidates: $0, spec: $1, config: $2, train: $3, validation: $4, test: $5)
         }, stream: { spec, config, train, validation, slots, next, finished in

@@ -1,0 +1,143 @@
+import Datasets
+import Foundation
+import GPUEngine
+import Kernels
+
+/// Study 1's real protocol end to end (`afsearch bench alacarte`): random per-layer choices from the menu,
+/// full-batch Adam with early stopping, one eval-mode validation pass per epoch, trials streamed through the
+/// slot pool; and the same protocol run one trial after another by a PyTorch peer (bench/peers/alacarte_torch.py)
+/// on the same split, so the two can be compared as candidate-epochs the early-stopping rule needed per second.
+public enum AlaCarteBenchmark {
+    /// afsearch's side of one dataset.
+    public struct Run: Codable, Sendable {
+        public var dataset: String
+        public var trainRows: Int
+        public var validationRows: Int
+        public var trials: Int
+        public var population: Int
+        /// Wall seconds of the study (program build excluded; the final test scoring of the best trial included).
+        public var wallSeconds: Double
+        public var compileSeconds: Double
+        /// Epochs the trained trials ran (what the protocol needed), and trials trained (duplicates excluded).
+        public var candidateEpochs: Int
+        public var trained: Int
+        public var diverged: Int
+        public var medianEpochs: Double
+        public var pool: PoolStatistics?
+        public var trialsPerSecond: Double { wallSeconds > 0 ? Double(trials) / wallSeconds : 0 }
+        public var candidateEpochsPerSecond: Double { wallSeconds > 0 ? Double(candidateEpochs) / wallSeconds : 0 }
+        /// Share of the training steps that ran the fused row pass.
+        public var fusedShare: Double? { pool.map { $0.steps > 0 ? Double($0.fusedSteps) / Double($0.steps) : 0 } }
+    }
+
+    /// What the PyTorch peer printed (one JSON line).
+    public struct PeerRun: Codable, Sendable {
+        public var trials: Int
+        public var candidateEpochs: Int
+        public var wallSeconds: Double
+        public var trialsPerSecond: Double
+        public var candidateEpochsPerSecond: Double
+        public var medianEpochs: Double
+        public var diverged: Int
+        public var torchVersion: String
+        public var threads: Int
+        enum CodingKeys: String, CodingKey {
+            case trials, diverged, threads
+            case candidateEpochs = "candidate_epochs", wallSeconds = "wall_seconds", trialsPerSecond = "trials_per_second"
+            case candidateEpochsPerSecond = "candidate_epochs_per_second", medianEpochs = "median_epochs"
+            case torchVersion = "torch_version"
+        }
+    }
+
+    /// Runs a random-search study of `trials` trials over `menu` on `splits` with `population` slots, in an
+    /// in-memory store. The menu's program is built before the clock starts (`compileSeconds`).
+    public static func run(dataset: String, splits: SearchSplits, setup: TrainingSetup, menu: [MenuChoice], trials: Int,
+                           population: Int, seed: UInt64, device: ComputeDevice, profileKernels: Bool = false,
+                           progress: (@Sendable (AlaCarteProgress) -> Void)? = nil) async throws -> Run {
+        let backend = TrainerBackend.openCL(device: device, identity: .expressionLanguage, vocabulary: menu.map(\.expression),
+                                            profileKernels: profileKernels)
+        let space = try AlaCarteSpace(menu: menu, layers: setup.slotCount)
+        let compileClock = ContinuousClock.now
+        // One short trial builds the menu's program (cached from then on), outside the timed study.
+        var warmSetup = setup
+        warmSetup.epochs = 1
+        _ = try await backend.train(population: [Array(repeating: .x, count: setup.slotCount)], setup: warmSetup,
+                                    splits: splits, evaluateTest: false)
+        let compile = compileClock.duration(to: .now)
+
+        let store = try SQLiteStudyStore(inMemoryNamed: "bench-\(dataset)")
+        let settings = AlaCarteSettings(
+            dataset: dataset, layers: setup.slotCount, trials: trials, sampler: .random, population: population,
+            seed: seed, menuName: "bench", menuEntries: menu.map(\.name), training: setup)
+        let evaluator = PopulationEvaluator(backend: backend, setup: setup, splits: splits, identity: .expressionLanguage,
+                                            store: store)
+        let study = try AlaCarteStudy(space: space, settings: settings, evaluator: evaluator, store: store)
+        let clock = ContinuousClock.now
+        let outcome = try await study.run(progress: progress)
+        let wall = clock.duration(to: .now)
+        let trained = try store.trials(states: TrialState.finished, group: nil).filter { $0.duplicateOf == nil }
+        let epochs = trained.compactMap(\.epochs).sorted()
+        let median = epochs.isEmpty ? 0 : Double(epochs[(epochs.count - 1) / 2] + epochs[epochs.count / 2]) / 2
+        return Run(dataset: dataset, trainRows: splits.train.rowCount, validationRows: splits.validation.rowCount,
+                   trials: outcome.trialsFinished, population: population, wallSeconds: seconds(wall),
+                   compileSeconds: seconds(compile), candidateEpochs: epochs.reduce(0, +), trained: trained.count,
+                   diverged: outcome.divergedCount, medianEpochs: median, pool: outcome.pool)
+    }
+
+    /// Writes a split as the peer reads it: a header, then the (standardised) features and the label per row.
+    public static func writeCSV(_ data: LabeledData, to url: URL) throws {
+        var text = (0..<data.featureCount).map { "f\($0)" }.joined(separator: ",") + ",label\n"
+        text.reserveCapacity(data.rowCount * (data.featureCount * 12 + 4))
+        for r in 0..<data.rowCount {
+            let row = data.features[(r * data.featureCount)..<((r + 1) * data.featureCount)]
+            text += row.map { "\($0)" }.joined(separator: ",") + ",\(data.labels[r])\n"
+        }
+        try text.write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    /// Runs the PyTorch peer on the same split and protocol and reads its JSON line.
+    public static func runPeer(python: String, script: String, splits: SearchSplits, setup: TrainingSetup, trials: Int,
+                               seed: UInt64, threads: Int) throws -> PeerRun {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("afsearch-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let train = folder.appendingPathComponent("train.csv"), validation = folder.appendingPathComponent("validation.csv")
+        try writeCSV(splits.train, to: train)
+        try writeCSV(splits.validation, to: validation)
+        var arguments = [script, "--train", train.path, "--validation", validation.path, "--trials", "\(trials)",
+                         "--layers", "\(setup.slotCount)", "--hidden", "\(setup.hiddenWidths.first ?? 64)",
+                         "--max-epochs", "\(setup.epochs)", "--lr", "\(setup.learningRate)", "--seed", "\(seed)",
+                         "--threads", "\(threads)", "--min-delta", "\(setup.earlyStopMinDelta)"]
+        arguments += ["--patience", "\(setup.earlyStopPatience ?? setup.epochs + 1)"]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.standardError
+        try process.run()
+        let bytes = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0,
+              let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").last(where: { $0.hasPrefix("{") })
+        else {
+            throw BenchmarkError.peerFailed("\(python) \(script) exited with status \(process.terminationStatus)")
+        }
+        do {
+            return try JSONDecoder().decode(PeerRun.self, from: Data(line.utf8))
+        } catch {
+            throw BenchmarkError.peerFailed("could not read the peer's JSON line (\(error)): \(line.prefix(200))")
+        }
+    }
+
+    public enum BenchmarkError: Error, CustomStringConvertible {
+        case peerFailed(String)
+        public var description: String {
+            switch self { case .peerFailed(let s): return "PyTorch peer failed: \(s)" }
+        }
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+}

@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import GPUEngine
+import Search
+
+/// `afsearch bench alacarte`: study 1's protocol end to end, against a sequential PyTorch peer of it.
+struct BenchAlacarteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "alacarte",
+        abstract: "Study 1's protocol end to end (early stopping, the full menu) against a sequential PyTorch loop.",
+        discussion: """
+            Per dataset: a random-search study of --trials trials with --population slots (continuous training), \
+            then the PyTorch peer (bench/peers/alacarte_torch.py, run with --python) on the same split for \
+            --peer-trials trials. Compared as candidate-epochs the early-stopping rule needed per second of wall \
+            time (trials/s alone depends on which functions each side drew); slot utilisation = candidate-epochs \
+            trained / slot-epochs launched. Set up the peer with `bash bench/peers/setup-torch.sh`.
+            """)
+
+    @OptionGroup var common: BenchDeviceOptions
+
+    @Option(name: .long, help: "Comma-separated datasets (registry names or files).")
+    var datasets = "sklearn/digits,sklearn/wine,keel/satimage"
+
+    @Option(name: .long, help: "Trials of afsearch's study per dataset.")
+    var trials = 512
+
+    @Option(name: .long, help: "Slots of the pool (candidates training at once).")
+    var population = 64
+
+    @Option(name: .long, help: "Linear layers (each with its own activation, the last included).")
+    var layers = 5
+
+    @Option(name: .long, help: "Epochs at most per trial (study 1: 300).")
+    var epochs = 300
+
+    @Option(name: .long, help: "Early stopping: epochs of training-accuracy gain < 0.001 (study 1: 10).")
+    var patience = 10
+
+    @Option(name: .long, help: "Seed of the split, the sampler and the weights.")
+    var seed: UInt64 = 0
+
+    @Option(name: .long, help: "Menu (paper1, or a comma-separated list of expressions).")
+    var menu = "paper1"
+
+    @Option(name: .long, help: "Trials of the PyTorch peer per dataset (0: no peer).")
+    var peerTrials = 128
+
+    @Option(name: .long, help: "Python with PyTorch for the peer.")
+    var python = "bench/.venv/bin/python"
+
+    @Option(name: .long, help: "The peer script.")
+    var peerScript = "bench/peers/alacarte_torch.py"
+
+    @Option(name: .long, help: "The peer's torch threads (0: torch's default).")
+    var peerThreads = 1
+
+    @Flag(name: .long, help: "Print device seconds per kernel of afsearch's study.")
+    var profile = false
+
+    struct Report: Encodable {
+        var device: String
+        var runs: [Entry]
+        struct Entry: Encodable {
+            var afsearch: AlaCarteBenchmark.Run
+            var peer: AlaCarteBenchmark.PeerRun?
+            var candidateEpochRatio: Double?
+            var trialRatio: Double?
+        }
+    }
+
+    func validate() throws {
+        guard trials >= 1 else { throw ValidationError("--trials must be at least 1, got \(trials)") }
+        guard population >= 1 else { throw ValidationError("--population must be at least 1, got \(population)") }
+        guard layers >= 1 else { throw ValidationError("--layers must be at least 1, got \(layers)") }
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        guard patience >= 0 else { throw ValidationError("--patience must be 0 or more, got \(patience)") }
+        guard peerTrials >= 0 else { throw ValidationError("--peer-trials must be 0 or more, got \(peerTrials)") }
+        guard peerThreads >= 0 else { throw ValidationError("--peer-threads must be 0 or more, got \(peerThreads)") }
+        if peerTrials > 0 {
+            guard FileManager.default.isExecutableFile(atPath: python) else {
+                throw ValidationError("--python \(python) is not an executable; set up the peer with `bash bench/peers/setup-torch.sh`, or pass --peer-trials 0")
+            }
+            guard FileManager.default.fileExists(atPath: peerScript) else {
+                throw ValidationError("--peer-script \(peerScript) does not exist (run from the repository root, or pass --peer-trials 0)")
+            }
+        }
+    }
+
+    func run() async throws {
+        let names = datasets.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !names.isEmpty else { throw ValidationError("--datasets is empty") }
+        let device = try ComputeDevice.select(common.device)
+        let choices = try AlacarteMenus.resolve(menu).choices
+        var options = try AlacarteTrainingOptions.parse([])
+        options.seed = seed
+        let setup = TrainingSetup(hiddenWidths: Array(repeating: 64, count: max(layers - 1, 0)), slotCount: layers,
+                                  epochs: epochs, learningRate: 0.001, earlyStopPatience: patience > 0 ? patience : nil,
+                                  seed: seed, objective: .train, selection: .final)
+        let log = { (s: String) in if !common.json { print(s) } }
+        log("device: \(device.info.name)")
+        log("study 1's protocol: \(layers) layers of 64, \(choices.count) functions, Adam 1e-3 full batch, ≤ \(epochs) epochs, "
+            + "early stop after \(patience) epochs of gain < 0.001, random search, population \(population)")
+        var report = Report(device: device.info.name, runs: [])
+        for name in names {
+            let splits = try AlacarteData.splits(dataset: name, seed: seed, options: options)
+            let line = ProgressLine(enabled: !common.json)
+            let run = try await AlaCarteBenchmark.run(
+                dataset: name, splits: splits, setup: setup, menu: choices, trials: trials, population: population,
+                seed: seed, device: device, profileKernels: profile) { line.update("\(name): " + AlacarteCommand.describe($0)) }
+            line.finish()
+            var entry = Report.Entry(afsearch: run)
+            log(String(format: "%@ (%d train / %d validation rows): afsearch %d trials in %.1f s (program build %.1f s before): "
+                       + "%.2f trials/s, %.0f candidate-epochs/s (median %.0f epochs, %d diverged), slot utilisation %.1f %%, fused steps %.0f %%",
+                       name, run.trainRows, run.validationRows, run.trials, run.wallSeconds, run.compileSeconds,
+                       run.trialsPerSecond, run.candidateEpochsPerSecond, run.medianEpochs, run.diverged,
+                       100 * (run.pool?.utilisation ?? 0), 100 * (run.fusedShare ?? 0)))
+            if profile, let kernels = run.pool?.kernelSeconds {
+                for (k, v) in kernels.sorted(by: { $0.value > $1.value }) { log("    " + benchPadded(k, 26, left: true) + String(format: " %8.3f s", v)) }
+            }
+            if peerTrials > 0 {
+                let peer = try AlaCarteBenchmark.runPeer(python: python, script: peerScript, splits: splits, setup: setup,
+                                                         trials: peerTrials, seed: seed, threads: peerThreads)
+                entry.peer = peer
+                entry.candidateEpochRatio = peer.candidateEpochsPerSecond > 0 ? run.candidateEpochsPerSecond / peer.candidateEpochsPerSecond : nil
+                entry.trialRatio = peer.trialsPerSecond > 0 ? run.trialsPerSecond / peer.trialsPerSecond : nil
+                log(String(format: "%@: PyTorch %@ (%d thread%@) %d trials in %.1f s: %.2f trials/s, %.0f candidate-epochs/s (median %.0f epochs, %d diverged)",
+                           name, peer.torchVersion, peer.threads, peer.threads == 1 ? "" : "s", peer.trials, peer.wallSeconds,
+                           peer.trialsPerSecond, peer.candidateEpochsPerSecond, peer.medianEpochs, peer.diverged))
+                log(String(format: "%@: afsearch / PyTorch = %.2f× candidate-epochs/s, %.2f× trials/s",
+                           name, entry.candidateEpochRatio ?? 0, entry.trialRatio ?? 0))
+            }
+            report.runs.append(entry)
+        }
+        if common.json { try printBenchJSON(report) }
+    }
+}

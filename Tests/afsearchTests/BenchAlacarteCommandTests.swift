@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+
+/// `afsearch bench alacarte` on a tiny workload: afsearch's streamed study, then a stand-in peer (a shell
+/// script in the peer's place) that checks the split files it is given and answers with the peer's JSON line.
+@Suite struct BenchAlacarteCommandTests {
+    static func csv() -> String {
+        var lines = ["f0,f1,f2,f3,label"]
+        for i in 0..<72 {
+            let k = i % 3
+            let features = (0..<4).map { j in (j == k ? 2.0 : 0.0) + 0.4 * sin(Double(i * 7 + j * 13)) }
+            lines.append(features.map { String(format: "%.4f", $0) }.joined(separator: ",") + ",\(k)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Prints the peer's JSON with the row counts of the CSVs it was handed (header excluded).
+    static let standIn = """
+        while [ $# -gt 0 ]; do case "$1" in --train) train=$2;; --validation) val=$2;; --trials) trials=$2;; esac; shift; done
+        head -1 "$train" | grep -q '^f0,f1,f2,f3,label$' || { echo "bad header" >&2; exit 3; }
+        tr=$(($(wc -l < "$train") - 1)); va=$(($(wc -l < "$val") - 1))
+        echo "{\\"trials\\": $trials, \\"candidate_epochs\\": $((trials * 10)), \\"wall_seconds\\": 2.0, \\"trials_per_second\\": 1.5, \\"candidate_epochs_per_second\\": 15.0, \\"median_epochs\\": 10, \\"diverged\\": 0, \\"torch_version\\": \\"stand-in $tr/$va\\", \\"threads\\": 1}"
+        """
+
+    @Test func benchAlacarteStreamsAStudyAndComparesItWithThePeer() throws {
+        let cli = try CLI()
+        let data = cli.root.appendingPathComponent("tiny.csv"), peer = cli.root.appendingPathComponent("peer.sh")
+        try Self.csv().write(to: data, atomically: true, encoding: .utf8)
+        try Self.standIn.write(to: peer, atomically: true, encoding: .utf8)
+        let result = try cli.run(["bench", "alacarte", "--datasets", data.path, "--trials", "12", "--population", "4",
+                                  "--layers", "3", "--epochs", "15", "--patience", "3", "--menu", "relu,tanh,prelu(x; a=0.25),softmax",
+                                  "--peer-trials", "5", "--python", "/bin/sh", "--peer-script", peer.path, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(result.json as? [String: Any], "\(result.stdout)")
+        let entry = try #require((report["runs"] as? [[String: Any]])?.first)
+        let run = try #require(entry["afsearch"] as? [String: Any])
+        #expect(run["trials"] as? Int == 12)
+        #expect((run["candidateEpochs"] as? Int ?? 0) >= 12, "every trial trained at least one epoch")
+        let pool = try #require(run["pool"] as? [String: Any])
+        #expect(pool["slots"] as? Int == 4)
+        #expect((pool["candidateEpochs"] as? Int ?? 0) <= (pool["slotEpochs"] as? Int ?? 0))
+        let peerRun = try #require(entry["peer"] as? [String: Any])
+        // 72 rows: 30 % test, then 20 % of the rest for validation; the peer saw the same split.
+        let trainRows = try #require(run["trainRows"] as? Int), validationRows = try #require(run["validationRows"] as? Int)
+        #expect(peerRun["torch_version"] as? String == "stand-in \(trainRows)/\(validationRows)")
+        #expect(peerRun["trials"] as? Int == 5)
+        let ratio = try #require(entry["candidateEpochRatio"] as? Double)
+        #expect(abs(ratio - (run["wallSeconds"] as? Double).map { Double(run["candidateEpochs"] as! Int) / $0 / 15.0 }!) < 1e-9)
+
+        let noPeer = try cli.run(["bench", "alacarte", "--datasets", data.path, "--python", cli.root.appendingPathComponent("none").path])
+        #expect(noPeer.status != 0)
+        #expect(noPeer.stderr.contains("setup-torch.sh"), "\(noPeer.stderr)")
+    }
+}
