@@ -1,10 +1,11 @@
-// mlp_fastmath: expm1, log1p and erfc from exp, bit operations, + - * / and selects only, for the
+// mlp_fastmath: expm1, log1p, erfc, sinh, cosh and atan from exp, bit operations, + - * / and selects only, for the
 // trainer's program. PoCL 3.1 calls its scalar expm1/log1p/erfc/log (and fma) once per element and cannot
 // vectorise the activation loops that use them (per 64x64 forward layer: elu 12x, gelu 50x, softplus
 // 29x, mish 40x the cost of identity), while exp and arithmetic vectorise. The host includes this file
 // before the generated activation code and maps the three names onto these functions there only.
 // Accuracy over all floats (NaN, infinities and signed zeros as C99), measured against double libm:
-//   af_fm_expm1 < 1 ulp, af_fm_log1p < 2.5 ulp, af_fm_erfc absolute error < 4e-7, relative < 7e-6.
+//   af_fm_expm1 < 1 ulp, af_fm_log1p < 2.5 ulp, af_fm_erfc absolute error < 4e-7, relative < 7e-6;
+//   af_fm_sinh, af_fm_cosh <= 4 ulp, af_fm_atan <= 3 ulp (TrainerFastMathTests).
 
 // expm1: below |x| = 1/2 the Taylor series to x^10/10! (truncation < 1e-9 relative), else exp(x) - 1,
 // whose cancellation costs at most a factor e^x / (e^x - 1) < 2.6 on exp's own rounding.
@@ -84,4 +85,40 @@ inline float af_fm_erfc(float x) {
     float r = t * exp((p - zl * (zc + zh)) - zh * zh);
     r = select(r, x, isnan(x));
     return x >= 0.0f ? r : 2.0f - r;
+}
+
+// sinh and cosh from one exp: h = e^|x| / 2 as (e/2) e with e = exp(|x|/2) (exact halving; finite up to
+// where h itself overflows, past e^|x|'s own overflow at 88.7), sinh = h - 1/(4h), cosh = h + 1/(4h); sinh
+// below |x| = 1/2 from expm1's series, (expm1(|x|) - expm1(-|x|)) / 2, where h - 1/(4h) would cancel.
+// Straight-line, so the loops vectorise (PoCL's sinh/cosh are scalar calls per element).
+inline float af_fm_half_exp(float a) {
+    const float e = exp(0.5f * a);
+    return (0.5f * e) * e;
+}
+inline float af_fm_sinh(float x) {
+    const float a = fabs(x);
+    const float h = af_fm_half_exp(a);
+    const float small = 0.5f * (af_fm_expm1(a) - af_fm_expm1(-a));
+    const float r = a < 0.5f ? small : h - 0.25f / h;
+    return copysign(r, x);
+}
+inline float af_fm_cosh(float x) {
+    const float h = af_fm_half_exp(fabs(x));
+    return h + 0.25f / h;
+}
+
+// atan: |x| > tan(3pi/8) -> pi/2 - atan(1/|x|); |x| > tan(pi/8) -> pi/4 + atan((|x|-1)/(|x|+1)); then an odd
+// polynomial z + z^3 P(z^2) on |z| <= tan(pi/8) (Cephes' single-precision minimax coefficients). NaN
+// propagates through the arithmetic; +-inf give +-pi/2.
+inline float af_fm_atan(float x) {
+    const float a = fabs(x);
+    const bool big = a > 2.414213562373095f, mid = a > 0.414213562373095f;
+    const float z = big ? -1.0f / a : (mid ? (a - 1.0f) / (a + 1.0f) : a);
+    const float base = big ? 1.570796326794897f : (mid ? 0.785398163397448f : 0.0f);
+    const float z2 = z * z;
+    float p = 8.05374449538e-2f;
+    p = p * z2 - 1.38776856032e-1f;
+    p = p * z2 + 1.99777106478e-1f;
+    p = p * z2 - 3.33329491539e-1f;
+    return copysign(base + (z + z * (z2 * p)), x);
 }

@@ -24,8 +24,9 @@ __kernel void mlp_gather(
     dst_labels[r] = labels[src];
 }
 
-// One row of a layer-wise function; z may equal y. Max-shifted so exp never overflows; Gumbel noise is
-// recomputed from its key (no scratch), so both passes see the same sample.
+// One row of a layer-wise function; z may equal y. Max-shifted so exp never overflows. The shifted inputs
+// (with the Gumbel sample, recomputed from its key, so both passes see the same noise), then their exps,
+// are kept in y between the loops: each element's noise (two logs) and exp are computed once.
 inline void mlp_layerwise_row(int id, __global const float* z, __global float* y, int width,
                               uint base, int layer, int row)
 {
@@ -34,21 +35,20 @@ inline void mlp_layerwise_row(int id, __global const float* z, __global float* y
     float m = -INFINITY;
     for (int j = 0; j < width; j++) {
         const float t = sign * z[j] + (gumbel ? af_gumbel(af_element_key(base, layer, row, j)) : 0.0f);
+        y[j] = t;
         m = fmax(m, t);
     }
     float s = 0.0f;
     for (int j = 0; j < width; j++) {
-        const float t = sign * z[j] + (gumbel ? af_gumbel(af_element_key(base, layer, row, j)) : 0.0f);
-        s += exp(t - m);
+        const float e = exp(y[j] - m);
+        if (id != MLP_LW_LOG_SOFTMAX) y[j] = e;
+        s += e;
     }
     if (id == MLP_LW_LOG_SOFTMAX) {
         const float lse = m + log(s);
-        for (int j = 0; j < width; j++) y[j] = z[j] - lse;
+        for (int j = 0; j < width; j++) y[j] = y[j] - lse;
     } else {
-        for (int j = 0; j < width; j++) {
-            const float t = sign * z[j] + (gumbel ? af_gumbel(af_element_key(base, layer, row, j)) : 0.0f);
-            y[j] = exp(t - m) / s;
-        }
+        for (int j = 0; j < width; j++) y[j] = y[j] / s;
     }
 }
 

@@ -3,7 +3,7 @@ import Testing
 import Kernels
 @testable import GPUEngine
 
-/// The trainer's program maps `expm1`, `log1p` and `erfc` onto kernels/mlp_fastmath.cl. These tests hold
+/// The trainer's program maps `expm1`, `log1p`, `erfc`, `sinh`, `cosh` and `atan` onto kernels/mlp_fastmath.cl. These tests hold
 /// those forms to double-precision libm on the device, and the activations built from them (ELU, GELU,
 /// softplus, Mish) to the Double reference trainer.
 @Suite(.serialized) struct TrainerFastMathTests {
@@ -70,6 +70,52 @@ import Kernels
             #expect(same(y.log1p, Foundation.log1p(x)), "log1p(\(x)) = \(y.log1p)")
             #expect(same(y.erfc, Foundation.erfc(x)), "erfc(\(x)) = \(y.erfc)")
         }
+    }
+
+    /// sinh, cosh and atan through the trainer's prologue.
+    static let hyperbolicProgram: ComputeProgram = {
+        let kernel = """
+        __kernel void fm_hyp(__global const float* x, __global float* out, const int n) {
+            const int i = get_global_id(0);
+            if (i >= n) return;
+            out[3 * i] = sinh(x[i]);
+            out[3 * i + 1] = cosh(x[i]);
+            out[3 * i + 2] = atan(x[i]);
+        }
+        """
+        let source = PopulationProgram.fastMathPrologue + kernel + "\n" + PopulationProgram.fastMathEpilogue
+        return try! TrainerFixture.device.program(source: source)
+    }()
+
+    @Test func sinhCoshAtanMatchDoubleLibmAndC99() throws {
+        var xs: [Float] = stride(from: Float(-95), to: 95, by: 0.0173).map { $0 }
+        var m: Float = 1e-30
+        while m < 1e38 { xs += [m, -m]; m *= 1.37 }
+        let special: [Float] = [0, -0.0, .infinity, -.infinity, .nan, 88, 88.5, 89.4, -89.4, 0.5, -0.5, 2.414_213_6, 0.414_213_57]
+        xs += special
+        let device = TrainerFixture.device
+        let input = try device.buffer(xs)
+        let output = try device.buffer(Float.self, count: 3 * xs.count)
+        _ = try Self.hyperbolicProgram.kernel("fm_hyp").launch(global: [xs.count], args: input, output, Int32(xs.count))
+        let o = try output.download()
+        var worst = (sinh: 0.0, cosh: 0.0, atan: 0.0)
+        func same(_ a: Float, _ b: Float) -> Bool { (a.isNaN && b.isNaN) || (a == b && a.sign == b.sign) }
+        for (i, x) in xs.enumerated() {
+            let d = Double(x)
+            let refs = [Foundation.sinh(d), Foundation.cosh(d), Foundation.atan(d)]
+            if !x.isFinite || x == 0 {
+                for k in 0..<3 { #expect(same(o[3 * i + k], Float(refs[k])), "function \(k) at \(x): \(o[3 * i + k])") }
+                continue
+            }
+            // Where the float result is subnormal the device may flush it: compare those absolutely.
+            func err(_ v: Float, _ r: Double) -> Double { Float(r).magnitude < Float.leastNormalMagnitude ? 0 : Self.ulps(v, r) }
+            worst.sinh = max(worst.sinh, err(o[3 * i], refs[0]))
+            worst.cosh = max(worst.cosh, err(o[3 * i + 1], refs[1]))
+            worst.atan = max(worst.atan, err(o[3 * i + 2], refs[2]))
+        }
+        #expect(worst.sinh <= 4, "sinh: \(worst.sinh) ulp")
+        #expect(worst.cosh <= 4, "cosh: \(worst.cosh) ulp")
+        #expect(worst.atan <= 3, "atan: \(worst.atan) ulp")
     }
 
     @Test func eluGeluSoftplusMishMatchReferenceFor20AdamSteps() throws {
