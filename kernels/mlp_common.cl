@@ -76,10 +76,12 @@ inline uint af_element_key(uint base, int layer, int row, int col) {
     h = af_mix32(h + (uint)col * 0xc2b2ae35u);
     return h | 1u;
 }
-// Gumbel(0,1) from a key: u in (0,1) from 24 bits, exactly as CounterRNG.openUniform.
+// Gumbel(0,1) from a key: u in (0,1) from 24 bits, exactly as CounterRNG.openUniform. Both logs take positive
+// normal floats, so mlp_fastmath.cl's straight-line log (which every trainer program includes) serves: PoCL's
+// log is a scalar library call, and Gumbel-softmax rows spent most of their time in it.
 inline float af_gumbel(uint key) {
     float u = ((float)(af_mix32(key ^ 0x68e31da4u) >> 8) + 0.5f) * 0x1p-24f;
-    return -log(-log(u));
+    return -af_fm_log(-af_fm_log(u));
 }
 
 // The key an element-wise activation sees: 0 in evaluation; in training a per-element key when some

@@ -155,4 +155,33 @@ final class StreamingSyntheticEvaluator: StreamingCandidateEvaluator, @unchecked
         #expect(tpeTotal < 0.7 * randomTotal, "TPE regret \(tpeTotal / 8) vs random \(randomTotal / 8)")
         #expect(tpeWins >= 6, "TPE won on \(tpeWins) of 8 seeds")
     }
+
+    /// On the real trainer (OpenCL, PoCL here): every streamed trial's score is the score the same candidate
+    /// gets in a batch, whatever its slot and the trials it shared the pool with.
+    @Test func streamedTrialsScoreExactlyAsInABatchOnTheRealTrainer() async throws {
+        let menu = try ["relu", "tanh", "prelu(x; a=0.25)", "softmax", "rrelu", "sin"].map {
+            MenuChoice(name: $0, expression: try ActivationExpr.parse($0.contains("(") ? $0 : "\($0)(x)"))
+        }
+        let space = try AlaCarteSpace(menu: menu, layers: 3)
+        let setup = TrainingSetup(hiddenWidths: [8, 8], slotCount: 3, epochs: 25, learningRate: 0.01, earlyStopPatience: 2,
+                                  earlyStopMinDelta: 0.01, seed: 5)
+        let splits = blobSplits(rows: 40, seed: 3)
+        let backend = TrainerBackend.openCL(device: try SearchDeviceFixture.device.get(), vocabulary: menu.map(\.expression))
+        let settings = AlaCarteSettings(dataset: "blobs", layers: 3, trials: 14, sampler: .random, population: 3, seed: 8,
+                                        menuName: "tiny", menuEntries: menu.map(\.name), training: setup)
+        let store = try SQLiteStudyStore(inMemoryNamed: "stream")
+        let streamed = PopulationEvaluator(backend: backend, setup: setup, splits: splits, store: store)
+        #expect(streamed.canStream)
+        let outcome = try await AlaCarteStudy(space: space, settings: settings, evaluator: streamed, store: store).run()
+        #expect(outcome.pool != nil && outcome.pool!.candidatesTrained + outcome.duplicatesSkipped == 14)
+        let trials = try store.trials().filter { $0.duplicateOf == nil }
+        let points = trials.map { space.point(parameters: $0.parameters)! }
+        let batch = try await PopulationEvaluator(backend: backend, setup: setup, splits: splits)
+            .evaluate(points.map(space.candidate))
+        #expect(Set(trials.compactMap(\.epochs)).count > 1, "trials stopped at different epochs")
+        for (trial, score) in zip(trials, batch.scores) {
+            #expect(trial.objective == score.objective, "trial \(trial.number) \(trial.expressions)")
+            #expect(trial.epochs == score.epochs, "trial \(trial.number)")
+        }
+    }
 }

@@ -11,7 +11,7 @@ relu, tanh, sigmoid, elu, silu, gelu, softplus, mish in every hidden layer; logi
 FLOPs per candidate-epoch are counted as 6·n·W, W = weights + biases of one network (forward 2·n·W,
 backward 4·n·W), the same count afsearch bench uses.
 
-Prints one JSON line. Run with Debian's torch:  /usr/bin/python3 bench/peers/torch_loop.py [--population P] ...
+Prints one JSON line. Run with PyPI's torch (bash bench/peers/setup-torch.sh): bench/.venv/bin/python bench/peers/torch_loop.py [--population P] ...
 """
 import argparse
 import json

@@ -44,18 +44,20 @@ public struct TrainerBackend: PopulationTrainingBackend {
 
     /// GPUEngine's OpenCL population trainer on `device`, with the expression language's code generator.
     /// `vocabulary`: the menu the populations are drawn from, compiled into one program for all of them
-    /// (`PopulationTrainer.vocabulary`).
+    /// (`PopulationTrainer.vocabulary`); with one, the backend can also stream candidates drawn from it
+    /// through a slot pool (`stream`), which refills slots without building programs.
     public static func openCL(device: ComputeDevice, identity: CandidateIdentity = .structural,
                               vocabulary: [ActivationExpr] = [], profileKernels: Bool = false) -> TrainerBackend {
         let trainer = PopulationTrainer(device: device)
         trainer.vocabulary = vocabulary
         trainer.profileKernels = profileKernels
-        return TrainerBackend(deviceDescription: device.info.name, identity: identity, train: {
-            try trainer.train(candidates: $0, spec: $1, config: $2, train: $3, validation: $4, test: $5)
-        }, stream: { spec, config, train, validation, slots, next, finished in
+        let stream: StreamFunction = { spec, config, train, validation, slots, next, finished in
             try PopulationPool(trainer: trainer, spec: spec, config: config, train: train, validation: validation, slots: slots)
                 .run(next: next, finished: finished)
-        })
+        }
+        return TrainerBackend(deviceDescription: device.info.name, identity: identity, train: {
+            try trainer.train(candidates: $0, spec: $1, config: $2, train: $3, validation: $4, test: $5)
+        }, stream: vocabulary.isEmpty ? nil : stream)
     }
 
     /// The MLP every candidate shares: inputs → hidden widths → classes, one slot per activated layer.
