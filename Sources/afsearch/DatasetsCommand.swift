@@ -26,32 +26,17 @@ struct DatasetsCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
-    @Option(help: "Data folder (default: $AFSEARCH_DATA, else ~/.cache/afsearch/data).")
-    var dataRoot: String?
+    @OptionGroup var dataOptions: DataOptions
 
     @Flag(help: "List from the registry's table only, without reading present files (fast).")
     var noMeasure = false
 
-    @Option(help: "Missing values: reject (error) or mean (impute column mean / most frequent level).")
-    var impute: String = "reject"
-
-    @Option(help: "For a file path: the label column, by name, 0-based index, or 'last'.")
-    var label: String?
-
     func run() async throws {
-        let root = dataRoot.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? DatasetRegistry.defaultDataRoot
-        guard let policy = MissingValuePolicy(rawValue: impute) else {
-            throw ValidationError("--impute must be one of: \(MissingValuePolicy.allCases.map(\.rawValue).joined(separator: ", ")); got '\(impute)'")
-        }
-        do {
-            if let dataset {
-                try describe(dataset, root: root, options: LoadOptions(missing: policy, labelColumn: label.map(LabelColumn.init(argument:))))
-            } else {
-                try list(root: root)
-            }
-        } catch let error as DatasetError {
-            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
-            throw ExitCode.failure
+        let root = dataOptions.root
+        if let dataset {
+            try describe(dataset, root: root, options: dataOptions.loadOptions)
+        } else {
+            try list(root: root)
         }
     }
 
