@@ -84,3 +84,46 @@ func formatNumber(_ value: Double) -> String {
     if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
     return "\(value)"
 }
+
+extension DataOptions {
+    /// Fails fast, without reading a whole dataset, when `nameOrPath` is neither a present registry dataset
+    /// nor an existing file (the loader's own message: the missing files, or the names it resembles).
+    func checkAvailable(_ nameOrPath: String) throws {
+        if let info = DatasetRegistry.info(named: nameOrPath) {
+            if DatasetRegistry.isPresent(info, dataRoot: root) { return }
+        } else {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: nameOrPath, isDirectory: &isDirectory), !isDirectory.boolValue { return }
+        }
+        _ = try DatasetRegistry.load(nameOrPath, dataRoot: root, options: loadOptions)
+    }
+}
+
+/// A run folder that a command is about to create: when the command fails before it stored any result, the
+/// folder goes again, so the corrected command starts clean instead of meeting "already exists".
+final class NewRunFolder: @unchecked Sendable {
+    let folder: URL
+    private let existed: Bool
+    private let lock = NSLock()
+    private var progressed = false
+
+    init(_ folder: URL) {
+        self.folder = folder
+        existed = FileManager.default.fileExists(atPath: folder.path)
+    }
+
+    /// Called when a result is stored: from then on the folder holds work worth keeping.
+    func markProgress() { lock.withLock { progressed = true } }
+
+    /// Runs `body`; on failure removes the folder if this run created it and stored nothing in it.
+    func run<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            if !existed, !lock.withLock({ progressed }) {
+                try? FileManager.default.removeItem(at: folder)
+            }
+            throw error
+        }
+    }
+}

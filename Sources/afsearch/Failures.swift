@@ -24,9 +24,10 @@ enum ErrorText {
         if let posix = error as? POSIXError { return String(cString: strerror(posix.code.rawValue)) }
         let ns = error as NSError
         if ns.domain == NSCocoaErrorDomain { return describe(CocoaError(CocoaError.Code(rawValue: ns.code), userInfo: ns.userInfo)) }
-        if let text = error as? CustomStringConvertible { return text.description }
         if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
-        return "\(error)"
+        if let localized = error as? LocalizedError, let text = localized.errorDescription { return text }
+        // The dynamic type's own description (every afsearch error has one), not the bridged NSError's.
+        return String(describing: error)
     }
 
     static func describe(_ error: CocoaError) -> String {

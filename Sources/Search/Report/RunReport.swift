@@ -12,6 +12,14 @@ public enum RunReport {
     /// and writes it there (atomically). Returns the file's URL.
     @discardableResult
     public static func write(folder: URL) throws -> URL {
+        let html = try html(folder: folder)
+        let url = folder.appendingPathComponent(fileName)
+        try Data(html.utf8).write(to: url, options: .atomic)
+        return url
+    }
+
+    /// The report of the run in `folder`, built from its files without writing anything.
+    public static func html(folder: URL) throws -> String {
         let evolution = FileManager.default.fileExists(atPath: folder.appendingPathComponent(EvolutionResult.fileName).path)
             ? try EvolutionResult.read(from: folder) : nil
         let experiment = try EvolutionExperimentResult.read(from: folder)
@@ -19,10 +27,7 @@ public enum RunReport {
             throw EvolutionError.invalidSetting(
                 "'\(folder.path)' holds neither \(EvolutionResult.fileName) nor \(EvolutionExperimentResult.fileName): expected a run folder of 'afsearch evolve' or 'afsearch experiment evolution'")
         }
-        let html = render(title: folder.lastPathComponent, evolution: evolution, experiment: experiment)
-        let url = folder.appendingPathComponent(fileName)
-        try Data(html.utf8).write(to: url, options: .atomic)
-        return url
+        return render(title: folder.lastPathComponent, evolution: evolution, experiment: experiment)
     }
 
     public static func render(title: String, evolution: EvolutionResult?, experiment: EvolutionExperimentResult?) -> String {

@@ -36,6 +36,24 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
         }
     }
 
+    /// Opens an existing study database for reading only: nothing is created, migrated or written, so listing
+    /// studies works in a folder the user may not write and never changes what it reads.
+    public init(readingPath path: String, studyName: String? = nil) throws {
+        let url = URL(fileURLWithPath: path)
+        self.path = path
+        self.studyName = studyName ?? url.deletingLastPathComponent().lastPathComponent
+        do {
+            var config = Configuration()
+            config.readonly = true
+            config.busyMode = .timeout(10)
+            queue = try DatabaseQueue(path: path, configuration: config)
+            let hasStudyTable = try queue.read { db in try db.tableExists("study") && db.tableExists("trial") }
+            guard hasStudyTable else { throw StudyStoreError.notAStudy(path: path) }
+        } catch let error as DatabaseError {
+            throw StudyStoreError.unreadable(path: path, reason: error.message ?? "\(error)")
+        }
+    }
+
     /// An in-memory store (tests, throwaway searches).
     public init(inMemoryNamed name: String) throws {
         studyName = name
