@@ -31,6 +31,15 @@ struct DatasetsCommand: AsyncParsableCommand {
     @Flag(help: "List from the registry's table only, without reading present files (fast).")
     var noMeasure = false
 
+    func validate() throws {
+        if let suite, !DatasetRegistry.suiteNames.contains(suite) {
+            throw ValidationError("--suite '\(suite)' is not a suite; expected one of \(DatasetRegistry.suiteNames.joined(separator: ", "))")
+        }
+        if let dataset, dataset.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("the dataset is empty; expected a registry name or a data file")
+        }
+    }
+
     func run() async throws {
         let root = dataOptions.root
         if let dataset {

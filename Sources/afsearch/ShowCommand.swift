@@ -20,6 +20,7 @@ struct ShowCommand: AsyncParsableCommand {
 
     func validate() throws {
         try checkCount(top, option: "--top", max: 1_000_000)
+        do { try StudyCatalog.validate(name: study) } catch { throw ValidationError("\(error)") }
     }
 
     func run() async throws {
