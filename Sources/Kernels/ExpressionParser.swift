@@ -386,6 +386,11 @@ struct ExpressionParser {
             guard let v = Double(text) else {
                 throw ExpressionParseError("malformed number '\(text)'", column: start + 1)
             }
+            // The device computes in float32: a larger literal would be inf there and finite in the Double reference.
+            if v.isInfinite || v > Double(Float.greatestFiniteMagnitude) {
+                throw ExpressionParseError("number \(text) is beyond float32's range (±3.4028235e38), in which the device computes",
+                                           column: start + 1, hint: "write inf if infinity is meant")
+            }
             token = .number(v)
             return
         }

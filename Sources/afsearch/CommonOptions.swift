@@ -35,6 +35,9 @@ struct DataOptions: ParsableArguments {
     func load(_ nameOrPath: String) throws -> Dataset {
         let dataset = try DatasetRegistry.load(nameOrPath, dataRoot: root, options: loadOptions)
         try Self.checkTrainable(dataset)
+        for warning in dataset.warnings {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
         return dataset
     }
 

@@ -80,6 +80,8 @@ struct EvolveCommand: AsyncParsableCommand {
     var activations: ActivationExecution = .interpreted
     @Flag(help: "No progress lines.") var quiet = false
     @Flag(help: "Print the result as JSON on stdout.") var json = false
+    @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).") var runs: String?
+    @OptionGroup var dataOptions: DataOptions
 
     func validate() throws {
         try checkDeviceSelector(device)
@@ -161,13 +163,13 @@ struct EvolveCommand: AsyncParsableCommand {
         let settings = try settings()
         let recipe = try recipe()
         let name = study ?? EvolutionCLI.defaultStudyName(settings: settings, recipe: recipe)
-        let catalog = StudyCatalog()
+        let catalog = StudyCatalog(root: runs.map { URL(fileURLWithPath: $0) })
         if resume && !catalog.exists(name) {
             throw CommandFailure("--resume: no study '\(name)' under \(catalog.root.path) (known: \(catalog.names().joined(separator: ", ")))")
         }
         // Device, data and recipe are checked before any study folder exists: a failed start leaves nothing behind.
         let compute = try ComputeDevice.select(device)
-        let data = try recipe.load()
+        let data = try recipe.load(dataRoot: dataOptions.root, options: dataOptions.loadOptions)
         try EvolutionCLI.checkRecipe(recipe, folder: catalog.folder(of: name), write: false)
         let backend = try Self.backend(for: recipe, device: compute, activations: activations)
         let newFolder = NewRunFolder(catalog.folder(of: name))

@@ -48,6 +48,7 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
     @Option(help: "OpenCL device (index or name fragment).") var device: String?
     @Flag(help: "No progress lines.") var quiet = false
     @Flag(help: "Print the result as JSON.") var json = false
+    @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).") var runs: String?
     @OptionGroup var dataOptions: DataOptions
 
     func validate() throws {
@@ -89,14 +90,16 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
             return m
         }
         let datasetNames = datasets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let folder = StudyCatalog().folder(of: name)
+        let folder = StudyCatalog(root: runs.map { URL(fileURLWithPath: $0) }).folder(of: name)
         let compute = try ComputeDevice.select(device)
         // Every dataset must be there before the experiment folder is created.
         for dataset in datasetNames { try dataOptions.checkAvailable(dataset) }
         let backend = try EvolveCommand.backend(for: recipe, device: compute)  // one trainer (and program cache) for every cell
-        let experiment = EvolutionExperiment(
+        var experiment = EvolutionExperiment(
             datasets: datasetNames, methods: methodList,
             replicates: replicates ?? d.replicates, base: base, recipe: recipe, folder: folder, permutationRounds: rounds) { _ in backend }
+        experiment.dataRoot = dataOptions.root
+        experiment.loadOptions = dataOptions.loadOptions
         let log: (String) -> Void = { line in if !quiet { EvolutionCLI.stderr(line) } }
         let started = Date()
         let newFolder = NewRunFolder(folder)

@@ -287,7 +287,8 @@ struct TrainCommand: AsyncParsableCommand {
             let status = c.diverged ? " DIVERGED" : c.stoppedEarly ? " (stopped early)" : ""
             let test = c.finalTest.map { String(format: "%8.4f", $0.accuracy) } ?? "       -"
             if candidates.count == 1 {
-                print(String(format: "final: train acc %.4f, test acc %@, %d epochs%@", c.finalTrain.accuracy, test.trimmingCharacters(in: .whitespaces), c.epochsRun, status))
+                print(String(format: "final: train acc %.4f, test acc %@, %d epoch%@%@", c.finalTrain.accuracy, test.trimmingCharacters(in: .whitespaces),
+                             c.epochsRun, c.epochsRun == 1 ? "" : "s", status))
             } else {
                 print(String(format: "%4d  %6d  %9.4f  %@  %@%@", i, c.epochsRun, c.finalTrain.accuracy, test,
                              slots[i].map(\.description).joined(separator: ", "), status))

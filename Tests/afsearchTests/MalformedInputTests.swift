@@ -301,10 +301,10 @@ import Testing
         for i in 0..<20 { tiny += "\(i),\(i % 3),\(i % 2 == 0 ? "p" : "q")\n" }
         try write("tiny.csv", tiny)
         var three = "a,b,c,label\n"
-        for i in 0..<10 { three += "\(i),1,2,\(i % 2 == 0 ? "p" : "q")\n" }
+        for i in 0..<10 { three += "\(i),\(i % 4),\(i % 3),\(i % 2 == 0 ? "p" : "q")\n" }
         try write("three.csv", three)
         var other = "a,b,label\n"
-        for i in 0..<10 { other += "\(i),1,\(["p", "q", "c"][i % 3])\n" }
+        for i in 0..<10 { other += "\(i),\(i % 4),\(["p", "q", "c"][i % 3])\n" }
         try write("otherclass.csv", other)
         try write("one.csv", "label\np\nq\np\nq\n")
         try write("empty.csv", "")
