@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+
+/// `train`'s own test set, unstandardised features, negative values read as values, and the ARFF warning.
+@Suite struct TrainOptionsTests {
+    @Test func trainTakesItsOwnTestSetWithoutStandardising() throws {
+        let cli = try CLI()
+        let train = cli.root.appendingPathComponent("train.csv"), test = cli.root.appendingPathComponent("test.csv")
+        var rows = ["a,b,label"]
+        for i in 0..<24 { rows.append("\(i % 6),\(Double(i % 4) * 0.5),\(i % 2 == 0 ? "even" : "odd")") }
+        try rows.joined(separator: "\n").write(to: train, atomically: true, encoding: .utf8)
+        // The test set lists its classes in the other order: labels follow the names, not the positions.
+        var testRows = ["a,b,label"]
+        for i in 0..<7 { testRows.append("\(i % 5),\(Double(i % 3) * 0.5),\(i % 2 == 1 ? "odd" : "even")") }
+        try testRows.joined(separator: "\n").write(to: test, atomically: true, encoding: .utf8)
+
+        let result = try cli.run(["train", "--dataset", train.path, "--test-dataset", test.path, "--test-fraction", "0",
+                                  "--no-standardize", "--layers", "4", "--activations", "relu", "--epochs", "1"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("24 train / 7 test rows"), "\(result.stdout)")
+        #expect(result.stdout.contains("(\(test.path), not standardised)"), "\(result.stdout)")
+        #expect(result.stdout.contains("1 epoch\n") || result.stdout.contains("1 epoch,") || result.stdout.contains(", 1 epoch"), "\(result.stdout)")
+        #expect(!result.stdout.contains("1 epochs"))
+    }
+
+    @Test func negativeValuesAreValues() throws {
+        let cli = try CLI()
+        let eval = try cli.run(["eval", "-x*2", "--at", "-1,2", "--cpu", "--json"])
+        #expect(eval.status == 0, "\(eval.stderr)")
+        let rows = try #require(eval.json as? [[String: Any]])
+        #expect(rows.compactMap { $0["value"] as? Double } == [2, -4])
+        let before = try cli.run(["eval", "--at", "-1", "-exp(x)", "--cpu"])
+        #expect(before.status == 0, "\(before.stderr)")
+        let lr = try cli.run(["train", "--dataset", "x.csv", "--activations", "relu", "--lr", "-1"])
+        #expect(lr.status == 64)
+        #expect(lr.stderr.hasPrefix("Error: --lr must be a positive number no larger than 1000000, got -1\n"), "\(lr.stderr)")
+        #expect(lr.stderr.contains("Usage: afsearch train"))
+        #expect(lr.stderr.contains("See 'afsearch train --help'"))
+    }
+
+    @Test func literalsBeyondFloatRangeAreRefused() throws {
+        let cli = try CLI()
+        let big = try cli.run(["eval", "1e39*x", "--at", "1", "--cpu"])
+        #expect(big.status == 64)
+        #expect(big.stderr.contains("number 1e39 is beyond float32's range"), "\(big.stderr)")
+        let inf = try cli.run(["eval", "inf*x", "--at", "1", "--cpu"])
+        #expect(inf.status == 0, "\(inf.stderr)")
+    }
+
+    @Test func arffTextAttributesAreNamedInAWarning() throws {
+        let cli = try CLI()
+        let arff = cli.root.appendingPathComponent("people.arff")
+        var text = "@relation people\n@attribute name string\n@attribute age numeric\n@attribute class {a,b}\n@data\n"
+        for i in 0..<8 { text += "'p\(i % 3)',\(20 + i),\(i % 2 == 0 ? "a" : "b")\n" }
+        try text.write(to: arff, atomically: true, encoding: .utf8)
+        let described = try cli.run(["datasets", arff.path])
+        #expect(described.status == 0, "\(described.stderr)")
+        #expect(described.stderr.contains("attribute 'name' is a string attribute; its values are one-hot encoded"), "\(described.stderr)")
+        #expect(described.stderr.contains("people.arff:2:"), "\(described.stderr)")
+    }
+}
