@@ -27,7 +27,8 @@ struct EvolveCommand: AsyncParsableCommand {
 
         A run lives in runs/<study>/ (study.sqlite, evolution.json, report.html). Running the same command \
         again, or with --resume after a kill, replays the stored generations without retraining them and \
-        continues.
+        continues; a larger --generations extends a finished run (not with --sequential, whose stages depend \
+        on the total).
         """)
 
     @Option(help: "Dataset name (see `afsearch datasets`) or file path. Fetch the offline sets with `make data`.")

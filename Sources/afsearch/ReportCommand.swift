@@ -6,7 +6,7 @@ import Search
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Write a run's self-contained HTML report (inline SVG plots of the evolved functions, fitness, timing, tables).")
+        abstract: "Write a run's self-contained HTML report: evolved functions, fitness, timing and tables of an evolution or its experiment; objective over trials and best trials of an à la carte study; an à la carte experiment's table and plots.")
 
     @Argument(help: ArgumentHelp("A run folder (runs/<study>) or a study name under the runs folder.", valueName: "run"))
     var runPath: String

@@ -117,7 +117,19 @@ import Testing
         let more = try cli.run(command + ["--trials", "4"])
         #expect(more.status == 0, "\(more.stderr)")
         #expect(more.stdout.contains("of 4:"), "\(more.stdout)")
-        let studies = try cli.run(["studies"])
-        #expect(studies.stdout.contains("4/4"), "\(studies.stdout)")
+        let studies = try cli.run(["studies", "--json"])
+        let listed = try #require(studies.json as? [[String: Any]])
+        #expect(listed.count == 1)
+        #expect(listed.first?["finishedCount"] as? Int == 4, "\(studies.stdout)")
+
+        // An à la carte study has a report too: objective over trials, best trials, settings.
+        let name = try #require(listed.first?["name"] as? String)
+        let output = cli.root.appendingPathComponent("study.html")
+        let report = try cli.run(["report", name, "--output", output.path])
+        #expect(report.status == 0, "\(report.stderr)")
+        let html = try String(contentsOf: output, encoding: .utf8)
+        #expect(html.contains("<svg"))
+        #expect(html.contains("Best trials"))
+        #expect(html.contains("objective per trial"))
     }
 }
