@@ -59,3 +59,15 @@ import Testing
         #expect(described.stderr.contains("people.arff:2:"), "\(described.stderr)")
     }
 }
+
+@testable import afsearch
+
+/// A study folder run with another data recipe names the fields that differ, not the whole recipe.
+@Suite struct RecipeDifferenceTests {
+    @Test func onlyTheDifferingFieldsAreNamed() throws {
+        let stored = Data(#"{"dataset":"mnist-5k","epochs":3,"learningRate":0.01,"train1Rows":4000}"#.utf8)
+        let requested = Data(#"{"dataset":"mnist-5k","epochs":5,"learningRate":0.01,"train1Rows":4000}"#.utf8)
+        let text = EvolutionCLI.recipeDifferences(stored: stored, requested: requested)
+        #expect(text == "epochs 3 (stored) vs 5 (now)")
+    }
+}
