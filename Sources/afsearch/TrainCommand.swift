@@ -280,6 +280,9 @@ struct TrainCommand: AsyncParsableCommand {
                 let test = e.test.map { String(format: "%10.4f %9.4f", $0.loss, $0.accuracy) } ?? ""
                 print(String(format: "%5d %12.4f %10.4f ", e.epoch + 1, e.train.loss, e.train.accuracy) + test)
             }
+            // Why the last row's train accuracy need not equal the final line's (dropout makes it plain on a CNN).
+            print("(rows: train loss and accuracy averaged over each epoch's mini-batches while the weights changed, in "
+                  + "training mode; final: the whole training set evaluated once after the last epoch)")
         } else {
             print("cand  epochs  train acc  test acc  activations")
         }
