@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GPUEngine
+import Search
 
 // How afsearch fails (README, "Exit codes"):
 //   64  the command line itself is wrong: an unknown option, a missing or malformed value, a value out of range,
@@ -20,10 +21,13 @@ struct CommandFailure: Error, CustomStringConvertible {
 /// path and the reason in words (never "NSCocoaErrorDomain Code=…").
 enum ErrorText {
     static func describe(_ error: Error) -> String {
-        if let cocoa = error as? CocoaError { return describe(cocoa) }
+        if error is DecodingError { return JSONFileProblem.describe(error) }
+        if let cocoa = error as? CocoaError, cocoa.isFileError { return describe(cocoa) }
         if let posix = error as? POSIXError { return String(cString: strerror(posix.code.rawValue)) }
         let ns = error as NSError
-        if ns.domain == NSCocoaErrorDomain { return describe(CocoaError(CocoaError.Code(rawValue: ns.code), userInfo: ns.userInfo)) }
+        if ns.domain == NSCocoaErrorDomain, (256..<640).contains(ns.code) || ns.code == 4 {
+            return describe(CocoaError(CocoaError.Code(rawValue: ns.code), userInfo: ns.userInfo))
+        }
         if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
         if let localized = error as? LocalizedError, let text = localized.errorDescription { return text }
         // The dynamic type's own description (every afsearch error has one), not the bridged NSError's.

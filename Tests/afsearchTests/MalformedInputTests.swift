@@ -1,4 +1,5 @@
 import Foundation
+import Search
 import Testing
 
 /// A corpus of malformed inputs — expressions, flags, data files, study stores, weight files, paths,
@@ -279,6 +280,14 @@ import Testing
         c("report output device", ["report", "{root}/afolder", "--output", "/dev/null"], 1, "--output /dev/null is not a regular file"),
         c("report output missing folder", ["report", "{root}/afolder", "--output", "{root}/nowhere/r.html"], 1, "--output {root}/nowhere/r.html", "does not exist"),
         c("export study without run", ["export", "corrupt"], 1, "has no evolution.json"),
+        c("report run with garbage json", ["report", "badjson"], 1, "badjson/evolution.json: not valid JSON"),
+        c("export run with garbage json", ["export", "badjson"], 1, "badjson/evolution.json: not valid JSON"),
+        c("report run with incomplete json", ["report", "partjson"], 1, "partjson/evolution.json: the field 'settings' is missing"),
+        c("report experiment with garbage json", ["report", "badexp"], 1, "badexp/experiment-evolution.json: not valid JSON"),
+        c("evolve with unreadable recipe", ["evolve", "--dataset", "{root}/tiny.csv", "--study", "badrecipe"], 1,
+          "study folder {root}/runs/badrecipe was run with another data recipe: its recipe.json cannot be read"),
+        c("evolve with another recipe", ["evolve", "--dataset", "{root}/tiny.csv", "--study", "otherrecipe"], 1,
+          "was run with another data recipe: epochs 7 (stored) vs 3 (now)"),
         c("datasets missing", ["datasets", "nosuch"], 1, "unknown dataset 'nosuch'"),
         c("datasets binary", ["datasets", "{root}/binary.csv"], 1, "{root}/binary.csv: it holds binary data"),
         c("datasets folder", ["datasets", "{root}/afolder"], 1, "'{root}/afolder'"),
@@ -334,6 +343,16 @@ import Testing
             try FileManager.default.createDirectory(at: runs.appendingPathComponent(study), withIntermediateDirectories: true)
         }
         try Data(repeating: 0x5A, count: 4096).write(to: runs.appendingPathComponent("corrupt/study.sqlite"))
+        for (folder, file, text) in [("badjson", "evolution.json", "garbage"), ("partjson", "evolution.json", #"{"x": 1}"#),
+                                     ("badexp", "experiment-evolution.json", "{"), ("badrecipe", "recipe.json", "x")] {
+            try FileManager.default.createDirectory(at: runs.appendingPathComponent(folder), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: runs.appendingPathComponent("\(folder)/\(file)"))
+        }
+        // The recipe `evolve --dataset tiny.csv` makes, but with 7 fitness epochs.
+        let recipe = Study2Recipe(dataset: root.appendingPathComponent("tiny.csv").path, epochs: 7, finalEpochs: 10,
+                                  train1Rows: 4000, train2Rows: 1000, testRows: 2000)
+        try FileManager.default.createDirectory(at: runs.appendingPathComponent("otherrecipe"), withIntermediateDirectories: true)
+        try JSONEncoder().encode(recipe).write(to: runs.appendingPathComponent("otherrecipe/recipe.json"))
         try Data().write(to: runs.appendingPathComponent("emptydb/study.sqlite"))
     }
 
