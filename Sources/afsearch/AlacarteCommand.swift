@@ -37,7 +37,7 @@ struct AlacarteCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Study name (default: <dataset>-L<layers>-<sampler>-s<seed>).")
     var study: String?
 
-    @Flag(name: .long, help: "Continue an existing study (required when --study is not given and the study exists).")
+    @Flag(name: .long, help: "Continue an existing study, and fail if there is none (the same command again also continues it; more --trials extend it).")
     var resume = false
 
     @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).")

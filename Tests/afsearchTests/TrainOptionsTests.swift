@@ -23,6 +23,27 @@ import Testing
         #expect(!result.stdout.contains("1 epochs"))
     }
 
+    @Test func missingValuesAreImputedWhenAsked() throws {
+        let cli = try CLI()
+        let csv = cli.root.appendingPathComponent("gaps.csv")
+        var rows = ["a,b,label"]
+        for i in 0..<20 { rows.append("\(i % 5 == 0 ? "?" : String(i % 7)),\(i % 3),\(i % 2 == 0 ? "p" : "q")") }
+        try rows.joined(separator: "\n").write(to: csv, atomically: true, encoding: .utf8)
+        let refused = try cli.run(["train", "--dataset", csv.path, "--layers", "4", "--activations", "relu", "--epochs", "1"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("--impute mean"), "\(refused.stderr)")
+        let imputed = try cli.run(["train", "--dataset", csv.path, "--impute", "mean", "--layers", "4", "--activations", "relu", "--epochs", "1"])
+        #expect(imputed.status == 0, "\(imputed.stderr)")
+    }
+
+    @Test func menuNotesALayerwiseEntryOnce() throws {
+        let cli = try CLI()
+        let menu = try cli.run(["menu", "paper1"])
+        #expect(menu.status == 0)
+        #expect(menu.stdout.contains("across the layer"))
+        #expect(!menu.stdout.contains("across the layer [across the layer]"))
+    }
+
     @Test func negativeValuesAreValues() throws {
         let cli = try CLI()
         let eval = try cli.run(["eval", "-x*2", "--at", "-1,2", "--cpu", "--json"])
