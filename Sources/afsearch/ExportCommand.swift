@@ -50,11 +50,16 @@ struct ExportCommand: AsyncParsableCommand {
         let text: String
         if RunFolders.looksLikeRun(source, runs: runs) {
             let folder = try RunFolders.resolve(source, runs: runs)
-            guard FileManager.default.fileExists(atPath: folder.appendingPathComponent(EvolutionResult.fileName).path) else {
-                throw CommandFailure("'\(source)' (\(folder.path)) has no \(EvolutionResult.fileName); export takes the best functions of an "
-                                     + "`afsearch evolve` run, or an expression")
+            let study = folder.appendingPathComponent(StudyCatalog.databaseFileName)
+            if FileManager.default.fileExists(atPath: folder.appendingPathComponent(EvolutionResult.fileName).path) {
+                text = try RunExport.text(folder: folder, format: to)
+            } else if FileManager.default.fileExists(atPath: study.path),
+                      let best = try Self.bestAlaCarteTrial(SQLiteStudyStore(readingPath: study.path, studyName: folder.lastPathComponent)) {
+                text = try Self.export(best, study: folder.lastPathComponent, format: to)
+            } else {
+                throw CommandFailure("'\(source)' (\(folder.path)) has no \(EvolutionResult.fileName) and no finished à la carte trial; "
+                                     + "export takes the best functions of an `afsearch evolve` run or an `afsearch alacarte` study, or an expression")
             }
-            text = try RunExport.text(folder: folder, format: to)
         } else {
             text = try Self.export(source, format: to, name: name)
         }
@@ -66,6 +71,45 @@ struct ExportCommand: AsyncParsableCommand {
         } else {
             print(text, terminator: "")
         }
+    }
+
+    /// The best finished trial of an à la carte study, or nil when the store holds no such trial.
+    static func bestAlaCarteTrial(_ store: SQLiteStudyStore) throws -> TrialRecord? {
+        guard try store.kind() == "alacarte" else { return nil }
+        return try store.bestTrials(limit: 1).first { !$0.expressions.isEmpty }
+    }
+
+    /// An à la carte study's best network: one function (or formula) per layer, named Layer<N>Activation.
+    static func export(_ trial: TrialRecord, study: String, format: ActivationExport.Format) throws -> String {
+        let comment = format == .latex ? "%" : "#"
+        var out = "\(comment) study \(study), trial \(trial.number): objective "
+            + (trial.objective.map { String(format: "%.4f", $0) } ?? "–")
+            + (trial.testAccuracy.map { String(format: ", test accuracy %.4f", $0) } ?? "") + "\n"
+        var imports: [String] = []
+        var bodies = ""
+        for (layer, text) in trial.expressions.enumerated() {
+            let expr: ActivationExpr
+            do { expr = try ActivationExpr.parse(text) } catch {
+                throw CommandFailure("study \(study), trial \(trial.number), layer \(layer): stored expression '\(text)' does not parse: \(error)")
+            }
+            let choice = trial.parameters["layer\(layer)"].map { " (\($0))" } ?? ""
+            let body = expr.isLayerwise && format != .latex
+                ? "\(comment) \(expr) acts across a layer's units: use torch.nn.functional.\(expr.description.replacingOccurrences(of: "(x)", with: ""))(x, dim=1)\n"
+                : ActivationExport.render(expr, as: format, name: "Layer\(layer)Activation")
+            // Each rendered module repeats its imports; the file states them once, at the top.
+            var kept: [Substring] = []
+            for line in body.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line.hasPrefix("import ") || line.hasPrefix("from ") {
+                    if !imports.contains(String(line)) { imports.append(String(line)) }
+                } else {
+                    kept.append(line)
+                }
+            }
+            let trimmed = kept.joined(separator: "\n").trimmingCharacters(in: .newlines)
+            bodies += "\n\n\(comment) layer \(layer)\(choice)\n" + trimmed + "\n"
+        }
+        if !imports.isEmpty { out += imports.joined(separator: "\n") + "\n" }
+        return out + bodies
     }
 
     /// The exported text of one expression.

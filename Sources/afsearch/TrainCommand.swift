@@ -430,26 +430,35 @@ struct TrainingData {
     }
 }
 
-/// One line on stderr, rewritten after each epoch when stderr is a terminal (nothing otherwise): a long
-/// training shows it is alive and where it is.
+/// Where a training is, on stderr: on a terminal one line rewritten after each epoch; in a log (stderr
+/// redirected) one line every 10 seconds, so a long run that is killed still shows how far it got. A short
+/// run writes nothing to a log.
 final class EpochProgressLine: @unchecked Sendable {
     private let enabled: Bool
+    private let terminal = isatty(STDERR_FILENO) != 0
     private let lock = NSLock()
     private var written = false
     private let start = Date()
+    private var lastLogged = Date()
+    static let logInterval: TimeInterval = 10
 
     init(enabled: Bool) {
-        self.enabled = enabled && isatty(STDERR_FILENO) != 0
+        self.enabled = enabled
     }
 
     func report(_ p: EpochProgress) {
         guard enabled else { return }
-        let elapsed = Date().timeIntervalSince(start)
+        let now = Date()
         let line = String(format: "epoch %d/%d, %d training, best train acc %.4f, %.1f s", p.epoch + 1, p.epochs,
-                          p.activeCandidates, p.bestTrainAccuracy, elapsed)
+                          p.activeCandidates, p.bestTrainAccuracy, now.timeIntervalSince(start))
         lock.withLock {
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
-            written = true
+            if terminal {
+                FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+                written = true
+            } else if now.timeIntervalSince(lastLogged) >= Self.logInterval {
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+                lastLogged = now
+            }
         }
     }
 

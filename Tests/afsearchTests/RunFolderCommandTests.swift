@@ -131,5 +131,15 @@ import Testing
         #expect(html.contains("<svg"))
         #expect(html.contains("Best trials"))
         #expect(html.contains("objective per trial"))
+
+        // ... and exports its best network's functions, one per layer.
+        let exported = try cli.run(["export", name])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        #expect(exported.stdout.contains("class Layer0Activation(nn.Module)"), "\(exported.stdout.prefix(400))")
+        #expect(exported.stdout.contains("class Layer1Activation(nn.Module)"))
+        #expect(exported.stdout.components(separatedBy: "import torch\n").count == 2, "imports once")
+        let latex = try cli.run(["export", name, "--to", "latex"])
+        #expect(latex.status == 0, "\(latex.stderr)")
+        #expect(latex.stdout.contains("% layer 1"))
     }
 }
