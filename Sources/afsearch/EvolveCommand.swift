@@ -70,7 +70,7 @@ struct EvolveCommand: AsyncParsableCommand {
     var paperSizes = false
     @Option(help: "Hidden width of the FCN (default 32; a CNN takes its widths from --arch).") var width: Int?
     @Option(help: "Hidden-stage layers of the FCN (default 5; a CNN takes its layers from --arch).") var hiddenLayers: Int?
-    @Option(help: "Evolution seed.") var seed: UInt64 = 1
+    @Option(help: "Evolution seed (every command's seeds default to 0).") var seed: UInt64 = 0
     @Option(help: "Data split seed.") var dataSeed: UInt64 = 0
     @Option(help: "Study name (folder under runs/, or $AFSEARCH_RUNS). Default derived from the settings.")
     var study: String?
