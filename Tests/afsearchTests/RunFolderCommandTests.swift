@@ -143,3 +143,25 @@ import Testing
         #expect(latex.stdout.contains("% layer 1"))
     }
 }
+
+/// An à la carte experiment (reference trainer) has a report with its table and a plot per dataset and depth.
+@Suite struct AlacarteExperimentReportTests {
+    @Test func theExperimentReportHasItsTableAndPlots() throws {
+        let cli = try CLI()
+        var lines = ["a,b,label"]
+        for i in 0..<60 { lines.append("\(Double(i % 10) * 0.1 + Double(i % 2) * 2),\(Double(i % 7) * 0.3),\(i % 2 == 0 ? "p" : "q")") }
+        let csv = cli.root.appendingPathComponent("two.csv")
+        try lines.joined(separator: "\n").write(to: csv, atomically: true, encoding: .utf8)
+        let run = try cli.run(["experiment", "alacarte", "--datasets", csv.path, "--layers", "2", "--replicates", "2", "--trials", "2",
+                               "--population", "2", "--epochs", "2", "--menu", "relu,tanh", "--trainer", "reference",
+                               "--study", "exp", "--quiet"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let output = cli.root.appendingPathComponent("exp.html")
+        let report = try cli.run(["report", "exp", "--output", output.path])
+        #expect(report.status == 0, "\(report.stderr)")
+        let html = try String(contentsOf: output, encoding: .utf8)
+        #expect(html.contains("<svg"))
+        #expect(html.contains("Test accuracy per replicate"))
+        #expect(html.contains("vs standard"))  // the table's wins/ties/losses
+    }
+}
