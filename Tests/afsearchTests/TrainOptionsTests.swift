@@ -92,3 +92,25 @@ import Testing
         #expect(text == "epochs 3 (stored) vs 5 (now)")
     }
 }
+
+/// How arguments that start with '-' are re-read when the plain parse fails.
+@Suite struct HyphenatedValueTests {
+    @Test func aNegativeNumberJoinsTheOptionBeforeIt() {
+        let readings = HyphenatedValues.readings(["train", "--lr", "-1", "--json"])
+        #expect(readings.first == ["train", "--lr=-1", "--json"])
+        #expect(readings.contains(["train", "--lr", "--json", "--", "-1"]))
+    }
+
+    @Test func anExpressionBecomesThePositional() {
+        let readings = HyphenatedValues.readings(["eval", "-x*2", "--at", "1"])
+        #expect(readings == [["eval", "--at", "1", "--", "-x*2"]])
+        // After an existing terminator, the positional goes first among what follows it.
+        #expect(HyphenatedValues.readings(["eval", "--at", "-1", "--", "x"]).first == ["eval", "--at=-1", "--", "x"])
+    }
+
+    @Test func helpAndLongOptionsAreNotValues() {
+        #expect(HyphenatedValues.readings(["train", "-h"]).isEmpty)
+        #expect(HyphenatedValues.readings(["train", "--json"]).isEmpty)
+        #expect(!HyphenatedValues.looksLikeValue("-"))
+    }
+}
