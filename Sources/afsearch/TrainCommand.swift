@@ -33,6 +33,12 @@ struct TrainCommand: AsyncParsableCommand {
         `layers.N.bias`, N the layer's position in the spec, so they load into a module whose `layers` is the \
         nn.Sequential of the spec's layers (activations applied after them, not counted). Study 2's CNN is heavy \
         for a CPU (about 24 MFLOP per image forward): try a few hundred images first.
+
+        Data: the official test set when the dataset has one, else a stratified --test-fraction of the rows; \
+        --test-dataset FILE tests on your own file instead (same columns and classes; --test-fraction 0 then \
+        trains on every row of --dataset). Features are standardised with the training rows' mean and std \
+        unless --no-standardize. Progress goes to stderr: a line rewritten after each epoch on a terminal, a \
+        line every 10 seconds in a log.
         """
     )
 
