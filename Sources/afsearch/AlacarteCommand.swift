@@ -20,7 +20,8 @@ struct AlacarteCommand: AsyncParsableCommand {
     @Option(name: .long, help: "A registry name (see `afsearch datasets`) or a data file.")
     var dataset: String
 
-    @Option(name: .long, help: "Linear layers (each gets its own activation, the last included).")
+    @Option(name: [.customLong("depth"), .customLong("layers")],
+            help: "Linear layers, each with its own activation (the last included); --layers is the old spelling (train's --layers are hidden widths).")
     var layers = 5
 
     @Option(name: .long, help: "Trials in all (study 1: 1000).")
@@ -53,7 +54,7 @@ struct AlacarteCommand: AsyncParsableCommand {
     var verbose = false
 
     func validate() throws {
-        try checkCount(layers, option: "--layers", max: 1_000)
+        try checkCount(layers, option: "--depth", max: 1_000)
         try checkCount(trials, option: "--trials", max: 10_000_000)
         try checkCount(population, option: "--population", max: 1_000_000)
         if dataset.trimmingCharacters(in: .whitespaces).isEmpty {

@@ -77,7 +77,8 @@ struct EvolveCommand: AsyncParsableCommand {
     @Flag(help: "Continue the named study (it must exist).") var resume = false
     @Option(help: "OpenCL device (index or name fragment; default $AFSEARCH_DEVICE or the first GPU).")
     var device: String?
-    @Option(help: "How fitness trainings run the activations: interpreted (one program built once, no build per generation) or compiled (a program per generation, fused into the GEMMs).")
+    @Option(name: [.customLong("activation-code"), .customLong("activations")],
+            help: "How fitness trainings run the activations: interpreted (one program built once, no build per generation) or compiled (a program per generation, fused into the GEMMs); --activations is the old spelling.")
     var activations: ActivationExecution = .interpreted
     @Flag(help: "No progress lines.") var quiet = false
     @Flag(help: "Print the result as JSON on stdout.") var json = false

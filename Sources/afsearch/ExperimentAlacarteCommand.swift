@@ -18,7 +18,7 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
             the same command resumes: finished cells are kept, an interrupted search continues. The defaults are \
             small enough for a laptop CPU (the 3 smallest datasets of the suite, 3 replicates, 16 trials, 20 \
             epochs); study 1's sizes: --suite-limit 0 --replicates 30 --trials 1000 --population 64 --epochs 300 \
-            --layers 5,10 --objective train.
+            --depth 5,10 --objective train.
             """)
 
     @Option(name: .long, help: "A dataset suite (see `afsearch datasets --suite`).")
@@ -30,7 +30,7 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Run only the first N datasets of the suite (it is ordered by size); 0 = all 25.")
     var suiteLimit = 3
 
-    @Option(name: .long, help: "Comma-separated network depths.")
+    @Option(name: [.customLong("depth"), .customLong("layers")], help: "Comma-separated network depths (Linear layers); --layers is the old spelling.")
     var layers = "5"
 
     @Option(name: .long, help: "Replicates (fresh splits) per dataset and depth.")
@@ -78,7 +78,7 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
     func depths() throws -> [Int] {
         let parts = layers.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) >= 2 && ($0 ?? 0) <= 1_000 }) else {
-            throw ValidationError("--layers must be comma-separated depths of at least 2 (e.g. 5,10), got '\(layers)'")
+            throw ValidationError("--depth must be comma-separated depths of at least 2 (e.g. 5,10), got '\(layers)'")
         }
         return parts.map { $0! }
     }

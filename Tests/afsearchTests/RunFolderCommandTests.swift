@@ -152,7 +152,7 @@ import Testing
         for i in 0..<60 { lines.append("\(Double(i % 10) * 0.1 + Double(i % 2) * 2),\(Double(i % 7) * 0.3),\(i % 2 == 0 ? "p" : "q")") }
         let csv = cli.root.appendingPathComponent("two.csv")
         try lines.joined(separator: "\n").write(to: csv, atomically: true, encoding: .utf8)
-        let run = try cli.run(["experiment", "alacarte", "--datasets", csv.path, "--layers", "2", "--replicates", "2", "--trials", "2",
+        let run = try cli.run(["experiment", "alacarte", "--datasets", csv.path, "--depth", "2", "--replicates", "2", "--trials", "2",
                                "--population", "2", "--epochs", "2", "--menu", "relu,tanh", "--trainer", "reference",
                                "--study", "exp", "--quiet"])
         #expect(run.status == 0, "\(run.stderr)")
