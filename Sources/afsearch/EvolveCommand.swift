@@ -294,8 +294,8 @@ enum EvolutionCLI {
             lines.append("  \(EvolutionSettings.slotNames[slot].padding(toLength: 7, withPad: " ", startingAt: 0)) \(formula)")
         }
         if let test = r.finalTest {
-            lines.append(String(format: "test accuracy after retraining on Train1 ∪ Train2: %.4f (last of %d epochs%@)",
-                                test.testAccuracy, test.epochs, test.diverged ? ", diverged" : ""))
+            lines.append(String(format: "test accuracy after retraining on Train1 ∪ Train2: %.4f (%@%@)", test.testAccuracy,
+                                test.epochs == 1 ? "its one epoch" : "last of \(test.epochs) epochs", test.diverged ? ", diverged" : ""))
         }
         if let standard = r.standardTest, r.settings.method != .standard {
             lines.append(String(format: "standard network (%@ everywhere), same protocol: %.4f", r.settings.standardActivation, standard.testAccuracy))
