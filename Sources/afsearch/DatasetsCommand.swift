@@ -59,10 +59,14 @@ struct DatasetsCommand: AsyncParsableCommand {
     private func list(root: URL) throws {
         let infos = try suite.map { try DatasetRegistry.suite($0) } ?? DatasetRegistry.all
         var rows: [Row] = []
-        for info in infos {
+        // Measuring reads every present file (seconds for the large sets): say which, on a terminal only.
+        let line = ProgressLine(enabled: isatty(STDERR_FILENO) != 0)
+        defer { line.finish() }
+        for (index, info) in infos.enumerated() {
             let present = DatasetRegistry.isPresent(info, dataRoot: root)
             var row = Row(info: info, present: present, measured: false, error: nil)
             if present && !noMeasure {
+                line.update("measuring \(info.name) (\(index + 1)/\(infos.count))")
                 do {
                     row.info = try DatasetRegistry.measure(info, dataRoot: root)
                     row.measured = true
