@@ -55,6 +55,6 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Kernels", "GPUEngine", "Datasets"]),
         // Runs the built `afsearch` binary as a subprocess (depending on the executable target makes `swift test` build it).
-        .testTarget(name: "afsearchTests", dependencies: ["afsearch"]),
+        .testTarget(name: "afsearchTests", dependencies: ["afsearch", "Search"]),
     ]
 )

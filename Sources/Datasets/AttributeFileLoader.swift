@@ -23,7 +23,29 @@ public enum AttributeFileLoader {
         let data = try Gzip.readMaybeCompressed(url)
         let table = try parse(data, path: url.path, format: format, options: options)
         let encoded = try TableEncoder.encode(table, missing: options.missing)
-        return Dataset(name: name ?? url.lastPathComponent, source: url.path, encoded: encoded)
+        var dataset = Dataset(name: name ?? url.lastPathComponent, source: url.path, encoded: encoded)
+        for (attribute, type, line) in textAttributes(data) where dataset.featureNames.contains(where: { $0 == attribute || $0.hasPrefix(attribute + "=") }) {
+            dataset.warnings.append("\(url.path):\(line): attribute '\(attribute)' is a \(type) attribute; its values are one-hot "
+                                    + "encoded as categories (drop the column if it is an identifier or free text)")
+        }
+        return dataset
+    }
+
+    /// The `string` and `date` attributes of a header, with their lines (for the warning above).
+    static func textAttributes(_ data: Data) -> [(name: String, type: String, line: Int)] {
+        var out: [(name: String, type: String, line: Int)] = []
+        TextSplitter.forEachLine(data) { line, bytes in
+            let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            let lower = text.lowercased()
+            if lower.hasPrefix("@data") { return false }
+            guard lower.hasPrefix("@attribute") else { return true }
+            let rest = text.dropFirst("@attribute".count).trimmingCharacters(in: .whitespaces)
+            guard let attribute = try? parseAttribute(rest, line: line, path: ""), attribute.kind == nil else { return true }
+            let type = rest.lowercased().hasSuffix("date") || rest.lowercased().contains(" date") ? "date" : "string"
+            out.append((attribute.name, type, line))
+            return true
+        }
+        return out
     }
 
     private struct Attribute {

@@ -166,6 +166,7 @@ public enum DatasetRegistry {
             return Dataset(name: url.lastPathComponent, source: images.path, data: data,
                            classNames: (0..<data.classCount).map(String.init), featureNames: pixelNames(data.imageShape!))
         }
+        try checkText(url)
         if stem.hasSuffix(".dat") {
             return try AttributeFileLoader.load(url, format: .keel,
                                                 options: .init(labelColumn: options.labelColumn, missing: options.missing))
@@ -176,6 +177,23 @@ public enum DatasetRegistry {
         }
         return try CSVLoader.load(url, options: .init(header: options.csvHeader, labelColumn: options.labelColumn ?? .last,
                                                       missing: options.missing))
+    }
+
+    /// A table file must be text: a NUL byte in its first 64 KiB (after gunzip) means a binary file was named, which the row parser would only describe as a wrong number of columns.
+    private static func checkText(_ url: URL) throws {
+        let data: Data
+        if url.pathExtension.lowercased() == "gz" {
+            data = try Gzip.readMaybeCompressed(url)
+        } else {
+            guard let handle = try? FileHandle(forReadingFrom: url) else { return }
+            defer { try? handle.close() }
+            data = (try? handle.read(upToCount: 65_536)) ?? Data()
+        }
+        let head = data.prefix(65_536)
+        if let zero = head.firstIndex(of: 0) {
+            throw DatasetError.unreadable(path: url.path, detail: "it holds binary data (a zero byte at offset \(zero - head.startIndex)); "
+                                          + "expected a text table (.csv, .dat, .arff) or an IDX image file")
+        }
     }
 
     private static func suggestions(for name: String) -> [String] {

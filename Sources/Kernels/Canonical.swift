@@ -101,12 +101,30 @@ private func rewrite(_ e: ActivationExpr) -> ActivationExpr? {
         case .max, .min:
             if a == b { return a }
         }
-        if [.add, .mul, .max, .min].contains(op), orderKey(b) < orderKey(a) {
+        if [.add, .mul, .max, .min].contains(op), ordersBefore(b, a) {
             return .binary(op, b, a)
         }
         return nil
     default:
         return nil
+    }
+}
+
+/// Whether `l` sorts before `r` by `orderKey`. The printed forms (linear in the operands' sizes) are
+/// compared only when both are compound, and only as far as their first difference.
+private func ordersBefore(_ l: ActivationExpr, _ r: ActivationExpr) -> Bool {
+    let lr = rank(l), rr = rank(r)
+    if lr != rr { return lr < rr }
+    if lr < 3 { return orderKey(l) < orderKey(r) }
+    return printedFormPrecedes(l, r)
+}
+
+private func rank(_ e: ActivationExpr) -> Int {
+    switch e {
+    case .constant: return 0
+    case .parameter: return 1
+    case .x: return 2
+    default: return 3
     }
 }
 

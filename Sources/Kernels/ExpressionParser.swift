@@ -33,9 +33,29 @@ public struct ExpressionParseError: Error, CustomStringConvertible, Equatable, S
     }
 }
 
+/// How large a typed expression may be. An activation function is a short formula; these bounds keep the
+/// recursive parser, canonical form, derivative, fingerprint and code generation well under a second (their
+/// cost grows with size × depth) and far from the stack's end, and a longer input gets a clear error instead.
+public enum ExpressionLimits {
+    /// Most nodes (numbers, x, parameters, operators, function calls) in one expression.
+    public static let maxNodes = 1_000
+    /// Deepest nesting: every function call, operator, unary sign and parenthesised group is one level, and a
+    /// chain such as `x + x + … + x` nests one level per operator (it parses as ((x + x) + x) + …).
+    public static let maxDepth = 100
+    /// Longest text, in characters (checked before anything else is read).
+    public static let maxCharacters = 20_000
+}
+
+/// An expression's text for an error message: as typed when short, else its first 48 characters, "…" and
+/// the length (a 20,000-character input should not fill the terminal).
+public func abbreviatedExpressionText(_ text: String) -> String {
+    guard text.count > 64 else { return text }
+    return String(text.prefix(48)) + "… (\(text.count) characters)"
+}
+
 extension ActivationExpr {
     /// Parses the infix syntax (see the grammar at the top of ExpressionParser.swift).
-    /// `parse(e.description) == e` for every expression the printer produces.
+    /// `parse(e.description) == e` for every expression the printer produces within `ExpressionLimits`.
     public static func parse(_ text: String) throws(ExpressionParseError) -> ActivationExpr {
         var parser = ExpressionParser(text)
         return try parser.parseWhole()
@@ -69,12 +89,21 @@ struct ExpressionParser {
     private var tokenColumn = 1
     /// Initial values of parameters seen so far, to reject conflicting redefinitions.
     private var parameterInitials: [String: Double] = [:]
+    /// Nesting level of the node being parsed (see `ExpressionLimits.maxDepth`).
+    private var depth = 0
+    /// Nodes built so far (see `ExpressionLimits.maxNodes`).
+    private var nodes = 0
 
     init(_ text: String) {
         chars = Array(text)
     }
 
     mutating func parseWhole() throws(ExpressionParseError) -> ActivationExpr {
+        if chars.count > ExpressionLimits.maxCharacters {
+            throw ExpressionParseError(
+                "expression is \(chars.count) characters long; the limit is \(ExpressionLimits.maxCharacters)",
+                column: ExpressionLimits.maxCharacters + 1, hint: "an activation function is a short formula")
+        }
         try advance()
         if token == .end {
             throw ExpressionParseError("empty expression", column: 1, hint: "expected something like 'x * sigmoid(x)'")
@@ -104,9 +133,34 @@ struct ExpressionParser {
 
     // MARK: grammar
 
+    /// Enters one nesting level; the parser's recursion is bounded by `ExpressionLimits.maxDepth`.
+    private mutating func descend(column: Int) throws(ExpressionParseError) {
+        depth += 1
+        if depth > ExpressionLimits.maxDepth {
+            throw ExpressionParseError(
+                "expression nests deeper than \(ExpressionLimits.maxDepth) levels", column: column,
+                hint: "each function call, operator, sign and parenthesis is one level, and a chain like x + x + … one per operator")
+        }
+    }
+
+    /// Counts one node; an expression has at most `ExpressionLimits.maxNodes`.
+    private mutating func count(column: Int) throws(ExpressionParseError) {
+        nodes += 1
+        if nodes > ExpressionLimits.maxNodes {
+            throw ExpressionParseError(
+                "expression has more than \(ExpressionLimits.maxNodes) operations and operands", column: column,
+                hint: "an activation function is a short formula")
+        }
+    }
+
     private mutating func parseSum() throws(ExpressionParseError) -> ActivationExpr {
+        let entryDepth = depth
+        defer { depth = entryDepth }
         var lhs = try parseProduct()
         while case .symbol(let c) = token, c == "+" || c == "-" {
+            // The chain so far becomes the left operand of a new node: one level deeper.
+            try descend(column: tokenColumn)
+            try count(column: tokenColumn)
             try advance()
             let rhs = try parseProduct()
             lhs = .binary(c == "+" ? .add : .sub, lhs, rhs)
@@ -115,8 +169,12 @@ struct ExpressionParser {
     }
 
     private mutating func parseProduct() throws(ExpressionParseError) -> ActivationExpr {
+        let entryDepth = depth
+        defer { depth = entryDepth }
         var lhs = try parseUnary()
         while case .symbol(let c) = token, c == "*" || c == "/" {
+            try descend(column: tokenColumn)
+            try count(column: tokenColumn)
             try advance()
             let rhs = try parseUnary()
             lhs = .binary(c == "*" ? .mul : .div, lhs, rhs)
@@ -126,14 +184,22 @@ struct ExpressionParser {
 
     private mutating func parseUnary() throws(ExpressionParseError) -> ActivationExpr {
         if token == .symbol("-") {
+            let entryDepth = depth
+            defer { depth = entryDepth }
+            try descend(column: tokenColumn)
             try advance()
             if case .number(let v) = token {
+                try count(column: tokenColumn)
                 try advance()
                 return .constant(-v)
             }
+            try count(column: tokenColumn)
             return .unary(.neg, try parseUnary())
         }
         if token == .symbol("+") {
+            let entryDepth = depth
+            defer { depth = entryDepth }
+            try descend(column: tokenColumn)
             try advance()
             return try parseUnary()
         }
@@ -142,18 +208,24 @@ struct ExpressionParser {
 
     private mutating func parsePrimary() throws(ExpressionParseError) -> ActivationExpr {
         let column = tokenColumn
+        let entryDepth = depth
+        defer { depth = entryDepth }
         switch token {
         case .number(let v):
+            try count(column: column)
             try advance()
             return .constant(v)
         case .symbol("("):
+            try descend(column: column)
             try advance()
             let inner = try parseSum()
             try expect(")", after: "a parenthesised expression")
             return inner
         case .name(let name):
+            try count(column: column)
             try advance()
             if token == .symbol("(") {
+                try descend(column: column)
                 return try parseCall(name, column: column)
             }
             switch name {
@@ -177,6 +249,7 @@ struct ExpressionParser {
         try advance()  // past '('
         var args: [ActivationExpr] = []
         var settings: [(name: String, value: Double, column: Int)] = []
+        let nodesBeforeArguments = nodes
         if name != "param" && token != .symbol(")") && token != .symbol(";") {
             args.append(try parseSum())
             while token == .symbol(",") {
@@ -225,6 +298,9 @@ struct ExpressionParser {
             } else {
                 slope = try parameter("a", preluDefaultSlope, column: column)
             }
+            // prelu(E) expands to relu(E) + a * (E - relu(E)): E three times, four more nodes.
+            nodes += 2 * (nodes - nodesBeforeArguments) + 4
+            try count(column: column)
             return ActivationExpr.prelu(args[0], slope: slope)
         }
         if let setting = settings.first {
@@ -309,6 +385,11 @@ struct ExpressionParser {
             let text = String(chars[start..<index])
             guard let v = Double(text) else {
                 throw ExpressionParseError("malformed number '\(text)'", column: start + 1)
+            }
+            // The device computes in float32: a larger literal would be inf there and finite in the Double reference.
+            if v.isInfinite || v > Double(Float.greatestFiniteMagnitude) {
+                throw ExpressionParseError("number \(text) is beyond float32's range (±3.4028235e38), in which the device computes",
+                                           column: start + 1, hint: "write inf if infinity is meant")
             }
             token = .number(v)
             return

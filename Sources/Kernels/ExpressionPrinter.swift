@@ -45,33 +45,108 @@ private func precedence(_ e: ActivationExpr) -> Int {
     }
 }
 
+/// The printed form, built without recursion (a deep expression cannot exhaust the stack).
 private func printed(_ e: ActivationExpr) -> String {
-    if let p = e.preluParts {
-        return "prelu(\(printed(p.argument)); \(p.name)=\(formatConstant(p.initial)))"
-    }
-    switch e {
-    case .x: return "x"
-    case .constant(let c): return formatConstant(c)
-    case .parameter(let name, let initial): return "param(\(name)=\(formatConstant(initial)))"
-    case .layerwise(let op): return "\(op.rawValue)(x)"
-    case .unary(.neg, let a):
-        // `-(2)` keeps neg(2) apart from the literal -2; `-(a * b)` keeps the product inside.
-        if case .constant(let c) = a, c >= 0 || c.isNaN { return "-(\(printed(a)))" }
-        return precedence(a) >= 3 ? "-\(printed(a))" : "-(\(printed(a)))"
-    case .unary(let op, let a): return "\(op.rawValue)(\(printed(a)))"
-    case .binary(let op, let l, let r):
-        let symbol: String
-        switch op {
-        case .add: symbol = "+"
-        case .sub: symbol = "-"
-        case .mul: symbol = "*"
-        case .div: symbol = "/"
-        case .max, .min: return "\(op.rawValue)(\(printed(l)), \(printed(r)))"
+    var out = ""
+    var pieces = PrintedPieces(e)
+    while let piece = pieces.next() { out += piece }
+    return out
+}
+
+/// Whether `l`'s printed form sorts before `r`'s (by Unicode scalars), reading both only as far as their
+/// first difference: ordering operands by printed form costs what the difference costs, not their sizes.
+func printedFormPrecedes(_ l: ActivationExpr, _ r: ActivationExpr) -> Bool {
+    var a = PrintedScalars(l), b = PrintedScalars(r)
+    while true {
+        switch (a.next(), b.next()) {
+        case (nil, nil): return false
+        case (nil, _): return true
+        case (_, nil): return false
+        case (let x?, let y?): if x != y { return x.value < y.value }
         }
-        let p = precedence(e)
-        // Left-associative parsing: the right operand needs parentheses at equal precedence too.
-        let left = precedence(l) < p ? "(\(printed(l)))" : printed(l)
-        let right = precedence(r) <= p ? "(\(printed(r)))" : printed(r)
-        return "\(left) \(symbol) \(right)"
+    }
+}
+
+/// The printed form's Unicode scalars, one at a time.
+private struct PrintedScalars {
+    private var pieces: PrintedPieces
+    private var current: [Unicode.Scalar] = []
+    private var index = 0
+
+    init(_ e: ActivationExpr) { pieces = PrintedPieces(e) }
+
+    mutating func next() -> Unicode.Scalar? {
+        while index == current.count {
+            guard let piece = pieces.next() else { return nil }
+            current = Array(piece.unicodeScalars)
+            index = 0
+        }
+        defer { index += 1 }
+        return current[index]
+    }
+}
+
+/// The printed form as a sequence of text pieces, produced from an explicit stack of pending work.
+private struct PrintedPieces {
+    private enum Work {
+        case text(String)
+        case expr(ActivationExpr)
+    }
+    private var stack: [Work]
+
+    init(_ e: ActivationExpr) { stack = [.expr(e)] }
+
+    mutating func next() -> String? {
+        while let work = stack.popLast() {
+            switch work {
+            case .text(let t): return t
+            case .expr(let e):
+                if let text = expand(e) { return text }
+            }
+        }
+        return nil
+    }
+
+    /// A leaf's text, or nil after pushing a compound node's pieces (last piece first).
+    private mutating func expand(_ e: ActivationExpr) -> String? {
+        func push(_ items: [Work]) { stack.append(contentsOf: items.reversed()) }
+        if let p = e.preluParts {
+            push([.text("prelu("), .expr(p.argument), .text("; \(p.name)=\(formatConstant(p.initial)))")])
+            return nil
+        }
+        switch e {
+        case .x: return "x"
+        case .constant(let c): return formatConstant(c)
+        case .parameter(let name, let initial): return "param(\(name)=\(formatConstant(initial)))"
+        case .layerwise(let op): return "\(op.rawValue)(x)"
+        case .unary(.neg, let a):
+            // `-(2)` keeps neg(2) apart from the literal -2; `-(a * b)` keeps the product inside.
+            if case .constant(let c) = a, c >= 0 || c.isNaN {
+                push([.text("-("), .expr(a), .text(")")])
+            } else if precedence(a) >= 3 {
+                push([.text("-"), .expr(a)])
+            } else {
+                push([.text("-("), .expr(a), .text(")")])
+            }
+        case .unary(let op, let a):
+            push([.text("\(op.rawValue)("), .expr(a), .text(")")])
+        case .binary(let op, let l, let r):
+            let symbol: String
+            switch op {
+            case .add: symbol = " + "
+            case .sub: symbol = " - "
+            case .mul: symbol = " * "
+            case .div: symbol = " / "
+            case .max, .min:
+                push([.text("\(op.rawValue)("), .expr(l), .text(", "), .expr(r), .text(")")])
+                return nil
+            }
+            let p = precedence(e)
+            // Left-associative parsing: the right operand needs parentheses at equal precedence too.
+            let left: [Work] = precedence(l) < p ? [.text("("), .expr(l), .text(")")] : [.expr(l)]
+            let right: [Work] = precedence(r) <= p ? [.text("("), .expr(r), .text(")")] : [.expr(r)]
+            push(left + [.text(symbol)] + right)
+        }
+        return nil
     }
 }

@@ -20,7 +20,8 @@ struct AlacarteCommand: AsyncParsableCommand {
     @Option(name: .long, help: "A registry name (see `afsearch datasets`) or a data file.")
     var dataset: String
 
-    @Option(name: .long, help: "Linear layers (each gets its own activation, the last included).")
+    @Option(name: [.customLong("depth"), .customLong("layers")],
+            help: "Linear layers, each with its own activation (the last included); --layers is the old spelling (train's --layers are hidden widths).")
     var layers = 5
 
     @Option(name: .long, help: "Trials in all (study 1: 1000).")
@@ -37,7 +38,7 @@ struct AlacarteCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Study name (default: <dataset>-L<layers>-<sampler>-s<seed>).")
     var study: String?
 
-    @Flag(name: .long, help: "Continue an existing study (required when --study is not given and the study exists).")
+    @Flag(name: .long, help: "Continue an existing study, and fail if there is none (the same command again also continues it; more --trials extend it).")
     var resume = false
 
     @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).")
@@ -53,45 +54,56 @@ struct AlacarteCommand: AsyncParsableCommand {
     var verbose = false
 
     func validate() throws {
-        guard layers >= 1 else { throw ValidationError("--layers must be at least 1, got \(layers)") }
-        guard trials >= 1 else { throw ValidationError("--trials must be at least 1, got \(trials)") }
-        guard population >= 1 else { throw ValidationError("--population must be at least 1, got \(population)") }
-        try training.validate()
+        try checkCount(layers, option: "--depth", max: 1_000)
+        try checkCount(trials, option: "--trials", max: 10_000_000)
+        try checkCount(population, option: "--population", max: 1_000_000)
+        if dataset.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--dataset is empty; expected a registry name (see `afsearch datasets`) or a data file")
+        }
+        if let study { do { try StudyCatalog.validate(name: study) } catch { throw ValidationError("--study: \(error)") } }
     }
 
     func run() async throws {
+        // Everything that can fail on the user's input fails before the study folder exists.
         let menu = try training.menuChoices()
-        let splits = try AlacarteData.splits(dataset: dataset, seed: training.seed, options: training)
         let setup = training.setup(layers: layers, seed: training.seed)
         let settings = AlaCarteSettings(
             dataset: dataset, layers: layers, trials: trials, sampler: sampler, population: population,
             seed: training.seed, menuName: menu.name, menuEntries: menu.choices.map(\.name), training: setup)
+        do { try settings.validate() } catch { throw ValidationError("\(error)") }
+        let space = try AlaCarteSpace(menu: menu.choices, layers: layers)
         let catalog = StudyCatalog(root: runs.map { URL(fileURLWithPath: $0) })
         let name = study ?? "\(dataset.replacingOccurrences(of: "/", with: "_"))-L\(layers)-\(sampler.rawValue)-s\(training.seed)"
-        if catalog.exists(name) && study == nil && !resume {
-            throw ValidationError("study '\(name)' already exists in \(catalog.root.path); pass --resume to continue it or --study NAME for a new one")
-        }
+        do { try StudyCatalog.validate(name: name) } catch { throw ValidationError("--study: \(error)") }
         if resume && !catalog.exists(name) {
-            throw ValidationError("nothing to resume: no study '\(name)' in \(catalog.root.path) (known: \(catalog.names().joined(separator: ", ")))")
+            throw CommandFailure("nothing to resume: no study '\(name)' in \(catalog.root.path) (known: \(catalog.names().joined(separator: ", ")))")
         }
-        let store = try catalog.open(name, create: true)
         let backend = try training.backend()
-        let evaluator = PopulationEvaluator(backend: backend, setup: setup, splits: splits,
-                                            identity: .expressionLanguage, store: store)
-        let space = try AlaCarteSpace(menu: menu.choices, layers: layers)
-        let search = try AlaCarteStudy(space: space, settings: settings, evaluator: evaluator, store: store)
+        let splits = try AlacarteData.splits(dataset: dataset, seed: training.seed, options: training)
+        if catalog.exists(name), !quiet, !json {
+            FileHandle.standardError.write(Data("continuing study '\(name)' (\(catalog.folder(of: name).path))\n".utf8))
+        }
 
-        if !quiet && !json {
-            FileHandle.standardError.write(Data((
-                "study \(name): \(dataset) (\(splits.train.rowCount) train / \(splits.validation.rowCount) validation / "
-                + "\(splits.test.rowCount) test rows), \(layers) layers × \(menu.choices.count) \(menu.name) choices, "
-                + "\(sampler.rawValue), population \(population), \(backend.deviceDescription)\n").utf8))
+        let newFolder = NewRunFolder(catalog.folder(of: name))
+        let outcome = try await newFolder.run { () async throws -> AlaCarteOutcome in
+            let store = try catalog.open(name, create: true)
+            let evaluator = PopulationEvaluator(backend: backend, setup: setup, splits: splits,
+                                                identity: .expressionLanguage, store: store)
+            let search = try AlaCarteStudy(space: space, settings: settings, evaluator: evaluator, store: store)
+            if !quiet && !json {
+                FileHandle.standardError.write(Data((
+                    "study \(name): \(dataset) (\(splits.train.rowCount) train / \(splits.validation.rowCount) validation / "
+                    + "\(splits.test.rowCount) test rows), \(layers) layers × \(menu.choices.count) \(menu.name) choices, "
+                    + "\(sampler.rawValue), population \(population), \(backend.deviceDescription)\n").utf8))
+            }
+            let line = ProgressLine(enabled: !quiet && !json)
+            let outcome = try await search.run { progress in
+                if progress.trialsDone > 0 { newFolder.markProgress() }
+                line.update(Self.describe(progress))
+            }
+            line.finish()
+            return outcome
         }
-        let line = ProgressLine(enabled: !quiet && !json)
-        let outcome = try await search.run { progress in
-            line.update(Self.describe(progress))
-        }
-        line.finish()
 
         if json {
             let encoder = JSONEncoder()
@@ -153,10 +165,14 @@ struct AlacarteTrainingOptions: ParsableArguments {
 
     @OptionGroup var deviceOptions: DeviceSelectionOptions
 
+    @OptionGroup var dataOptions: DataOptions
+
     func validate() throws {
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-        guard lr > 0 else { throw ValidationError("--lr must be positive, got \(lr)") }
-        guard patience >= 0 else { throw ValidationError("--patience must be 0 or more, got \(patience)") }
+        if let epochs { try checkCount(epochs, option: "--epochs", max: TrainCommand.maxEpochs) }
+        try checkPositive(lr, option: "--lr")
+        try checkCount(patience, option: "--patience", min: 0, max: TrainCommand.maxEpochs)
+        try checkFraction(testFraction, option: "--test-fraction", allowZero: false)
+        try checkFraction(validationFraction, option: "--validation-fraction", allowZero: true)
         guard ["opencl", "reference"].contains(trainer) else {
             throw ValidationError("--trainer must be opencl or reference, got '\(trainer)'")
         }
@@ -187,9 +203,21 @@ enum AlacarteData {
     /// Study 1's protocol: stratified 70/30 split from the seed, a validation part of train, standardised
     /// with the statistics of the rows the networks train on.
     static func splits(dataset: String, seed: UInt64, options: AlacarteTrainingOptions) throws -> SearchSplits {
-        let data = try DatasetRegistry.load(dataset)
+        let data = try options.dataOptions.load(dataset)
+        return try split(data.allRows, name: data.name, seed: seed, options: options)
+    }
+
+    /// One replicate's split, refused when a part would be empty (a validation accuracy of 0 rows means nothing).
+    static func split(_ rows: LabeledData, name: String, seed: UInt64, options: AlacarteTrainingOptions) throws -> SearchSplits {
         let replicate = try Study1Protocol(testFraction: options.testFraction, validationFraction: options.validationFraction)
-            .replicate(data.allRows, seed: seed)
+            .replicate(rows, seed: seed)
+        let needsValidation = options.objective == .validation || options.validationFraction > 0
+        if replicate.train.rowCount < 2 || replicate.test.rowCount < 1 || (needsValidation && replicate.validation.rowCount < 1) {
+            throw CommandFailure("--test-fraction \(formatNumber(options.testFraction)) and --validation-fraction "
+                                 + "\(formatNumber(options.validationFraction)) split the \(rows.rowCount) rows of '\(name)' into "
+                                 + "\(replicate.train.rowCount) training, \(replicate.validation.rowCount) validation and "
+                                 + "\(replicate.test.rowCount) test rows; expected at least 2 training rows and 1 row in each other part")
+        }
         return SearchSplits(train: replicate.train, validation: replicate.validation, test: replicate.test)
     }
 }

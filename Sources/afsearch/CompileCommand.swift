@@ -6,7 +6,7 @@ import Kernels
 struct ExpressionArgumentError: Error, CustomStringConvertible {
     var text: String
     var underlying: ExpressionParseError
-    var description: String { "invalid expression '\(text)': \(underlying)" }
+    var description: String { "invalid expression '\(abbreviatedExpressionText(text))': \(underlying)" }
 }
 
 /// Parses an EXPR argument; the error carries the column and what was expected.

@@ -26,32 +26,26 @@ struct DatasetsCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
-    @Option(help: "Data folder (default: $AFSEARCH_DATA, else ~/.cache/afsearch/data).")
-    var dataRoot: String?
+    @OptionGroup var dataOptions: DataOptions
 
     @Flag(help: "List from the registry's table only, without reading present files (fast).")
     var noMeasure = false
 
-    @Option(help: "Missing values: reject (error) or mean (impute column mean / most frequent level).")
-    var impute: String = "reject"
-
-    @Option(help: "For a file path: the label column, by name, 0-based index, or 'last'.")
-    var label: String?
+    func validate() throws {
+        if let suite, !DatasetRegistry.suiteNames.contains(suite) {
+            throw ValidationError("--suite '\(suite)' is not a suite; expected one of \(DatasetRegistry.suiteNames.joined(separator: ", "))")
+        }
+        if let dataset, dataset.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("the dataset is empty; expected a registry name or a data file")
+        }
+    }
 
     func run() async throws {
-        let root = dataRoot.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? DatasetRegistry.defaultDataRoot
-        guard let policy = MissingValuePolicy(rawValue: impute) else {
-            throw ValidationError("--impute must be one of: \(MissingValuePolicy.allCases.map(\.rawValue).joined(separator: ", ")); got '\(impute)'")
-        }
-        do {
-            if let dataset {
-                try describe(dataset, root: root, options: LoadOptions(missing: policy, labelColumn: label.map(LabelColumn.init(argument:))))
-            } else {
-                try list(root: root)
-            }
-        } catch let error as DatasetError {
-            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
-            throw ExitCode.failure
+        let root = dataOptions.root
+        if let dataset {
+            try describe(dataset, root: root, options: dataOptions.loadOptions)
+        } else {
+            try list(root: root)
         }
     }
 
@@ -65,10 +59,14 @@ struct DatasetsCommand: AsyncParsableCommand {
     private func list(root: URL) throws {
         let infos = try suite.map { try DatasetRegistry.suite($0) } ?? DatasetRegistry.all
         var rows: [Row] = []
-        for info in infos {
+        // Measuring reads every present file (seconds for the large sets): say which, on a terminal only.
+        let line = ProgressLine(enabled: isatty(STDERR_FILENO) != 0)
+        defer { line.finish() }
+        for (index, info) in infos.enumerated() {
             let present = DatasetRegistry.isPresent(info, dataRoot: root)
             var row = Row(info: info, present: present, measured: false, error: nil)
             if present && !noMeasure {
+                line.update("measuring \(info.name) (\(index + 1)/\(infos.count))")
                 do {
                     row.info = try DatasetRegistry.measure(info, dataRoot: root)
                     row.measured = true

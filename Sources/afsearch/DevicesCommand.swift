@@ -7,6 +7,8 @@ struct DeviceSelectionOptions: ParsableArguments {
     @Option(name: .long, help: "Device index or name substring, as `afsearch devices` lists them (default: $AFSEARCH_DEVICE, else the first GPU, else the first CPU).")
     var device: String?
 
+    func validate() throws { try checkDeviceSelector(device) }
+
     func select() throws -> ComputeDevice { try ComputeDevice.select(device) }
 }
 

@@ -27,7 +27,8 @@ struct EvolveCommand: AsyncParsableCommand {
 
         A run lives in runs/<study>/ (study.sqlite, evolution.json, report.html). Running the same command \
         again, or with --resume after a kill, replays the stored generations without retraining them and \
-        continues.
+        continues; a larger --generations extends a finished run (not with --sequential, whose stages depend \
+        on the total).
         """)
 
     @Option(help: "Dataset name (see `afsearch datasets`) or file path. Fetch the offline sets with `make data`.")
@@ -69,17 +70,36 @@ struct EvolveCommand: AsyncParsableCommand {
     var paperSizes = false
     @Option(help: "Hidden width of the FCN (default 32; a CNN takes its widths from --arch).") var width: Int?
     @Option(help: "Hidden-stage layers of the FCN (default 5; a CNN takes its layers from --arch).") var hiddenLayers: Int?
-    @Option(help: "Evolution seed.") var seed: UInt64 = 1
+    @Option(help: "Evolution seed (every command's seeds default to 0).") var seed: UInt64 = 0
     @Option(help: "Data split seed.") var dataSeed: UInt64 = 0
     @Option(help: "Study name (folder under runs/, or $AFSEARCH_RUNS). Default derived from the settings.")
     var study: String?
     @Flag(help: "Continue the named study (it must exist).") var resume = false
     @Option(help: "OpenCL device (index or name fragment; default $AFSEARCH_DEVICE or the first GPU).")
     var device: String?
-    @Option(help: "How fitness trainings run the activations: interpreted (one program built once, no build per generation) or compiled (a program per generation, fused into the GEMMs).")
+    @Option(name: [.customLong("activation-code"), .customLong("activations")],
+            help: "How fitness trainings run the activations: interpreted (one program built once, no build per generation) or compiled (a program per generation, fused into the GEMMs); --activations is the old spelling.")
     var activations: ActivationExecution = .interpreted
     @Flag(help: "No progress lines.") var quiet = false
     @Flag(help: "Print the result as JSON on stdout.") var json = false
+    @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).") var runs: String?
+    @OptionGroup var dataOptions: DataOptions
+
+    func validate() throws {
+        try checkDeviceSelector(device)
+        if let generations { try checkCount(generations, option: "--generations", max: 1_000_000) }
+        try checkCount(population, option: "--population", max: 100_000)
+        try checkCount(epochs, option: "--epochs", max: TrainCommand.maxEpochs)
+        if let finalEpochs { try checkCount(finalEpochs, option: "--final-epochs", max: TrainCommand.maxEpochs) }
+        try checkPositive(lr, option: "--lr")
+        try checkCount(partners, option: "--partners", min: 0, max: 1_000)
+        if let study { do { try StudyCatalog.validate(name: study) } catch { throw ValidationError("--study: \(error)") } }
+        if dataset.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--dataset is empty; expected a registry name (see `afsearch datasets`) or a data file")
+        }
+        _ = try settings()
+        _ = try recipe()
+    }
 
     func settings() throws -> EvolutionSettings {
         guard let method = EvolutionMethod(rawValue: method) else {
@@ -101,7 +121,7 @@ struct EvolveCommand: AsyncParsableCommand {
         s.cgpLevelsBack = levelsBack
         s.mutateInactive = mutateInactive
         s.primitives = primitives.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
-        try s.validate()
+        do { try s.validate() } catch let error as EvolutionError { throw ValidationError(error.description) }
         return s
     }
 
@@ -145,21 +165,30 @@ struct EvolveCommand: AsyncParsableCommand {
         let settings = try settings()
         let recipe = try recipe()
         let name = study ?? EvolutionCLI.defaultStudyName(settings: settings, recipe: recipe)
-        let catalog = StudyCatalog()
+        let catalog = StudyCatalog(root: runs.map { URL(fileURLWithPath: $0) })
         if resume && !catalog.exists(name) {
-            throw ValidationError("--resume: no study '\(name)' under \(catalog.root.path) (known: \(catalog.names().joined(separator: ", ")))")
+            throw CommandFailure("--resume: no study '\(name)' under \(catalog.root.path) (known: \(catalog.names().joined(separator: ", ")))")
         }
-        let data = try recipe.load()  // before any study folder exists: a missing dataset leaves nothing behind
-        let store = try catalog.open(name, create: true)
-        try EvolutionCLI.checkRecipe(recipe, folder: catalog.folder(of: name))
+        // Device, data and recipe are checked before any study folder exists: a failed start leaves nothing behind.
         let compute = try ComputeDevice.select(device)
-        var job = EvolutionJob(settings: settings, recipe: recipe, backend: try Self.backend(for: recipe, device: compute, activations: activations),
-                               store: store, folder: catalog.folder(of: name))
-        job.preloaded = data
-        let log: (String) -> Void = { line in if !quiet { EvolutionCLI.stderr(line) } }
-        log("study \(name) — \(settings.method.displayName), \(settings.genome.rawValue) \(settings.algorithm.rawValue), device \(compute.info.name)")
-        let meter = GenerationMeter(total: settings.method == .standard ? 1 : settings.generations)
-        let result = try await job.run(progress: { record in log(meter.line(record)) }, status: log)
+        let data = try recipe.load(dataRoot: dataOptions.root, options: dataOptions.loadOptions)
+        try EvolutionCLI.checkRecipe(recipe, folder: catalog.folder(of: name), write: false)
+        let backend = try Self.backend(for: recipe, device: compute, activations: activations)
+        let newFolder = NewRunFolder(catalog.folder(of: name))
+        let result = try await newFolder.run { () async throws -> EvolutionResult in
+            let store = try catalog.open(name, create: true)
+            try EvolutionCLI.checkRecipe(recipe, folder: catalog.folder(of: name), write: true)
+            var job = EvolutionJob(settings: settings, recipe: recipe, backend: backend,
+                                   store: store, folder: catalog.folder(of: name))
+            job.preloaded = data
+            let log: (String) -> Void = { line in if !quiet { EvolutionCLI.stderr(line) } }
+            log("study \(name) — \(settings.method.displayName), \(settings.genome.rawValue) \(settings.algorithm.rawValue), device \(compute.info.name)")
+            let meter = GenerationMeter(total: settings.method == .standard ? 1 : settings.generations)
+            return try await job.run(progress: { record in
+                newFolder.markProgress()
+                log(meter.line(record))
+            }, status: log)
+        }
         if json {
             print(try EvolutionCLI.json(result))
         } else {
@@ -213,7 +242,7 @@ enum EvolutionCLI {
 
     /// A study's data recipe is kept beside its database; a rerun with another recipe is refused, since
     /// its stored fitnesses were measured on other data.
-    static func checkRecipe(_ recipe: Study2Recipe, folder: URL) throws {
+    static func checkRecipe(_ recipe: Study2Recipe, folder: URL, write: Bool) throws {
         let url = folder.appendingPathComponent("recipe.json")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -221,12 +250,33 @@ enum EvolutionCLI {
         if let stored = FileManager.default.contents(atPath: url.path) {
             let old = try? JSONDecoder().decode(Study2Recipe.self, from: stored)
             guard old == recipe else {
-                throw ValidationError("study folder \(folder.path) was run with another data recipe (\(String(decoding: stored, as: UTF8.self).replacingOccurrences(of: "\n", with: " "))); use another --study name or the same data flags")
+                throw CommandFailure("study folder \(folder.path) was run with another data recipe: "
+                                     + recipeDifferences(stored: stored, requested: data)
+                                     + "; use another --study name or the same data options")
             }
-        } else {
+        } else if write {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try data.write(to: url, options: .atomic)
         }
+    }
+
+    /// The fields that differ between two recipes' JSON, as `field stored → requested`.
+    static func recipeDifferences(stored: Data, requested: Data) -> String {
+        guard let old = (try? JSONSerialization.jsonObject(with: stored)) as? [String: Any],
+              let new = (try? JSONSerialization.jsonObject(with: requested)) as? [String: Any] else {
+            return "its recipe.json cannot be read"
+        }
+        func text(_ value: Any?) -> String {
+            guard let value, !(value is NSNull) else { return "none" }
+            if let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]) {
+                return String(decoding: data, as: UTF8.self)
+            }
+            return "\(value)"
+        }
+        let keys = Set(old.keys).union(new.keys).sorted()
+        let differing = keys.filter { text(old[$0]) != text(new[$0]) }
+        guard !differing.isEmpty else { return "its recipe.json is from another version" }
+        return differing.map { "\($0) \(text(old[$0])) (stored) vs \(text(new[$0])) (now)" }.joined(separator: ", ")
     }
 
     static func json<T: Encodable>(_ value: T) throws -> String {
@@ -244,8 +294,8 @@ enum EvolutionCLI {
             lines.append("  \(EvolutionSettings.slotNames[slot].padding(toLength: 7, withPad: " ", startingAt: 0)) \(formula)")
         }
         if let test = r.finalTest {
-            lines.append(String(format: "test accuracy after retraining on Train1 ∪ Train2: %.4f (last of %d epochs%@)",
-                                test.testAccuracy, test.epochs, test.diverged ? ", diverged" : ""))
+            lines.append(String(format: "test accuracy after retraining on Train1 ∪ Train2: %.4f (%@%@)", test.testAccuracy,
+                                test.epochs == 1 ? "its one epoch" : "last of \(test.epochs) epochs", test.diverged ? ", diverged" : ""))
         }
         if let standard = r.standardTest, r.settings.method != .standard {
             lines.append(String(format: "standard network (%@ everywhere), same protocol: %.4f", r.settings.standardActivation, standard.testAccuracy))
@@ -260,31 +310,6 @@ enum EvolutionCLI {
         }
         lines.append("run folder: \(folder.path) (report.html, evolution.json, study.sqlite)")
         return lines.joined(separator: "\n")
-    }
-}
-
-extension EvolutionCLI {
-    /// `source` when it names a run folder written by `afsearch evolve` (a path, or a study under runs/).
-    static func exportableRun(_ source: String) -> URL? {
-        let folder = runFolder(source)
-        return FileManager.default.fileExists(atPath: folder.appendingPathComponent(EvolutionResult.fileName).path) ? folder : nil
-    }
-
-    /// `afsearch export RUN --to pytorch`: writes RUN/activations.py.
-    static func exportRun(_ folder: URL, format: String) throws -> URL {
-        guard format.lowercased() == "pytorch" else {
-            throw ValidationError("a run folder exports as --to pytorch (got '\(format)'); export single expressions for jax or latex")
-        }
-        return try RunExport.write(folder: folder)
-    }
-
-    /// A path to a folder, or a study name under the runs root.
-    static func runFolder(_ argument: String) -> URL {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory), isDirectory.boolValue {
-            return URL(fileURLWithPath: argument, isDirectory: true)
-        }
-        return StudyCatalog().folder(of: argument)
     }
 }
 

@@ -18,7 +18,7 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
             the same command resumes: finished cells are kept, an interrupted search continues. The defaults are \
             small enough for a laptop CPU (the 3 smallest datasets of the suite, 3 replicates, 16 trials, 20 \
             epochs); study 1's sizes: --suite-limit 0 --replicates 30 --trials 1000 --population 64 --epochs 300 \
-            --layers 5,10 --objective train.
+            --depth 5,10 --objective train.
             """)
 
     @Option(name: .long, help: "A dataset suite (see `afsearch datasets --suite`).")
@@ -30,7 +30,7 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Run only the first N datasets of the suite (it is ordered by size); 0 = all 25.")
     var suiteLimit = 3
 
-    @Option(name: .long, help: "Comma-separated network depths.")
+    @Option(name: [.customLong("depth"), .customLong("layers")], help: "Comma-separated network depths (Linear layers); --layers is the old spelling.")
     var layers = "5"
 
     @Option(name: .long, help: "Replicates (fresh splits) per dataset and depth.")
@@ -44,7 +44,7 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
 
     @OptionGroup var training: AlacarteTrainingOptions
 
-    @Option(name: .long, help: "Run folder name under the runs folder (default: alacarte-<suite or datasets>).")
+    @Option(name: [.customLong("study"), .customLong("name")], help: "Run folder name under the runs folder (default: alacarte-<suite or datasets>); --name is the old spelling.")
     var name: String?
 
     @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).")
@@ -54,31 +54,37 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard suiteLimit >= 0 else { throw ValidationError("--suite-limit must be 0 or more, got \(suiteLimit)") }
-        guard replicates >= 1 else { throw ValidationError("--replicates must be at least 1, got \(replicates)") }
-        guard trials >= 1 else { throw ValidationError("--trials must be at least 1, got \(trials)") }
-        guard population >= 1 else { throw ValidationError("--population must be at least 1, got \(population)") }
+        try checkCount(suiteLimit, option: "--suite-limit", min: 0, max: 10_000)
+        try checkCount(replicates, option: "--replicates", max: 10_000)
+        try checkCount(trials, option: "--trials", max: 10_000_000)
+        try checkCount(population, option: "--population", max: 1_000_000)
+        if let name { do { try StudyCatalog.validate(name: name) } catch { throw ValidationError("--study: \(error)") } }
         _ = try depths()
-        try training.validate()
+        _ = try datasetNames()
+    }
+
+    /// --datasets, or the suite's first --suite-limit datasets.
+    func datasetNames() throws -> [String] {
+        if let datasets {
+            let names = datasets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !names.isEmpty else { throw ValidationError("--datasets is empty; expected comma-separated dataset names or files") }
+            return names
+        }
+        let all: [String]
+        do { all = try DatasetRegistry.suite(suite).map(\.name) } catch { throw ValidationError("--suite: \(ErrorText.describe(error))") }
+        return suiteLimit > 0 ? Array(all.prefix(suiteLimit)) : all
     }
 
     func depths() throws -> [Int] {
-        let parts = layers.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) >= 2 }) else {
-            throw ValidationError("--layers must be comma-separated depths of at least 2 (e.g. 5,10), got '\(layers)'")
+        let parts = layers.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) >= 2 && ($0 ?? 0) <= 1_000 }) else {
+            throw ValidationError("--depth must be comma-separated depths of at least 2 (e.g. 5,10), got '\(layers)'")
         }
         return parts.map { $0! }
     }
 
     func run() async throws {
-        let names: [String]
-        if let datasets {
-            names = datasets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            guard !names.isEmpty else { throw ValidationError("--datasets is empty") }
-        } else {
-            let all = try DatasetRegistry.suite(suite).map(\.name)
-            names = suiteLimit > 0 ? Array(all.prefix(suiteLimit)) : all
-        }
+        let names = try datasetNames()
         let menu = try training.menuChoices()
         let settings = AlaCarteExperimentSettings(
             datasets: names, layers: try depths(), replicates: replicates, trials: trials, population: population,
@@ -90,8 +96,12 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
         let folder = StudyCatalog(root: runs.map { URL(fileURLWithPath: $0) }).folder(of: runName)
         let backend = try training.backend()
         let options = training
-        // Load each dataset once; replicates re-split it.
-        let loaded = LoadedDatasets()
+        // Load each dataset once; replicates re-split it. All of them load (and split) before the run folder
+        // exists, so a bad name or file fails with nothing left behind.
+        let loaded = LoadedDatasets(options: training.dataOptions)
+        for dataset in names {
+            _ = try AlacarteData.split(try loaded.rows(dataset), name: dataset, seed: training.seed, options: training)
+        }
         let experiment = try AlaCarteExperiment(
             settings: settings, menu: menu.choices, folder: folder,
             splits: { dataset, seed in
@@ -108,10 +118,14 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
                   + "\(trials) trials per search, \(menu.choices.count) \(menu.name) choices, \(backend.deviceDescription)")
         }
         let started = Date()
-        let table = try await experiment.run { cell, result, resumed in
-            guard !quiet else { return }
-            print("\(cell.dataset) L\(cell.layers) r\(cell.replicate) \(cell.method.rawValue): test "
-                  + String(format: "%.4f", result.testAccuracy) + (resumed ? " (done earlier)" : ""))
+        let newFolder = NewRunFolder(folder)
+        let table = try await newFolder.run {
+            try await experiment.run { cell, result, resumed in
+                newFolder.markProgress()
+                guard !quiet else { return }
+                print("\(cell.dataset) L\(cell.layers) r\(cell.replicate) \(cell.method.rawValue): test "
+                      + String(format: "%.4f", result.testAccuracy) + (resumed ? " (done earlier)" : ""))
+            }
         }
         print("")
         // The Markdown ends with the wins/ties/losses of each searched method against the standard network.
@@ -125,10 +139,13 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
 final class LoadedDatasets: @unchecked Sendable {
     private let lock = NSLock()
     private var cache: [String: LabeledData] = [:]
+    private let options: DataOptions
+
+    init(options: DataOptions) { self.options = options }
 
     func rows(_ name: String) throws -> LabeledData {
         if let hit = lock.withLock({ cache[name] }) { return hit }
-        let rows = try DatasetRegistry.load(name).allRows
+        let rows = try options.load(name).allRows
         lock.withLock { cache[name] = rows }
         return rows
     }

@@ -42,11 +42,29 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
     @Option(help: "Test rows (default 1000, CNN 200).") var testRows: Int?
     @Flag(help: "Study 2's data sizes (uncapped rows, 30 final epochs).") var paperSizes = false
     @Option(help: "Permutation-test rounds.") var rounds = 10_000
-    @Option(help: "First seed (replicate r uses seed + r).") var seed: UInt64 = 1
-    @Option(help: "Experiment name: the folder under runs/.") var name = "experiment-evolution"
+    @Option(help: "First seed (replicate r uses seed + r; default 0, as everywhere).") var seed: UInt64 = 0
+    @Option(name: [.customLong("study"), .customLong("name")], help: "Experiment name: the folder under runs/ (--name is the old spelling).")
+    var name = "experiment-evolution"
     @Option(help: "OpenCL device (index or name fragment).") var device: String?
     @Flag(help: "No progress lines.") var quiet = false
     @Flag(help: "Print the result as JSON.") var json = false
+    @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).") var runs: String?
+    @OptionGroup var dataOptions: DataOptions
+
+    func validate() throws {
+        try checkDeviceSelector(device)
+        if let replicates { try checkCount(replicates, option: "--replicates", max: 10_000) }
+        try checkCount(generations, option: "--generations", max: 1_000_000)
+        try checkCount(population, option: "--population", max: 100_000)
+        try checkCount(epochs, option: "--epochs", max: TrainCommand.maxEpochs)
+        if let finalEpochs { try checkCount(finalEpochs, option: "--final-epochs", max: TrainCommand.maxEpochs) }
+        try checkPositive(lr, option: "--lr")
+        try checkCount(rounds, option: "--rounds", max: 100_000_000)
+        do { try StudyCatalog.validate(name: name) } catch { throw ValidationError("--study: \(error)") }
+        if let datasets, datasets.split(separator: ",").allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw ValidationError("--datasets is empty; expected comma-separated dataset names or files")
+        }
+    }
 
     func run() async throws {
         let cnn = arch.lowercased() != "fcn"
@@ -71,18 +89,26 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
             }
             return m
         }
-        try StudyCatalog.validate(name: name)
-        let folder = StudyCatalog().folder(of: name)
+        let datasetNames = datasets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let folder = StudyCatalog(root: runs.map { URL(fileURLWithPath: $0) }).folder(of: name)
         let compute = try ComputeDevice.select(device)
+        // Every dataset must be there before the experiment folder is created.
+        for dataset in datasetNames { try dataOptions.checkAvailable(dataset) }
         let backend = try EvolveCommand.backend(for: recipe, device: compute)  // one trainer (and program cache) for every cell
-        let experiment = EvolutionExperiment(
-            datasets: datasets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, methods: methodList,
+        var experiment = EvolutionExperiment(
+            datasets: datasetNames, methods: methodList,
             replicates: replicates ?? d.replicates, base: base, recipe: recipe, folder: folder, permutationRounds: rounds) { _ in backend }
+        experiment.dataRoot = dataOptions.root
+        experiment.loadOptions = dataOptions.loadOptions
         let log: (String) -> Void = { line in if !quiet { EvolutionCLI.stderr(line) } }
         let started = Date()
-        let result = try await experiment.run(cellStarted: { log("— \($0)") }, progress: { r in
-            log("  gen \(r.generation + 1)\(r.replayed ? " (resumed)" : "")  best \(String(format: "%.4f", r.bestFitnessSoFar))  nets \(r.networks) trained \(r.trained)")
-        }, status: { log("  \($0)") })
+        let newFolder = NewRunFolder(folder)
+        let result = try await newFolder.run {
+            try await experiment.run(cellStarted: { log("— \($0)") }, progress: { r in
+                newFolder.markProgress()
+                log("  gen \(r.generation + 1)\(r.replayed ? " (resumed)" : "")  best \(String(format: "%.4f", r.bestFitnessSoFar))  nets \(r.networks) trained \(r.trained)")
+            }, status: { log("  \($0)") })
+        }
         log("experiment done in \(EvolutionCLI.duration(Date().timeIntervalSince(started)))")
         if json { print(try EvolutionCLI.json(result)) } else {
             print(result.markdown())

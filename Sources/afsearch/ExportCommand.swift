@@ -1,36 +1,115 @@
 import ArgumentParser
 import Foundation
 import Kernels
+import Search
 
-/// `afsearch export EXPR --to pytorch|jax|latex`, or `afsearch export RUN --to pytorch` for a run folder.
+/// `afsearch export EXPR --to pytorch|jax|latex`, or `afsearch export RUN` for a run folder's best functions.
 struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Export an expression (PyTorch nn.Module, JAX function or LaTeX) or a run's best functions (PyTorch)."
+        abstract: "Print an expression, or a run's best functions, as a PyTorch nn.Module, a JAX function or LaTeX.",
+        discussion: "A run (a folder, or a study name under the runs folder) exports its three best functions. The text goes to stdout, or with --output to a file."
     )
 
-    /// A plain string: an existing run folder is exported as a whole, anything else is parsed as an expression.
-    @Argument(help: "An activation expression in x, or a run folder (runs/<study>) whose best functions to export.")
+    @Argument(help: "An activation expression in x, or a run folder (runs/<study>) or study name whose best functions to export.")
     var source: String
 
     @Option(name: .long, help: "pytorch, jax or latex.")
-    var to: String = "pytorch"
+    var to: ActivationExport.Format = .pytorch
 
-    @Option(name: .long, help: "Class name (PyTorch) or, snake-cased, function name (JAX).")
+    @Option(name: .long, help: "Class name (PyTorch) or, snake-cased, function name (JAX) of a single expression.")
     var name: String = "EvolvedActivation"
 
+    @Option(name: .long, help: "Write the text to this file instead of stdout.")
+    var output: String?
+
+    @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).")
+    var runs: String?
+
+    /// Python's reserved words (3.12), not usable as class or function names.
+    static let pythonKeywords: Set<String> = [
+        "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
+        "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal",
+        "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+    ]
+
+    func validate() throws {
+        guard name.first.map({ $0.isASCII && ($0.isLetter || $0 == "_") }) == true,
+              name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+            throw ValidationError("--name '\(name)' is not a Python identifier; expected letters, digits and '_', not starting with a digit")
+        }
+        let snake = ActivationExport.render(.x, as: .jax, name: name)
+        if Self.pythonKeywords.contains(name) || Self.pythonKeywords.contains(where: { snake.contains("def \($0)(") }) {
+            throw ValidationError("--name '\(name)' is a Python keyword; choose another name")
+        }
+        if let output, output.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--output is empty; expected a file path") }
+    }
+
     func run() async throws {
-        if let folder = EvolutionCLI.exportableRun(source) {  // a run folder: its best functions (issue 8)
-            print(try EvolutionCLI.exportRun(folder, format: to).path)
-            return
+        if let output { try OutputPath.check(output, option: "--output") }
+        let text: String
+        if RunFolders.looksLikeRun(source, runs: runs) {
+            let folder = try RunFolders.resolve(source, runs: runs)
+            let study = folder.appendingPathComponent(StudyCatalog.databaseFileName)
+            if FileManager.default.fileExists(atPath: folder.appendingPathComponent(EvolutionResult.fileName).path) {
+                text = try RunExport.text(folder: folder, format: to)
+            } else if FileManager.default.fileExists(atPath: study.path),
+                      let best = try Self.bestAlaCarteTrial(SQLiteStudyStore(readingPath: study.path, studyName: folder.lastPathComponent)) {
+                text = try Self.export(best, study: folder.lastPathComponent, format: to)
+            } else {
+                throw CommandFailure("'\(source)' (\(folder.path)) has no \(EvolutionResult.fileName) and no finished à la carte trial; "
+                                     + "export takes the best functions of an `afsearch evolve` run or an `afsearch alacarte` study, or an expression")
+            }
+        } else {
+            text = try Self.export(source, format: to, name: name)
         }
-        guard let format = ActivationExport.Format(rawValue: to.lowercased()) else {
-            throw ValidationError("unknown export format '\(to)'; expected pytorch, jax or latex")
+        if let output {
+            do { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
+                throw CommandFailure("--output " + ErrorText.describe(error))
+            }
+            print(output)
+        } else {
+            print(text, terminator: "")
         }
-        guard name.first.map({ $0.isLetter || $0 == "_" }) == true, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-            throw ValidationError("--name '\(name)' is not a Python identifier")
+    }
+
+    /// The best finished trial of an à la carte study, or nil when the store holds no such trial.
+    static func bestAlaCarteTrial(_ store: SQLiteStudyStore) throws -> TrialRecord? {
+        guard try store.kind() == "alacarte" else { return nil }
+        return try store.bestTrials(limit: 1).first { !$0.expressions.isEmpty }
+    }
+
+    /// An à la carte study's best network: one function (or formula) per layer, named Layer<N>Activation.
+    static func export(_ trial: TrialRecord, study: String, format: ActivationExport.Format) throws -> String {
+        let comment = format == .latex ? "%" : "#"
+        var out = "\(comment) study \(study), trial \(trial.number): objective "
+            + (trial.objective.map { String(format: "%.4f", $0) } ?? "–")
+            + (trial.testAccuracy.map { String(format: ", test accuracy %.4f", $0) } ?? "") + "\n"
+        var imports: [String] = []
+        var bodies = ""
+        for (layer, text) in trial.expressions.enumerated() {
+            let expr: ActivationExpr
+            do { expr = try ActivationExpr.parse(text) } catch {
+                throw CommandFailure("study \(study), trial \(trial.number), layer \(layer): stored expression '\(text)' does not parse: \(error)")
+            }
+            let choice = trial.parameters["layer\(layer)"].map { " (\($0))" } ?? ""
+            let body = expr.isLayerwise && format != .latex
+                ? "\(comment) \(expr) acts across a layer's units: use torch.nn.functional.\(expr.description.replacingOccurrences(of: "(x)", with: ""))(x, dim=1)\n"
+                : ActivationExport.render(expr, as: format, name: "Layer\(layer)Activation")
+            // Each rendered module repeats its imports; the file states them once, at the top.
+            var kept: [Substring] = []
+            for line in body.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line.hasPrefix("import ") || line.hasPrefix("from ") {
+                    if !imports.contains(String(line)) { imports.append(String(line)) }
+                } else {
+                    kept.append(line)
+                }
+            }
+            let trimmed = kept.joined(separator: "\n").trimmingCharacters(in: .newlines)
+            bodies += "\n\n\(comment) layer \(layer)\(choice)\n" + trimmed + "\n"
         }
-        print(try Self.export(source, format: format, name: name), terminator: "")
+        if !imports.isEmpty { out += imports.joined(separator: "\n") + "\n" }
+        return out + bodies
     }
 
     /// The exported text of one expression.
@@ -40,3 +119,5 @@ struct ExportCommand: AsyncParsableCommand {
         return out.hasSuffix("\n") ? out : out + "\n"
     }
 }
+
+extension ActivationExport.Format: ExpressibleByArgument {}

@@ -46,7 +46,8 @@ struct MenuCommand: AsyncParsableCommand {
         func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
         print("\(pad("name", nameWidth))  arity  \(pad("expression", exprWidth))  formula")
         for r in rows {
-            let note = r.layerwise ? " [across the layer]" : ""
+            // A layer-wise formula usually says so itself; the note is only for one that does not.
+            let note = r.layerwise && !r.formula.contains("across the layer") ? " [across the layer]" : ""
             print("\(pad(r.name, nameWidth))  \(pad(String(r.arity), 5))  \(pad(r.expression, exprWidth))  \(r.formula)\(note)")
         }
         print("\(rows.count) entries in menu \(menu.name)")

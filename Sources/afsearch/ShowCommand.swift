@@ -19,12 +19,13 @@ struct ShowCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        guard top >= 1 else { throw ValidationError("--top must be at least 1, got \(top)") }
+        try checkCount(top, option: "--top", max: 1_000_000)
+        do { try StudyCatalog.validate(name: study) } catch { throw ValidationError("\(error)") }
     }
 
     func run() async throws {
         let catalog = StudyCatalog(root: runs.map { URL(fileURLWithPath: $0) })
-        let store = try catalog.open(study, create: false)
+        let store = try catalog.openForReading(study)
         let best = try store.bestTrials(limit: top)
         if json {
             struct Shown: Encodable {

@@ -15,7 +15,7 @@ struct StudiesCommand: AsyncParsableCommand {
 
     func run() async throws {
         let catalog = StudyCatalog(root: runs.map { URL(fileURLWithPath: $0) })
-        let summaries = try catalog.summaries()
+        let summaries = catalog.summaries()
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -28,7 +28,8 @@ struct StudiesCommand: AsyncParsableCommand {
             return
         }
         let rows = summaries.map { s in
-            [s.name, s.kind ?? "-", "\(s.finishedCount)/\(s.trialCount)", "\(s.divergedCount)",
+            if let error = s.error { return [s.name, "unreadable", "-", "-", "-", "-", error] }
+            return [s.name, s.kind ?? "-", "\(s.finishedCount)/\(s.trialCount)", "\(s.divergedCount)",
              s.bestObjective.map { String(format: "%.4f", $0) } ?? "-",
              s.bestTestAccuracy.map { String(format: "%.4f", $0) } ?? "-",
              s.lastActivity.map { ISO8601DateFormatter().string(from: $0) } ?? "-"]

@@ -15,13 +15,14 @@ extension TrainCommand {
                                   + "--arch \(arch!) (\(architecture.specString)); give exactly \(slots), one per slot")
         }
         let slotsPerCandidate = lists.map(\.activations)
-        let data = try TrainingData.load(dataset, testFraction: testFraction, seed: seed)
+        let device = try checkResources()
+        let data = try loadData()
         guard architecture.classCount == data.train.classCount else {
             throw ValidationError("--arch \(arch!) ends in fc:\(architecture.classCount) but '\(data.name)' has "
                                   + "\(data.train.classCount) classes; the last layer must be fc:\(data.train.classCount)")
         }
         guard architecture.hasConvolutions else {
-            try runFullyConnected(architecture, data: data, lists: lists)
+            try runFullyConnected(architecture, data: data, lists: lists, device: device)
             return
         }
         guard let shape = data.train.imageShape else {
@@ -37,7 +38,6 @@ extension TrainCommand {
                                                     population: candidates.count)
             for i in candidates.indices { candidates[i].initialWeights = starts[i] }
         }
-        let device = try ComputeDevice.select(device)
         let trainer = PopulationCNNTrainer(device: device)
         let shapeText = shape.map(String.init).joined(separator: "×")
         if !json {
@@ -45,9 +45,12 @@ extension TrainCommand {
                   + "\(data.train.classCount) classes (\(data.testSource))")
             print("network \(architecture.specString), \(candidates.count) candidate(s), device \(device.info.name)")
         }
+        let progress = EpochProgressLine(enabled: !json)
         let result = try Self.naming(lists) {
-            try trainer.train(candidates: candidates, architecture: architecture, config: trainingConfig(), train: data.train, test: data.test)
+            try trainer.train(candidates: candidates, architecture: architecture, config: trainingConfig(), train: data.train, test: data.test,
+                              progress: progress.report)
         }
+        progress.finish()
         if let saveWeights {
             var file = SafetensorsFile(metadata: [
                 "afsearch.architecture": architecture.specString,
@@ -76,7 +79,7 @@ extension TrainCommand {
     /// An fc-only spec (e.g. `fcn`) on the MLP trainer: its slots as the spec numbers them; weights are
     /// `layers.N` with N counting Linear layers, as for --layers.
     private func runFullyConnected(_ architecture: NetworkArchitecture, data: TrainingData,
-                                   lists: [(location: String, activations: [ActivationExpr])]) throws {
+                                   lists: [(location: String, activations: [ActivationExpr])], device: ComputeDevice) throws {
         let slots = lists.map(\.activations)
         let spec: MLPSpec
         do { spec = try architecture.mlpSpec(inputCount: data.train.featureCount) } catch {
@@ -88,7 +91,6 @@ extension TrainCommand {
             let starts = try Self.initialWeights(file, source: initWeights, widths: spec.widths, population: candidates.count)
             for i in candidates.indices { candidates[i].initialWeights = starts[i] }
         }
-        let device = try ComputeDevice.select(device)
         if !json {
             print("dataset \(data.name): \(data.train.rowCount) train / \(data.test.rowCount) test rows, "
                   + "\(data.train.featureCount) features, \(data.train.classCount) classes (\(data.testSource))")
@@ -96,9 +98,12 @@ extension TrainCommand {
                   + "\(candidates.count) candidate(s), device \(device.info.name)")
         }
         let trainer = PopulationTrainer(device: device)
+        let progress = EpochProgressLine(enabled: !json)
         let result = try Self.naming(lists) {
-            try trainer.train(candidates: candidates, spec: spec, config: trainingConfig(), train: data.train, test: data.test)
+            try trainer.train(candidates: candidates, spec: spec, config: trainingConfig(), train: data.train, test: data.test,
+                              progress: progress.report)
         }
+        progress.finish()
         if let saveWeights {
             var file = SafetensorsFile(metadata: [
                 "afsearch.widths": spec.widths.map(String.init).joined(separator: ","),

@@ -33,11 +33,25 @@ struct TrainCommand: AsyncParsableCommand {
         `layers.N.bias`, N the layer's position in the spec, so they load into a module whose `layers` is the \
         nn.Sequential of the spec's layers (activations applied after them, not counted). Study 2's CNN is heavy \
         for a CPU (about 24 MFLOP per image forward): try a few hundred images first.
+
+        Data: the official test set when the dataset has one, else a stratified --test-fraction of the rows; \
+        --test-dataset FILE tests on your own file instead (same columns and classes; --test-fraction 0 then \
+        trains on every row of --dataset). Features are standardised with the training rows' mean and std \
+        unless --no-standardize. Progress goes to stderr: a line rewritten after each epoch on a terminal, a \
+        line every 10 seconds in a log.
         """
     )
 
     @Option(name: .long, help: "A registry name (see `afsearch datasets`) or a file (.csv with a header and the label last, .dat, .arff, IDX).")
     var dataset: String
+
+    @Option(name: .long, help: "Test on this dataset or file (same columns and classes) instead of a held-out part; --test-fraction may then be 0.")
+    var testDataset: String?
+
+    @OptionGroup var dataOptions: DataOptions
+
+    @Flag(name: .long, help: "Train on the features as loaded, without standardising them with the training rows' mean and std.")
+    var noStandardize = false
 
     @Option(name: .long, help: "Hidden layer widths, comma-separated (default 64,64,64).")
     var layers: String?
@@ -69,8 +83,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "SGD momentum.")
     var momentum = 0.0
 
-    @Option(name: .long, help: "Held-out test fraction when the dataset has no official test set.")
-    var testFraction = 0.3
+    @Option(name: .long, help: "Held-out test fraction when the dataset has no official test set (default 0.3; 0 with --test-dataset).")
+    var testFraction: Double?
 
     /// Stop a candidate when its training accuracy improves by less than 0.001 for 10 epochs (study 1's rule).
     @Flag(name: .long, help: "Study 1's early stopping (accuracy gain < 0.001 for 10 epochs).")
@@ -82,27 +96,64 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Write the final weights here (safetensors).")
     var saveWeights: String?
 
-    @Option(name: .long, help: "Device index or name substring (default: $AFSEARCH_DEVICE, else first GPU, else first CPU).")
-    var device: String?
+    @OptionGroup var deviceOptions: DeviceSelectionOptions
+    var device: String? { deviceOptions.device }
 
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
 
     enum OptimizerName: String, ExpressibleByArgument, CaseIterable { case adam, sgd }
 
+    /// Most epochs one command may ask for (a typo with extra zeros is an error, not a run of days).
+    static let maxEpochs = 1_000_000
+
     func validate() throws {
         guard (activations == nil) != (populationFile == nil) else {
             throw ValidationError("give exactly one of --activations and --population-file")
         }
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
-        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1, got \(batch)") }
-        guard testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1), got \(testFraction)") }
+        try checkCount(epochs, option: "--epochs", max: Self.maxEpochs)
+        try checkPositive(lr, option: "--lr")
+        if let batch { try checkCount(batch, option: "--batch", max: 100_000_000) }
+        guard momentum.isFinite, momentum >= 0, momentum < 1 else {
+            throw ValidationError("--momentum must be in [0, 1), got \(formatNumber(momentum))")
+        }
+        if momentum != 0 && optimizer != .sgd {
+            throw ValidationError("--momentum \(formatNumber(momentum)) applies to --optimizer sgd only (Adam has its own moments)")
+        }
+        if let testFraction { try checkFraction(testFraction, option: "--test-fraction", allowZero: testDataset != nil) }
+        if testDataset?.trimmingCharacters(in: .whitespaces).isEmpty == true {
+            throw ValidationError("--test-dataset is empty; expected a registry name or a data file")
+        }
+        if dataset.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--dataset is empty; expected a registry name (see `afsearch datasets`) or a data file")
+        }
         if arch != nil, layers != nil {
             throw ValidationError("give either --layers (hidden widths of a fully connected network) or --arch (an architecture spec), not both")
         }
+        if let saveWeights, saveWeights.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--save-weights is empty; expected a file path")
+        }
+        if let initWeights, initWeights.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--init-weights is empty; expected a safetensors file")
+        }
+        if let populationFile, populationFile.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--population-file is empty; expected a file with one activation list per line")
+        }
         _ = try architecture()
         _ = try hiddenWidths()
+        if activations != nil { _ = try activationLists() }
+    }
+
+    /// Checks what the command will use before any work: the output file can be written, the device exists.
+    func checkResources() throws -> ComputeDevice {
+        if let saveWeights { try OutputPath.check(saveWeights, option: "--save-weights") }
+        return try deviceOptions.select()
+    }
+
+    /// The data, split and (unless --no-standardize) standardised, with the split's sizes checked.
+    func loadData() throws -> TrainingData {
+        try TrainingData.load(dataset, testDataset: testDataset, testFraction: testFraction, seed: seed,
+                              options: dataOptions, standardize: !noStandardize)
     }
 
     /// The parsed --arch, or nil for the --layers network.
@@ -116,20 +167,31 @@ struct TrainCommand: AsyncParsableCommand {
     /// The candidates' activation lists, from --activations or --population-file, each with where it came from.
     func activationLists() throws -> [(location: String, activations: [ActivationExpr])] {
         if let activations {
-            return [("--activations", try ActivationLists.parse(activations, location: "--activations"))]
+            do {
+                return [("--activations", try ActivationLists.parse(activations, location: "--activations"))]
+            } catch {
+                throw ValidationError(error.description)
+            }
         }
         let path = populationFile!
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ValidationError("--population-file: cannot read \(path)")
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw CommandFailure("--population-file \(ErrorText.describe(error))")
         }
         return try ActivationLists.parseFile(text, name: path).map { ("\(path):\($0.line)", $0.activations) }
     }
 
     func hiddenWidths() throws -> [Int] {
         let parts = (layers ?? "64,64,64").split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        if parts == [""] { return [] }
+        if parts == [""] {
+            throw ValidationError("--layers is empty; expected hidden layer widths such as 64,64,64 (a network needs at least one hidden layer)")
+        }
         return try parts.map { part in
-            guard let w = Int(part), w >= 1 else { throw ValidationError("--layers: '\(part)' is not a positive width (expected e.g. 64,64,64)") }
+            guard let w = Int(part), w >= 1, w <= 1_000_000 else {
+                throw ValidationError("--layers: '\(part)' is not a width from 1 to 1000000 (expected e.g. 64,64,64)")
+            }
             return w
         }
     }
@@ -143,7 +205,8 @@ struct TrainCommand: AsyncParsableCommand {
         let lists = try activationLists()
         let (slotsPerCandidate, outputActivation) = try Self.slots(lists, hiddenCount: hidden.count)
 
-        let data = try TrainingData.load(dataset, testFraction: testFraction, seed: seed)
+        let device = try checkResources()
+        let data = try loadData()
         let widths = [data.train.featureCount] + hidden + [data.train.classCount]
         let spec = try MLPSpec(widths: widths, lastLayerActivation: outputActivation)
 
@@ -155,14 +218,16 @@ struct TrainCommand: AsyncParsableCommand {
         }
         let config = trainingConfig()
 
-        let device = try ComputeDevice.select(device)
         let trainer = PopulationTrainer(device: device)
         if !json {
             print("dataset \(data.name): \(data.train.rowCount) train / \(data.test.rowCount) test rows, "
                   + "\(data.train.featureCount) features, \(data.train.classCount) classes (\(data.testSource))")
             print("network \(widths.map(String.init).joined(separator: "→")), \(candidates.count) candidate(s), device \(device.info.name)")
         }
-        let result = try trainer.train(candidates: candidates, spec: spec, config: config, train: data.train, test: data.test)
+        let progress = EpochProgressLine(enabled: !json)
+        let result = try trainer.train(candidates: candidates, spec: spec, config: config, train: data.train, test: data.test,
+                                       progress: progress.report)
+        progress.finish()
 
         if let saveWeights {
             var file = SafetensorsFile(metadata: [
@@ -221,6 +286,9 @@ struct TrainCommand: AsyncParsableCommand {
                 let test = e.test.map { String(format: "%10.4f %9.4f", $0.loss, $0.accuracy) } ?? ""
                 print(String(format: "%5d %12.4f %10.4f ", e.epoch + 1, e.train.loss, e.train.accuracy) + test)
             }
+            // Why the last row's train accuracy need not equal the final line's (dropout makes it plain on a CNN).
+            print("(rows: train loss and accuracy averaged over each epoch's mini-batches while the weights changed, in "
+                  + "training mode; final: the whole training set evaluated once after the last epoch)")
         } else {
             print("cand  epochs  train acc  test acc  activations")
         }
@@ -228,7 +296,8 @@ struct TrainCommand: AsyncParsableCommand {
             let status = c.diverged ? " DIVERGED" : c.stoppedEarly ? " (stopped early)" : ""
             let test = c.finalTest.map { String(format: "%8.4f", $0.accuracy) } ?? "       -"
             if candidates.count == 1 {
-                print(String(format: "final: train acc %.4f, test acc %@, %d epochs%@", c.finalTrain.accuracy, test.trimmingCharacters(in: .whitespaces), c.epochsRun, status))
+                print(String(format: "final: train acc %.4f, test acc %@, %d epoch%@%@", c.finalTrain.accuracy, test.trimmingCharacters(in: .whitespaces),
+                             c.epochsRun, c.epochsRun == 1 ? "" : "s", status))
             } else {
                 print(String(format: "%4d  %6d  %9.4f  %@  %@%@", i, c.epochsRun, c.finalTrain.accuracy, test,
                              slots[i].map(\.description).joined(separator: ", "), status))
@@ -302,17 +371,107 @@ struct TrainingData {
     /// What the features were standardised with (one mean/std for images, per feature for tables).
     var standardization: Standardization
 
-    static func load(_ nameOrPath: String, testFraction: Double, seed: UInt64) throws -> TrainingData {
-        let dataset = try DatasetRegistry.load(nameOrPath)
-        let train: LabeledData, test: LabeledData, source: String
-        if let official = dataset.officialTest {
+    static func load(_ nameOrPath: String, testDataset: String?, testFraction: Double?, seed: UInt64, options: DataOptions,
+                     standardize: Bool) throws -> TrainingData {
+        let dataset = try options.load(nameOrPath)
+        var train: LabeledData, test: LabeledData, source: String
+        let fraction = testFraction ?? (testDataset != nil ? 0 : 0.3)
+        if let testDataset {
+            let other = try options.load(testDataset)
+            let official = try matched(other, to: dataset)
+            if fraction > 0 {
+                let split = dataset.data.stratifiedSplit(heldOutFraction: fraction, seed: seed)
+                train = split.kept
+                source = "\(testDataset) (\(official.rowCount) rows; \(Int((fraction * 100).rounded()))% of the training rows left out, seed \(seed))"
+            } else {
+                train = dataset.data
+                source = testDataset
+            }
+            test = official
+        } else if let official = dataset.officialTest {
             (train, test, source) = (dataset.data, official, "official test set")
         } else {
-            let split = dataset.data.stratifiedSplit(heldOutFraction: testFraction, seed: seed)
-            (train, test, source) = (split.kept, split.heldOut, "stratified \(Int((testFraction * 100).rounded()))% held out, seed \(seed)")
+            guard fraction > 0 else {
+                throw ValidationError("--test-fraction 0 needs --test-dataset; '\(dataset.name)' has no official test set")
+            }
+            let split = dataset.data.stratifiedSplit(heldOutFraction: fraction, seed: seed)
+            (train, test, source) = (split.kept, split.heldOut, "stratified \(Int((fraction * 100).rounded()))% held out, seed \(seed)")
         }
-        let standardization = train.imageShape == nil ? Standardization.fit(train) : Standardization.fitScalar(train)
-        return TrainingData(name: dataset.name, train: standardization.apply(train), test: standardization.apply(test), testSource: source,
-                            standardization: standardization)
+        if train.rowCount < 2 || test.rowCount < 1 {
+            throw CommandFailure("--test-fraction \(formatNumber(fraction)) splits the \(dataset.rowCount) rows of '\(dataset.name)' into "
+                                 + "\(train.rowCount) training and \(test.rowCount) test rows; expected at least 2 training rows and 1 test row")
+        }
+        let standardization: Standardization
+        if !standardize {
+            standardization = Standardization(mean: [0], std: [1])
+        } else {
+            standardization = train.imageShape == nil ? Standardization.fit(train) : Standardization.fitScalar(train)
+        }
+        return TrainingData(name: dataset.name, train: standardization.apply(train), test: standardization.apply(test),
+                            testSource: source + (standardize ? "" : ", not standardised"), standardization: standardization)
+    }
+
+    /// The user's test set with the training set's classes: same feature count, its class names among the
+    /// training set's, labels renumbered to the training set's order.
+    static func matched(_ test: Dataset, to train: Dataset) throws -> LabeledData {
+        guard test.featureCount == train.featureCount else {
+            throw CommandFailure("--test-dataset '\(test.name)' has \(test.featureCount) features but '\(train.name)' has "
+                                 + "\(train.featureCount); expected the same columns (categorical levels included)")
+        }
+        var index: [String: Int32] = [:]
+        for (i, name) in train.classNames.enumerated() { index[name] = Int32(i) }
+        var data = test.allRows
+        var labels = data.labels
+        for (row, label) in labels.enumerated() {
+            let name = test.classNames[Int(label)]
+            guard let mapped = index[name] else {
+                throw CommandFailure("--test-dataset '\(test.name)' has class '\(name)', which '\(train.name)' does not have "
+                                     + "(its classes: \(train.classNames.joined(separator: ", ")))")
+            }
+            labels[row] = mapped
+        }
+        data = LabeledData(features: data.features, labels: labels, featureCount: data.featureCount,
+                           classCount: train.classCount, imageShape: data.imageShape)
+        return data
+    }
+}
+
+/// Where a training is, on stderr: on a terminal one line rewritten after each epoch; in a log (stderr
+/// redirected) one line every 10 seconds, so a long run that is killed still shows how far it got. A short
+/// run writes nothing to a log.
+final class EpochProgressLine: @unchecked Sendable {
+    private let enabled: Bool
+    private let terminal = isatty(STDERR_FILENO) != 0
+    private let lock = NSLock()
+    private var written = false
+    private let start = Date()
+    private var lastLogged = Date()
+    static let logInterval: TimeInterval = 10
+
+    init(enabled: Bool) {
+        self.enabled = enabled
+    }
+
+    func report(_ p: EpochProgress) {
+        guard enabled else { return }
+        let now = Date()
+        let line = String(format: "epoch %d/%d, %d training, best train acc %.4f, %.1f s", p.epoch + 1, p.epochs,
+                          p.activeCandidates, p.bestTrainAccuracy, now.timeIntervalSince(start))
+        lock.withLock {
+            if terminal {
+                FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+                written = true
+            } else if now.timeIntervalSince(lastLogged) >= Self.logInterval {
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+                lastLogged = now
+            }
+        }
+    }
+
+    func finish() {
+        lock.withLock {
+            if written { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            written = false
+        }
     }
 }

@@ -65,7 +65,7 @@ final class Counter: @unchecked Sendable {
         // Every search cell is a study of its own with all its trials.
         let studies = StudyCatalog(root: folder.appendingPathComponent("studies"))
         #expect(studies.names().count == 6)
-        #expect(try studies.summaries().allSatisfy { $0.finishedCount == 3 })
+        #expect(studies.summaries().allSatisfy { $0.finishedCount == 3 })
 
         let markdown = try String(contentsOf: folder.appendingPathComponent("table.md"), encoding: .utf8)
         #expect(markdown.contains("| blobs | 2 | 3 |"))

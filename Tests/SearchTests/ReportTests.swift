@@ -81,6 +81,9 @@ import Testing
         #expect(html.contains("Five-method experiment"))
         #expect(html.contains("90.50 / 90.50**"))       // mean / median with the p < 0.001 mark
         #expect(html.contains("<code>tanh(x)</code>"))
+        // The experiment has a plot too: each method's test accuracy per replicate.
+        #expect(html.contains("d: test accuracy per replicate"))
+        #expect(Self.svgs(in: html).count == 1)
         #expect(experiment.markdown().contains("| d | 81.00 | 81.00 | 90.50 | 90.50** |"))
         #expect(experiment.latex().contains("d & 81.00 & 90.50$^{**}$ \\\\"))
     }

@@ -81,7 +81,7 @@ private struct Settings: Codable, Equatable {
                           TrialRecord(number: 1, state: .diverged, objective: 0)])
         _ = try catalog.open("empty", create: true)
         #expect(catalog.names() == ["empty", "wine-tpe"])
-        let summaries = try catalog.summaries()
+        let summaries = catalog.summaries()
         #expect(summaries.map(\.finishedCount) == [0, 2])
         #expect(summaries[1].divergedCount == 1)
         #expect(summaries[1].bestObjective == 0.5)

@@ -239,7 +239,8 @@ import Testing
         #expect(result.stdout.hasSuffix("\n"))
 
         let unknown = try cli.run(["export", "x", "--to", "fortran"])
-        #expect(unknown.status != 0)
-        #expect(unknown.stderr.contains("unknown export format 'fortran'"))
+        #expect(unknown.status == 64)
+        #expect(unknown.stderr.contains("'fortran'"))
+        #expect(unknown.stderr.contains("'pytorch', 'jax' or 'latex'"))
     }
 }

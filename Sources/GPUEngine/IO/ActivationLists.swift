@@ -64,7 +64,7 @@ public enum ActivationLists {
             do {
                 out.append(try parseEntry(part))
             } catch {
-                throw ActivationListError(location: location, entry: i + 1, message: "'\(part)': \(error.description)")
+                throw ActivationListError(location: location, entry: i + 1, message: "'\(abbreviatedExpressionText(part))': \(error.description)")
             }
         }
         return out

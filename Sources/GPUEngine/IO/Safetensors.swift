@@ -35,7 +35,7 @@ public struct SafetensorsTensor: Sendable, Equatable {
     public var elementCount: Int { values.count }
 }
 
-public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
+public enum SafetensorsError: Error, CustomStringConvertible, LocalizedError, Equatable {
     case truncated(String)
     case badHeader(String)
     case unsupportedDType(tensor: String, dtype: String)
@@ -51,9 +51,17 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
             "safetensors: tensor '\(t)' has dtype \(d); expected one of \(SafetensorsDType.allCases.map(\.rawValue).joined(separator: ", "))"
         case .badTensor(let t, let p): "safetensors: tensor '\(t)': \(p)"
         case .missingTensor(let t, let f): "safetensors: \(f) has no tensor named '\(t)'"
-        case .io(let path, let p): "safetensors: \(path): \(p)"
+        case .io(let path, let p): "safetensors file \(path): \(p)"
         }
     }
+
+    /// Without the "safetensors: " prefix, for a message that already names the file.
+    var detail: String {
+        let text = description
+        return text.hasPrefix("safetensors: ") ? String(text.dropFirst("safetensors: ".count)) : text
+    }
+
+    public var errorDescription: String? { description }
 }
 
 /// A safetensors file: an 8-byte little-endian header length N, N bytes of JSON mapping each tensor name to
@@ -79,13 +87,18 @@ public struct SafetensorsFile: Sendable, Equatable {
 
     public init(contentsOf url: URL) throws {
         let data: Data
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw SafetensorsError.io(path: url.path, problem: "no such file")
+        }
+        guard !isDirectory.boolValue else { throw SafetensorsError.io(path: url.path, problem: "is a folder; expected a .safetensors file") }
         do { data = try Data(contentsOf: url) } catch {
-            throw SafetensorsError.io(path: url.path, problem: "cannot read (\(error.localizedDescription))")
+            throw SafetensorsError.io(path: url.path, problem: "cannot read (\(Self.reason(error)))")
         }
         do { try self.init(bytes: data) } catch let e as SafetensorsError {
             switch e {
             case .io: throw e
-            default: throw SafetensorsError.io(path: url.path, problem: e.description)
+            default: throw SafetensorsError.io(path: url.path, problem: e.detail)
             }
         }
     }
@@ -244,12 +257,30 @@ public struct SafetensorsFile: Sendable, Equatable {
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
         do {
             try data.write(to: tmp)
-            guard rename(tmp.path, url.path) == 0 else {
-                throw SafetensorsError.io(path: url.path, problem: "cannot rename into place (errno \(errno))")
-            }
         } catch {
             try? FileManager.default.removeItem(at: tmp)
-            throw SafetensorsError.io(path: url.path, problem: "cannot write (\(error.localizedDescription))")
+            throw SafetensorsError.io(path: url.path, problem: "cannot write in \(dir.path) (\(Self.reason(error)))")
+        }
+        guard rename(tmp.path, url.path) == 0 else {
+            let code = errno
+            try? FileManager.default.removeItem(at: tmp)
+            throw SafetensorsError.io(path: url.path, problem: "cannot move the written file into place (\(String(cString: strerror(code))))")
+        }
+    }
+
+    /// A file error's reason in words (the POSIX reason when Foundation has one), not a framework code.
+    static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        switch CocoaError.Code(rawValue: ns.code) {
+        case .fileNoSuchFile, .fileReadNoSuchFile: return "no such file or folder"
+        case .fileReadNoPermission, .fileWriteNoPermission: return "permission denied"
+        case .fileWriteOutOfSpace: return "the disk is full"
+        case .fileWriteVolumeReadOnly: return "read-only file system"
+        default: return ns.domain == NSCocoaErrorDomain ? "input/output error" : "\(error)"
         }
     }
 

@@ -97,7 +97,11 @@ public final class ComputeDevice: @unchecked Sendable {
         let found = try discovered()
         let infos = found.map(\.info)
         let index: Int
-        if let selector, !selector.trimmingCharacters(in: .whitespaces).isEmpty {
+        if let selector {
+            // An empty --device is a mistake (an unset variable in a script), not a request for the default.
+            guard !selector.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw DeviceSelectionError.noMatch(selector: selector, source: "--device", devices: infos)
+            }
             index = try DeviceSelector.resolve(selector, among: infos, source: "--device")
         } else {
             let fromEnvironment = ProcessInfo.processInfo.environment[DeviceSelector.environmentVariable]

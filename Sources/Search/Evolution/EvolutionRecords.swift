@@ -111,6 +111,27 @@ public struct EvolutionResult: Codable, Sendable {
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         do { return try decoder.decode(EvolutionResult.self, from: data) }
-        catch { throw EvolutionError.corruptCheckpoint("\(url.path): \(error)") }
+        catch { throw EvolutionError.corruptCheckpoint("\(url.path): \(JSONFileProblem.describe(error)); expected the \(fileName) that afsearch evolve writes") }
+    }
+}
+
+/// A JSON file's decoding error in words: which field is missing or wrong, or that the text is not JSON
+/// (not Foundation's "Debug description: …" or its bridged NSError code).
+public enum JSONFileProblem {
+    public static func describe(_ error: Error) -> String {
+        guard let error = error as? DecodingError else { return String(describing: error) }
+        func path(_ context: DecodingError.Context, _ last: CodingKey? = nil) -> String {
+            let keys = context.codingPath + (last.map { [$0] } ?? [])
+            let text = keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return text.isEmpty ? "the top level" : "'\(text)'"
+        }
+        switch error {
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not valid JSON" : "the value of \(path(context)) is malformed"
+        case .keyNotFound(let key, let context): return "the field \(path(context, key)) is missing"
+        case .typeMismatch(let type, let context): return "the field \(path(context)) is not a \(type)"
+        case .valueNotFound(let type, let context): return "the field \(path(context)) is null; expected a \(type)"
+        @unknown default: return "not in the expected format"
+        }
     }
 }

@@ -60,7 +60,13 @@ public final class EvolutionRun {
     func prepareStore() throws {
         guard let store else { return }
         if let stored = try store.settings(as: EvolutionSettings.self) {
-            guard stored == settings else {
+            // More generations continue a run (the stored ones replay, the new ones follow), as more trials
+            // continue an à la carte study; the sequential schedule's stages depend on the total, so not there.
+            var extended = stored
+            extended.generations = settings.generations
+            if stored != settings, extended == settings, settings.generations > stored.generations, settings.schedule != .sequential {
+                try store.writeSettings(settings, kind: Self.studyKind)
+            } else if stored != settings {
                 throw EvolutionError.resumeMismatch("study '\(store.studyName)' was run with other settings (\(Self.difference(stored, settings))); use another --study name or the same flags")
             }
         } else {

@@ -90,16 +90,30 @@ public struct Study2Recipe: Codable, Sendable, Hashable {
         public var imageShape: [Int]?
     }
 
-    public func load(dataRoot: URL = DatasetRegistry.defaultDataRoot) throws -> Data {
-        let dataset = try DatasetRegistry.load(self.dataset, dataRoot: dataRoot)
+    public func load(dataRoot: URL = DatasetRegistry.defaultDataRoot, options: LoadOptions = LoadOptions()) throws -> Data {
+        let dataset = try DatasetRegistry.load(self.dataset, dataRoot: dataRoot, options: options)
+        guard dataset.featureCount >= 1, dataset.classCount >= 2 else {
+            throw EvolutionError.invalidSetting(
+                "dataset '\(dataset.name)' has \(dataset.featureCount) feature column(s) and \(dataset.classCount) class(es); "
+                + "expected at least one feature column and two classes")
+        }
         let cnn = try cnnArchitecture()
         if let cnn { try Self.check(cnn, spec: architecture!, fits: dataset) }
         let officialRows = dataset.officialTest != nil ? dataset.data.rowCount
             : Int(Double(dataset.data.rowCount) * (1 - Study2Protocol().testFraction))
+        // Study 2's split is 80/20. Row caps that fit the data are taken as they are; caps that together ask
+        // for more rows than there are shrink in proportion, so they keep their ratio (the default 4,000/1,000
+        // on sklearn/digits gives 80/20, not 50/50).
         var train2Fraction = 0.2, train1Fraction = 0.8
-        if let rows = train2Rows { train2Fraction = Swift.min(0.5, Double(rows) / Double(officialRows)) }
-        if let rows = train1Rows { train1Fraction = Swift.min(1 - train2Fraction, Double(rows) / Double(officialRows)) }
-        else { train1Fraction = 1 - train2Fraction }
+        let official = Double(officialRows)
+        if let rows1 = train1Rows, let rows2 = train2Rows, Double(rows1 + rows2) > official {
+            train1Fraction = Double(rows1) / Double(rows1 + rows2)
+            train2Fraction = Double(rows2) / Double(rows1 + rows2)
+        } else {
+            if let rows = train2Rows { train2Fraction = Swift.min(0.5, Double(rows) / official) }
+            if let rows = train1Rows { train1Fraction = Swift.min(1 - train2Fraction, Double(rows) / official) }
+            else { train1Fraction = 1 - train2Fraction }
+        }
         let split = try Study2Protocol(train1Fraction: train1Fraction, train2Fraction: train2Fraction, seed: dataSeed).split(dataset)
         // The FCN takes flattened pixels; a CNN keeps the image shape.
         let shaped = { (data: LabeledData) in cnn == nil ? data.flattened : data }
@@ -108,6 +122,11 @@ public struct Study2Recipe: Codable, Sendable, Hashable {
             test = test.stratifiedSplit(heldOutFraction: Double(rows) / Double(test.rowCount), seed: dataSeed &+ 17).heldOut
         }
         let train1 = shaped(split.train1), train2 = shaped(split.train2)
+        guard train1.rowCount >= 2, train2.rowCount >= 1, test.rowCount >= 1 else {
+            throw EvolutionError.invalidSetting(
+                "dataset '\(dataset.name)' (\(dataset.rowCount) rows) splits into \(train1.rowCount) Train1, \(train2.rowCount) Train2 and "
+                + "\(test.rowCount) test rows; expected at least 2 Train1 rows and 1 row in each other part")
+        }
         return Data(search: SearchSplits(train: train1, validation: train2, test: test),
                     final: SearchSplits(train: train1.appending(train2), validation: train2, test: test),
                     classCount: train1.classCount, featureCount: train1.featureCount, imageShape: train1.imageShape)

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// `afsearch experiment evolution`: study 2's five methods on each dataset, `replicates` times each (the
@@ -17,6 +18,9 @@ public struct EvolutionExperiment {
     public var permutationRounds: Int
     public var makeBackend: (Study2FCN) -> Study2TrainingBackend
     public var identity: CandidateIdentity
+    /// Where registry datasets live and how files are read (`--data-root`, `--impute`, `--label`).
+    public var dataRoot: URL = DatasetRegistry.defaultDataRoot
+    public var loadOptions = LoadOptions()
 
     public init(datasets: [String], methods: [EvolutionMethod] = EvolutionMethod.allCases, replicates: Int,
                 base: EvolutionSettings, recipe: Study2Recipe, folder: URL, permutationRounds: Int = 10_000,
@@ -67,7 +71,7 @@ public struct EvolutionExperiment {
                     if let done = try? EvolutionResult.read(from: cellFolder), done.finalTest != nil, done.settings == settings {
                         result = done
                     } else {
-                        if data == nil { data = try cellRecipe.load() }
+                        if data == nil { data = try cellRecipe.load(dataRoot: dataRoot, options: loadOptions) }
                         let store = try SQLiteStudyStore(path: cellFolder.appendingPathComponent(StudyCatalog.databaseFileName).path,
                                                          studyName: name)
                         var job = EvolutionJob(settings: settings, recipe: cellRecipe, backend: makeBackend(cellRecipe.network),

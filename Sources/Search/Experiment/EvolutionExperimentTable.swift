@@ -121,6 +121,9 @@ public struct EvolutionExperimentResult: Codable, Sendable {
         guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent(fileName).path) else { return nil }
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try decoder.decode(EvolutionExperimentResult.self, from: data)
+        do { return try decoder.decode(EvolutionExperimentResult.self, from: data) } catch {
+            throw EvolutionError.corruptCheckpoint("\(folder.appendingPathComponent(fileName).path): \(JSONFileProblem.describe(error)); "
+                                                   + "expected the \(fileName) that afsearch experiment evolution writes")
+        }
     }
 }

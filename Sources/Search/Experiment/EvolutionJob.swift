@@ -62,7 +62,7 @@ public struct EvolutionJob {
         result.network = recipe.architecture == nil ? recipe.network : nil
         result.architecture = recipe.architecture
 
-        status?("final: retraining on Train1 ∪ Train2 (\(data.final.train.rowCount) rows) for \(recipe.finalEpochs) epochs")
+        status?("final: retraining on Train1 ∪ Train2 (\(data.final.train.rowCount) rows) for \(recipe.finalEpochs) epoch\(recipe.finalEpochs == 1 ? "" : "s")")
         // the chosen network and the standard one retrain together: one population, one program
         let finalSetup = recipe.finalSetup(trainRows: data.final.train.rowCount, seed: settings.seed)
         let standard = try settings.standardExpression()

@@ -94,6 +94,22 @@ public enum RunExport {
 
     /// Writes `activations.py` into the run folder (or `output`) atomically; returns where.
     @discardableResult
+    /// The best functions of the run in `folder` in `format`: the PyTorch module file, or for JAX and LaTeX
+    /// one function or formula per stage (input, hidden, output).
+    public static func text(folder: URL, format: ActivationExport.Format) throws -> String {
+        let run = try EvolutionResult.read(from: folder)
+        if format == .pytorch { return try pytorch(run, runName: folder.lastPathComponent) }
+        let expressions = run.best.expressions.map(\.canonical)
+        var out = ""
+        for (slot, e) in expressions.enumerated() {
+            let stage = slot < EvolutionSettings.slotNames.count ? EvolutionSettings.slotNames[slot] : "slot \(slot)"
+            let name = slot < classNames.count ? classNames[slot] : "Evolved\(slot)"
+            let body = ActivationExport.render(e, as: format, name: name)
+            out += (format == .latex ? "% \(stage)\n" : "# \(stage)\n") + (body.hasSuffix("\n") ? body : body + "\n") + "\n"
+        }
+        return out
+    }
+
     public static func write(folder: URL, output: URL? = nil) throws -> URL {
         let run = try EvolutionResult.read(from: folder)
         let text = try pytorch(run, runName: folder.lastPathComponent)

@@ -12,24 +12,48 @@ public enum RunReport {
     /// and writes it there (atomically). Returns the file's URL.
     @discardableResult
     public static func write(folder: URL) throws -> URL {
-        let evolution = FileManager.default.fileExists(atPath: folder.appendingPathComponent(EvolutionResult.fileName).path)
-            ? try EvolutionResult.read(from: folder) : nil
-        let experiment = try EvolutionExperimentResult.read(from: folder)
-        guard evolution != nil || experiment != nil else {
-            throw EvolutionError.invalidSetting(
-                "'\(folder.path)' holds neither \(EvolutionResult.fileName) nor \(EvolutionExperimentResult.fileName): expected a run folder of 'afsearch evolve' or 'afsearch experiment evolution'")
-        }
-        let html = render(title: folder.lastPathComponent, evolution: evolution, experiment: experiment)
+        let html = try html(folder: folder)
         let url = folder.appendingPathComponent(fileName)
         try Data(html.utf8).write(to: url, options: .atomic)
         return url
+    }
+
+    /// The report of the run in `folder`, built from its files without writing anything: an evolution run
+    /// (evolution.json), an evolution experiment, an à la carte experiment (experiment.sqlite) or any study
+    /// (study.sqlite, e.g. an à la carte study). Stores are opened read-only.
+    public static func html(folder: URL) throws -> String {
+        let evolution = FileManager.default.fileExists(atPath: folder.appendingPathComponent(EvolutionResult.fileName).path)
+            ? try EvolutionResult.read(from: folder) : nil
+        let experiment = try EvolutionExperimentResult.read(from: folder)
+        if evolution != nil || experiment != nil {
+            return render(title: folder.lastPathComponent, evolution: evolution, experiment: experiment)
+        }
+        let experimentStore = folder.appendingPathComponent("experiment.sqlite")
+        let studyStore = folder.appendingPathComponent(StudyCatalog.databaseFileName)
+        var body = "<h1>afsearch run <code>\(SVGChart.escape(folder.lastPathComponent))</code></h1>\n"
+        if FileManager.default.fileExists(atPath: experimentStore.path) {
+            let store = try SQLiteStudyStore(readingPath: experimentStore.path, studyName: folder.lastPathComponent)
+            body += try alaCarteExperimentSections(store, folder: folder)
+        } else if FileManager.default.fileExists(atPath: studyStore.path) {
+            let store = try SQLiteStudyStore(readingPath: studyStore.path, studyName: folder.lastPathComponent)
+            body += try studySections(store)
+        } else {
+            throw EvolutionError.invalidSetting(
+                "'\(folder.path)' holds neither \(EvolutionResult.fileName), \(EvolutionExperimentResult.fileName), experiment.sqlite nor "
+                + "\(StudyCatalog.databaseFileName): expected a run folder of afsearch evolve, alacarte or experiment")
+        }
+        return page(title: folder.lastPathComponent, body: body)
     }
 
     public static func render(title: String, evolution: EvolutionResult?, experiment: EvolutionExperimentResult?) -> String {
         var body = "<h1>afsearch run <code>\(SVGChart.escape(title))</code></h1>\n"
         if let evolution { body += evolutionSections(evolution) }
         if let experiment { body += experimentSection(experiment) }
-        return """
+        return page(title: title, body: body)
+    }
+
+    static func page(title: String, body: String) -> String {
+        """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><title>afsearch report: \(SVGChart.escape(title))</title>
         <style>
@@ -179,6 +203,17 @@ public enum RunReport {
         }
         html += "</table>\n<p>Test accuracy (%) at the last epoch of the final retraining; * p &lt; 0.05, ** p &lt; 0.001 "
             + "(permutation test of the median against Standard). \(SVGChart.escape(e.protocolNote))</p>\n"
+        html += "<div class=\"charts\">\n"
+        for dataset in e.datasets {
+            let series = e.methods.enumerated().compactMap { index, method -> SVGChart.Series? in
+                guard let s = e.summary(dataset, method), !s.testAccuracies.isEmpty else { return nil }
+                return .init(name: method.displayName, points: s.testAccuracies.enumerated().map { (x: Double($0.offset + 1), y: $0.element) },
+                             color: SVGChart.palette[index % SVGChart.palette.count], dashed: method == .standard)
+            }
+            html += SVGChart(title: "\(dataset): test accuracy per replicate", xLabel: "replicate", yLabel: "test accuracy",
+                             series: series, integerX: true).render() + "\n"
+        }
+        html += "</div>\n"
         html += "<h3>Chosen functions</h3>\n<table><tr><th>dataset</th><th>method</th><th>replicate</th><th>input</th><th>hidden</th><th>output</th><th>test</th></tr>\n"
         for s in e.summaries {
             for (r, functions) in s.functions.enumerated() {
@@ -188,6 +223,86 @@ public enum RunReport {
             }
         }
         return html + "</table>\n"
+    }
+}
+
+extension RunReport {
+    // MARK: studies (à la carte) and à la carte experiments
+
+    static func settingsBlock(_ store: SQLiteStudyStore) throws -> String {
+        guard let json = try store.settingsJSON() else { return "" }
+        var text = json
+        if let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)),
+           let pretty = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) {
+            text = String(decoding: pretty, as: UTF8.self)
+        }
+        return "<h2>Settings</h2>\n<pre>\(SVGChart.escape(text))</pre>\n"
+    }
+
+    /// A study from its store: the objective of every finished trial and the best so far, and the best trials.
+    static func studySections(_ store: SQLiteStudyStore) throws -> String {
+        let all = try store.trials(states: nil, group: nil)
+        let finished = all.filter { $0.state.isFinished }.sorted { $0.number < $1.number }
+        var html = "<h2>Study</h2>\n<table>\n"
+        let rows: [(String, String)] = [
+            ("kind", try store.kind() ?? "–"), ("trials finished / stored", "\(finished.count) / \(all.count)"),
+            ("diverged", String(finished.filter { $0.state == .diverged }.count)),
+        ]
+        for (k, v) in rows { html += "<tr><th style=\"text-align:left\">\(SVGChart.escape(k))</th><td>\(SVGChart.escape(v))</td></tr>\n" }
+        html += "</table>\n" + (try settingsBlock(store))
+        let scored = finished.compactMap { t in t.objective.map { (x: Double(t.number + 1), y: $0) } }
+        if !scored.isEmpty {
+            var best = -Double.infinity
+            let bestSoFar = scored.map { point -> (x: Double, y: Double) in best = Swift.max(best, point.y); return (point.x, best) }
+            html += "<h2>Objective over trials</h2>\n<div class=\"charts\">\n"
+            html += SVGChart(title: "objective per trial", xLabel: "trial", yLabel: "objective", series: [
+                .init(name: "trial", points: scored, color: SVGChart.palette[1], dashed: true),
+                .init(name: "best so far", points: bestSoFar, color: SVGChart.palette[0]),
+            ], integerX: true).render() + "\n</div>\n"
+        }
+        let top = try store.bestTrials(limit: 10)
+        if !top.isEmpty {
+            html += "<h2>Best trials</h2>\n<table><tr><th>trial</th><th>objective</th><th>test</th><th>epochs</th><th>choices / expressions</th></tr>\n"
+            for t in top {
+                let choices = t.parameters.keys.filter { $0.hasPrefix("layer") }.sorted { Int($0.dropFirst(5)) ?? 0 < Int($1.dropFirst(5)) ?? 0 }
+                    .compactMap { t.parameters[$0] }
+                let described = (choices.isEmpty ? t.expressions : choices).map { "<code>\(SVGChart.escape($0))</code>" }.joined(separator: ", ")
+                html += "<tr><td class=\"num\">\(t.number)</td><td class=\"num\">\(t.objective.map { String(format: "%.4f", $0) } ?? "–")</td>"
+                    + "<td class=\"num\">\(t.testAccuracy.map { String(format: "%.4f", $0) } ?? "–")</td>"
+                    + "<td class=\"num\">\(t.epochs.map(String.init) ?? "–")</td><td>\(described)</td></tr>\n"
+            }
+            html += "</table>\n"
+        }
+        return html
+    }
+
+    /// An à la carte experiment: its table (table.md) and, per dataset and depth, each method's test accuracy
+    /// per replicate.
+    static func alaCarteExperimentSections(_ store: SQLiteStudyStore, folder: URL) throws -> String {
+        var html = ""
+        if let table = try? String(contentsOf: folder.appendingPathComponent("table.md"), encoding: .utf8) {
+            html += "<h2>Results</h2>\n<pre>\(SVGChart.escape(table))</pre>\n"
+        }
+        let cells = try store.trials(states: nil, group: nil).filter { $0.testAccuracy != nil }
+        let groups = Array(Set(cells.map(\.group))).sorted()
+        if !groups.isEmpty {
+            html += "<h2>Test accuracy per replicate</h2>\n<div class=\"charts\">\n"
+            for group in groups {
+                let inGroup = cells.filter { $0.group == group }
+                let methods = Array(Set(inGroup.compactMap { $0.parameters["method"] })).sorted()
+                let series = methods.enumerated().map { index, method -> SVGChart.Series in
+                    let points = inGroup.filter { $0.parameters["method"] == method }
+                        .compactMap { t -> (x: Double, y: Double)? in
+                            guard let r = t.parameters["replicate"].flatMap(Double.init), let test = t.testAccuracy else { return nil }
+                            return (r + 1, test)
+                        }.sorted { $0.x < $1.x }
+                    return .init(name: method, points: points, color: SVGChart.palette[index % SVGChart.palette.count])
+                }
+                html += SVGChart(title: group, xLabel: "replicate", yLabel: "test accuracy", series: series, integerX: true).render() + "\n"
+            }
+            html += "</div>\n"
+        }
+        return html + (try settingsBlock(store))
     }
 }
 

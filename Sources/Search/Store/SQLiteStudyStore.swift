@@ -36,6 +36,34 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
         }
     }
 
+    /// Opens an existing study database for reading only: nothing is created, migrated or written, so listing
+    /// studies works in a folder the user may not write and never changes what it reads.
+    public init(readingPath path: String, studyName: String? = nil) throws {
+        let url = URL(fileURLWithPath: path)
+        self.path = path
+        self.studyName = studyName ?? url.deletingLastPathComponent().lastPathComponent
+        do {
+            var config = Configuration()
+            config.readonly = true
+            config.busyMode = .timeout(10)
+            // A database in WAL mode that no process is writing has no -wal file. Read it as immutable then:
+            // a plain read-only connection would still create -wal and -shm files beside it. (SQLite reads the
+            // URI when built with URI support, as the system libraries are; otherwise the plain path is used.)
+            var opened: DatabaseQueue?
+            if !FileManager.default.fileExists(atPath: path + "-wal"),
+               let escaped = url.standardizedFileURL.path.addingPercentEncoding(withAllowedCharacters: Self.uriPathCharacters) {
+                opened = try? DatabaseQueue(path: "file:\(escaped)?immutable=1", configuration: config)
+            }
+            queue = try opened ?? DatabaseQueue(path: path, configuration: config)
+            let hasStudyTable = try queue.read { db in try db.tableExists("study") && db.tableExists("trial") }
+            guard hasStudyTable else { throw StudyStoreError.notAStudy(path: path) }
+        } catch let error as DatabaseError {
+            throw StudyStoreError.unreadable(path: path, reason: error.message ?? "\(error)")
+        }
+    }
+
+    private static let uriPathCharacters = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "?#%"))
+
     /// An in-memory store (tests, throwaway searches).
     public init(inMemoryNamed name: String) throws {
         studyName = name

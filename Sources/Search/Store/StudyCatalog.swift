@@ -44,25 +44,43 @@ public struct StudyCatalog: Sendable {
         return try SQLiteStudyStore(path: databasePath(of: study), studyName: study)
     }
 
+    /// Opens an existing study for reading only (`studies`, `show`, `report`): creates and changes nothing.
+    public func openForReading(_ study: String) throws -> SQLiteStudyStore {
+        try Self.validate(name: study)
+        if !exists(study) { throw CatalogError.noSuchStudy(study, root: root.path, known: names()) }
+        return try SQLiteStudyStore(readingPath: databasePath(of: study), studyName: study)
+    }
+
     /// Names of the studies under the root, sorted.
     public func names() -> [String] {
         let contents = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
         return contents.filter { exists($0) }.sorted()
     }
 
-    /// A one-line overview per study.
-    public func summaries() throws -> [StudySummary] {
-        try names().map { name in
-            let store = try SQLiteStudyStore(path: databasePath(of: name), studyName: name)
-            let all = try store.trials(states: nil, group: nil)
-            let finished = all.filter { $0.state.isFinished }
-            let best = try store.bestTrials(limit: 1).first
-            return StudySummary(
-                name: name, kind: try store.kind(), trialCount: all.count, finishedCount: finished.count,
-                divergedCount: finished.filter { $0.state == .diverged }.count,
-                bestObjective: best?.objective, bestTestAccuracy: best?.testAccuracy,
-                lastActivity: finished.compactMap(\.finishedAt).max())
+    /// A one-line overview per study, read without writing anything. A study whose database cannot be read
+    /// is listed with `error` set; the others are listed as usual.
+    public func summaries() -> [StudySummary] {
+        names().map { name in
+            do {
+                let store = try openForReading(name)
+                let all = try store.trials(states: nil, group: nil)
+                let finished = all.filter { $0.state.isFinished }
+                let best = try store.bestTrials(limit: 1).first
+                return StudySummary(
+                    name: name, kind: try store.kind(), trialCount: all.count, finishedCount: finished.count,
+                    divergedCount: finished.filter { $0.state == .diverged }.count,
+                    bestObjective: best?.objective, bestTestAccuracy: best?.testAccuracy,
+                    lastActivity: finished.compactMap(\.finishedAt).max())
+            } catch {
+                return StudySummary(name: name, kind: nil, trialCount: 0, finishedCount: 0, divergedCount: 0,
+                                    bestObjective: nil, bestTestAccuracy: nil, lastActivity: nil,
+                                    error: Self.reason(error))
+            }
         }
+    }
+
+    private static func reason(_ error: Error) -> String {
+        String(describing: error)
     }
 
     public enum CatalogError: Error, CustomStringConvertible {
@@ -91,4 +109,6 @@ public struct StudySummary: Sendable, Codable, Equatable {
     public var bestObjective: Double?
     public var bestTestAccuracy: Double?
     public var lastActivity: Date?
+    /// Why the study's database could not be read (nil when it could).
+    public var error: String? = nil
 }
