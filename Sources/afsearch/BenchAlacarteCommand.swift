@@ -28,7 +28,7 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
     var population = 64
 
     @Option(name: .long, help: "Linear layers (each with its own activation, the last included).")
-    var layers = 5
+    var depth = 5
 
     @Option(name: .long, help: "Epochs at most per trial (study 1: 300).")
     var epochs = 300
@@ -71,7 +71,7 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
     func validate() throws {
         guard trials >= 1 else { throw ValidationError("--trials must be at least 1, got \(trials)") }
         guard population >= 1 else { throw ValidationError("--population must be at least 1, got \(population)") }
-        guard layers >= 1 else { throw ValidationError("--layers must be at least 1, got \(layers)") }
+        guard depth >= 1 else { throw ValidationError("--depth must be at least 1, got \(depth)") }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         guard patience >= 0 else { throw ValidationError("--patience must be 0 or more, got \(patience)") }
         guard peerTrials >= 0 else { throw ValidationError("--peer-trials must be 0 or more, got \(peerTrials)") }
@@ -93,12 +93,12 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
         let choices = try AlacarteMenus.resolve(menu).choices
         var options = try AlacarteTrainingOptions.parse([])
         options.seed = seed
-        let setup = TrainingSetup(hiddenWidths: Array(repeating: 64, count: max(layers - 1, 0)), slotCount: layers,
+        let setup = TrainingSetup(hiddenWidths: Array(repeating: 64, count: max(depth - 1, 0)), slotCount: depth,
                                   epochs: epochs, learningRate: 0.001, earlyStopPatience: patience > 0 ? patience : nil,
                                   seed: seed, objective: .train, selection: .final)
         let log = { (s: String) in if !common.json { print(s) } }
         log("device: \(device.info.name)")
-        log("study 1's protocol: \(layers) layers of 64, \(choices.count) functions, Adam 1e-3 full batch, ≤ \(epochs) epochs, "
+        log("study 1's protocol: \(depth) layers of 64, \(choices.count) functions, Adam 1e-3 full batch, ≤ \(epochs) epochs, "
             + "early stop after \(patience) epochs of gain < 0.001, random search, population \(population)")
         var report = Report(device: device.info.name, runs: [])
         for name in names {

@@ -28,7 +28,7 @@ import Testing
         try Self.csv().write(to: data, atomically: true, encoding: .utf8)
         try Self.standIn.write(to: peer, atomically: true, encoding: .utf8)
         let result = try cli.run(["bench", "alacarte", "--datasets", data.path, "--trials", "12", "--population", "4",
-                                  "--layers", "3", "--epochs", "15", "--patience", "3", "--menu", "relu,tanh,prelu(x; a=0.25),softmax",
+                                  "--depth", "3", "--epochs", "15", "--patience", "3", "--menu", "relu,tanh,prelu(x; a=0.25),softmax",
                                   "--peer-trials", "5", "--python", "/bin/sh", "--peer-script", peer.path, "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let report = try #require(result.json as? [String: Any], "\(result.stdout)")

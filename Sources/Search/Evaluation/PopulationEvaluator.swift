@@ -122,11 +122,7 @@ public actor PopulationEvaluator: StreamingCandidateEvaluator {
             if var known = cache[key] {
                 known.source = .cache
                 scores[index] = known
-            } else if let store, let trial = try store.finishedTrial(canonicalKey: key) {
-                let score = CandidateScore(
-                    objective: trial.objective ?? 0, validationAccuracy: trial.metrics["validation_accuracy"],
-                    trainAccuracy: trial.metrics["train_accuracy"], diverged: trial.state == .diverged,
-                    epochs: trial.epochs ?? 0, source: .store, key: key, storedTrialNumber: trial.number)
+            } else if let score = try storedScore(key: key) {
                 cache[key] = score
                 scores[index] = score
             } else {
@@ -161,6 +157,15 @@ public actor PopulationEvaluator: StreamingCandidateEvaluator {
                                duplicatesSkipped: skipped, trainSeconds: seconds)
     }
 
+    /// The score of a finished, trained trial of the study store with this key (an earlier run's), if any.
+    nonisolated func storedScore(key: String) throws -> CandidateScore? {
+        guard let store, let trial = try store.finishedTrial(canonicalKey: key) else { return nil }
+        return CandidateScore(
+            objective: trial.objective ?? 0, validationAccuracy: trial.metrics["validation_accuracy"],
+            trainAccuracy: trial.metrics["train_accuracy"], diverged: trial.state == .diverged,
+            epochs: trial.epochs ?? 0, source: .store, key: key, storedTrialNumber: trial.number)
+    }
+
     public nonisolated var canStream: Bool { backend.canStream(setup: setup, splits: splits) }
 
     /// Continuous training with the same dedup as `evaluate`: a slot list whose key was scored before (in this
@@ -187,11 +192,7 @@ public actor PopulationEvaluator: StreamingCandidateEvaluator {
                     try answer(item, with: score, source: .cache)
                 } else if waiting[key] != nil {
                     waiting[key]!.append(item)
-                } else if let store, let trial = try store.finishedTrial(canonicalKey: key) {
-                    let score = CandidateScore(
-                        objective: trial.objective ?? 0, validationAccuracy: trial.metrics["validation_accuracy"],
-                        trainAccuracy: trial.metrics["train_accuracy"], diverged: trial.state == .diverged,
-                        epochs: trial.epochs ?? 0, source: .store, key: key, storedTrialNumber: trial.number)
+                } else if let score = try storedScore(key: key) {
                     known[key] = score
                     try finished(item, score)
                 } else {
