@@ -49,7 +49,7 @@ fi
 
 # --- the three runs, one after another ------------------------------------------------------------------
 say "afsearch bench train P=$P L=$L n=$N epochs=$EPOCHS"
-"$AFSEARCH" bench train --json --population "$P" --layers "$L" --samples "$N" --epochs "$EPOCHS" > "$TMP/afsearch.json" \
+"$AFSEARCH" bench train --json --population "$P" --depth "$L" --samples "$N" --epochs "$EPOCHS" > "$TMP/afsearch.json" \
   || { say "afsearch bench train failed"; exit 1; }
 if [ $have_torch = 1 ]; then
   say "PyTorch peer"

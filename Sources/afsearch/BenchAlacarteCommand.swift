@@ -109,7 +109,7 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
                 seed: seed, device: device, profileKernels: profile) { line.update("\(name): " + AlacarteCommand.describe($0)) }
             line.finish()
             var entry = Report.Entry(afsearch: run)
-            log(String(format: "%@ (%d train / %d validation rows): afsearch %d trials in %.1f s (program build %.1f s before): "
+            log(String(format: "%@ (%d train / %d validation rows): afsearch %d trials in %.1f s (after a %.1f s warm-up): "
                        + "%.2f trials/s, %.0f candidate-epochs/s (median %.0f epochs, %d diverged), slot utilisation %.1f %%, fused steps %.0f %%",
                        name, run.trainRows, run.validationRows, run.trials, run.wallSeconds, run.compileSeconds,
                        run.trialsPerSecond, run.candidateEpochsPerSecond, run.medianEpochs, run.diverged,

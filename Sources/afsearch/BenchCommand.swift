@@ -68,8 +68,9 @@ struct GEMMPeakSummary: Codable {
                                perShape: best, peakGFLOPs: best.map(\.gflops).max() ?? 0)
     }
 
-    func printText() {
-        print("device: \(device)")
+    /// `device`: print the device line first (`bench train` has printed it already).
+    func printText(device printsDevice: Bool = true) {
+        if printsDevice { print("device: \(device)") }
         for s in perShape {
             print(String(format: "  best on %@: %.1f GFLOP/s with tile %@ (%d tiles tried)", s.shape, s.gflops, s.tile, s.tilesTried))
         }
@@ -120,8 +121,11 @@ struct BenchGEMMCommand: AsyncParsableCommand {
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1, got \(repetitions)") }
         let device = try ComputeDevice.select(common.device)
         let shapes = shape.isEmpty ? [GEMMShape.study1Layer, .square256] : shape.map(\.shape)
+        // Every tile's rate with --verbose; otherwise, on a terminal, a progress line while the sweep runs.
+        let line = ProgressLine(enabled: !common.json && !verbose && isatty(STDERR_FILENO) != 0)
         let summary = try GEMMPeakSummary.measure(device: device, shapes: shapes, repetitions: repetitions, quick: quick,
-                                                  log: verbose && !common.json ? { print($0) } : nil)
+                                                  log: common.json ? nil : verbose ? { print($0) } : { line.update("sweeping: \($0)") })
+        line.finish()
         if common.json { try printBenchJSON(summary) } else { summary.printText() }
     }
 }
@@ -143,7 +147,8 @@ struct BenchTrainCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Candidates P.")
     var population = 64
-    @Option(name: .long, help: "Linear layers L (hidden layers = L − 1).")
+    @Option(name: [.customLong("depth"), .customLong("layers")],
+            help: "Linear layers L (hidden layers = L − 1); --layers is the old spelling.")
     var layers = 5
     @Option(name: .long, help: "Samples n.")
     var samples = 1000
@@ -178,7 +183,8 @@ struct BenchTrainCommand: AsyncParsableCommand {
     var blockRows = 32
 
     /// `interpreted`: the activations run as tapes through the interpreter, as evolution trains new expressions.
-    @Option(name: .long, help: "Activation execution: 'compiled' (fused into the kernels) or 'interpreted' (evolution's tapes).")
+    @Option(name: [.customLong("activation-code"), .customLong("activations")],
+            help: "Activation execution: 'compiled' (fused into the kernels) or 'interpreted' (evolution's tapes); --activations is the old spelling.")
     var activations: ActivationExecution = .compiled
 
     enum PeakMode: String, ExpressibleByArgument, CaseIterable { case full, quick, none }
@@ -203,11 +209,11 @@ struct BenchTrainCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        for (name, value) in [("population", population), ("layers", layers), ("samples", samples), ("epochs", epochs),
+        for (name, value) in [("population", population), ("depth", layers), ("samples", samples), ("epochs", epochs),
                               ("block-rows", blockRows)] where value < 1 {
             throw ValidationError("--\(name) must be at least 1, got \(value)")
         }
-        guard layers >= 2 || scaling else { throw ValidationError("--layers must be at least 2 (one hidden layer), got \(layers)") }
+        guard layers >= 2 || scaling else { throw ValidationError("--depth must be at least 2 (one hidden layer), got \(layers)") }
         _ = try trainerTile()
         _ = try activationCycle()
     }
@@ -248,7 +254,7 @@ struct BenchTrainCommand: AsyncParsableCommand {
         if peak != .none {
             peakSummary = try GEMMPeakSummary.measure(device: device, shapes: [.study1Layer, .square256], repetitions: 3,
                                                       quick: peak == .quick, log: nil)
-            if !common.json { peakSummary!.printText() }
+            if !common.json { peakSummary!.printText(device: false) }
         }
         let trainer = PopulationTrainer(device: device)
         trainer.tile = try trainerTile()

@@ -45,7 +45,7 @@ extension TrainCommand {
                   + "\(data.train.classCount) classes (\(data.testSource))")
             print("network \(architecture.specString), \(candidates.count) candidate(s), device \(device.info.name)")
         }
-        let progress = EpochProgressLine(enabled: !json)
+        let progress = EpochProgressLine(enabled: !json, streamsRows: candidates.count == 1)
         let result = try Self.naming(lists) {
             try trainer.train(candidates: candidates, architecture: architecture, config: trainingConfig(), train: data.train, test: data.test,
                               progress: progress.report)
@@ -72,7 +72,8 @@ extension TrainCommand {
             try printBenchJSON(TrainReport(candidates: result.candidates, timing: result.timing, lists: slotsPerCandidate,
                                            architecture: architecture.specString))
         } else {
-            printText(result.candidates, timing: result.timing, chunks: result.chunks, slots: slotsPerCandidate)
+            printText(result.candidates, timing: result.timing, chunks: result.chunks, slots: slotsPerCandidate,
+                      rowsPrinted: progress.rowsPrinted)
         }
     }
 
@@ -98,7 +99,7 @@ extension TrainCommand {
                   + "\(candidates.count) candidate(s), device \(device.info.name)")
         }
         let trainer = PopulationTrainer(device: device)
-        let progress = EpochProgressLine(enabled: !json)
+        let progress = EpochProgressLine(enabled: !json, streamsRows: candidates.count == 1)
         let result = try Self.naming(lists) {
             try trainer.train(candidates: candidates, spec: spec, config: trainingConfig(), train: data.train, test: data.test,
                               progress: progress.report)
@@ -122,7 +123,8 @@ extension TrainCommand {
             try printBenchJSON(TrainReport(candidates: result.candidates, timing: result.timing, lists: slots,
                                            widths: spec.widths, architecture: architecture.specString))
         } else {
-            printText(result.candidates, timing: result.timing, chunks: result.chunks, slots: slots)
+            printText(result.candidates, timing: result.timing, chunks: result.chunks, slots: slots,
+                      rowsPrinted: progress.rowsPrinted)
         }
     }
 

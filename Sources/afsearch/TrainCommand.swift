@@ -224,7 +224,7 @@ struct TrainCommand: AsyncParsableCommand {
                   + "\(data.train.featureCount) features, \(data.train.classCount) classes (\(data.testSource))")
             print("network \(widths.map(String.init).joined(separator: "→")), \(candidates.count) candidate(s), device \(device.info.name)")
         }
-        let progress = EpochProgressLine(enabled: !json)
+        let progress = EpochProgressLine(enabled: !json, streamsRows: candidates.count == 1)
         let result = try trainer.train(candidates: candidates, spec: spec, config: config, train: data.train, test: data.test,
                                        progress: progress.report)
         progress.finish()
@@ -244,7 +244,8 @@ struct TrainCommand: AsyncParsableCommand {
         if json {
             try printBenchJSON(TrainReport(candidates: result.candidates, timing: result.timing, lists: slotsPerCandidate, widths: widths))
         } else {
-            printText(result.candidates, timing: result.timing, chunks: result.chunks, slots: slotsPerCandidate)
+            printText(result.candidates, timing: result.timing, chunks: result.chunks, slots: slotsPerCandidate,
+                      rowsPrinted: progress.rowsPrinted)
         }
     }
 
@@ -279,12 +280,13 @@ struct TrainCommand: AsyncParsableCommand {
         return all
     }
 
-    func printText(_ candidates: [any TrainedNetwork], timing: TrainingTiming, chunks: Int, slots: [[ActivationExpr]]) {
+    /// `rowsPrinted`: the epoch rows went out as the epochs finished (`EpochProgressLine` with `streamsRows`).
+    func printText(_ candidates: [any TrainedNetwork], timing: TrainingTiming, chunks: Int, slots: [[ActivationExpr]],
+                   rowsPrinted: Bool = false) {
         if candidates.count == 1, let c = candidates.first {
-            print("epoch   train loss  train acc   test loss  test acc")
-            for e in c.history {
-                let test = e.test.map { String(format: "%10.4f %9.4f", $0.loss, $0.accuracy) } ?? ""
-                print(String(format: "%5d %12.4f %10.4f ", e.epoch + 1, e.train.loss, e.train.accuracy) + test)
+            if !rowsPrinted {
+                print(EpochProgressLine.header)
+                for e in c.history { print(EpochProgressLine.row(e)) }
             }
             // Why the last row's train accuracy need not equal the final line's (dropout makes it plain on a CNN).
             print("(rows: train loss and accuracy averaged over each epoch's mini-batches while the weights changed, in "
@@ -441,6 +443,15 @@ struct TrainingData {
 /// run writes nothing to a log.
 final class EpochProgressLine: @unchecked Sendable {
     private let enabled: Bool
+    /// One network: each epoch's row goes to stdout as the epoch finishes (so a redirected run that is killed
+    /// keeps the rows it finished).
+    private let streamsRows: Bool
+    private(set) var rowsPrinted = false
+    static let header = "epoch   train loss  train acc   test loss  test acc"
+    static func row(_ e: EpochMetrics) -> String {
+        let test = e.test.map { String(format: "%10.4f %9.4f", $0.loss, $0.accuracy) } ?? ""
+        return String(format: "%5d %12.4f %10.4f ", e.epoch + 1, e.train.loss, e.train.accuracy) + test
+    }
     private let terminal = isatty(STDERR_FILENO) != 0
     private let lock = NSLock()
     private var written = false
@@ -448,12 +459,23 @@ final class EpochProgressLine: @unchecked Sendable {
     private var lastLogged = Date()
     static let logInterval: TimeInterval = 10
 
-    init(enabled: Bool) {
+    init(enabled: Bool, streamsRows: Bool = false) {
         self.enabled = enabled
+        self.streamsRows = streamsRows
     }
 
     func report(_ p: EpochProgress) {
         guard enabled else { return }
+        if streamsRows, p.metrics.count == 1, let metrics = p.metrics[0] {
+            lock.withLock {
+                if written { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                written = false
+                if !rowsPrinted { print(Self.header) }
+                rowsPrinted = true
+                print(Self.row(metrics))
+                fflush(nil)  // all C streams: Swift's print buffers stdout when it is not a terminal
+            }
+        }
         let now = Date()
         let line = String(format: "epoch %d/%d, %d training, best train acc %.4f, %.1f s", p.epoch + 1, p.epochs,
                           p.activeCandidates, p.bestTrainAccuracy, now.timeIntervalSince(start))

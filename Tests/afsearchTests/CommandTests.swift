@@ -213,7 +213,7 @@ import Testing
         let cli = try CLI()
         var accuracies: [String: Double] = [:]
         for pass in ["candidates", "tiles", "layers"] {
-            let result = try cli.run(["bench", "train", "--population", "4", "--layers", "3", "--samples", "40", "--epochs", "3",
+            let result = try cli.run(["bench", "train", "--population", "4", "--depth", "3", "--samples", "40", "--epochs", "3",
                                       "--peak", "none", "--row-pass", pass, "--block-rows", "8", "--json"])
             #expect(result.status == 0, "\(pass): \(result.stderr)")
             let report = try #require(result.json as? [String: Any], "\(pass): \(result.stdout)")
@@ -223,6 +223,13 @@ import Testing
         }
         #expect(accuracies["candidates"] != nil && accuracies["candidates"] == accuracies["tiles"], "\(accuracies)")
         #expect(accuracies["tiles"] == accuracies["layers"], "\(accuracies)")
+
+        // The device is named once, though the GEMM peak is measured first; the old --layers spelling still works.
+        let text = try cli.run(["bench", "train", "--population", "2", "--layers", "3", "--samples", "16", "--epochs", "1",
+                                "--peak", "quick"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.components(separatedBy: "device:").count == 2, "\(text.stdout)")
+        #expect(text.stdout.contains("measured GEMM peak"), "\(text.stdout)")
 
         let bad = try cli.run(["bench", "train", "--block-rows", "0", "--peak", "none"])
         #expect(bad.status != 0)

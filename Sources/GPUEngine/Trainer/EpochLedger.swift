@@ -53,6 +53,7 @@ struct EpochLedger {
 
     func progress(epoch: Int, epochs: Int) -> EpochProgress {
         EpochProgress(epoch: epoch, epochs: epochs, activeCandidates: frozen.filter { !$0 }.count,
-                      bestTrainAccuracy: histories.compactMap { $0.last?.train.accuracy }.max() ?? 0)
+                      bestTrainAccuracy: histories.compactMap { $0.last?.train.accuracy }.max() ?? 0,
+                      metrics: histories.map { h in h.last.flatMap { $0.epoch == epoch ? $0 : nil } })
     }
 }

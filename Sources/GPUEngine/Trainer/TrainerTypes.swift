@@ -251,6 +251,9 @@ public struct EpochProgress: Sendable {
     /// Candidates still training (neither stopped early nor diverged).
     public var activeCandidates: Int
     public var bestTrainAccuracy: Double
+    /// This epoch's metrics of each candidate of the chunk being trained (nil for one frozen before it), so a
+    /// caller can print rows as epochs finish.
+    public var metrics: [EpochMetrics?] = []
 }
 
 public enum TrainerError: Error, CustomStringConvertible, Equatable {
