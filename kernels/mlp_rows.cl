@@ -30,14 +30,15 @@ __kernel void mlp_gather(
 inline void mlp_layerwise_row(int id, __global const float* z, __global float* y, int width,
                               uint base, int layer, int row)
 {
-    const float sign = id == MLP_LW_SOFTMIN ? -1.0f : 1.0f;
-    const bool gumbel = id == MLP_LW_GUMBEL_SOFTMAX;
-    float m = -INFINITY;
-    for (int j = 0; j < width; j++) {
-        const float t = sign * z[j] + (gumbel ? af_gumbel(af_element_key(base, layer, row, j)) : 0.0f);
-        y[j] = t;
-        m = fmax(m, t);
+    // The noise loop has no branch in it, so the compiler can vectorise the hashing and the logs.
+    if (id == MLP_LW_GUMBEL_SOFTMAX) {
+        for (int j = 0; j < width; j++) y[j] = z[j] + af_gumbel(af_element_key(base, layer, row, j));
+    } else {
+        const float sign = id == MLP_LW_SOFTMIN ? -1.0f : 1.0f;
+        for (int j = 0; j < width; j++) y[j] = sign * z[j];
     }
+    float m = -INFINITY;
+    for (int j = 0; j < width; j++) m = fmax(m, y[j]);
     float s = 0.0f;
     for (int j = 0; j < width; j++) {
         const float e = exp(y[j] - m);

@@ -3,7 +3,7 @@ import Testing
 import Kernels
 @testable import GPUEngine
 
-/// The trainer's program maps `expm1`, `log1p`, `erfc`, `sinh`, `cosh` and `atan` onto kernels/mlp_fastmath.cl. These tests hold
+/// The trainer's program maps `expm1`, `log1p`, `erfc`, `sinh`, `cosh`, `atan`, `log`, `log10` and `erf` onto kernels/mlp_fastmath.cl. These tests hold
 /// those forms to double-precision libm on the device, and the activations built from them (ELU, GELU,
 /// softplus, Mish) to the Double reference trainer.
 @Suite(.serialized) struct TrainerFastMathTests {
@@ -116,6 +116,55 @@ import Kernels
         #expect(worst.sinh <= 4, "sinh: \(worst.sinh) ulp")
         #expect(worst.cosh <= 4, "cosh: \(worst.cosh) ulp")
         #expect(worst.atan <= 3, "atan: \(worst.atan) ulp")
+    }
+
+    /// log, log10 and erf through the trainer's prologue.
+    static let logErfProgram: ComputeProgram = {
+        let kernel = """
+        __kernel void fm_logerf(__global const float* x, __global float* out, const int n) {
+            const int i = get_global_id(0);
+            if (i >= n) return;
+            out[3 * i] = log(x[i]);
+            out[3 * i + 1] = log10(x[i]);
+            out[3 * i + 2] = erf(x[i]);
+        }
+        """
+        let source = PopulationProgram.fastMathPrologue + kernel + "\n" + PopulationProgram.fastMathEpilogue
+        return try! TrainerFixture.device.program(source: source)
+    }()
+
+    @Test func logLog10ErfMatchDoubleLibmAndC99() throws {
+        var xs: [Float] = stride(from: Float(-8), to: 8, by: 0.00731).map { $0 }
+        // From a subnormal large enough that × 1.37 still moves it, up to the largest floats.
+        var m: Float = 1e-43
+        while m < 3e38 { xs += [m, -m, m.nextUp, m.nextDown]; m *= 1.37 }
+        xs += [.leastNonzeroMagnitude, .leastNonzeroMagnitude * 3]
+        xs += [0, -0.0, .infinity, -.infinity, .nan, 1, 10, 0.5, -0.5, 0.499_999_97, 100, 1e-40, 0x1p-126, 0x1p-127]
+        let device = TrainerFixture.device
+        let input = try device.buffer(xs)
+        let output = try device.buffer(Float.self, count: 3 * xs.count)
+        _ = try Self.logErfProgram.kernel("fm_logerf").launch(global: [xs.count], args: input, output, Int32(xs.count))
+        let o = try output.download()
+        var worst = (log: 0.0, log10: 0.0, erf: 0.0)
+        func same(_ a: Float, _ b: Float) -> Bool { (a.isNaN && b.isNaN) || (a == b && a.sign == b.sign) }
+        for (i, x) in xs.enumerated() {
+            let d = Double(x)
+            let refs = [Foundation.log(d), Foundation.log10(d), Foundation.erf(d)]
+            if !x.isFinite || x <= 0 {
+                // C99: log(±0) = -inf, log(x < 0) = NaN, log(inf) = inf; erf(±0) = ±0, erf(±inf) = ±1, NaN stays NaN.
+                for k in 0..<2 { #expect(same(o[3 * i + k], Float(refs[k])), "log/log10 #\(k) at \(x): \(o[3 * i + k])") }
+                if !x.isFinite || x == 0 { #expect(same(o[3 * i + 2], Float(refs[2])), "erf at \(x): \(o[3 * i + 2])") }
+                else { worst.erf = max(worst.erf, Self.ulps(o[3 * i + 2], refs[2])) }
+                continue
+            }
+            worst.log = max(worst.log, Self.ulps(o[3 * i], refs[0]))
+            worst.log10 = max(worst.log10, Self.ulps(o[3 * i + 1], refs[1]))
+            // Where erf is subnormal the device may flush it to zero.
+            if Float(refs[2]).magnitude >= Float.leastNormalMagnitude { worst.erf = max(worst.erf, Self.ulps(o[3 * i + 2], refs[2])) }
+        }
+        #expect(worst.log <= 2, "log: \(worst.log) ulp")
+        #expect(worst.log10 <= 3, "log10: \(worst.log10) ulp")
+        #expect(worst.erf <= 8, "erf: \(worst.erf) ulp")
     }
 
     @Test func eluGeluSoftplusMishMatchReferenceFor20AdamSteps() throws {

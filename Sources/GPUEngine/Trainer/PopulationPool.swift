@@ -27,6 +27,7 @@ public struct PooledResult: Sendable {
 
 /// What a pool run did: how full its launches were.
 public struct PoolStatistics: Sendable, Equatable, Codable {
+    /// Slots the pool ran (the slots asked for, or fewer where device memory holds fewer networks).
     public var slots: Int
     /// Training steps launched (full batch: one per epoch of the pool).
     public var steps = 0
@@ -118,7 +119,9 @@ public final class PopulationPool {
         let evalRows = [validation, test].compactMap { $0?.rowCount }.max() ?? 0
         let capacity = max(n, min(evalRows, max(trainer.evaluationBlockRows, 1)))
         let layout = MLPLayout(spec: spec, tile: tile, kmax: pop.kmax, capacityRows: capacity)
+        // Fewer slots than asked when the device's memory holds fewer networks of this shape.
         let width = min(slots, try trainer.chunkSize(layout: layout, population: slots))
+        stats.slots = width
         let empty = layout.packWeights(LinearInit.weights(widths: spec.widths, seed: 0),
                                        activationParameters: Array(repeating: [], count: spec.slotCount))
         let session = try TrainingSession(

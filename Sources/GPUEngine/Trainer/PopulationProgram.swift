@@ -163,26 +163,17 @@ struct PopulationProgram {
                 KernelTemplates.mlp_fused].joined(separator: "\n")
     }
 
-    /// The generated activation code sees `expm1`, `log1p`, `erfc`, `sinh`, `cosh` and `atan` as the vectorisable forms of
+    /// The generated activation code sees `expm1`, `log1p`, `erfc`, `sinh`, `cosh`, `atan`, `log`, `log10` and `erf` as the vectorisable forms of
     /// kernels/mlp_fastmath.cl (accuracy documented there); the names are restored after it. Measured on
     /// PoCL, study-1 workload: see the commit that introduced it.
-    static let fastMathPrologue = KernelTemplates.mlp_fastmath + """
-
-        #undef expm1
-        #undef log1p
-        #undef erfc
-        #undef sinh
-        #undef cosh
-        #undef atan
-        #define expm1(x) af_fm_expm1(x)
-        #define log1p(x) af_fm_log1p(x)
-        #define erfc(x) af_fm_erfc(x)
-        #define sinh(x) af_fm_sinh(x)
-        #define cosh(x) af_fm_cosh(x)
-        #define atan(x) af_fm_atan(x)
-
-        """
-    static let fastMathEpilogue = "#undef expm1\n#undef log1p\n#undef erfc\n#undef sinh\n#undef cosh\n#undef atan\n"
+    static let fastMathPrologue = KernelTemplates.mlp_fastmath + "\n" + fastMathNames.map { name in
+        "#pragma push_macro(\"\(name)\")\n#undef \(name)\n#define \(name)(x) af_fm_\(name == "log" ? "logf" : name)(x)\n"
+    }.joined() + "\n"
+    /// Restores the names as the compiler defined them: later templates (the loss, the softmax rows) call the
+    /// library's `log`, which PoCL defines as a macro. A compiler without push/pop_macro ignores the pragma;
+    /// its library functions are not macros, so the `#undef` alone restores them.
+    static let fastMathEpilogue = fastMathNames.map { "#undef \($0)\n#pragma pop_macro(\"\($0)\")\n" }.joined()
+    static let fastMathNames = ["expm1", "log1p", "erfc", "sinh", "cosh", "atan", "log", "log10", "erf"]
 
     /// `mlp_act_span` / `mlp_dact_span`: an activation (or its derivative) over a run of elements with the
     /// switch on the id hoisted out of the loop, so each case calls the generator's per-id function
