@@ -6,6 +6,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # zlib (gzip datasets).
 SYSTEM_PACKAGES := ocl-icd-opencl-dev opencl-headers pocl-opencl-icd pkg-config zlib1g-dev
 SWIFT_TEST_FLAGS ?=
+# `make test` runs the exactness suites (Double reference, interpreters, CNN, slot pool, PyTorch interop, which
+# skips with its reason where /usr/bin/python3 lacks torch) a second time under the GPU profile
+# (AFSEARCH_PROFILE=gpu, DeviceProfile): PoCL then takes a GPU's tiles, launches and build options. The
+# fused-row and tile suites pin the CPU profile or their tiles, so they are not repeated.
+GPU_PROFILE_SUITES := GPUEngineTests\.(TrainerTests|TrainerInterpreterTests|CNNTrainerTests|CNNInterpreterTests|PopulationPoolTests|SafetensorsTorchInteropTests|CNNSafetensorsTorchInteropTests)/
+GPU_PROFILE_TEST_FLAGS ?= --skip-build --filter '$(GPU_PROFILE_SUITES)'
 RUN_ARGS ?=
 # The job `make run` runs after the selftest, with RUN_ARGS.
 MAIN_JOB ?= evolve
@@ -42,6 +48,10 @@ release: deps swift-check
 
 test: deps swift-check
 	swift test $(SWIFT_TEST_FLAGS)
+	@echo "exactness suites under AFSEARCH_PROFILE=gpu"
+	@set -o pipefail; AFSEARCH_PROFILE=gpu swift test $(GPU_PROFILE_TEST_FLAGS) 2>&1 | tee .build/gpu-profile-tests.log
+	@grep -q "Test run with [1-9][0-9]* tests" .build/gpu-profile-tests.log \
+	  || { echo "error: the GPU-profile run matched no tests (GPU_PROFILE_SUITES)" >&2; exit 1; }
 
 devices: release
 	$(AFSEARCH) devices

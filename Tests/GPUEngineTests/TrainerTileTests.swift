@@ -104,7 +104,8 @@ import Datasets
 /// The fused row passes (kernels/mlp_fused.cl) on populations whose hidden layers are one tile wide:
 /// `mlp_train_rows` runs a step's forward, loss and data gradients in one launch, `mlp_train_candidate` a
 /// candidate's whole step, weight gradients included, in row blocks. Both must give the per-layer launches'
-/// bits, candidate by candidate, for any block size, and the Double reference's numbers.
+/// bits, candidate by candidate, for any block size, and the Double reference's numbers. The passes are the
+/// CPU profile's, so these trainers set it (the suite means the same under `AFSEARCH_PROFILE=gpu`).
 @Suite(.serialized) struct TrainerFusedRowsTests {
     static let tile = TileShape(rows: 4, vectorWidth: 16, vectors: 4)
     static let spec = try! MLPSpec(widths: [20, 64, 64, 10], lastLayerActivation: true)
@@ -121,6 +122,7 @@ import Datasets
                       data: LabeledData, validation: LabeledData? = nil,
                       execution: ActivationExecution = .compiled) throws -> PopulationTrainingResult {
         let trainer = PopulationTrainer(device: TrainerFixture.device)
+        trainer.profile = .cpu
         trainer.activationExecution = execution
         trainer.tile = tile
         trainer.rowPass = pass

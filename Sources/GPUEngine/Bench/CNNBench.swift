@@ -91,10 +91,7 @@ public enum CNNBench {
         let r = try trainer.train(candidates: cands, architecture: arch, config: config, train: data)
         let work = Double(w.population * w.images * w.epochs)
         let rate = work / r.timing.trainSeconds
-        let channels = arch.layers.compactMap { l -> Int? in
-            switch l { case .conv(_, _, let c, _, _), .linear(let c, _): return c; default: return nil }
-        }
-        let tile = trainer.tile ?? TileShape.choose(for: trainer.device.peakHint, widths: [CNNWorkload.inputShape[0]] + channels)
+        let tile = try trainer.tuning(inputChannels: CNNWorkload.inputShape[0], architecture: arch).tile
         var stages: [String: Double]?
         if profile {
             trainer.profileStages = true

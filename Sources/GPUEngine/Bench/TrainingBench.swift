@@ -106,7 +106,7 @@ public enum TrainingBench {
         let candidates = workload.candidates()
         // The MLP trainer's tile (four-vector tiles allowed), pinned for both runs so the report names
         // the tile that was measured.
-        let tile = trainer.tile ?? TileShape.choose(for: trainer.device.peakHint, widths: spec.widths, maxVectors: 4)
+        let tile = try trainer.tuning(widths: spec.widths).tile
         let chosen = trainer.tile
         trainer.tile = tile
         defer { trainer.tile = chosen }

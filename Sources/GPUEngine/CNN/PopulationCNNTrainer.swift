@@ -13,6 +13,9 @@ import Datasets
 public final class PopulationCNNTrainer: @unchecked Sendable {
     public let device: ComputeDevice
     public var tile: TileShape?
+    /// Whose choices the trainer makes (tile, build options); nil: `$AFSEARCH_PROFILE`, else the device's
+    /// own kind. `.gpu` on PoCL runs a GPU's path (`DeviceProfile`).
+    public var profile: DeviceProfile?
     /// Device memory for one chunk; default 60 % of the device's global memory.
     public var memoryBudgetBytes: Int?
     public var maxChunkSize: Int?
@@ -48,10 +51,7 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
         try validate(candidates: candidates, architecture: architecture, shape: shape, config: config,
                      splits: [("training", train), ("validation", validation), ("test", test)])
         var timing = TrainingTiming()
-        let channels = architecture.layers.compactMap { l -> Int? in
-            switch l { case .conv(_, _, let c, _, _), .linear(let c, _): return c; default: return nil }
-        }
-        let tile = self.tile ?? TileShape.choose(for: device.peakHint, widths: [shape[0]] + channels)
+        let (profile, tile) = try tuning(inputChannels: shape[0], architecture: architecture)
         guard tile.vectors <= 2 else {
             throw TrainerError.invalidSpec("tile \(tile.rows)x\(tile.vectorWidth)x\(tile.vectors): the CNN kernels hold one or two vectors "
                 + "per tile row; choose a tile with vectors 1 or 2")
@@ -59,7 +59,7 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
         var clock = ContinuousClock.now
         let pop = try PopulationProgram(candidates: candidates.map { Candidate(activations: $0.activations) }, tile: tile,
                                         activationSource: activationSource, execution: activationExecution)
-        let program = try device.program(source: pop.source + "\n" + Self.layerKernels, options: PopulationProgram.buildOptions(for: device), cache: cache)
+        let program = try device.program(source: pop.source + "\n" + Self.layerKernels, options: profile.buildOptions, cache: cache)
         timing.compileSeconds = PopulationTrainer.seconds(since: clock)
 
         let batch = min(config.batchSize ?? train.rowCount, train.rowCount)
@@ -102,6 +102,16 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
             if let texts = try? files.map({ try String(contentsOf: $0, encoding: .utf8) }) { return texts.joined(separator: "\n") }
         }
         return [KernelTemplates.cnn_layers, KernelTemplates.cnn_conv, KernelTemplates.cnn_linear].joined(separator: "\n")
+    }
+
+    /// The profile this run takes (`DeviceProfile.resolve`) and the tile: `tile` when set, else the profile's
+    /// choice for the input channels and each conv/Linear layer's outputs.
+    func tuning(inputChannels: Int, architecture: NetworkArchitecture) throws -> (profile: DeviceProfile, tile: TileShape) {
+        let profile = try DeviceProfile.resolve(self.profile, device: device)
+        let channels = architecture.layers.compactMap { l -> Int? in
+            switch l { case .conv(_, _, let c, _, _), .linear(let c, _): return c; default: return nil }
+        }
+        return (profile, tile ?? TileShape.choose(for: profile.hint(for: device), widths: [inputChannels] + channels))
     }
 
     func chunkSize(plan: CNNPlan, population: Int) throws -> Int {

@@ -18,7 +18,7 @@ public struct TileShape: Sendable, Equatable, Hashable {
     }
 
     /// PoCL on AVX-512 (preferred vector width 16): 8 rows × 32 columns in float16 (DESIGN.md's measured
-    /// best); narrower networks get one vector so fewer padded columns are computed. GPUs and narrower
+    /// best); narrower networks get one vector so fewer padded columns are computed. GPUs (`DeviceProfile.gpu`) and narrower
     /// CPUs: 4 rows × 4·width columns of their preferred vector.
     ///
     /// `maxVectors: 4` (the MLP trainer; the CNN kernels take at most 2) lets a CPU whose hidden widths are

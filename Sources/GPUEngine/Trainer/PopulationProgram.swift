@@ -199,7 +199,7 @@ struct PopulationProgram {
     /// `mlp_act_slope_span` writes act(Z) over Z and act'(Z) into a second array in one loop, where the
     /// compiler shares the two functions' common subexpressions (mlp_forward's slopes).
     ///
-    /// On CPUs (`buildOptions`) each per-id loop asks clang for 8-wide vectors interleaved 4 times: left to
+    /// On CPUs (`DeviceProfile.buildOptions`) each per-id loop asks clang for 8-wide vectors interleaved 4 times: left to
     /// itself, PoCL's compiler vectorised them 8 wide without interleaving, and a long function (GELU's
     /// erfc, two exps and a division per element) then ran one dependency chain at a time. Measured with
     /// `afsearch bench train --peak none` on the 2-core EPYC, alternating: study 1's eight functions 1567 →
@@ -226,10 +226,5 @@ struct PopulationProgram {
         slope += "    default: " + slopeLoop("af_act(id, ", "af_dact(id, ", hinted: false) + "    }\n}\n"
         dact += "    default: for (int j = 0; j < n; j++) g[j] = g[j] * af_dact(id, z[j], prm, key); break;\n    }\n}\n"
         return hints + act + slope + dact
-    }
-
-    /// Build options of a trainer program on `device`: CPU devices get the span loops' vectorisation hints.
-    static func buildOptions(for device: ComputeDevice) -> String {
-        device.info.kind == .cpu ? "-DMLP_CPU_LOOP_HINTS" : ""
     }
 }

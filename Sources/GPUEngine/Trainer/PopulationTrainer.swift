@@ -23,6 +23,9 @@ public final class PopulationTrainer: @unchecked Sendable {
     public let device: ComputeDevice
     /// Register tile of the GEMMs; chosen from the device unless given.
     public var tile: TileShape?
+    /// Whose choices the trainer makes (tile, fused row passes, work-group sizes, build options); nil:
+    /// `$AFSEARCH_PROFILE`, else the device's own kind. `.gpu` on PoCL runs a GPU's path (`DeviceProfile`).
+    public var profile: DeviceProfile?
     /// Device memory the trainer may use for one chunk; default 60 % of the device's global memory.
     public var memoryBudgetBytes: Int?
     /// Most candidates trained at once (the rest wait for the next chunk); nil = as many as fit.
@@ -37,8 +40,9 @@ public final class PopulationTrainer: @unchecked Sendable {
     /// over a fixed menu (à la carte) sets the menu here, so all its populations share one program, built
     /// once, instead of one program per population's particular subset of the menu.
     public var vocabulary: [ActivationExpr] = []
-    /// On CPU devices, how a training step's row work is launched where the population allows fusing it
-    /// (`TrainingSession.fusedRowsAllowed`); the results are the same bits either way. GPUs always run `layers`.
+    /// Under the CPU profile, how a training step's row work is launched where the population allows fusing
+    /// it (`TrainingSession.fusedRowsAllowed`); the results are the same bits either way. The GPU profile
+    /// always runs `layers`.
     public var rowPass: RowPass = .candidates
     /// `RowPass.candidates`: rows per block (rounded up to the tile's rows). A block's activations and
     /// gradients of every layer (rows × widths × 8 bytes) should stay in a core's cache.
@@ -69,12 +73,12 @@ public final class PopulationTrainer: @unchecked Sendable {
         try TrainingInputCheck.validate(candidates: candidates, spec: spec, config: config,
                                         splits: [("training", train), ("validation", validation), ("test", test)])
         var timing = TrainingTiming()
-        let tile = self.tile ?? TileShape.choose(for: device.peakHint, widths: spec.widths, maxVectors: 4)
+        let (profile, tile) = try tuning(widths: spec.widths)
 
         var clock = ContinuousClock.now
         let pop = try PopulationProgram(candidates: candidates, tile: tile, activationSource: activationSource,
                                         execution: activationExecution, vocabulary: vocabulary)
-        let program = try device.program(source: pop.source, options: PopulationProgram.buildOptions(for: device), cache: cache)
+        let program = try device.program(source: pop.source, options: profile.buildOptions, cache: cache)
         timing.compileSeconds = Self.seconds(since: clock)
 
         let batch = min(config.batchSize ?? train.rowCount, train.rowCount)
@@ -88,7 +92,7 @@ public final class PopulationTrainer: @unchecked Sendable {
         for start in stride(from: 0, to: candidates.count, by: chunk) {
             let members = Array(start..<min(start + chunk, candidates.count))
             clock = ContinuousClock.now
-            let run = try ChunkRun(trainer: self, program: program, pop: pop, layout: layout, members: members,
+            let run = try ChunkRun(trainer: self, profile: profile, program: program, pop: pop, layout: layout, members: members,
                                    candidates: candidates, config: config, train: train, validation: validation,
                                    test: test, progress: progress)
             for (k, r) in try run.execute(timing: &timing).enumerated() { results[members[k]] = r }
@@ -96,6 +100,13 @@ public final class PopulationTrainer: @unchecked Sendable {
         }
         return PopulationTrainingResult(candidates: results.map { $0! }, timing: timing, chunks: chunks,
                                         activationExecution: pop.execution)
+    }
+
+    /// The profile this run takes (`DeviceProfile.resolve`) and the GEMM tile: `tile` when set, else the
+    /// profile's choice for these layer widths.
+    func tuning(widths: [Int]) throws -> (profile: DeviceProfile, tile: TileShape) {
+        let profile = try DeviceProfile.resolve(self.profile, device: device)
+        return (profile, tile ?? TileShape.choose(for: profile.hint(for: device), widths: widths, maxVectors: 4))
     }
 
     func chunkSize(layout: MLPLayout, population: Int) throws -> Int {
@@ -130,7 +141,7 @@ struct ChunkRun {
     let test: LabeledData?
     let progress: ((EpochProgress) -> Void)?
 
-    init(trainer: PopulationTrainer, program: ComputeProgram, pop: PopulationProgram, layout: MLPLayout, members: [Int],
+    init(trainer: PopulationTrainer, profile: DeviceProfile, program: ComputeProgram, pop: PopulationProgram, layout: MLPLayout, members: [Int],
          candidates: [Candidate], config: TrainingConfig, train: LabeledData, validation: LabeledData?, test: LabeledData?,
          progress: ((EpochProgress) -> Void)?) throws {
         let spec = layout.spec
@@ -145,7 +156,7 @@ struct ChunkRun {
             initial.append(layout.packWeights(w, activationParameters: act))
             seeds.append(NoiseKey.seed32(seed))
         }
-        session = try TrainingSession(device: trainer.device, program: program, layout: layout, popProgram: pop,
+        session = try TrainingSession(device: trainer.device, profile: profile, program: program, layout: layout, popProgram: pop,
                                       members: members, initial: initial, seeds: seeds, optimizer: config.optimizer,
                                       rowPass: trainer.rowPass, blockRows: trainer.candidateBlockRows,
                                       candidateMinimum: trainer.candidatePassMinimum)

@@ -74,7 +74,7 @@ public struct MLPSpec: Sendable, Equatable, Hashable {
     }
 }
 
-/// How a training step's row work is launched on a CPU device. Every choice gives the same bits.
+/// How a training step's row work is launched under the CPU profile (`DeviceProfile`). Every choice gives the same bits.
 public enum RowPass: String, Sendable, CaseIterable {
     /// One work-item per candidate (kernels/mlp_fused.cl, `mlp_train_candidate`): its rows in blocks, each
     /// block's forward, loss and data gradients and then its share of the weight gradients, while the block is

@@ -75,7 +75,7 @@ final class TrainingSession {
                                arguments: args.map(\.kernelArgument)))
     }
 
-    /// nil (the driver's choice) except for interpreted populations on CPU devices. PoCL compiles a kernel
+    /// nil (the driver's choice) except for interpreted populations under the CPU profile. PoCL compiles a kernel
     /// once per work-group size and, left to choose, derives the size from the whole launch, candidate count
     /// included: every generation of an evolution (a new number of networks to train) compiled every kernel
     /// again, seconds each time. Here the size depends only on the layer and batch shape: the candidate
@@ -101,7 +101,7 @@ final class TrainingSession {
     /// Device copies of the splits, uploaded once.
     private var splits: [String: (x: DeviceBuffer<Float>, labels: DeviceBuffer<Int32>, rows: Int)] = [:]
 
-    init(device: ComputeDevice, program: ComputeProgram, layout: MLPLayout, popProgram: PopulationProgram,
+    init(device: ComputeDevice, profile: DeviceProfile, program: ComputeProgram, layout: MLPLayout, popProgram: PopulationProgram,
          members: [Int], initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
          optimizer: Optimizer, rowPass: RowPass = .candidates, blockRows: Int = 32, candidateMinimum: Int? = nil,
          layerwiseLater: Bool = false) throws {
@@ -172,11 +172,11 @@ final class TrainingSession {
         interpretedLayers = Set(layerSlots.indices.filter { l in
             layerSlots[l].map { interpreter?.slots.contains($0) ?? false } ?? false
         })
-        fixedWorkGroups = interpreter != nil && device.info.kind == .cpu
+        fixedWorkGroups = interpreter != nil && profile.fixesInterpreterWorkGroups
         input = try device.buffer(Float.self, count: layout.capacityRows * layout.paddedWidths[0])
         try input.fill(0)
         batchLabels = try device.buffer(Int32.self, count: layout.capacityRows)
-        if rowPass != .layers && device.info.kind == .cpu
+        if rowPass != .layers && profile.fusesRowPasses
             && Self.fusedRowsAllowed(layout: layout, popProgram: popProgram, layerwise: !lw.isEmpty || layerwiseLater) {
             let pass: RowPass = rowPass == .candidates && count >= (candidateMinimum ?? device.info.computeUnits) ? .candidates : .tiles
             let sp = layout.spec
