@@ -116,9 +116,7 @@ public final class PopulationPool {
         stats.compileSeconds = PopulationTrainer.seconds(since: clock)
 
         let n = train.rowCount
-        let evalRows = [validation, test].compactMap { $0?.rowCount }.max() ?? 0
-        let capacity = max(n, min(evalRows, max(trainer.evaluationBlockRows, 1)))
-        let layout = MLPLayout(spec: spec, tile: tile, kmax: pop.kmax, capacityRows: capacity)
+        let layout = trainer.layout(spec: spec, tile: tile, kmax: pop.kmax, batch: n, splits: [train, validation, test])
         // Fewer slots than asked when the device's memory holds fewer networks of this shape.
         let width = min(slots, try trainer.chunkSize(layout: layout, population: slots))
         stats.slots = width

@@ -82,9 +82,7 @@ public final class PopulationTrainer: @unchecked Sendable {
         timing.compileSeconds = Self.seconds(since: clock)
 
         let batch = min(config.batchSize ?? train.rowCount, train.rowCount)
-        let evalRows = [validation, test].compactMap { $0?.rowCount }.max() ?? 0
-        let capacity = max(batch, min(max(evalRows, train.rowCount), max(evaluationBlockRows, 1)))
-        let layout = MLPLayout(spec: spec, tile: tile, kmax: pop.kmax, capacityRows: capacity)
+        let layout = self.layout(spec: spec, tile: tile, kmax: pop.kmax, batch: batch, splits: [train, validation, test])
         let chunk = try chunkSize(layout: layout, population: candidates.count)
 
         var results: [CandidateResult?] = Array(repeating: nil, count: candidates.count)
@@ -107,6 +105,13 @@ public final class PopulationTrainer: @unchecked Sendable {
     func tuning(widths: [Int]) throws -> (profile: DeviceProfile, tile: TileShape) {
         let profile = try DeviceProfile.resolve(self.profile, device: device)
         return (profile, tile ?? TileShape.choose(for: profile.hint(for: device), widths: widths, maxVectors: 4))
+    }
+
+    /// Where a candidate's state lives, with room for a training batch of `batch` rows and for evaluation
+    /// passes over `splits` in blocks of at most `evaluationBlockRows` rows.
+    func layout(spec: MLPSpec, tile: TileShape, kmax: Int, batch: Int, splits: [LabeledData?]) -> MLPLayout {
+        let rows = splits.compactMap { $0?.rowCount }.max() ?? 0
+        return MLPLayout(spec: spec, tile: tile, kmax: kmax, capacityRows: max(batch, min(rows, max(evaluationBlockRows, 1))))
     }
 
     func chunkSize(layout: MLPLayout, population: Int) throws -> Int {
