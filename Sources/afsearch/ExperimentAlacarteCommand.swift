@@ -11,10 +11,13 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
         abstract: "Study 1's replicated experiment: standard network vs random search vs TPE.",
         discussion: """
             Per dataset, depth and replicate (a fresh stratified split from the replicate's seed, shared by the \
-            three methods) the standard network (ReLU hidden layers, no output activation: softmax lives in the \
-            cross-entropy), the best random-search network and the best TPE network are scored once on the test \
-            split. The table (median test accuracy, * p < 0.05, ** p < 0.001 by a permutation test against the \
-            standard network) is written as table.md, table.csv and table.tex into the run folder. Re-running \
+            methods) the standard network (ReLU hidden layers, no output activation: softmax lives in the \
+            cross-entropy), study 1's standard network (ReLU hidden layers, softmax output), the best \
+            random-search network and the best TPE network are scored once on the test split. The table (median \
+            test accuracy, * p < 0.05, ** p < 0.001 by a permutation test against the standard network; † and ‡ \
+            the same against study 1's) is written as table.md, table.csv and table.tex into the run folder, the \
+            functions the chosen networks use per layer as functions.md and functions.csv, and report.html. \
+            Early stopping (--patience) applies to every network. Re-running \
             the same command resumes: finished cells are kept, an interrupted search continues. The defaults are \
             small enough for a laptop CPU (the 3 smallest datasets of the suite, 3 replicates, 16 trials, 20 \
             epochs); study 1's sizes: --suite-limit 0 --replicates 30 --trials 1000 --population 64 --epochs 300 \
@@ -42,6 +45,12 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Candidates trained together per round.")
     var population = 16
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Comma-separated arms: standard (ReLU, no output activation; the baseline of every test), standard-softmax "
+        + "(study 1's standard network: ReLU, softmax output), random, tpe.",
+        valueName: "methods"))
+    var methods = AlaCarteMethod.allCases.map(\.rawValue).joined(separator: ",")
+
     @OptionGroup var training: AlacarteTrainingOptions
 
     @Option(name: [.customLong("study"), .customLong("name")], help: "Run folder name under the runs folder (default: alacarte-<suite or datasets>); --name is the old spelling.")
@@ -61,6 +70,23 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
         if let name { do { try StudyCatalog.validate(name: name) } catch { throw ValidationError("--study: \(error)") } }
         _ = try depths()
         _ = try datasetNames()
+        _ = try methodList()
+    }
+
+    func methodList() throws -> [AlaCarteMethod] {
+        let names = methods.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let known = AlaCarteMethod.allCases.map(\.rawValue).joined(separator: ", ")
+        let list = try names.map { name -> AlaCarteMethod in
+            guard let method = AlaCarteMethod(rawValue: name) else {
+                throw ValidationError("--methods: unknown method '\(name)'; expected some of \(known)")
+            }
+            return method
+        }
+        guard list.contains(.standard) else {
+            throw ValidationError("--methods must include standard: it is the baseline of every significance test")
+        }
+        guard Set(list).count == list.count else { throw ValidationError("--methods lists a method twice: '\(methods)'") }
+        return list
     }
 
     /// --datasets, or the suite's first --suite-limit datasets.
@@ -88,7 +114,8 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
         let menu = try training.menuChoices()
         let settings = AlaCarteExperimentSettings(
             datasets: names, layers: try depths(), replicates: replicates, trials: trials, population: population,
-            epochs: training.epochs ?? 20, learningRate: training.lr, seed: training.seed, objective: training.objective,
+            epochs: training.epochs ?? 20, patience: training.patience > 0 ? training.patience : nil,
+            learningRate: training.lr, seed: training.seed, objective: training.objective, methods: try methodList(),
             menuName: menu.name, menuEntries: menu.choices.map(\.name))
         let runName = name ?? "alacarte-" + (datasets == nil ? suite : names.joined(separator: "-"))
             .replacingOccurrences(of: "/", with: "_")
@@ -130,7 +157,8 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
         print("")
         // The Markdown ends with the wins/ties/losses of each searched method against the standard network.
         print(table.markdown(), terminator: "")
-        print("tables: \(folder.appendingPathComponent("table.md").path), table.csv, table.tex; "
+        print("tables: \(folder.appendingPathComponent("table.md").path), table.csv, table.tex, functions.md, functions.csv, "
+              + "report.html; "
               + String(format: "%.1f s", Date().timeIntervalSince(started)))
     }
 }

@@ -33,6 +33,8 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
     @Option(help: "es or ga (default es for cgp, ga for tree).") var algorithm: String?
     @Option(help: "Generations per evolution.") var generations = 3
     @Option(help: "λ of the ES / GA population size, per population.") var population = 4
+    @Option(help: "equal: Evo-Single and Evo-Triple evolve one population as large as Coevo's three together, so every search proposes as many networks (Random already does); paper: every population has --population individuals, as study 2.")
+    var budget: EvolutionBudget = .equal
     @Option(help: "Standard activation: relu or leaky_relu.") var standard = "relu"
     @Option(help: "Fitness epochs.") var epochs = 3
     @Option(help: "Adam learning rate.") var lr = 0.01
@@ -99,6 +101,7 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
             datasets: datasetNames, methods: methodList,
             replicates: replicates ?? d.replicates, base: base, recipe: recipe, folder: folder, permutationRounds: rounds) { _ in backend }
         experiment.dataRoot = dataOptions.root
+        experiment.equalBudget = budget == .equal
         experiment.loadOptions = dataOptions.loadOptions
         let log: (String) -> Void = { line in if !quiet { EvolutionCLI.stderr(line) } }
         let started = Date()
@@ -115,4 +118,9 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
             print("tables: \(folder.path)/experiment-evolution.{md,csv,tex}; report: \(folder.path)/report.html")
         }
     }
+}
+
+/// How `experiment evolution` sizes the single-population methods' populations.
+enum EvolutionBudget: String, ExpressibleByArgument, CaseIterable {
+    case equal, paper
 }

@@ -46,7 +46,7 @@ final class Counter: @unchecked Sendable {
         defer { try? FileManager.default.removeItem(at: folder) }
         let counter = Counter()
         let table = try await experiment(folder: folder, counter: counter).run()
-        #expect(counter.count == 9)  // 3 replicates × 3 methods
+        #expect(counter.count == 12)  // 3 replicates × 4 methods
         #expect(table.rows.count == 1)
         let row = table.rows[0]
         #expect(row.replicates == 3 && row.layers == 2)
@@ -56,7 +56,7 @@ final class Counter: @unchecked Sendable {
 
         // The medians in the table are the medians of the stored per-replicate test accuracies.
         let cells = try SQLiteStudyStore(path: folder.appendingPathComponent("experiment.sqlite").path).trials()
-        #expect(cells.count == 9 && cells.allSatisfy { $0.state == .complete })
+        #expect(cells.count == 12 && cells.allSatisfy { $0.state == .complete })
         for method in AlaCarteMethod.allCases {
             let values = cells.filter { $0.parameters["method"] == method.rawValue }.compactMap(\.testAccuracy)
             #expect(values.count == 3)
@@ -70,6 +70,19 @@ final class Counter: @unchecked Sendable {
         let markdown = try String(contentsOf: folder.appendingPathComponent("table.md"), encoding: .utf8)
         #expect(markdown.contains("| blobs | 2 | 3 |"))
         #expect(markdown.contains("tpe vs standard: 0 wins, 1 ties, 0 losses"))
+        #expect(markdown.contains("tpe vs standard-softmax: 0 wins, 1 ties, 0 losses"))
+        // Study 1's standard network ends in softmax; the practitioner's has no output activation.
+        let softmaxCell = try #require(cells.first { $0.parameters["method"] == "standard-softmax" })
+        let plainCell = try #require(cells.first { $0.parameters["method"] == "standard" })
+        #expect(softmaxCell.testAccuracy != nil && plainCell.testAccuracy != nil)
+        // The winners' functions, counted per layer position: 3 replicates × (random + tpe) = 6 networks.
+        let functions = try String(contentsOf: folder.appendingPathComponent("functions.md"), encoding: .utf8)
+        #expect(functions.contains("### 2 layers (6 chosen networks)"))
+        let usage = try String(contentsOf: folder.appendingPathComponent("functions.csv"), encoding: .utf8)
+            .split(separator: "\n").dropFirst().map { Int($0.split(separator: ",").last!)! }
+        #expect(usage.reduce(0, +) == 12)  // 6 networks × 2 layer positions
+        let report = try String(contentsOf: folder.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(report.contains("Functions the chosen networks use"))
         let csv = try String(contentsOf: folder.appendingPathComponent("table.csv"), encoding: .utf8)
             .split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         #expect(csv.count == 2)
@@ -95,7 +108,7 @@ final class Counter: @unchecked Sendable {
             cells.append(AlaCarteCellResult(dataset: "a_b", layers: 5, replicate: r, method: .random,
                                             testAccuracy: 0.70 + Double(7 - r) * 0.001, objective: 0, choices: []))
         }
-        let table = AlaCarteExperimentTable(cells: cells, methods: AlaCarteMethod.allCases)
+        let table = AlaCarteExperimentTable(cells: cells, methods: [.standard, .random, .tpe])
         let row = table.rows[0]
         // C(16, 8) = 12,870 > 10,000 relabellings: approximate. The median statistic is coarse: many
         // relabellings keep both middles on opposite sides, so even complete separation gives only
@@ -106,5 +119,67 @@ final class Counter: @unchecked Sendable {
         #expect(table.outcome(row, .tpe) == .win && table.outcome(row, .random) == .tie)
         #expect(table.markdown().contains("| a_b | 5 | 8 | 70.35 | 70.35 | 90.35* |"))
         #expect(table.latex().contains("a\\_b & 5 & 8 & 70.35 & 70.35 & 90.35$^{*}$ \\\\"))
+    }
+
+    /// Study 1's standard network (softmax output) is a second baseline: its own marks (†, ‡) and tally.
+    @Test func paperStandardIsASecondBaselineWithItsOwnMarks() throws {
+        var cells: [AlaCarteCellResult] = []
+        for r in 0..<8 {
+            func cell(_ method: AlaCarteMethod, _ accuracy: Double) -> AlaCarteCellResult {
+                AlaCarteCellResult(dataset: "d", layers: 5, replicate: r, method: method,
+                                   testAccuracy: accuracy + Double(r) * 0.001, objective: 0, choices: ["relu"])
+            }
+            cells += [cell(.standard, 0.80), cell(.standardSoftmax, 0.60), cell(.random, 0.80), cell(.tpe, 0.81)]
+        }
+        let table = AlaCarteExperimentTable(cells: cells, methods: AlaCarteMethod.allCases)
+        let row = table.rows[0]
+        // Against study 1's network (20 points lower, separated): significant; against the practitioner's
+        // network random search ties exactly (same values).
+        #expect(row.versusPaperStandard[.random]!.pValue < 0.05 && row.versusStandard[.random]!.pValue > 0.5)
+        #expect(row.versusPaperStandard[.standard] == nil)   // baselines are not tested against each other
+        #expect(table.outcome(row, .random, against: .standardSoftmax) == .win)
+        #expect(table.outcome(row, .standardSoftmax) == .loss)
+        #expect(table.tally(against: .standardSoftmax).map(\.method) == [.random, .tpe])
+        #expect(table.tally(against: .standardSoftmax).allSatisfy { $0.wins == 1 })
+        let markdown = table.markdown()
+        #expect(markdown.contains("| d | 5 | 8 | 80.35 | 60.35* | 80.35† |"))
+        #expect(markdown.contains("random vs standard-softmax: 1 wins, 0 ties, 0 losses"))
+        #expect(table.latex().contains("80.35$^{\\dagger}$"))
+        let header = table.csv().split(separator: "\n")[0].split(separator: ",").map(String.init)
+        #expect(header.contains("p_tpe_vs_standard-softmax") && !header.contains("p_standard_vs_standard-softmax"))
+    }
+
+    @Test func functionUsageCountsEachLayerPositionOfTheSearchedNetworks() {
+        let cells = [
+            AlaCarteCellResult(dataset: "a", layers: 2, replicate: 0, method: .tpe, testAccuracy: 0.9, objective: 0,
+                               choices: ["tanh(x)", "x"]),
+            AlaCarteCellResult(dataset: "b", layers: 2, replicate: 0, method: .tpe, testAccuracy: 0.9, objective: 0,
+                               choices: ["tanh(x)", "relu(x)"]),
+            AlaCarteCellResult(dataset: "a", layers: 2, replicate: 0, method: .random, testAccuracy: 0.9, objective: 0,
+                               choices: ["relu(x)", "x"]),
+            AlaCarteCellResult(dataset: "a", layers: 2, replicate: 0, method: .standard, testAccuracy: 0.9, objective: 0,
+                               choices: ["relu(x)", "x"]),
+        ]
+        let usage = AlaCarteFunctionUsage(cells: cells)
+        #expect(usage.counts.reduce(0) { $0 + $1.count } == 6)   // the baseline is not counted
+        #expect(usage.counts.first { $0.position == 0 && $0.method == .tpe }.map { ($0.function, $0.count) }! == ("tanh(x)", 2))
+        let markdown = usage.markdown()
+        #expect(markdown.contains("### 2 layers (3 chosen networks)"))
+        #expect(markdown.contains("| tanh(x) | 2 |  | 2 |"))
+        #expect(markdown.contains("| relu(x) | 1 | 1 | 2 |"))
+        #expect(usage.csv().contains("2,0,tpe,tanh(x),2\n"))
+    }
+
+    @Test func settingsCarryPatienceAndRejectBadValues() throws {
+        var settings = AlaCarteExperimentSettings(datasets: ["d"], layers: [5], replicates: 5, trials: 8, population: 4,
+                                                  epochs: 300, patience: 10, menuName: "m", menuEntries: ["relu"])
+        #expect(settings.training(layers: 5, replicate: 0).earlyStopPatience == 10)
+        try settings.validate()
+        settings.patience = 0
+        #expect(throws: AlaCarteError.self) { try settings.validate() }
+        settings.patience = nil
+        #expect(settings.training(layers: 5, replicate: 0).earlyStopPatience == nil)
+        settings.methods = [.standard, .tpe, .tpe]
+        #expect(throws: AlaCarteError.self) { try settings.validate() }
     }
 }

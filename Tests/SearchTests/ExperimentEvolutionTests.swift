@@ -84,4 +84,26 @@ import Testing
         let rerun = try await experiment.run()
         #expect(rerun.summaries.map(\.testAccuracies) == result.summaries.map(\.testAccuracies))
     }
+
+    /// Equal budgets: Evo-Single and Evo-Triple propose as many networks per generation as coevolution's
+    /// three populations together (after its first generation); `--budget paper` keeps study 2's sizes.
+    @Test func equalBudgetScalesTheSinglePopulationMethods() throws {
+        let base = EvolutionSettings(method: .coevo, genome: .cgp, generations: 3, population: 4, seed: 1)
+        var experiment = EvolutionExperiment(datasets: ["x"], replicates: 2, base: base,
+                                             recipe: Self.recipe(URL(fileURLWithPath: "/x.csv")),
+                                             folder: URL(fileURLWithPath: "/tmp")) { .reference(network: $0) }
+        var coevo = base
+        coevo.method = .coevo
+        let perGeneration = coevo.networks(inGeneration: 1)
+        #expect(perGeneration > base.population)
+        for method in [EvolutionMethod.single, .triple] {
+            #expect(experiment.settings(for: method, replicate: 1).population == perGeneration)
+            #expect(experiment.settings(for: method, replicate: 1).seed == base.seed + 1)
+            #expect(experiment.budget(of: method) == 3 * perGeneration)
+        }
+        #expect(experiment.budget(of: .random) == experiment.budget(of: .coevo))
+        #expect(experiment.budget(of: .coevo) == coevo.networks(inGeneration: 0) + 2 * perGeneration)
+        experiment.equalBudget = false
+        #expect(experiment.settings(for: .single, replicate: 0).population == base.population)
+    }
 }

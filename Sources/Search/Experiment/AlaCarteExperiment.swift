@@ -9,6 +9,9 @@ public struct AlaCarteExperimentSettings: Codable, Sendable, Equatable {
     public var trials: Int
     public var population: Int
     public var epochs: Int
+    /// Study 1's early stopping: stop a candidate when training accuracy gains < 0.001 for this many epochs
+    /// (`nil`: train every candidate for `epochs`).
+    public var patience: Int?
     public var learningRate: Double
     public var seed: UInt64
     public var objective: ObjectiveSplit
@@ -17,7 +20,7 @@ public struct AlaCarteExperimentSettings: Codable, Sendable, Equatable {
     public var menuEntries: [String]
 
     public init(datasets: [String], layers: [Int], replicates: Int, trials: Int, population: Int, epochs: Int,
-                learningRate: Double = 0.001, seed: UInt64 = 0, objective: ObjectiveSplit = .validation,
+                patience: Int? = nil, learningRate: Double = 0.001, seed: UInt64 = 0, objective: ObjectiveSplit = .validation,
                 methods: [AlaCarteMethod] = AlaCarteMethod.allCases, menuName: String, menuEntries: [String]) {
         self.datasets = datasets
         self.layers = layers
@@ -25,6 +28,7 @@ public struct AlaCarteExperimentSettings: Codable, Sendable, Equatable {
         self.trials = trials
         self.population = population
         self.epochs = epochs
+        self.patience = patience
         self.learningRate = learningRate
         self.seed = seed
         self.objective = objective
@@ -39,6 +43,12 @@ public struct AlaCarteExperimentSettings: Codable, Sendable, Equatable {
             throw AlaCarteError.invalidSettings("--layers needs depths of at least 2, got \(layers)")
         }
         guard replicates >= 1 else { throw AlaCarteError.invalidSettings("--replicates must be at least 1, got \(replicates)") }
+        if let patience, patience < 1 {
+            throw AlaCarteError.invalidSettings("the early-stopping patience must be at least 1 epoch, got \(patience)")
+        }
+        guard Set(methods).count == methods.count else {
+            throw AlaCarteError.invalidSettings("methods are listed twice: \(methods.map(\.rawValue).joined(separator: ","))")
+        }
         guard methods.contains(.standard) else {
             throw AlaCarteError.invalidSettings("the standard network is the baseline of every test; keep it in the methods")
         }
@@ -49,7 +59,8 @@ public struct AlaCarteExperimentSettings: Codable, Sendable, Equatable {
 
     public func training(layers: Int, replicate: Int) -> TrainingSetup {
         TrainingSetup(hiddenWidths: Array(repeating: 64, count: layers - 1), slotCount: layers, epochs: epochs,
-                      learningRate: learningRate, seed: replicateSeed(replicate), objective: objective, selection: .final)
+                      learningRate: learningRate, earlyStopPatience: patience, seed: replicateSeed(replicate),
+                      objective: objective, selection: .final)
     }
 }
 
@@ -83,9 +94,11 @@ public struct AlaCarteExperiment: Sendable {
         self.makeEvaluator = evaluator
     }
 
-    /// Hidden layers ReLU, output layer without activation.
-    public static func standardNetwork(layers: Int) -> SlotActivations {
-        Array(repeating: .unary(.relu, .x), count: layers - 1) + [.x]
+    /// The fixed network of a baseline method: ReLU hidden layers, and no output activation (`standard`) or
+    /// softmax (`standard-softmax`, study 1's own).
+    public static func baselineNetwork(_ method: AlaCarteMethod, layers: Int) -> SlotActivations {
+        let hidden = Array(repeating: ActivationExpr.unary(.relu, .x), count: layers - 1)
+        return hidden + [method == .standardSoftmax ? .layerwise(.softmax) : .x]
     }
 
     public struct Cell: Sendable {
@@ -145,12 +158,12 @@ public struct AlaCarteExperiment: Sendable {
             let setup = settings.training(layers: cell.layers, replicate: cell.replicate)
             let result: AlaCarteCellResult
             switch cell.method {
-            case .standard:
+            case .standard, .standardSoftmax:
                 let evaluator = try makeEvaluator(setup, data, nil)
-                let network = Self.standardNetwork(layers: cell.layers)
+                let network = Self.baselineNetwork(cell.method, layers: cell.layers)
                 let test = try await evaluator.scoreOnTest(network)
                 result = AlaCarteCellResult(
-                    dataset: cell.dataset, layers: cell.layers, replicate: cell.replicate, method: .standard,
+                    dataset: cell.dataset, layers: cell.layers, replicate: cell.replicate, method: cell.method,
                     testAccuracy: test.testAccuracy,
                     objective: (settings.objective == .validation ? test.validationAccuracy : test.trainAccuracy) ?? 0,
                     choices: network.map(ExpressionText.render))
@@ -178,6 +191,8 @@ public struct AlaCarteExperiment: Sendable {
         let table = AlaCarteExperimentTable(cells: results, methods: settings.methods,
                                             test: PermutationTest(rounds: 10_000, seed: settings.seed))
         _ = try table.write(to: folder)
+        try AlaCarteFunctionUsage(cells: results).write(to: folder)
+        try RunReport.write(folder: folder)
         return table
     }
 

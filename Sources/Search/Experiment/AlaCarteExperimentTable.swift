@@ -2,10 +2,17 @@ import Foundation
 
 /// The arms of study 1's experiment.
 public enum AlaCarteMethod: String, Codable, Sendable, CaseIterable {
-    /// ReLU on every hidden layer, no activation on the output layer (softmax lives in the cross-entropy).
+    /// ReLU on every hidden layer, no activation on the output layer (softmax lives in the cross-entropy):
+    /// the network a practitioner would train, and the baseline of every significance mark.
     case standard
+    /// Study 1's own standard network: ReLU on every hidden layer and softmax on the output layer, followed
+    /// by the cross-entropy's softmax (softmax applied twice, as the study's code does).
+    case standardSoftmax = "standard-softmax"
     case random
     case tpe
+
+    /// The two fixed networks, which every search is compared with.
+    public var isBaseline: Bool { self == .standard || self == .standardSoftmax }
 }
 
 /// One finished cell: a method on one replicate of one dataset at one depth.
@@ -26,8 +33,16 @@ public struct AlaCarteTableRow: Codable, Sendable, Equatable {
     public var layers: Int
     public var replicates: Int
     public var medianTest: [AlaCarteMethod: Double]
-    /// Permutation test of each searched method against the standard network.
+    /// Permutation test of each other method against the standard network.
     public var versusStandard: [AlaCarteMethod: PermutationTest.Result]
+    /// Permutation test of each searched method against study 1's standard network (softmax output), when
+    /// the experiment ran it.
+    public var versusPaperStandard: [AlaCarteMethod: PermutationTest.Result] = [:]
+
+    /// The tests against `baseline`.
+    public func tests(against baseline: AlaCarteMethod) -> [AlaCarteMethod: PermutationTest.Result] {
+        baseline == .standardSoftmax ? versusPaperStandard : versusStandard
+    }
 }
 
 public enum Outcome: String, Codable, Sendable { case win, tie, loss }
@@ -57,32 +72,46 @@ public struct AlaCarteExperimentTable: Sendable, Equatable {
                 samples[method] = values
                 medians[method] = median(values)
             }
-            var tests: [AlaCarteMethod: PermutationTest.Result] = [:]
-            if let standard = samples[.standard], !standard.isEmpty {
-                for method in methods where method != .standard {
-                    if let values = samples[method], !values.isEmpty { tests[method] = test.test(values, standard) }
+            func tests(against baseline: AlaCarteMethod, of compared: [AlaCarteMethod]) -> [AlaCarteMethod: PermutationTest.Result] {
+                guard let reference = samples[baseline], !reference.isEmpty else { return [:] }
+                var tests: [AlaCarteMethod: PermutationTest.Result] = [:]
+                for method in compared {
+                    if let values = samples[method], !values.isEmpty { tests[method] = test.test(values, reference) }
                 }
+                return tests
             }
             return AlaCarteTableRow(dataset: group[0].dataset, layers: group[0].layers,
                                     replicates: Set(group.map(\.replicate)).count, medianTest: medians,
-                                    versusStandard: tests)
+                                    versusStandard: tests(against: .standard, of: methods.filter { $0 != .standard }),
+                                    versusPaperStandard: tests(against: .standardSoftmax, of: methods.filter { !$0.isBaseline }))
         }
     }
 
-    public func outcome(_ row: AlaCarteTableRow, _ method: AlaCarteMethod) -> Outcome? {
-        guard let result = row.versusStandard[method], let m = row.medianTest[method],
-              let s = row.medianTest[.standard] else { return nil }
+    /// The baselines this table compares with: the standard network, and study 1's when it ran.
+    public var baselines: [AlaCarteMethod] { methods.filter(\.isBaseline) }
+
+    /// A win (loss) is a higher (lower) median than `baseline`'s with p < 0.05; anything else is a tie.
+    public func outcome(_ row: AlaCarteTableRow, _ method: AlaCarteMethod, against baseline: AlaCarteMethod = .standard) -> Outcome? {
+        guard let result = row.tests(against: baseline)[method], let m = row.medianTest[method],
+              let s = row.medianTest[baseline] else { return nil }
         guard result.pValue < 0.05 else { return .tie }
         return m > s ? .win : (m < s ? .loss : .tie)
     }
 
-    /// Wins, ties and losses of each searched method against the standard network.
-    public func tally() -> [(method: AlaCarteMethod, wins: Int, ties: Int, losses: Int)] {
-        methods.filter { $0 != .standard }.map { method in
-            let outcomes = rows.compactMap { outcome($0, method) }
+    /// Wins, ties and losses of each method against `baseline` (the standard network by default).
+    public func tally(against baseline: AlaCarteMethod = .standard) -> [(method: AlaCarteMethod, wins: Int, ties: Int, losses: Int)] {
+        let compared = baseline == .standard ? methods.filter { $0 != .standard } : methods.filter { !$0.isBaseline }
+        return compared.map { method in
+            let outcomes = rows.compactMap { outcome($0, method, against: baseline) }
             return (method, outcomes.filter { $0 == .win }.count, outcomes.filter { $0 == .tie }.count,
                     outcomes.filter { $0 == .loss }.count)
         }
+    }
+
+    /// `†` for p < 0.05 and `‡` for p < 0.001 against study 1's standard network.
+    static func paperMark(_ result: PermutationTest.Result?) -> String {
+        guard let result else { return "" }
+        return result.pValue < 0.001 ? "‡" : (result.pValue < 0.05 ? "†" : "")
     }
 
     private func percent(_ value: Double?) -> String { value.map { String(format: "%.2f", $0 * 100) } ?? "–" }
@@ -91,14 +120,22 @@ public struct AlaCarteExperimentTable: Sendable, Equatable {
         var lines = ["| dataset | L | n | " + methods.map(\.rawValue).joined(separator: " | ") + " |",
                      "|---|---:|---:|" + methods.map { _ in "---:|" }.joined()]
         for row in rows {
-            let cells = methods.map { method in percent(row.medianTest[method]) + (row.versusStandard[method]?.mark ?? "") }
+            let cells = methods.map { method in
+                percent(row.medianTest[method]) + (row.versusStandard[method]?.mark ?? "")
+                    + Self.paperMark(row.versusPaperStandard[method])
+            }
             lines.append("| \(row.dataset) | \(row.layers) | \(row.replicates) | " + cells.joined(separator: " | ") + " |")
         }
         lines.append("")
         lines.append("Median test accuracy (%) over n replicates. * p < 0.05, ** p < 0.001: permutation test "
-                     + "(|median difference|, 10,000 rounds or exact) against the standard network.")
-        for entry in tally() {
-            lines.append("\(entry.method.rawValue) vs standard: \(entry.wins) wins, \(entry.ties) ties, \(entry.losses) losses")
+                     + "(|median difference|, 10,000 rounds or exact) against the standard network (ReLU, no output activation)"
+                     + (methods.contains(.standardSoftmax)
+                        ? "; † p < 0.05, ‡ p < 0.001: the same test against study 1's standard network (ReLU, softmax output)." : "."))
+        for baseline in baselines {
+            lines.append("")
+            for entry in tally(against: baseline) {
+                lines.append("\(entry.method.rawValue) vs \(baseline.rawValue): \(entry.wins) wins, \(entry.ties) ties, \(entry.losses) losses")
+            }
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -108,6 +145,7 @@ public struct AlaCarteExperimentTable: Sendable, Equatable {
         for method in methods {
             header.append("median_test_\(method.rawValue)")
             if method != .standard { header += ["p_\(method.rawValue)_vs_standard", "exact_\(method.rawValue)"] }
+            if !method.isBaseline && methods.contains(.standardSoftmax) { header.append("p_\(method.rawValue)_vs_standard-softmax") }
         }
         var lines = [header.joined(separator: ",")]
         for row in rows {
@@ -117,6 +155,9 @@ public struct AlaCarteExperimentTable: Sendable, Equatable {
                 if method != .standard {
                     let result = row.versusStandard[method]
                     fields += [result.map { String($0.pValue) } ?? "", result.map { String($0.exact) } ?? ""]
+                }
+                if !method.isBaseline && methods.contains(.standardSoftmax) {
+                    fields.append(row.versusPaperStandard[method].map { String($0.pValue) } ?? "")
                 }
             }
             lines.append(fields.joined(separator: ","))
@@ -147,7 +188,9 @@ public struct AlaCarteExperimentTable: Sendable, Equatable {
                      "dataset & $L$ & $n$ & " + methods.map(\.rawValue).joined(separator: " & ") + " \\\\", "\\hline"]
         for row in rows {
             let cells = methods.map { method -> String in
-                let mark = row.versusStandard[method]?.mark ?? ""
+                let mark = (row.versusStandard[method]?.mark ?? "")
+                    + Self.paperMark(row.versusPaperStandard[method]).replacingOccurrences(of: "†", with: "\\dagger")
+                    .replacingOccurrences(of: "‡", with: "\\ddagger")
                 return percent(row.medianTest[method]) + (mark.isEmpty ? "" : "$^{\(mark)}$")
             }
             lines.append("\(Self.latexEscape(row.dataset)) & \(row.layers) & \(row.replicates) & "

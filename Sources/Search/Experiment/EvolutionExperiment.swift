@@ -21,6 +21,11 @@ public struct EvolutionExperiment {
     /// Where registry datasets live and how files are read (`--data-root`, `--impute`, `--label`).
     public var dataRoot: URL = DatasetRegistry.defaultDataRoot
     public var loadOptions = LoadOptions()
+    /// `true` (the default): Evo-Single and Evo-Triple evolve populations as large as coevolution's three
+    /// together, so every searching method proposes the same number of networks per generation (Random
+    /// already gets coevolution's count). `false`: every population has `base.population` individuals, as in
+    /// study 2, where the single-population methods get a third of coevolution's evaluations.
+    public var equalBudget = true
 
     public init(datasets: [String], methods: [EvolutionMethod] = EvolutionMethod.allCases, replicates: Int,
                 base: EvolutionSettings, recipe: Study2Recipe, folder: URL, permutationRounds: Int = 10_000,
@@ -34,6 +39,27 @@ public struct EvolutionExperiment {
         self.permutationRounds = permutationRounds
         self.identity = identity
         self.makeBackend = makeBackend
+    }
+
+    /// The settings of `method`'s cells: `base` with the method set and, under `equalBudget`, the
+    /// single-population methods' population scaled to coevolution's proposals per generation.
+    public func settings(for method: EvolutionMethod, replicate: Int) -> EvolutionSettings {
+        var settings = base
+        settings.method = method
+        settings.seed = base.seed &+ UInt64(replicate)
+        if equalBudget, method == .single || method == .triple {
+            var coevo = base
+            coevo.method = .coevo
+            // Coevolution's proposals in a later generation (its first one has no bests to pair with yet).
+            settings.population = coevo.networks(inGeneration: 1)
+        }
+        return settings
+    }
+
+    /// Networks proposed by `method` over the whole search (before dedup): its evaluation budget.
+    public func budget(of method: EvolutionMethod) -> Int {
+        let settings = settings(for: method, replicate: 0)
+        return (0..<settings.generations).reduce(0) { $0 + settings.networks(inGeneration: $1) }
     }
 
     /// One cell's folder name: `<dataset>-<method>-r<replicate>` with the dataset made file-safe.
@@ -61,9 +87,7 @@ public struct EvolutionExperiment {
             }
             for replicate in 0..<replicates {
                 for method in methods {
-                    var settings = base
-                    settings.method = method
-                    settings.seed = base.seed &+ UInt64(replicate)
+                    let settings = settings(for: method, replicate: replicate)
                     let name = Self.cellName(dataset: dataset, method: method, replicate: replicate)
                     let cellFolder = folder.appendingPathComponent(name, isDirectory: true)
                     cellStarted?(name)
@@ -95,8 +119,11 @@ public struct EvolutionExperiment {
         }
         let network = try recipe.cnnArchitecture().map { "CNN \($0.specString) (slots 0/1/2 = input/hidden/output stage)" }
             ?? "FCN \(recipe.network.width) wide, \(recipe.network.hiddenLayers) hidden-stage layers"
+        let budgets = methods.filter { $0 != .standard }.map { "\($0.rawValue) \(budget(of: $0))" }.joined(separator: ", ")
         let note = "\(network); "
-            + "\(base.genome.rawValue) \(base.algorithm.rawValue), \(base.generations) generations, population \(base.population); "
+            + "\(base.genome.rawValue) \(base.algorithm.rawValue), \(base.generations) generations, population \(base.population)"
+            + (equalBudget ? " per coevolving population, \(settings(for: .single, replicate: 0).population) for Evo-Single and Evo-Triple" : "")
+            + "; networks proposed per search: \(budgets); "
             + "fitness: best validation accuracy over \(recipe.epochs) epochs (Adam lr \(recipe.learningRate), batch \(recipe.batchFraction) of Train1); "
             + "final: \(recipe.finalEpochs) epochs on Train1 ∪ Train2; row caps Train1 \(recipe.train1Rows.map(String.init) ?? "all"), "
             + "Train2 \(recipe.train2Rows.map(String.init) ?? "all"), test \(recipe.testRows.map(String.init) ?? "all"); device \(device ?? "?")."

@@ -302,6 +302,9 @@ extension RunReport {
             }
             html += "</div>\n"
         }
+        if let usage = try? String(contentsOf: folder.appendingPathComponent("functions.md"), encoding: .utf8) {
+            html += "<h2>Functions the chosen networks use</h2>\n<pre>\(SVGChart.escape(usage))</pre>\n"
+        }
         return html + (try settingsBlock(store))
     }
 }
