@@ -21,7 +21,8 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
             the same command resumes: finished cells are kept, an interrupted search continues. The defaults are \
             small enough for a laptop CPU (the 3 smallest datasets of the suite, 3 replicates, 16 trials, 20 \
             epochs); study 1's sizes: --suite-limit 0 --replicates 30 --trials 1000 --population 64 --epochs 300 \
-            --depth 5,10 --objective train.
+            --depth 5,10 --objective train. A larger --suite-limit (or datasets appended to --datasets) extends a \
+            finished experiment: its cells are kept.
             """)
 
     @Option(name: .long, help: "A dataset suite (see `afsearch datasets --suite`).")

@@ -181,5 +181,15 @@ final class Counter: @unchecked Sendable {
         #expect(settings.training(layers: 5, replicate: 0).earlyStopPatience == nil)
         settings.methods = [.standard, .tpe, .tpe]
         #expect(throws: AlaCarteError.self) { try settings.validate() }
+
+        // An experiment grows by appending datasets; anything else is another experiment.
+        var grown = settings
+        grown.datasets = ["d", "e"]
+        #expect(grown.extends(settings) && !settings.extends(grown) && !settings.extends(settings))
+        grown.datasets = ["e", "d"]
+        #expect(!grown.extends(settings))
+        grown.datasets = ["d", "e"]
+        grown.trials += 1
+        #expect(!grown.extends(settings))
     }
 }

@@ -57,6 +57,14 @@ public struct AlaCarteExperimentSettings: Codable, Sendable, Equatable {
     /// The seed of replicate `r`: it fixes that replicate's split, shared by every method (paired design).
     public func replicateSeed(_ replicate: Int) -> UInt64 { SeededGenerator.derive(seed, UInt64(replicate)) }
 
+    /// `true` when these settings are `stored` with more datasets appended: the stored cells keep their
+    /// numbers (datasets are the outermost loop of `cells`), so an experiment can grow one dataset at a time.
+    public func extends(_ stored: AlaCarteExperimentSettings) -> Bool {
+        var prefix = self
+        prefix.datasets = Array(datasets.prefix(stored.datasets.count))
+        return datasets.count > stored.datasets.count && prefix == stored
+    }
+
     public func training(layers: Int, replicate: Int) -> TrainingSetup {
         TrainingSetup(hiddenWidths: Array(repeating: 64, count: layers - 1), slotCount: layers, epochs: epochs,
                       learningRate: learningRate, earlyStopPatience: patience, seed: replicateSeed(replicate),
@@ -131,10 +139,12 @@ public struct AlaCarteExperiment: Sendable {
         let store = try SQLiteStudyStore(path: folder.appendingPathComponent("experiment.sqlite").path,
                                          studyName: folder.lastPathComponent)
         if let stored = try store.settings(as: AlaCarteExperimentSettings.self) {
-            guard stored == settings else {
+            guard stored == settings || settings.extends(stored) else {
                 throw AlaCarteError.storeMismatch(
-                    "experiment '\(folder.lastPathComponent)' was run with other settings; use another --name or the same flags")
+                    "experiment '\(folder.lastPathComponent)' was run with other settings; use another --name or the same "
+                    + "flags (more datasets may be appended, e.g. a larger --suite-limit)")
             }
+            if stored != settings { try store.writeSettings(settings, kind: "experiment-alacarte") }
         } else {
             try store.writeSettings(settings, kind: "experiment-alacarte")
         }
