@@ -17,7 +17,7 @@ RUN_ARGS ?=
 MAIN_JOB ?= evolve
 AFSEARCH := .build/release/afsearch
 
-.PHONY: run test build release deps swift-check data clean bench devices
+.PHONY: run test build release deps swift-check data clean bench devices findings gpu-check
 
 swift-check:
 	@command -v swift >/dev/null || { echo "error: 'swift' is not on PATH; install Swift 6 (https://www.swift.org/install/linux/) and retry" >&2; exit 1; }
@@ -68,6 +68,19 @@ run: release data
 
 bench: release
 	bash bench/run.sh
+
+# The self-contained device check: builds dist/gpu-check/ (and dist/gpu-check.tar.xz) to carry to a bare GPU
+# machine, then runs it here on the local OpenCL device (PoCL where there is no GPU), which is its test.
+# GPU_CHECK_RUN=0 only builds. bench/README.md, "Device check", says how to run it on a GPU box.
+GPU_CHECK_RUN ?= 1
+gpu-check: deps swift-check data
+	bash scripts/gpu-check/make-bundle.sh
+	@if [ "$(GPU_CHECK_RUN)" = 1 ]; then dist/gpu-check/run.sh --out dist/gpu-check-local; fi
+
+# Reruns the published findings (results/) from scratch, resumably; FINDINGS_ARGS=--quick for a smoke test.
+FINDINGS_ARGS ?=
+findings: release data
+	bash scripts/findings.sh $(FINDINGS_ARGS)
 
 clean:
 	rm -rf .build
