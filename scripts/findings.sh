@@ -5,7 +5,8 @@
 #
 #   scripts/findings.sh [--quick] [--results DIR] [--runs DIR] [STEP...]
 #
-# STEP: study1, study2-fcn, study2-cnn (default: all three, in that order).
+# STEP: study1-baselines, study1, study2-fcn, study2-cnn (default: all four, in that order). study1-baselines
+# trains study 1's two fixed networks without early stopping (300 epochs), to show what the rule costs them.
 # --quick    tiny sizes (a smoke test of the pipeline, minutes on a laptop; its numbers mean nothing); it writes
 #            to a temporary folder unless --results is given.
 # --results  where the published folders go (default: results/ of the repository; quick: a temporary folder).
@@ -18,7 +19,7 @@
 # Environment: AFSEARCH (the binary; default .build/release/afsearch, built when missing), AFSEARCH_DEVICE,
 # AFSEARCH_DATA (see `make data`), FINDINGS_ALACARTE_DATA / FINDINGS_EVOLUTION_DATA (comma-separated datasets
 # that replace the steps' own, e.g. a CSV file for the smoke test), FINDINGS_SUITE_LIMIT (study 1: the first N
-# datasets of paper1; default 12).
+# datasets of paper1; default 10).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -32,12 +33,12 @@ while [ $# -gt 0 ]; do
     --results) results="$2"; shift ;;
     --runs) runs="$2"; shift ;;
     -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    study1|study2-fcn|study2-cnn) steps+=("$1") ;;
+    study1|study1-baselines|study2-fcn|study2-cnn) steps+=("$1") ;;
     *) echo "findings: error: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
-[ ${#steps[@]} -gt 0 ] || steps=(study1 study2-fcn study2-cnn)
+[ ${#steps[@]} -gt 0 ] || steps=(study1-baselines study1 study2-fcn study2-cnn)
 if [ -z "$results" ]; then
   if [ $quick = 1 ]; then results="$(mktemp -d "${TMPDIR:-/tmp}/afsearch-findings-quick.XXXXXX")"; else results="$root/results"; fi
 fi
@@ -60,13 +61,16 @@ fi
 device="$("$afsearch" devices --json | python3 -c '
 import json, os, sys
 d = json.load(sys.stdin)
-want = os.environ.get("AFSEARCH_DEVICE")
 devs = d["devices"]
+want = os.environ.get("AFSEARCH_DEVICE") or ""
 pick = None
-if want is not None and want.isdigit() and int(want) < len(devs): pick = devs[int(want)]
-elif want: pick = next((x for x in devs if want.lower() in x["name"].lower()), None)
+if want.isdigit() and int(want) < len(devs):
+    pick = devs[int(want)]
+elif want:
+    pick = next((x for x in devs if want.lower() in x["name"].lower()), None)
 pick = pick or devs[d["defaultIndex"]]
-print(f"{pick[\"name\"]} ({pick[\"type\"]}, {pick[\"computeUnits\"]} compute units, {pick[\"deviceVersion\"]}, driver {pick[\"driverVersion\"]})")
+print("%s (%s, %d compute units, %s, driver %s)" % (pick["name"], pick["kind"], pick["computeUnits"],
+                                                   pick["deviceVersion"], pick["driverVersion"]))
 ' 2>/dev/null || echo unknown)"
 cpu="$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)"
 
@@ -119,11 +123,25 @@ for step in "${steps[@]}"; do
       else
         data=()
         if [ -n "${FINDINGS_ALACARTE_DATA:-}" ]; then data=(--datasets "$FINDINGS_ALACARTE_DATA"); else
-          data=(--suite paper1 --suite-limit "${FINDINGS_SUITE_LIMIT:-12}"); fi
-        sizes=("${data[@]}" --depth 5,10 --replicates 5 --trials 128 --population 64 --epochs 300)
+          data=(--suite paper1 --suite-limit "${FINDINGS_SUITE_LIMIT:-10}"); fi
+        sizes=("${data[@]}" --depth 5,10 --replicates 8 --trials 128 --population 64 --epochs 300)
       fi
       run_step "$name" "$runs/$name" table.md table.csv table.tex functions.md functions.csv report.html -- \
         experiment alacarte "${sizes[@]}" --patience 10 --objective validation --runs "$runs" --study "$name" --quiet
+      ;;
+    study1-baselines)
+      name=study1-baselines
+      if [ $quick = 1 ]; then
+        sizes=(--datasets "${FINDINGS_ALACARTE_DATA:-keel/iris}" --depth 3 --replicates 2 --epochs 5)
+      else
+        data=()
+        if [ -n "${FINDINGS_ALACARTE_DATA:-}" ]; then data=(--datasets "$FINDINGS_ALACARTE_DATA"); else
+          data=(--suite paper1 --suite-limit "${FINDINGS_SUITE_LIMIT:-10}"); fi
+        sizes=("${data[@]}" --depth 5,10 --replicates 8 --epochs 300)
+      fi
+      run_step "$name" "$runs/$name" table.md table.csv -- \
+        experiment alacarte "${sizes[@]}" --methods standard,standard-softmax --patience 0 --objective validation \
+        --runs "$runs" --study "$name" --quiet
       ;;
     study2-fcn)
       name=study2-fcn
@@ -132,7 +150,7 @@ for step in "${steps[@]}"; do
                --train-rows 60 --validation-rows 30 --test-rows 30 --final-epochs 2 --rounds 200)
       else
         sizes=(--datasets "${FINDINGS_EVOLUTION_DATA:-fashion-mnist,mnist-5k}" --replicates 5 --generations 10
-               --population 4 --train-rows 2000 --validation-rows 500 --test-rows 1000 --final-epochs 30)
+               --population 4 --train-rows 3000 --validation-rows 1000 --test-rows 1000 --final-epochs 30)
       fi
       run_step "$name" "$runs/$name" experiment-evolution.md experiment-evolution.csv experiment-evolution.tex report.html -- \
         experiment evolution "${sizes[@]}" --budget equal --runs "$runs" --study "$name" --quiet
@@ -142,7 +160,7 @@ for step in "${steps[@]}"; do
       if [ $quick = 1 ]; then
         sizes=(--replicates 1 --generations 1 --population 2 --train-rows 20 --validation-rows 10 --test-rows 20 --final-epochs 1)
       else
-        sizes=(--replicates 1 --generations 3 --population 4 --train-rows 500 --validation-rows 200 --test-rows 1000 --final-epochs 5)
+        sizes=(--replicates 1 --generations 3 --population 4 --train-rows 300 --validation-rows 200 --test-rows 500 --final-epochs 5)
       fi
       run_step "$name" "$runs/$name" experiment-evolution.md experiment-evolution.csv experiment-evolution.tex report.html -- \
         experiment evolution --arch cnn --datasets "${FINDINGS_EVOLUTION_DATA:-mnist-5k}" "${sizes[@]}" --budget equal \

@@ -57,14 +57,9 @@ started=$(date +%s)
 failed=0
 first=1
 json="$out/gpu-check.json"
-md="$out/gpu-check.md"
+md="$out/steps.md.part"
 printf '{\n  "started": "%s",\n  "steps": [\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$json"
-{
-  echo "# afsearch device check"
-  echo
-  echo "Started $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname), $(nproc) CPU cores; afsearch $("$afsearch" --version 2>/dev/null)."
-  echo
-} > "$md"
+: > "$md"
 
 # step NAME LIMIT_SECONDS [--json] ARGS...: runs `afsearch ARGS`, records it in both files.
 step() {
@@ -115,18 +110,17 @@ step devices 30 --json devices --json
 # afsearch picks the first GPU when no device is named; GPU_CHECK_SIZES=gpu|cpu overrides the guess.
 sizes="${GPU_CHECK_SIZES:-}"
 if [ -z "$sizes" ]; then
-  if [ -z "$device" ] && grep -q '"type" : "gpu"' "$out/devices.out" 2>/dev/null; then sizes=gpu; else sizes=cpu; fi
+  if [ -z "$device" ] && grep -q '"kind" *: *"gpu"' "$out/devices.out" 2>/dev/null; then sizes=gpu; else sizes=cpu; fi
 fi
 if [ "$sizes" = gpu ]; then
-  gpu=1; train_epochs=50; gemm_peak=full; cnn_population=256; evolve_population=1024; evolve_rows=4000; alacarte_population=1024; alacarte_trials=2048
+  gpu=1; train_epochs=50; gemm_flags=(); cnn_population=256; evolve_population=1024; evolve_rows=4000; alacarte_population=1024; alacarte_trials=2048
 else
-  gpu=0; train_epochs=2; gemm_peak=quick; cnn_population=8; evolve_population=16; evolve_rows=1000; alacarte_population=64; alacarte_trials=128
+  gpu=0; train_epochs=2; gemm_flags=(--quick); cnn_population=8; evolve_population=16; evolve_rows=1000; alacarte_population=64; alacarte_trials=128
 fi
 echo "gpu-check: $([ $gpu = 1 ] && echo 'GPU sizes' || echo 'no GPU device: CPU sizes')"
-{ echo "Sizes: $([ $gpu = 1 ] && echo 'GPU' || echo 'CPU (no GPU device found; the steps run smaller)')."; echo; } >> "$md"
 
 step selftest 60 selftest
-step gemm 120 --json bench gemm --json --peak "$gemm_peak"
+step gemm 120 --json bench gemm --json "${gemm_flags[@]}"
 for p in 256 1024 4096; do
   step "train-p$p" 120 --json bench train --json --peak none --population "$p" --epochs "$train_epochs"
 done
@@ -137,7 +131,43 @@ step alacarte 120 --json bench alacarte --json --datasets sklearn/digits --trial
   --population "$alacarte_population" --peer-trials 0
 
 printf '\n  ],\n  "gpu": %s,\n  "failed": %s,\n  "seconds": %s\n}\n' "$gpu" "$failed" "$(( $(date +%s) - started ))" >> "$json"
-{ echo "Finished in $(( $(date +%s) - started )) s; $failed step(s) failed."; } >> "$md"
+
+# The summary: numbers picked from the steps' JSON (compact or pretty-printed) with grep, no jq or Python.
+field() { # file key → the first number stored under "key"
+  grep -o "\"$2\" *: *[-0-9.eE+]*" "$out/$1.out" 2>/dev/null | head -1 | sed 's/.*: *//'
+}
+ratio() { awk -v a="$1" -v b="$2" -v s="${3:-1}" 'BEGIN { if (a == "" || b == "" || b == 0) print "–"; else printf "%.3g", s * a / b }'; }
+fmt() { awk -v a="$1" 'BEGIN { if (a == "") print "–"; else printf "%.4g", a }'; }
+peak=$(field gemm peakGFLOPs)
+name=$(grep -o '"name" *: *"[^"]*"' "$out/devices.out" 2>/dev/null | head -1 | sed 's/.*: *"//; s/"$//')
+# The vendor's FP32 peak (GFLOP/s, boost clock, non-tensor) for the GPUs this check expects; else unknown.
+case "$name" in
+  *H200*) vendor=67000 ;; *H100*PCIe*) vendor=51200 ;; *H100*) vendor=67000 ;; *A100*) vendor=19500 ;;
+  *L40S*) vendor=91600 ;; *MI300X*) vendor=163400 ;; *) vendor="" ;;
+esac
+{
+  echo "# afsearch device check"
+  echo
+  echo "Started $(date -u -d "@$started" +%Y-%m-%dT%H:%M:%SZ) on $(hostname), $(nproc) CPU cores; afsearch $("$afsearch" --version 2>/dev/null); device ${name:-unknown}."
+  echo "Sizes: $([ $gpu = 1 ] && echo 'GPU' || echo 'CPU (no GPU device found; the steps run smaller)'). Finished in $(( $(date +%s) - started )) s; $failed step(s) failed."
+  echo
+  echo "| step | result | GFLOP/s | share of measured GEMM peak | share of vendor FP32 peak |"
+  echo "|---|---|---:|---:|---:|"
+  echo "| bench gemm | the plain batched GEMM's best tile | $(fmt "$peak") | 1 | $(ratio "$peak" "$vendor") |"
+  for p in 256 1024 4096; do
+    g=$(field "train-p$p" gflops)
+    echo "| bench train P=$p | $(fmt "$(field "train-p$p" candidateEpochsPerSecond)") candidate-epochs/s | $(fmt "$g") | $(ratio "$g" "$peak") | $(ratio "$g" "$vendor") |"
+  done
+  g=$(field cnn gflops)
+  echo "| CNN bench | $(fmt "$(field cnn candidateImagesPerSecond)") candidate-images/s | $(fmt "$g") | $(ratio "$g" "$peak") | $(ratio "$g" "$vendor") |"
+  echo "| evolve | final test accuracy $(fmt "$(field evolve testAccuracy)"), $(grep -o '"name": "evolve", "status": "[^"]*", "seconds": [0-9.]*' "$json" | sed 's/.*: //') s | | | |"
+  echo "| bench alacarte (digits) | $(field alacarte trials) trials in $(fmt "$(field alacarte wallSeconds)") s, slot utilisation $(ratio "$(field alacarte candidateEpochs)" "$(field alacarte slotEpochs)") | | | |"
+  echo
+  if [ -n "$vendor" ]; then echo "Vendor FP32 peak (non-tensor, boost clock): $vendor GFLOP/s."; else echo "Vendor FP32 peak: not known to this script for this device."; fi
+  echo
+  cat "$md"
+} > "$out/gpu-check.md"
+rm -f "$md"
 rm -rf "$out/cache" "$out/runs"
 echo "gpu-check: $failed failed step(s); results in $out/gpu-check.json and $out/gpu-check.md"
 exit "$failed"
