@@ -138,16 +138,13 @@ public struct AlaCarteExperiment: Sendable {
     {
         let store = try SQLiteStudyStore(path: folder.appendingPathComponent("experiment.sqlite").path,
                                          studyName: folder.lastPathComponent)
-        if let stored = try store.settings(as: AlaCarteExperimentSettings.self) {
-            guard stored == settings || settings.extends(stored) else {
-                throw AlaCarteError.storeMismatch(
-                    "experiment '\(folder.lastPathComponent)' was run with other settings; use another --name or the same "
-                    + "flags (more datasets may be appended, e.g. a larger --suite-limit)")
-            }
-            if stored != settings { try store.writeSettings(settings, kind: "experiment-alacarte") }
-        } else {
-            try store.writeSettings(settings, kind: "experiment-alacarte")
+        let stored = try store.settings(as: AlaCarteExperimentSettings.self)
+        if let stored, stored != settings, !settings.extends(stored) {
+            throw AlaCarteError.storeMismatch(
+                "experiment '\(folder.lastPathComponent)' was run with other settings; use another --name or the same "
+                + "flags (more datasets may be appended, e.g. a larger --suite-limit)")
         }
+        if stored != settings { try store.writeSettings(settings, kind: "experiment-alacarte") }
         let studies = StudyCatalog(root: folder.appendingPathComponent("studies"))
         var results: [AlaCarteCellResult] = []
         var splitCache: (key: String, splits: SearchSplits)?

@@ -13,6 +13,12 @@ public enum AlaCarteMethod: String, Codable, Sendable, CaseIterable {
 
     /// The two fixed networks, which every search is compared with.
     public var isBaseline: Bool { self == .standard || self == .standardSoftmax }
+
+    /// Whether the table tests this method against `baseline`: every other method against the standard
+    /// network, the searches against study 1's.
+    public func isCompared(against baseline: AlaCarteMethod) -> Bool {
+        baseline == .standard ? self != .standard : !isBaseline
+    }
 }
 
 /// One finished cell: a method on one replicate of one dataset at one depth.
@@ -82,8 +88,8 @@ public struct AlaCarteExperimentTable: Sendable, Equatable {
             }
             return AlaCarteTableRow(dataset: group[0].dataset, layers: group[0].layers,
                                     replicates: Set(group.map(\.replicate)).count, medianTest: medians,
-                                    versusStandard: tests(against: .standard, of: methods.filter { $0 != .standard }),
-                                    versusPaperStandard: tests(against: .standardSoftmax, of: methods.filter { !$0.isBaseline }))
+                                    versusStandard: tests(against: .standard, of: methods.filter { $0.isCompared(against: .standard) }),
+                                    versusPaperStandard: tests(against: .standardSoftmax, of: methods.filter { $0.isCompared(against: .standardSoftmax) }))
         }
     }
 
@@ -100,8 +106,7 @@ public struct AlaCarteExperimentTable: Sendable, Equatable {
 
     /// Wins, ties and losses of each method against `baseline` (the standard network by default).
     public func tally(against baseline: AlaCarteMethod = .standard) -> [(method: AlaCarteMethod, wins: Int, ties: Int, losses: Int)] {
-        let compared = baseline == .standard ? methods.filter { $0 != .standard } : methods.filter { !$0.isBaseline }
-        return compared.map { method in
+        methods.filter { $0.isCompared(against: baseline) }.map { method in
             let outcomes = rows.compactMap { outcome($0, method, against: baseline) }
             return (method, outcomes.filter { $0 == .win }.count, outcomes.filter { $0 == .tie }.count,
                     outcomes.filter { $0 == .loss }.count)
