@@ -36,10 +36,12 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Datasets", dependencies: ["CZlib"]),
         .target(name: "GPUEngine", dependencies: ["COpenCL", "Kernels", "Datasets"]),
+        // libpq, PostgreSQL's client library (Debian: libpq-dev): the shared study storage of many workers.
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(
             name: "Search",
             dependencies: [
-                "Kernels", "GPUEngine", "Datasets",
+                "Kernels", "GPUEngine", "Datasets", "CPostgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -53,8 +55,10 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GPUEngine"]),
         .testTarget(name: "GPUEngineTests", dependencies: ["GPUEngine", "Kernels", "Datasets"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
-        .testTarget(name: "SearchTests", dependencies: ["Search", "Kernels", "GPUEngine", "Datasets"]),
+        // A throwaway PostgreSQL server for the storage tests (initdb in a temporary folder, a loopback port).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "SearchTests", dependencies: ["Search", "Kernels", "GPUEngine", "Datasets", "TestSupport"]),
         // Runs the built `afsearch` binary as a subprocess (depending on the executable target makes `swift test` build it).
-        .testTarget(name: "afsearchTests", dependencies: ["afsearch", "Search"]),
+        .testTarget(name: "afsearchTests", dependencies: ["afsearch", "Search", "TestSupport"]),
     ]
 )

@@ -11,10 +11,16 @@ struct AlacarteCommand: AsyncParsableCommand {
         commandName: "alacarte",
         abstract: "Choose one activation per layer from a menu by random search or TPE.",
         discussion: """
-            Every trial is stored in runs/<study>/study.sqlite as soon as its population finishes; re-running \
+            Every trial is stored in runs/<study>/study.sqlite (or --storage) as soon as it finishes; re-running \
             with the same --study (or --resume) continues after a crash with no finished trial lost or repeated. \
             The best network by the objective (validation accuracy unless --objective train) is scored once on \
             the test split.
+
+            Workers: the same command started several times on one --storage (different devices, processes or \
+            machines; PostgreSQL across machines) works on one study. --trials is the study's total; each worker \
+            claims its next trial, sees every finished trial, beats a heartbeat, and requeues the claims of a \
+            worker silent for --stale-after seconds. `afsearch workers --devices all -- alacarte …` starts one \
+            per device.
             """)
 
     @Option(name: .long, help: "A registry name (see `afsearch datasets`) or a data file.")
@@ -41,8 +47,9 @@ struct AlacarteCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Continue an existing study, and fail if there is none (the same command again also continues it; more --trials extend it).")
     var resume = false
 
-    @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).")
-    var runs: String?
+    @OptionGroup var storageOptions: StorageOptions
+
+    @OptionGroup var workerOptions: WorkerOptions
 
     @Flag(name: .long, help: "No progress line.")
     var quiet = false
@@ -72,21 +79,22 @@ struct AlacarteCommand: AsyncParsableCommand {
             seed: training.seed, menuName: menu.name, menuEntries: menu.choices.map(\.name), training: setup)
         do { try settings.validate() } catch { throw ValidationError("\(error)") }
         let space = try AlaCarteSpace(menu: menu.choices, layers: layers)
-        let catalog = StudyCatalog(root: runs.map { URL(fileURLWithPath: $0) })
+        let storage = try storageOptions.resolve()
         let name = study ?? "\(dataset.replacingOccurrences(of: "/", with: "_"))-L\(layers)-\(sampler.rawValue)-s\(training.seed)"
         do { try StudyCatalog.validate(name: name) } catch { throw ValidationError("--study: \(error)") }
-        if resume && !catalog.exists(name) {
-            throw CommandFailure("nothing to resume: no study '\(name)' in \(catalog.root.path) (known: \(catalog.names().joined(separator: ", ")))")
+        let exists = try storage.exists(name)
+        if resume && !exists {
+            throw CommandFailure("nothing to resume: no study '\(name)' in \(storage) (known: \(try storage.names().joined(separator: ", ")))")
         }
         let backend = try training.backend()
         let splits = try AlacarteData.splits(dataset: dataset, seed: training.seed, options: training)
-        if catalog.exists(name), !quiet, !json {
-            FileHandle.standardError.write(Data("continuing study '\(name)' (\(catalog.folder(of: name).path))\n".utf8))
+        if exists, !quiet, !json {
+            FileHandle.standardError.write(Data("continuing study '\(name)' (\(storage))\n".utf8))
         }
 
-        let newFolder = NewRunFolder(catalog.folder(of: name))
+        let newFolder = NewRunFolder(try storageOptions.folder(of: name))
         let outcome = try await newFolder.run { () async throws -> AlaCarteOutcome in
-            let store = try catalog.open(name, create: true)
+            let store = try storage.open(name, create: true)
             let evaluator = PopulationEvaluator(backend: backend, setup: setup, splits: splits,
                                                 identity: .expressionLanguage, store: store)
             let search = try AlaCarteStudy(space: space, settings: settings, evaluator: evaluator, store: store)
@@ -97,7 +105,7 @@ struct AlacarteCommand: AsyncParsableCommand {
                     + "\(sampler.rawValue), population \(population), \(backend.deviceDescription)\n").utf8))
             }
             let line = ProgressLine(enabled: !quiet && !json)
-            let outcome = try await search.run { progress in
+            let outcome = try await search.run(policy: workerOptions.policy) { progress in
                 if progress.trialsDone > 0 { newFolder.markProgress() }
                 line.update(Self.describe(progress))
             }
@@ -117,6 +125,10 @@ struct AlacarteCommand: AsyncParsableCommand {
             print("  layer \(layer): \(choice)  [\(outcome.bestExpressions[layer])]")
         }
         if outcome.trialsResumed > 0 { print("(\(outcome.trialsResumed) trials came from an earlier run)") }
+        if outcome.trialsTrainedHere + outcome.duplicatesSkipped < outcome.trialsFinished - outcome.trialsResumed {
+            print("(this worker trained \(outcome.trialsTrainedHere); the others came from other workers)")
+        }
+        if outcome.claimsRequeued > 0 { print("(\(outcome.claimsRequeued) stale claims of stopped workers were requeued)") }
         if verbose {
             print(String(format: "time: wall %.2f s, training %.2f s, sampler %.3f s (%.2f%% of wall), store %.3f s; "
                          + "%d duplicates skipped, %d diverged",

@@ -23,8 +23,8 @@ struct ExportCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Write the text to this file instead of stdout.")
     var output: String?
 
-    @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).")
-    var runs: String?
+    @OptionGroup var storageOptions: StorageOptions
+    var runs: String? { storageOptions.runs }
 
     /// Python's reserved words (3.12), not usable as class or function names.
     static let pythonKeywords: Set<String> = [
@@ -48,7 +48,13 @@ struct ExportCommand: AsyncParsableCommand {
     func run() async throws {
         if let output { try OutputPath.check(output, option: "--output") }
         let text: String
-        if RunFolders.looksLikeRun(source, runs: runs) {
+        if storageOptions.storage != nil {
+            let store = try storageOptions.resolve().openForReading(source)
+            guard let best = try Self.bestAlaCarteTrial(store) else {
+                throw CommandFailure("study '\(source)' in \(try storageOptions.resolve()) has no finished à la carte trial")
+            }
+            text = try Self.export(best, study: source, format: to)
+        } else if RunFolders.looksLikeRun(source, runs: runs) {
             let folder = try RunFolders.resolve(source, runs: runs)
             let study = folder.appendingPathComponent(StudyCatalog.databaseFileName)
             if FileManager.default.fileExists(atPath: folder.appendingPathComponent(EvolutionResult.fileName).path) {
@@ -74,7 +80,7 @@ struct ExportCommand: AsyncParsableCommand {
     }
 
     /// The best finished trial of an à la carte study, or nil when the store holds no such trial.
-    static func bestAlaCarteTrial(_ store: SQLiteStudyStore) throws -> TrialRecord? {
+    static func bestAlaCarteTrial(_ store: any StudyStore) throws -> TrialRecord? {
         guard try store.kind() == "alacarte" else { return nil }
         return try store.bestTrials(limit: 1).first { !$0.expressions.isEmpty }
     }

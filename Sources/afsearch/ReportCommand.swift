@@ -8,12 +8,11 @@ struct ReportCommand: AsyncParsableCommand {
         commandName: "report",
         abstract: "Write a run's self-contained HTML report: evolved functions, fitness, timing and tables of an evolution or its experiment; objective over trials and best trials of an à la carte study; an à la carte experiment's table and plots.")
 
-    @Argument(help: ArgumentHelp("A run folder (runs/<study>) or a study name under the runs folder.", valueName: "run"))
+    @Argument(help: ArgumentHelp("A run folder (runs/<study>) or a study name under the runs folder (or in --storage).", valueName: "run"))
     var runPath: String
     @Option(help: "Write the report here instead of <run>/report.html (the run folder is then left as it is).")
     var output: String?
-    @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).")
-    var runs: String?
+    @OptionGroup var storageOptions: StorageOptions
 
     func validate() throws {
         if runPath.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("the run is empty; expected a run folder or a study name") }
@@ -23,8 +22,18 @@ struct ReportCommand: AsyncParsableCommand {
     func run() async throws {
         // The output is checked first; the report is built in memory and written to one place only.
         if let output { try OutputPath.check(output, option: "--output") }
-        let folder = try RunFolders.resolve(runPath, runs: runs)
-        let html = try RunReport.html(folder: folder)
+        let html: String
+        let folder: URL
+        if storageOptions.storage != nil {
+            // A study in a storage URL: read from there; the report goes to <runs>/<study>/report.html.
+            let store = try storageOptions.resolve().openForReading(runPath)
+            html = try RunReport.html(store: store)
+            folder = try storageOptions.folder(of: runPath)
+            if output == nil { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+        } else {
+            folder = try RunFolders.resolve(runPath, runs: storageOptions.runs)
+            html = try RunReport.html(folder: folder)
+        }
         let target = output.map { URL(fileURLWithPath: $0) } ?? folder.appendingPathComponent(RunReport.fileName)
         do {
             try Data(html.utf8).write(to: target, options: .atomic)

@@ -12,8 +12,7 @@ struct ShowCommand: AsyncParsableCommand {
     @Option(name: .long, help: "How many trials to list.")
     var top = 10
 
-    @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).")
-    var runs: String?
+    @OptionGroup var storageOptions: StorageOptions
 
     @Flag(name: .long, help: "Print JSON instead of text.")
     var json = false
@@ -24,8 +23,8 @@ struct ShowCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let catalog = StudyCatalog(root: runs.map { URL(fileURLWithPath: $0) })
-        let store = try catalog.openForReading(study)
+        let storage = try storageOptions.resolve()
+        let store = try storage.openForReading(study)
         let best = try store.bestTrials(limit: top)
         if json {
             struct Shown: Encodable {
@@ -34,20 +33,30 @@ struct ShowCommand: AsyncParsableCommand {
                 var settings: String?
                 var trials: Int
                 var best: [TrialRecord]
+                var workers: [WorkerRecord]
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.dateEncodingStrategy = .iso8601
             let shown = Shown(study: study, kind: try store.kind(), settings: try store.settingsJSON(),
-                              trials: try store.count(states: nil), best: best)
+                              trials: try store.count(states: nil), best: best, workers: try store.workers())
             print(String(decoding: try encoder.encode(shown), as: UTF8.self))
             return
         }
-        print("study \(study) (\(try store.kind() ?? "unknown kind")) at \(catalog.databasePath(of: study))")
+        let location: String
+        if case let .folder(catalog) = storage { location = catalog.databasePath(of: study) } else { location = storage.description }
+        print("study \(study) (\(try store.kind() ?? "unknown kind")) at \(location)")
         if let settings = try store.settingsJSON() { print("settings: \(settings)") }
         let finished = try store.count(states: TrialState.finished)
         let unfinished = try store.count(states: TrialState.unfinished)
-        print("trials: \(finished) finished, \(unfinished) unfinished (redone on --resume)")
+        print("trials: \(finished) finished, \(unfinished) unfinished (claimed again when their worker is gone)")
+        let workers = try store.workers()
+        if !workers.isEmpty {
+            let live = workers.filter { $0.stoppedAt == nil }.count
+            print("workers: \(workers.count) (\(live) not stopped): "
+                  + workers.map { "\($0.identity.host) pid \($0.identity.pid)" + ($0.identity.device.map { " on \($0)" } ?? "") }
+                    .joined(separator: "; "))
+        }
         guard !best.isEmpty else { return }
         let rows = best.map { t in
             ["\(t.number)", t.state.rawValue, t.objective.map { String(format: "%.4f", $0) } ?? "-",

@@ -5,17 +5,16 @@ import Search
 /// `afsearch studies`: one line per study in the runs folder.
 struct StudiesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "studies", abstract: "List the studies in the runs folder with their progress and best score.")
+        commandName: "studies", abstract: "List the studies in the runs folder (or --storage) with their progress and best score.")
 
-    @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).")
-    var runs: String?
+    @OptionGroup var storageOptions: StorageOptions
 
     @Flag(name: .long, help: "Print a JSON array instead of a table.")
     var json = false
 
     func run() async throws {
-        let catalog = StudyCatalog(root: runs.map { URL(fileURLWithPath: $0) })
-        let summaries = catalog.summaries()
+        let storage = try storageOptions.resolve()
+        let summaries = try storage.summaries()
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -24,7 +23,7 @@ struct StudiesCommand: AsyncParsableCommand {
             return
         }
         guard !summaries.isEmpty else {
-            print("no studies under \(catalog.root.path)")
+            print("no studies in \(storage)")
             return
         }
         let rows = summaries.map { s in

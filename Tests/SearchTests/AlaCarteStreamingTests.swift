@@ -109,7 +109,7 @@ final class StreamingSyntheticEvaluator: StreamingCandidateEvaluator, @unchecked
         let finishedBefore = try crashed.trials(states: TrialState.finished)
         #expect(finishedBefore.count == 21, "each trial was committed as it finished")
         let proposed = try crashed.nextTrialNumber()
-        #expect(try crashed.count(states: [.running]) == proposed - 21, "the rest of the slots were running")
+        #expect(try crashed.count(states: [.pending]) == proposed - 21, "the rest of the slots went back to the queue")
         #expect(proposed - 21 >= 1 && proposed - 21 <= 8)
 
         let fresh = StreamingSyntheticEvaluator(objective: objective)
@@ -125,8 +125,10 @@ final class StreamingSyntheticEvaluator: StreamingCandidateEvaluator, @unchecked
             #expect(after == before)
         }
         #expect(fresh.trained.count == 29 && Set(fresh.trained).count == 29)
-        let after = all.filter { $0.number >= proposed }
-        #expect(after.count == 29, "the abandoned numbers are not reused")
+        let after = all.filter { !finishedBefore.map(\.number).contains($0.number) }
+        #expect(after.count == 29)
+        #expect(after.filter { $0.number < proposed }.allSatisfy { $0.attempts == 2 },
+                "the abandoned claims were retried under their numbers")
         #expect(Set(finishedBefore.map(\.parameters)).isDisjoint(with: Set(after.map(\.parameters))))
         #expect(Set(all.map(\.parameters)).count == 50)
     }

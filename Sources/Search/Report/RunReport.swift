@@ -45,6 +45,12 @@ public enum RunReport {
         return page(title: folder.lastPathComponent, body: body)
     }
 
+    /// The report of a study read from any storage (a shared PostgreSQL study has no run folder).
+    public static func html(store: any StudyStore) throws -> String {
+        let body = "<h1>afsearch study <code>\(SVGChart.escape(store.studyName))</code></h1>\n" + (try studySections(store))
+        return page(title: store.studyName, body: body)
+    }
+
     public static func render(title: String, evolution: EvolutionResult?, experiment: EvolutionExperimentResult?) -> String {
         var body = "<h1>afsearch run <code>\(SVGChart.escape(title))</code></h1>\n"
         if let evolution { body += evolutionSections(evolution) }
@@ -229,7 +235,7 @@ public enum RunReport {
 extension RunReport {
     // MARK: studies (à la carte) and à la carte experiments
 
-    static func settingsBlock(_ store: SQLiteStudyStore) throws -> String {
+    static func settingsBlock(_ store: any StudyStore) throws -> String {
         guard let json = try store.settingsJSON() else { return "" }
         var text = json
         if let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)),
@@ -240,7 +246,7 @@ extension RunReport {
     }
 
     /// A study from its store: the objective of every finished trial and the best so far, and the best trials.
-    static func studySections(_ store: SQLiteStudyStore) throws -> String {
+    static func studySections(_ store: any StudyStore) throws -> String {
         let all = try store.trials(states: nil, group: nil)
         let finished = all.filter { $0.state.isFinished }.sorted { $0.number < $1.number }
         var html = "<h2>Study</h2>\n<table>\n"
@@ -273,12 +279,35 @@ extension RunReport {
             }
             html += "</table>\n"
         }
+        return html + (try workersSection(store, trials: all))
+    }
+
+    /// The workers that worked on the study (several when it was shared), with what each finished.
+    static func workersSection(_ store: any StudyStore, trials: [TrialRecord]) throws -> String {
+        let workers = try store.workers()
+        guard workers.count > 1 || trials.contains(where: { $0.attempts > 1 }) else { return "" }
+        let formatter = ISO8601DateFormatter()
+        var html = "<h2>Workers</h2>\n<table><tr><th>worker</th><th>host</th><th>pid</th><th>device</th><th>started</th>"
+            + "<th>last heartbeat</th><th>stopped</th><th>trials finished</th></tr>\n"
+        for (index, worker) in workers.enumerated() {
+            let finished = trials.filter { $0.worker == worker.identity.id && $0.state.isFinished }.count
+            let cells = [String(index), worker.identity.host, String(worker.identity.pid), worker.identity.device ?? "–",
+                         formatter.string(from: worker.startedAt), formatter.string(from: worker.heartbeatAt),
+                         worker.stoppedAt.map { formatter.string(from: $0) } ?? "–", String(finished)]
+            html += "<tr>" + cells.map { "<td>\(SVGChart.escape($0))</td>" }.joined() + "</tr>\n"
+        }
+        html += "</table>\n"
+        let retried = trials.filter { $0.attempts > 1 }
+        if !retried.isEmpty {
+            html += "<p>\(retried.count) trial(s) were claimed again after their worker stopped: "
+                + retried.map { "#\($0.number) (\($0.attempts) claims, \($0.state.rawValue))" }.joined(separator: ", ") + ".</p>\n"
+        }
         return html
     }
 
     /// An à la carte experiment: its table (table.md) and, per dataset and depth, each method's test accuracy
     /// per replicate.
-    static func alaCarteExperimentSections(_ store: SQLiteStudyStore, folder: URL) throws -> String {
+    static func alaCarteExperimentSections(_ store: any StudyStore, folder: URL) throws -> String {
         var html = ""
         if let table = try? String(contentsOf: folder.appendingPathComponent("table.md"), encoding: .utf8) {
             html += "<h2>Results</h2>\n<pre>\(SVGChart.escape(table))</pre>\n"

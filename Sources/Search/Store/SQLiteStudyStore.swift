@@ -12,7 +12,7 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
     // `DatabaseQueue` serialises all access itself; the class holds nothing else mutable.
     public let studyName: String
     public let path: String
-    private let queue: DatabaseQueue
+    let queue: DatabaseQueue
 
     /// Opens (creating if needed) the study database at `path`. Parent folders are created.
     public init(path: String, studyName: String? = nil) throws {
@@ -74,37 +74,8 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
 
     private static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE study (
-                    id INTEGER PRIMARY KEY CHECK (id = 1),
-                    kind TEXT,
-                    settings TEXT,
-                    created_at REAL NOT NULL
-                );
-                CREATE TABLE trial (
-                    number INTEGER PRIMARY KEY,
-                    grp TEXT NOT NULL DEFAULT '',
-                    state TEXT NOT NULL,
-                    parameters TEXT NOT NULL,
-                    expressions TEXT NOT NULL,
-                    canonical_key TEXT,
-                    objective REAL,
-                    test_accuracy REAL,
-                    metrics TEXT NOT NULL,
-                    epochs INTEGER,
-                    seed TEXT,
-                    device TEXT,
-                    started_at REAL,
-                    finished_at REAL,
-                    train_seconds REAL,
-                    duplicate_of INTEGER
-                );
-                CREATE INDEX trial_key ON trial(canonical_key);
-                CREATE INDEX trial_state ON trial(state);
-                CREATE TABLE trial_counter (id INTEGER PRIMARY KEY CHECK (id = 1), next INTEGER NOT NULL);
-                INSERT INTO trial_counter (id, next) VALUES (1, 0);
-                """)
+        for step in StudySchema.steps {
+            migrator.registerMigration(step.id) { db in try db.execute(sql: step.sqlite) }
         }
         return migrator
     }
@@ -132,9 +103,9 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
 
     // MARK: trials
 
-    private static let columns = """
+    static let columns = """
         number, grp, state, parameters, expressions, canonical_key, objective, test_accuracy, metrics, \
-        epochs, seed, device, started_at, finished_at, train_seconds, duplicate_of
+        epochs, seed, device, started_at, finished_at, train_seconds, duplicate_of, worker, attempts
         """
 
     public func insert(_ trials: [TrialRecord]) throws {
@@ -142,7 +113,8 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
     }
 
     public func upsert(_ trials: [TrialRecord]) throws {
-        try write(trials, verb: "INSERT OR REPLACE")
+        // An upsert keeps the row's place in the finish order (`finished_seq`, not a field of the record).
+        try write(trials, verb: "INSERT", conflict: " ON CONFLICT(number) DO UPDATE SET \(Self.assignments)")
     }
 
     public func update(_ trials: [TrialRecord]) throws {
@@ -152,21 +124,26 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
                     db, sql: "SELECT EXISTS(SELECT 1 FROM trial WHERE number = ?)", arguments: [trial.number]) ?? false
                 guard exists else { throw StudyStoreError.unknownTrial(study: studyName, number: trial.number) }
                 try db.execute(
-                    sql: "INSERT OR REPLACE INTO trial (\(Self.columns)) VALUES (\(Self.placeholders))",
+                    sql: "INSERT INTO trial (\(Self.columns)) VALUES (\(Self.placeholders)) ON CONFLICT(number) DO UPDATE SET \(Self.assignments)",
                     arguments: try Self.arguments(trial))
+                try Self.stampFinished(db, trial)
             }
         }
     }
 
-    private static let placeholders = Array(repeating: "?", count: 16).joined(separator: ", ")
+    static let placeholders = Array(repeating: "?", count: 18).joined(separator: ", ")
+    static let assignments = columns.split(separator: ",")
+        .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { $0 != "number" }
+        .map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
 
-    private func write(_ trials: [TrialRecord], verb: String) throws {
+    private func write(_ trials: [TrialRecord], verb: String, conflict: String = "") throws {
         do {
             try queue.write { db in
                 for trial in trials {
                     try db.execute(
-                        sql: "\(verb) INTO trial (\(Self.columns)) VALUES (\(Self.placeholders))",
+                        sql: "\(verb) INTO trial (\(Self.columns)) VALUES (\(Self.placeholders))\(conflict)",
                         arguments: try Self.arguments(trial))
+                    try Self.stampFinished(db, trial)
                 }
                 if let top = trials.map(\.number).max() {
                     try db.execute(
@@ -178,6 +155,22 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
             let clash = trials.first { existing.contains($0.number) }?.number ?? -1
             throw StudyStoreError.duplicateTrialNumber(study: studyName, number: clash)
         }
+    }
+
+    /// Gives a trial that just became finished its place in the finish order (once).
+    static func stampFinished(_ db: Database, _ trial: TrialRecord) throws {
+        guard trial.state.isFinished else {
+            try db.execute(sql: "UPDATE trial SET finished_seq = NULL WHERE number = ?", arguments: [trial.number])
+            return
+        }
+        try db.execute(sql: """
+            UPDATE trial_counter SET finished_seq = finished_seq + 1
+            WHERE id = 1 AND EXISTS (SELECT 1 FROM trial WHERE number = ? AND finished_seq IS NULL)
+            """, arguments: [trial.number])
+        guard db.changesCount == 1 else { return }
+        try db.execute(sql: """
+            UPDATE trial SET finished_seq = (SELECT finished_seq FROM trial_counter WHERE id = 1) WHERE number = ?
+            """, arguments: [trial.number])
     }
 
     public func trials(states: Set<TrialState>?, group: String?) throws -> [TrialRecord] {
@@ -195,14 +188,14 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
         let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         return try queue.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(Self.columns) FROM trial \(whereClause) ORDER BY number", arguments: arguments
+                db, sql: "SELECT * FROM trial \(whereClause) ORDER BY number", arguments: arguments
             ).map(Self.record)
         }
     }
 
     public func trial(number: Int) throws -> TrialRecord? {
         try queue.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM trial WHERE number = ?", arguments: [number])
+            try Row.fetchOne(db, sql: "SELECT * FROM trial WHERE number = ?", arguments: [number])
                 .map(Self.record)
         }
     }
@@ -212,7 +205,7 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
             try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT \(Self.columns) FROM trial
+                    SELECT * FROM trial
                     WHERE canonical_key = ? AND state IN ('complete', 'failed', 'diverged') AND duplicate_of IS NULL
                     ORDER BY number LIMIT 1
                     """,
@@ -253,7 +246,7 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT \(Self.columns) FROM trial
+                    SELECT * FROM trial
                     WHERE state IN ('complete', 'failed', 'diverged') AND objective IS NOT NULL
                     ORDER BY objective DESC, number ASC LIMIT ?
                     """,
@@ -270,19 +263,19 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    private static func arguments(_ t: TrialRecord) throws -> StatementArguments {
+    static func arguments(_ t: TrialRecord) throws -> StatementArguments {
         // Non-finite metrics cannot be JSON; they are dropped (a diverged trial is marked by its state).
         let metrics = t.metrics.filter { $0.value.isFinite }
         let values: [(any DatabaseValueConvertible)?] = [
             t.number, t.group, t.state.rawValue, try json(t.parameters), try json(t.expressions), t.canonicalKey,
             t.objective.flatMap { $0.isFinite ? $0 : nil }, t.testAccuracy, try json(metrics), t.epochs,
             t.seed.map { String($0) }, t.device, t.startedAt?.timeIntervalSince1970,
-            t.finishedAt?.timeIntervalSince1970, t.trainSeconds, t.duplicateOf,
+            t.finishedAt?.timeIntervalSince1970, t.trainSeconds, t.duplicateOf, t.worker, t.attempts,
         ]
         return StatementArguments(values)
     }
 
-    private static func record(_ row: Row) throws -> TrialRecord {
+    static func record(_ row: Row) throws -> TrialRecord {
         let decoder = JSONDecoder()
         func decode<T: Decodable>(_ type: T.Type, _ column: String) throws -> T {
             let text: String = row[column]
@@ -301,6 +294,8 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
             seed: seedText.flatMap { UInt64($0) }, device: row["device"],
             startedAt: started.map { Date(timeIntervalSince1970: $0) },
             finishedAt: finished.map { Date(timeIntervalSince1970: $0) },
-            trainSeconds: row["train_seconds"], duplicateOf: row["duplicate_of"])
+            trainSeconds: row["train_seconds"], duplicateOf: row["duplicate_of"],
+            // A study written before workers existed (read without migrating) has neither column.
+            worker: row["worker"], attempts: (row["attempts"] as Int?) ?? 0)
     }
 }

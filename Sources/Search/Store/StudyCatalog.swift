@@ -60,27 +60,7 @@ public struct StudyCatalog: Sendable {
     /// A one-line overview per study, read without writing anything. A study whose database cannot be read
     /// is listed with `error` set; the others are listed as usual.
     public func summaries() -> [StudySummary] {
-        names().map { name in
-            do {
-                let store = try openForReading(name)
-                let all = try store.trials(states: nil, group: nil)
-                let finished = all.filter { $0.state.isFinished }
-                let best = try store.bestTrials(limit: 1).first
-                return StudySummary(
-                    name: name, kind: try store.kind(), trialCount: all.count, finishedCount: finished.count,
-                    divergedCount: finished.filter { $0.state == .diverged }.count,
-                    bestObjective: best?.objective, bestTestAccuracy: best?.testAccuracy,
-                    lastActivity: finished.compactMap(\.finishedAt).max())
-            } catch {
-                return StudySummary(name: name, kind: nil, trialCount: 0, finishedCount: 0, divergedCount: 0,
-                                    bestObjective: nil, bestTestAccuracy: nil, lastActivity: nil,
-                                    error: Self.reason(error))
-            }
-        }
-    }
-
-    private static func reason(_ error: Error) -> String {
-        String(describing: error)
+        (try? StudyStorage.folder(self).summaries()) ?? []
     }
 
     public enum CatalogError: Error, CustomStringConvertible {
@@ -111,4 +91,16 @@ public struct StudySummary: Sendable, Codable, Equatable {
     public var lastActivity: Date?
     /// Why the study's database could not be read (nil when it could).
     public var error: String? = nil
+}
+
+extension StudySummary {
+    public init(name: String, store: any StudyStore) throws {
+        let all = try store.trials(states: nil, group: nil)
+        let finished = all.filter { $0.state.isFinished }
+        let best = try store.bestTrials(limit: 1).first
+        self.init(name: name, kind: try store.kind(), trialCount: all.count, finishedCount: finished.count,
+                  divergedCount: finished.filter { $0.state == .diverged }.count,
+                  bestObjective: best?.objective, bestTestAccuracy: best?.testAccuracy,
+                  lastActivity: finished.compactMap(\.finishedAt).max())
+    }
 }

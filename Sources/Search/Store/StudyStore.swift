@@ -47,13 +47,18 @@ public struct TrialRecord: Codable, Sendable, Equatable {
     public var trainSeconds: Double?
     /// The trial number whose score this one reuses, when it was a duplicate and not trained.
     public var duplicateOf: Int?
+    /// The worker that holds (or last held) this trial's claim (`WorkerIdentity.id`).
+    public var worker: String?
+    /// How many times a worker claimed this trial; more than 1 when a stale claim was requeued.
+    public var attempts: Int
 
     public init(
         number: Int, group: String = "", state: TrialState = .pending,
         parameters: [String: String] = [:], expressions: [String] = [], canonicalKey: String? = nil,
         objective: Double? = nil, testAccuracy: Double? = nil, metrics: [String: Double] = [:],
         epochs: Int? = nil, seed: UInt64? = nil, device: String? = nil,
-        startedAt: Date? = nil, finishedAt: Date? = nil, trainSeconds: Double? = nil, duplicateOf: Int? = nil
+        startedAt: Date? = nil, finishedAt: Date? = nil, trainSeconds: Double? = nil, duplicateOf: Int? = nil,
+        worker: String? = nil, attempts: Int = 0
     ) {
         self.number = number
         self.group = group
@@ -71,6 +76,8 @@ public struct TrialRecord: Codable, Sendable, Equatable {
         self.finishedAt = finishedAt
         self.trainSeconds = trainSeconds
         self.duplicateOf = duplicateOf
+        self.worker = worker
+        self.attempts = attempts
     }
 }
 
@@ -81,6 +88,8 @@ public enum StudyStoreError: Error, CustomStringConvertible, Equatable {
     case settingsMismatch(study: String, key: String, stored: String, requested: String)
     case unreadable(path: String, reason: String)
     case notAStudy(path: String)
+    case invalidClaimPolicy(String)
+    case noSuchStudy(study: String, location: String, known: [String])
 
     public var description: String {
         switch self {
@@ -95,6 +104,10 @@ public enum StudyStoreError: Error, CustomStringConvertible, Equatable {
             return "cannot open study database '\(path)': \(reason)"
         case let .notAStudy(path):
             return "'\(path)' is not an afsearch study database (no study table)"
+        case let .noSuchStudy(study, location, known):
+            return "no study '\(study)' in \(location) (known: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
+        case let .invalidClaimPolicy(reason):
+            return "invalid worker settings: \(reason)"
         }
     }
 }
@@ -134,6 +147,27 @@ public protocol StudyStore: AnyObject, Sendable {
     @discardableResult func discardUnfinished() throws -> Int
     /// Finished trials with the highest objective first (ties: lower number first).
     func bestTrials(limit: Int) throws -> [TrialRecord]
+
+    // MARK: workers and claims: several processes on one study (TrialClaims.swift)
+
+    /// Records a worker; returns how many other live workers the study had (0 for the first one).
+    func register(_ worker: WorkerIdentity, policy: ClaimPolicy) throws -> Int
+    /// Tells the study the worker is alive; its claims stay its own.
+    func heartbeat(worker: String) throws
+    /// Marks the worker stopped and returns its running claims to the queue.
+    func retire(worker: String) throws
+    func workers() throws -> [WorkerRecord]
+    /// Requeues running claims of workers that stopped beating (or are `deadWorkers`, or unknown); a trial whose
+    /// claims reached `policy.maxAttempts` is marked failed instead.
+    func recoverStaleClaims(policy: ClaimPolicy, deadWorkers: Set<String>) throws -> ClaimRecovery
+    /// Claims the lowest-numbered pending (requeued) trial, if any.
+    func claimPending(worker: String) throws -> TrialRecord?
+    /// Stores `trial` as a new claim under the next free number, unless the study already holds `budget` trials.
+    func claimNew(_ trial: TrialRecord, worker: String, budget: Int) throws -> TrialRecord?
+    /// Stores a finished trial if `worker` still holds its claim; false (nothing written) when it lost it.
+    func finish(_ trial: TrialRecord, worker: String) throws -> Bool
+    /// Trials that finished after `cursor` in the study's finish order (0: all of them).
+    func finished(after cursor: Int) throws -> FinishedSince
 }
 
 extension StudyStore {

@@ -1,0 +1,159 @@
+import CPostgres
+import Foundation
+
+/// One PostgreSQL connection through libpq, used synchronously (the study store's protocol is synchronous, and
+/// libpq's blocking calls need no event loop, so nothing here can wait on a thread it also needs).
+///
+/// libpq resolves what the URL leaves out from the `PG*` variables and `~/.pgpass` and honours `sslmode`, as
+/// psql does. Nothing here prints the URL: `description` names user, host, port and database only.
+final class PostgresConnection: @unchecked Sendable {
+    // libpq connections are not thread-safe; every use holds `lock`.
+    private let lock = NSRecursiveLock()
+    private var connection: OpaquePointer?
+    let description: String
+
+    init(url: String) throws {
+        guard let connection = PQconnectdb(url) else { throw PostgresError.connect(target: "PostgreSQL", reason: "out of memory") }
+        let target = Self.describe(connection)
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let reason = Self.message(connection)
+            PQfinish(connection)
+            throw PostgresError.connect(target: target, reason: reason)
+        }
+        self.connection = connection
+        description = target
+        // Notices (e.g. "relation already exists, skipping") are not the user's business.
+        _ = try? execute("SET client_min_messages = warning")
+    }
+
+    deinit { if let connection { PQfinish(connection) } }
+
+    /// `user@host:port/database`, never the password.
+    private static func describe(_ connection: OpaquePointer) -> String {
+        func text(_ value: UnsafeMutablePointer<CChar>?) -> String { value.map { String(cString: $0) } ?? "" }
+        var host = text(PQhost(connection))
+        if host.hasPrefix("/") { host = "socket \(host)" }
+        return "\(text(PQuser(connection)))@\(host):\(text(PQport(connection)))/\(text(PQdb(connection)))"
+    }
+
+    private static func message(_ connection: OpaquePointer?) -> String {
+        guard let connection, let text = PQerrorMessage(connection) else { return "unknown error" }
+        return String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Runs one statement with text parameters (`$1`, `$2`, ...; nil is SQL NULL) and returns its rows.
+    @discardableResult
+    func execute(_ sql: String, _ parameters: [String?] = []) throws -> PostgresRows {
+        try lock.withLock {
+            guard let connection else { throw PostgresError.closed }
+            let copies = parameters.map { $0.flatMap { strdup($0) } }
+            defer { copies.forEach { free($0) } }
+            let values: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } }
+            let result = values.withUnsafeBufferPointer { buffer in
+                PQexecParams(connection, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, 0)
+            }
+            guard let result else { throw PostgresError.statement(state: nil, reason: Self.message(connection)) }
+            defer { PQclear(result) }
+            switch PQresultStatus(result) {
+            case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
+                return PostgresRows(result)
+            default:
+                let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+                let reason = PQresultErrorMessage(result).map { String(cString: $0) } ?? Self.message(connection)
+                throw PostgresError.statement(state: state, reason: reason.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+        }
+    }
+
+    /// Runs several statements without parameters (a schema step), in the current transaction if any.
+    func executeScript(_ sql: String) throws {
+        try lock.withLock {
+            guard let connection else { throw PostgresError.closed }
+            guard let result = PQexec(connection, sql) else {
+                throw PostgresError.statement(state: nil, reason: Self.message(connection))
+            }
+            defer { PQclear(result) }
+            let status = PQresultStatus(result)
+            guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+                let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+                let reason = PQresultErrorMessage(result).map { String(cString: $0) } ?? Self.message(connection)
+                throw PostgresError.statement(state: state, reason: reason.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+        }
+    }
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws. A serialisation
+    /// failure or deadlock (which PostgreSQL resolves by aborting one side) is retried a few times.
+    func transaction<T>(_ body: () throws -> T) throws -> T {
+        try lock.withLock {
+            var attempt = 0
+            while true {
+                attempt += 1
+                try execute("BEGIN")
+                do {
+                    let value = try body()
+                    try execute("COMMIT")
+                    return value
+                } catch {
+                    _ = try? execute("ROLLBACK")
+                    if case let PostgresError.statement(state, _) = error, ["40001", "40P01"].contains(state ?? ""),
+                       attempt < 5 {
+                        continue
+                    }
+                    throw error
+                }
+            }
+        }
+    }
+}
+
+/// The rows of one result, copied out of libpq's buffer (text format), addressed by column name.
+struct PostgresRows: Sendable {
+    let columns: [String]
+    let rows: [[String?]]
+
+    init(_ result: OpaquePointer) {
+        let fieldCount = Int(PQnfields(result))
+        columns = (0..<fieldCount).map { String(cString: PQfname(result, Int32($0))) }
+        rows = (0..<Int(PQntuples(result))).map { row in
+            (0..<fieldCount).map { column in
+                PQgetisnull(result, Int32(row), Int32(column)) == 1
+                    ? nil : String(cString: PQgetvalue(result, Int32(row), Int32(column)))
+            }
+        }
+    }
+
+    var count: Int { rows.count }
+
+    /// The first row's first column.
+    var scalar: String? { rows.first?.first ?? nil }
+
+    func row(_ index: Int) -> PostgresRow { PostgresRow(columns: columns, values: rows[index]) }
+    var all: [PostgresRow] { rows.indices.map(row) }
+}
+
+struct PostgresRow {
+    let columns: [String]
+    let values: [String?]
+
+    subscript(_ name: String) -> String? {
+        guard let index = columns.firstIndex(of: name) else { return nil }
+        return values[index]
+    }
+    func int(_ name: String) -> Int? { self[name].flatMap { Int($0) } }
+    func double(_ name: String) -> Double? { self[name].flatMap { Double($0) } }
+}
+
+enum PostgresError: Error, CustomStringConvertible {
+    case connect(target: String, reason: String)
+    case statement(state: String?, reason: String)
+    case closed
+
+    var description: String {
+        switch self {
+        case let .connect(target, reason): return "cannot connect to PostgreSQL (\(target)): \(reason)"
+        case let .statement(state, reason): return "PostgreSQL: \(reason)" + (state.map { " [SQLSTATE \($0)]" } ?? "")
+        case .closed: return "PostgreSQL: the connection is closed"
+        }
+    }
+}
