@@ -29,8 +29,7 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
                 _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
                 try db.execute(sql: "PRAGMA synchronous = FULL")
             }
-            queue = try DatabaseQueue(path: path, configuration: config)
-            try Self.migrator.migrate(queue)
+            queue = try Self.openAndMigrate(path: path, configuration: config)
         } catch let error as DatabaseError {
             throw StudyStoreError.unreadable(path: path, reason: error.message ?? "\(error)")
         }
@@ -70,6 +69,24 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
         path = ":memory:"
         queue = try DatabaseQueue()
         try Self.migrator.migrate(queue)
+    }
+
+    /// Opens the file and applies the missing schema steps. Workers that create a new file at the same moment
+    /// race (switching it to WAL, reading which steps are applied, applying them): the loser fails, rolls back,
+    /// and tries again, up to a few times.
+    private static func openAndMigrate(path: String, configuration: Configuration) throws -> DatabaseQueue {
+        var attempt = 0
+        while true {
+            do {
+                let queue = try DatabaseQueue(path: path, configuration: configuration)
+                try migrator.migrate(queue)
+                return queue
+            } catch let error as DatabaseError
+                        where attempt < 8 && [.SQLITE_ERROR, .SQLITE_IOERR, .SQLITE_BUSY, .SQLITE_LOCKED].contains(error.resultCode) {
+                attempt += 1
+                usleep(useconds_t(25_000 * attempt))
+            }
+        }
     }
 
     private static var migrator: DatabaseMigrator {

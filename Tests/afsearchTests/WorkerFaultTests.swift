@@ -1,0 +1,133 @@
+import Foundation
+import Search
+import TestSupport
+import Testing
+
+/// Several `afsearch alacarte` processes on one study, some killed with SIGKILL while they train and started
+/// again: the study still ends with exactly --trials finished trials, numbered 0..<trials, none twice, none
+/// lost, and the claims of the killed processes were requeued (claimed again: attempts > 1).
+@Suite(.serialized) struct WorkerFaultTests {
+    static let trials = 20
+
+    /// 300 rows, 4 features, 3 overlapping classes: a few seconds of training per trial on one PoCL thread.
+    static func writeData(_ cli: CLI) throws -> URL {
+        var generator = SeededGenerator(seed: 5)
+        var text = "a,b,c,d,label\n"
+        for _ in 0..<300 {
+            let label = Int.random(in: 0..<3, using: &generator)
+            let features = (0..<4).map { _ in String(format: "%.4f", Double(label) + Double.random(in: -1.5...1.5, using: &generator)) }
+            text += features.joined(separator: ",") + ",c\(label)\n"
+        }
+        let url = cli.data.appendingPathComponent("fault.csv")
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    static func command(data: URL, storage: String, study: String) -> [String] {
+        ["alacarte", "--dataset", data.path, "--trials", String(trials), "--population", "2", "--epochs", "600",
+         "--patience", "0", "--menu", "relu,tanh,sigmoid,elu,softplus,x", "--depth", "3", "--study", study,
+         "--storage", storage, "--heartbeat", "0.3", "--stale-after", "2", "--max-attempts", "5", "--quiet", "--json"]
+    }
+
+    /// Runs `workers` processes; kills one at random every so often (`kills` in all), restarting each at once.
+    static func runWithKills(cli: CLI, command: [String], workers: Int, kills: Int) throws -> (exits: [Int32], killed: Int) {
+        var generator = SeededGenerator(seed: 11)
+        var running = try (0..<workers).map { _ in try cli.start(command, environment: ["POCL_MAX_PTHREAD_COUNT": "1"]) }
+        var exits: [Int32] = []
+        var killed = 0
+        let deadline = Date().addingTimeInterval(300)
+        var nextKill = Date().addingTimeInterval(2.5)
+        while !running.isEmpty {
+            guard Date() < deadline else {
+                running.forEach { kill($0.processIdentifier, SIGKILL) }
+                throw CLI.LocateError(description: "the workers ran past 300 s")
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+            for (index, process) in running.enumerated().reversed() where !process.isRunning {
+                exits.append(process.terminationStatus)
+                running.remove(at: index)
+            }
+            if killed < kills, Date() >= nextKill, !running.isEmpty {
+                let victim = Int.random(in: 0..<running.count, using: &generator)
+                kill(running[victim].processIdentifier, SIGKILL)
+                running[victim].waitUntilExit()
+                running.remove(at: victim)
+                killed += 1
+                running.append(try cli.start(command, environment: ["POCL_MAX_PTHREAD_COUNT": "1"]))
+                nextKill = Date().addingTimeInterval(Double.random(in: 1...2, using: &generator))
+            }
+        }
+        return (exits, killed)
+    }
+
+    static func check(_ store: any StudyStore, killed: Int) throws {
+        let all = try store.trials()
+        #expect(all.map(\.number) == Array(0..<trials), "numbers 0..<trials, none twice, none lost")
+        #expect(all.allSatisfy { $0.state == .complete }, "every trial finished: \(all.map(\.state.rawValue))")
+        #expect(Set(all.map(\.parameters)).count == all.count, "no point trained under two numbers")
+        #expect(try store.count(states: TrialState.unfinished) == 0)
+        // The killed processes held claims (two slots each, always busy): each was claimed again.
+        #expect(all.filter { $0.attempts > 1 }.count >= 1, "the killed workers' claims were requeued")
+        #expect(all.allSatisfy { $0.attempts >= 1 && $0.attempts <= 5 })
+        let workers = try store.workers()
+        #expect(workers.count >= killed + 2)
+        #expect(all.filter { $0.testAccuracy != nil }.count == 1, "the test split scored once, on the best trial")
+    }
+
+    @Test func fourWorkersOnPostgreSQLSurviveKills() throws {
+        let server = try PostgresTestServer.shared()
+        let cli = try CLI()
+        let data = try Self.writeData(cli)
+        let study = "fault-pg-\(UUID().uuidString.prefix(6).lowercased())"
+        let (exits, killed) = try Self.runWithKills(cli: cli, command: Self.command(data: data, storage: server.url, study: study),
+                                                    workers: 4, kills: 3)
+        #expect(killed == 3)
+        #expect(exits.allSatisfy { $0 == 0 }, "every worker that was not killed ended well: \(exits) \(cli.workerErrors())")
+        try Self.check(try StudyStorage(server.url).openForReading(study), killed: killed)
+    }
+
+    @Test func twoWorkersOnSQLiteSurviveKills() throws {
+        let cli = try CLI()
+        let data = try Self.writeData(cli)
+        let path = cli.root.appendingPathComponent("runs/fault-sqlite/study.sqlite").path
+        let (exits, killed) = try Self.runWithKills(cli: cli, command: Self.command(data: data, storage: "sqlite:" + path, study: "fault-sqlite"),
+                                                    workers: 2, kills: 2)
+        #expect(killed == 2)
+        #expect(exits.allSatisfy { $0 == 0 }, "every worker that was not killed ended well: \(exits) \(cli.workerErrors())")
+        try Self.check(try StudyStorage("sqlite:" + path).openForReading("fault-sqlite"), killed: killed)
+    }
+}
+
+extension CLI {
+    /// What the started workers wrote on stderr (for a failure's message).
+    func workerErrors() -> String {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return files.filter { $0.hasSuffix(".err") }.compactMap {
+            try? String(contentsOf: root.appendingPathComponent($0), encoding: .utf8)
+        }.filter { !$0.isEmpty }.joined(separator: "\n---\n")
+    }
+
+    /// Starts `afsearch ARGS` without waiting (output to files under the CLI's folder).
+    func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Process {
+        guard let binary = Self.binary else { throw LocateError(description: "cannot find the built afsearch binary") }
+        var env = ProcessInfo.processInfo.environment
+        env["AFSEARCH_CACHE"] = root.appendingPathComponent("cache").path
+        env["AFSEARCH_RUNS"] = root.appendingPathComponent("runs").path
+        env["AFSEARCH_DATA"] = data.path
+        for (key, value) in environment { env[key] = value }
+        let id = UUID().uuidString
+        let out = root.appendingPathComponent("worker-\(id).out"), err = root.appendingPathComponent("worker-\(id).err")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = env
+        process.currentDirectoryURL = root
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+        return process
+    }
+}
