@@ -20,6 +20,7 @@ struct AFSearch: AsyncParsableCommand {
             BenchCommand.self,
             AlacarteCommand.self,
             EvolveCommand.self,
+            WorkersCommand.self,
             ExperimentCommand.self,
             StudiesCommand.self,
             ShowCommand.self,

@@ -98,6 +98,35 @@ import Testing
     }
 }
 
+/// `afsearch workers`: one worker per listed device on one study, their output prefixed, all ending together.
+@Suite struct WorkersCommandTests {
+    @Test func twoWorkersShareOneStudy() throws {
+        let cli = try CLI()
+        let data = try WorkerFaultTests.writeData(cli)
+        let path = cli.root.appendingPathComponent("runs/shared/study.sqlite").path
+        let result = try cli.run(["workers", "--devices", "0,0", "--", "alacarte", "--dataset", data.path, "--trials", "12",
+                                  "--population", "2", "--epochs", "20", "--menu", "relu,tanh,x", "--depth", "3",
+                                  "--study", "shared", "--storage", "sqlite:" + path],
+                                 environment: ["POCL_MAX_PTHREAD_COUNT": "1"], timeout: 300)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("[worker 0 device 0] best trial") && result.stdout.contains("[worker 1 device 0] best trial"))
+        let store = try StudyStorage("sqlite:" + path).openForReading("shared")
+        let trials = try store.trials()
+        #expect(trials.count == 12 && trials.allSatisfy { $0.state.isFinished })
+        #expect(try store.workers().count == 2)
+    }
+
+    @Test func refusesWhatWorkersCannotRun() throws {
+        let cli = try CLI()
+        let noCommand = try cli.run(["workers"])
+        #expect(noCommand.status == 64 && noCommand.stderr.contains("no command"))
+        let train = try cli.run(["workers", "--", "train", "--dataset", "x"])
+        #expect(train.status == 64 && train.stderr.contains("workers run `alacarte` or `evolve`"))
+        let device = try cli.run(["workers", "--", "alacarte", "--dataset", "x", "--device", "0"])
+        #expect(device.status == 64 && device.stderr.contains("--devices"))
+    }
+}
+
 extension CLI {
     /// What the started workers wrote on stderr (for a failure's message).
     func workerErrors() -> String {
