@@ -3,8 +3,11 @@
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # OpenCL loader + headers, PoCL (an OpenCL device on any CPU), pkg-config (finds OpenCL for SwiftPM),
-# zlib (gzip datasets).
-SYSTEM_PACKAGES := ocl-icd-opencl-dev opencl-headers pocl-opencl-icd pkg-config zlib1g-dev
+# zlib (gzip datasets), libpq (PostgreSQL's client library: the shared study storage).
+SYSTEM_PACKAGES := ocl-icd-opencl-dev opencl-headers pocl-opencl-icd pkg-config zlib1g-dev libpq-dev
+# `make test` also needs a PostgreSQL server: the storage tests start a throwaway cluster (initdb in a temporary
+# folder, a loopback port) from Debian's package. `make run` does not.
+TEST_PACKAGES := postgresql
 SWIFT_TEST_FLAGS ?=
 # `make test` runs the exactness suites (Double reference, interpreters, CNN, slot pool, PyTorch interop, which
 # skips with its reason where /usr/bin/python3 lacks torch) a second time under the GPU profile
@@ -17,18 +20,20 @@ RUN_ARGS ?=
 MAIN_JOB ?= evolve
 AFSEARCH := .build/release/afsearch
 
+.PHONY: test-deps
 .PHONY: run test build release deps swift-check data clean bench devices findings gpu-check
 
 swift-check:
 	@command -v swift >/dev/null || { echo "error: 'swift' is not on PATH; install Swift 6 (https://www.swift.org/install/linux/) and retry" >&2; exit 1; }
 
 # Installs the system packages that are missing (Debian/Ubuntu). Elsewhere, says what is needed.
+PACKAGES ?= $(SYSTEM_PACKAGES)
 deps:
 	@if ! command -v dpkg-query >/dev/null; then \
 	  echo "note: not a Debian/Ubuntu system; make sure OpenCL (loader, headers, pkg-config file) and a driver are installed" >&2; \
 	  exit 0; \
 	fi; \
-	missing=""; for p in $(SYSTEM_PACKAGES); do \
+	missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -46,7 +51,10 @@ build: deps swift-check
 release: deps swift-check
 	swift build -c release
 
-test: deps swift-check
+test-deps:
+	@$(MAKE) --no-print-directory deps PACKAGES="$(SYSTEM_PACKAGES) $(TEST_PACKAGES)"
+
+test: test-deps swift-check
 	swift test $(SWIFT_TEST_FLAGS)
 	@echo "exactness suites under AFSEARCH_PROFILE=gpu"
 	@set -o pipefail; AFSEARCH_PROFILE=gpu swift test $(GPU_PROFILE_TEST_FLAGS) 2>&1 | tee .build/gpu-profile-tests.log

@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure kernel and training throughput against the device's measured GEMM peak.",
-        subcommands: [BenchTrainCommand.self, BenchGEMMCommand.self, BenchAlacarteCommand.self],
+        subcommands: [BenchTrainCommand.self, BenchGEMMCommand.self, BenchAlacarteCommand.self, BenchStorageCommand.self],
         defaultSubcommand: BenchTrainCommand.self
     )
 }

@@ -82,7 +82,7 @@ struct EvolveCommand: AsyncParsableCommand {
     var activations: ActivationExecution = .interpreted
     @Flag(help: "No progress lines.") var quiet = false
     @Flag(help: "Print the result as JSON on stdout.") var json = false
-    @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).") var runs: String?
+    @OptionGroup var storageOptions: StorageOptions
     @OptionGroup var dataOptions: DataOptions
 
     func validate() throws {
@@ -165,21 +165,23 @@ struct EvolveCommand: AsyncParsableCommand {
         let settings = try settings()
         let recipe = try recipe()
         let name = study ?? EvolutionCLI.defaultStudyName(settings: settings, recipe: recipe)
-        let catalog = StudyCatalog(root: runs.map { URL(fileURLWithPath: $0) })
-        if resume && !catalog.exists(name) {
-            throw CommandFailure("--resume: no study '\(name)' under \(catalog.root.path) (known: \(catalog.names().joined(separator: ", ")))")
+        let storage = try storageOptions.resolve()
+        // Trials go to the storage; evolution.json and the report to the study's local folder.
+        let folder = try storageOptions.folder(of: name)
+        if try resume && !storage.exists(name) {
+            throw CommandFailure("--resume: no study '\(name)' in \(storage) (known: \(try storage.names().joined(separator: ", ")))")
         }
         // Device, data and recipe are checked before any study folder exists: a failed start leaves nothing behind.
         let compute = try ComputeDevice.select(device)
         let data = try recipe.load(dataRoot: dataOptions.root, options: dataOptions.loadOptions)
-        try EvolutionCLI.checkRecipe(recipe, folder: catalog.folder(of: name), write: false)
+        try EvolutionCLI.checkRecipe(recipe, folder: folder, write: false)
         let backend = try Self.backend(for: recipe, device: compute, activations: activations)
-        let newFolder = NewRunFolder(catalog.folder(of: name))
+        let newFolder = NewRunFolder(folder)
         let result = try await newFolder.run { () async throws -> EvolutionResult in
-            let store = try catalog.open(name, create: true)
-            try EvolutionCLI.checkRecipe(recipe, folder: catalog.folder(of: name), write: true)
-            var job = EvolutionJob(settings: settings, recipe: recipe, backend: backend,
-                                   store: store, folder: catalog.folder(of: name))
+            let store = try storage.open(name, create: true)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try EvolutionCLI.checkRecipe(recipe, folder: folder, write: true)
+            var job = EvolutionJob(settings: settings, recipe: recipe, backend: backend, store: store, folder: folder)
             job.preloaded = data
             let log: (String) -> Void = { line in if !quiet { EvolutionCLI.stderr(line) } }
             log("study \(name) — \(settings.method.displayName), \(settings.genome.rawValue) \(settings.algorithm.rawValue), device \(compute.info.name)")
@@ -192,7 +194,7 @@ struct EvolveCommand: AsyncParsableCommand {
         if json {
             print(try EvolutionCLI.json(result))
         } else {
-            print(EvolutionCLI.summary(result, folder: catalog.folder(of: name)))
+            print(EvolutionCLI.summary(result, folder: folder))
         }
     }
 }

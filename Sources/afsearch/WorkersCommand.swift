@@ -34,8 +34,8 @@ struct WorkersCommand: AsyncParsableCommand {
         guard let first = command.first else {
             throw ValidationError("no command: expected `afsearch workers --devices all -- alacarte --dataset … --storage URL`")
         }
-        guard ["alacarte", "evolve"].contains(first) else {
-            throw ValidationError("workers run `alacarte` or `evolve` (commands that share a study), got '\(first)'")
+        guard first == "alacarte" else {
+            throw ValidationError("workers run `alacarte` (the command whose study several processes share; an evolution is one process per study), got '\(first)'")
         }
         if command.contains(where: { $0 == "--device" || $0.hasPrefix("--device=") }) {
             throw ValidationError("the command names --device; workers choose each worker's device (--devices)")

@@ -121,7 +121,7 @@ import Testing
         let noCommand = try cli.run(["workers"])
         #expect(noCommand.status == 64 && noCommand.stderr.contains("no command"))
         let train = try cli.run(["workers", "--", "train", "--dataset", "x"])
-        #expect(train.status == 64 && train.stderr.contains("workers run `alacarte` or `evolve`"))
+        #expect(train.status == 64 && train.stderr.contains("workers run `alacarte`"))
         let device = try cli.run(["workers", "--", "alacarte", "--dataset", "x", "--device", "0"])
         #expect(device.status == 64 && device.stderr.contains("--devices"))
     }

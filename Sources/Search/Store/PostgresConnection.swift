@@ -10,6 +10,8 @@ final class PostgresConnection: @unchecked Sendable {
     // libpq connections are not thread-safe; every use holds `lock`.
     private let lock = NSRecursiveLock()
     private var connection: OpaquePointer?
+    /// Statements prepared on this connection, by their text: parsed and planned once, then only executed.
+    private var prepared: [String: String] = [:]
     let description: String
 
     init(url: String) throws {
@@ -24,6 +26,9 @@ final class PostgresConnection: @unchecked Sendable {
         description = target
         // Notices (e.g. "relation already exists, skipping") are not the user's business.
         _ = try? execute("SET client_min_messages = warning")
+        // Prepared statements save the parsing; a plan made for the actual values keeps the index choice right
+        // as the study grows (a generic plan may scan every trial for `finished_seq > $2`).
+        _ = try? execute("SET plan_cache_mode = force_custom_plan")
     }
 
     deinit { if let connection { PQfinish(connection) } }
@@ -34,6 +39,13 @@ final class PostgresConnection: @unchecked Sendable {
         var host = text(PQhost(connection))
         if host.hasPrefix("/") { host = "socket \(host)" }
         return "\(text(PQuser(connection)))@\(host):\(text(PQport(connection)))/\(text(PQdb(connection)))"
+    }
+
+    /// A failed result's SQLSTATE and message.
+    private static func failure(_ result: OpaquePointer, _ connection: OpaquePointer) -> PostgresError {
+        let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+        let reason = PQresultErrorMessage(result).map { String(cString: $0) } ?? message(connection)
+        return PostgresError.statement(state: state, reason: reason.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     private static func message(_ connection: OpaquePointer?) -> String {
@@ -49,8 +61,9 @@ final class PostgresConnection: @unchecked Sendable {
             let copies = parameters.map { $0.flatMap { strdup($0) } }
             defer { copies.forEach { free($0) } }
             let values: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } }
+            let name = try statementName(sql, parameterCount: parameters.count, connection: connection)
             let result = values.withUnsafeBufferPointer { buffer in
-                PQexecParams(connection, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, 0)
+                PQexecPrepared(connection, name, Int32(parameters.count), buffer.baseAddress, nil, nil, 0)
             }
             guard let result else { throw PostgresError.statement(state: nil, reason: Self.message(connection)) }
             defer { PQclear(result) }
@@ -58,11 +71,23 @@ final class PostgresConnection: @unchecked Sendable {
             case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
                 return PostgresRows(result)
             default:
-                let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-                let reason = PQresultErrorMessage(result).map { String(cString: $0) } ?? Self.message(connection)
-                throw PostgresError.statement(state: state, reason: reason.trimmingCharacters(in: .whitespacesAndNewlines))
+                throw Self.failure(result, connection)
             }
         }
+    }
+
+    /// The name of `sql` prepared on this connection (preparing it on first use). Transaction control
+    /// (BEGIN, COMMIT, …) is prepared like any statement.
+    private func statementName(_ sql: String, parameterCount: Int, connection: OpaquePointer) throws -> String {
+        if let name = prepared[sql] { return name }
+        let name = "afs\(prepared.count)"
+        guard let result = PQprepare(connection, name, sql, Int32(parameterCount), nil) else {
+            throw PostgresError.statement(state: nil, reason: Self.message(connection))
+        }
+        defer { PQclear(result) }
+        guard PQresultStatus(result) == PGRES_COMMAND_OK else { throw Self.failure(result, connection) }
+        prepared[sql] = name
+        return name
     }
 
     /// Runs several statements without parameters (a schema step), in the current transaction if any.
@@ -74,11 +99,7 @@ final class PostgresConnection: @unchecked Sendable {
             }
             defer { PQclear(result) }
             let status = PQresultStatus(result)
-            guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
-                let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-                let reason = PQresultErrorMessage(result).map { String(cString: $0) } ?? Self.message(connection)
-                throw PostgresError.statement(state: state, reason: reason.trimmingCharacters(in: .whitespacesAndNewlines))
-            }
+            guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else { throw Self.failure(result, connection) }
         }
     }
 

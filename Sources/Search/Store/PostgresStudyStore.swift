@@ -151,8 +151,7 @@ public final class PostgresStudyStore: StudyStore, @unchecked Sendable {
         var parameters: [String?] = [studyName]
         if let states {
             guard !states.isEmpty else { return [] }
-            parameters.append(states.map(\.rawValue).sorted().joined(separator: ","))
-            clauses.append("state = ANY(string_to_array($\(parameters.count), ','))")
+            clauses.append(Self.stateClause(states))
         }
         if let group {
             parameters.append(group)
@@ -190,8 +189,13 @@ public final class PostgresStudyStore: StudyStore, @unchecked Sendable {
         }
         guard !states.isEmpty else { return 0 }
         return Int(try connection.execute(
-            "SELECT COUNT(*) FROM trial WHERE study = $1 AND state = ANY(string_to_array($2, ','))",
-            [studyName, states.map(\.rawValue).sorted().joined(separator: ",")]).scalar ?? "0") ?? 0
+            "SELECT COUNT(*) FROM trial WHERE study = $1 AND \(Self.stateClause(states))", [studyName]).scalar ?? "0") ?? 0
+    }
+
+    /// `state IN ('pending', 'running')`, written out (the states are the enum's own names) so that the
+    /// planner matches the partial index of unfinished trials.
+    private static func stateClause(_ states: Set<TrialState>) -> String {
+        "state IN (" + states.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ") + ")"
     }
 
     @discardableResult
@@ -298,40 +302,54 @@ public final class PostgresStudyStore: StudyStore, @unchecked Sendable {
             """, [studyName, worker]).all.first.map(TrialColumns.record)
     }
 
+    /// One statement (one round trip, one commit): lock the study's row, check the budget, insert under the
+    /// next number, count it.
     public func claimNew(_ trial: TrialRecord, worker: String, budget: Int) throws -> TrialRecord? {
-        try connection.transaction {
-            // The study's row lock: one claim at a time per study, so the count and the number are exact.
-            let row = try connection.execute(
-                "SELECT trial_count, next_number FROM study WHERE name = $1 FOR UPDATE", [studyName]).all.first
-            guard let row, let stored = row.int("trial_count"), let next = row.int("next_number") else {
-                throw StudyStoreError.noSuchStudy(study: studyName, location: location, known: [])
-            }
-            guard stored < budget else { return nil }
-            var claimed = trial
-            claimed.number = next
-            claimed.state = .running
-            claimed.worker = worker
-            claimed.attempts = 1
-            try connection.execute(Self.insertSQL, try values(claimed))
-            try connection.execute(
-                "UPDATE study SET trial_count = trial_count + 1, next_number = $2 WHERE name = $1",
-                [studyName, String(next + 1)])
-            return claimed
-        }
+        var claimed = trial
+        claimed.state = .running
+        claimed.worker = worker
+        claimed.attempts = 1
+        var values = try values(claimed)  // $1 study, then the fields but the number (the study's next one)
+        values.remove(at: 1)
+        let count = values.count
+        let rows = try connection.execute("""
+            WITH s AS (SELECT next_number, trial_count FROM study WHERE name = $1 FOR UPDATE),
+            ins AS (
+                INSERT INTO trial (study, \(Self.fields.joined(separator: ", ")))
+                SELECT $1, s.next_number, \((2...count).map { "$\($0)" }.joined(separator: ", ")) FROM s
+                WHERE s.trial_count < $\(count + 1)::bigint
+                RETURNING number),
+            upd AS (
+                UPDATE study SET trial_count = trial_count + 1, next_number = next_number + 1
+                WHERE name = $1 AND EXISTS (SELECT 1 FROM ins))
+            SELECT number FROM ins
+            """, values + [String(budget)])
+        guard let number = rows.scalar.flatMap({ Int($0) }) else { return nil }
+        claimed.number = number
+        return claimed
     }
 
+    /// One statement: write the result only while `worker` holds the claim, and give it the next place in the
+    /// finish order (the study's row lock keeps that order the commit order).
     public func finish(_ trial: TrialRecord, worker: String) throws -> Bool {
-        try connection.transaction {
-            let holder = try connection.execute(
-                "SELECT state, worker FROM trial WHERE study = $1 AND number = $2 FOR UPDATE",
-                [studyName, String(trial.number)]).all.first
-            guard let holder, holder["state"] == "running", holder["worker"] == worker else { return false }
-            var finished = trial
-            finished.worker = worker
-            try connection.execute(Self.upsertSQL, try values(finished))
-            try stampFinished(finished)
-            return true
-        }
+        var finished = trial
+        finished.worker = worker
+        let values = try values(finished)
+        let count = values.count
+        let assignments = Self.fields.dropFirst().enumerated().map { "\($0.element) = $\($0.offset + 3)" }.joined(separator: ", ")
+        let rows = try connection.execute("""
+            WITH held AS (
+                SELECT number FROM trial WHERE study = $1 AND number = $2::bigint AND state = 'running' AND worker = $\(count + 1)
+                FOR UPDATE),
+            seq AS (
+                UPDATE study SET finished_seq = finished_seq + 1
+                WHERE name = $1 AND EXISTS (SELECT 1 FROM held) AND $4 IN ('complete', 'failed', 'diverged')
+                RETURNING finished_seq)
+            UPDATE trial SET \(assignments), finished_seq = (SELECT finished_seq FROM seq)
+            WHERE study = $1 AND number = $2::bigint AND EXISTS (SELECT 1 FROM held)
+            RETURNING number
+            """, values + [worker])
+        return rows.count == 1
     }
 
     public func finished(after cursor: Int) throws -> FinishedSince {

@@ -7,6 +7,13 @@
 /// Columns of `trial` (both back-ends): the fields of `TrialRecord`, JSON text for parameters, expressions
 /// and metrics; from v2 the claim of a worker (`worker`, `attempts`) and `finished_seq`, the order in which
 /// trials finished, which lets a worker read only what finished since it last looked.
+///
+/// PostgreSQL's indexes are chosen so that a trial's lookup by (study, number) can only take the primary key:
+/// every other index either leads with another column or is partial (unfinished trials; finished ones in
+/// finish order). A plain index led by `study` is a trap there: with the statistics of a study that just
+/// started, the planner takes it for a number lookup and filters the whole study, which grows every trial's
+/// cost with the study. The partial index of unfinished trials also keeps the workers' look at what still runs
+/// (the constant liars) small: an index of all states fills with dead entries between vacuums.
 enum StudySchema {
     struct Step {
         let id: String
@@ -75,8 +82,7 @@ enum StudySchema {
                     duplicate_of BIGINT,
                     PRIMARY KEY (study, number)
                 );
-                CREATE INDEX trial_key ON trial(study, canonical_key);
-                CREATE INDEX trial_state ON trial(study, state);
+                CREATE INDEX trial_key ON trial(canonical_key, study);
                 """),
         Step(
             id: "v2-workers",
@@ -103,7 +109,8 @@ enum StudySchema {
                 ALTER TABLE trial ADD COLUMN worker TEXT;
                 ALTER TABLE trial ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
                 ALTER TABLE trial ADD COLUMN finished_seq BIGINT;
-                CREATE INDEX trial_finished_seq ON trial(study, finished_seq);
+                CREATE INDEX trial_finished_seq ON trial(study, finished_seq) WHERE finished_seq IS NOT NULL;
+                CREATE INDEX trial_unfinished ON trial(study, number) WHERE state IN ('pending', 'running');
                 ALTER TABLE study ADD COLUMN finished_seq BIGINT NOT NULL DEFAULT 0;
                 ALTER TABLE study ADD COLUMN trial_count BIGINT NOT NULL DEFAULT 0;
                 CREATE TABLE worker (
