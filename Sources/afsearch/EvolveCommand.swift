@@ -169,7 +169,7 @@ struct EvolveCommand: AsyncParsableCommand {
         // Trials go to the storage; evolution.json and the report to the study's local folder.
         let folder = try storageOptions.folder(of: name)
         if try resume && !storage.exists(name) {
-            throw CommandFailure("--resume: no study '\(name)' in \(storage) (known: \(try storage.names().joined(separator: ", ")))")
+            throw CommandFailure("--resume: no study '\(name)' under \(storage) (known: \(try storage.names().joined(separator: ", ")))")
         }
         // Device, data and recipe are checked before any study folder exists: a failed start leaves nothing behind.
         let compute = try ComputeDevice.select(device)

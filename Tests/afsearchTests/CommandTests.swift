@@ -12,7 +12,7 @@ import Testing
         let help = try cli.run(["--help"])
         #expect(help.status == 0)
         let names = AFSearch.configuration.subcommands.compactMap { $0.configuration.commandName }
-        #expect(names.count == 15)
+        #expect(names.count == 16)
         for name in names {
             #expect(help.stdout.contains("\n  \(name) "), "--help does not list '\(name)'")
         }
