@@ -34,6 +34,19 @@ func tinySplits() -> SearchSplits {
 }
 
 @Suite struct EvaluationTests {
+    /// Evolution's dedup uses the expression language's identity, whose structure guard keeps RReLU (noise in
+    /// training) apart from the leaky ReLU with its mean slope, which has the same values in evaluation mode.
+    @Test func evolutionDedupKeepsNoisyFunctionsApartFromTheirMean() throws {
+        let rrelu = try ActivationExpr.parse("rrelu(x)")
+        let leaky = try ActivationExpr.parse("max(x, 11/48*x)")
+        #expect(rrelu.fingerprint == leaky.fingerprint, "the same values in evaluation mode")
+        let job = EvolutionJob(settings: EvolutionSettings(), recipe: Study2Recipe(dataset: "mnist-5k"),
+                               backend: .reference(network: .paper), store: nil, folder: nil)
+        #expect(job.identity.functionKey(of: [rrelu, rrelu, rrelu]) != job.identity.functionKey(of: [leaky, leaky, leaky]))
+        let plain = try ActivationExpr.parse("max(x, 0)"), relu = try ActivationExpr.parse("relu(x)")
+        #expect(job.identity.functionKey(of: [plain, plain, plain]) == job.identity.functionKey(of: [relu, relu, relu]))
+    }
+
     let relu = ActivationExpr.unary(.relu, .x)
     let tanh = ActivationExpr.unary(.tanh, .x)
     let blowUp = ActivationExpr.unary(.exp, .unary(.exp, .x))

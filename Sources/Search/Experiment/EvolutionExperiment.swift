@@ -29,7 +29,7 @@ public struct EvolutionExperiment {
 
     public init(datasets: [String], methods: [EvolutionMethod] = EvolutionMethod.allCases, replicates: Int,
                 base: EvolutionSettings, recipe: Study2Recipe, folder: URL, permutationRounds: Int = 10_000,
-                identity: CandidateIdentity = EvolutionJob.functionIdentity, makeBackend: @escaping (Study2FCN) -> Study2TrainingBackend) {
+                identity: CandidateIdentity = .expressionLanguage, makeBackend: @escaping (Study2FCN) -> Study2TrainingBackend) {
         self.datasets = datasets
         self.methods = methods
         self.replicates = replicates

@@ -22,7 +22,7 @@ public struct EvolutionJob {
     public var preloaded: Study2Recipe.Data?
 
     public init(settings: EvolutionSettings, recipe: Study2Recipe, backend: Study2TrainingBackend, store: (any StudyStore)?,
-                folder: URL?, dataRoot: URL = DatasetRegistry.defaultDataRoot, identity: CandidateIdentity = EvolutionJob.functionIdentity) {
+                folder: URL?, dataRoot: URL = DatasetRegistry.defaultDataRoot, identity: CandidateIdentity = .expressionLanguage) {
         self.settings = settings
         self.recipe = recipe
         self.backend = backend
@@ -31,12 +31,6 @@ public struct EvolutionJob {
         self.dataRoot = dataRoot
         self.identity = identity
     }
-
-    /// Two networks are the same when every slot has the same canonical form or, failing that, the same
-    /// fingerprint (values on the expression language's grid): `max(x, x)` and `x`, or `relu(x) - relu(-x)`
-    /// and `x`, are then trained once.
-    public static let functionIdentity = CandidateIdentity(canonicalKey: { $0.canonicalKey },
-                                                           fingerprint: { $0.fingerprint.description })
 
     /// The reference evaluator of the expression language, for screening.
     public static let screen = ExpressionScreen { expression, x in expression.evaluate(x) }
