@@ -53,9 +53,8 @@ struct ShowCommand: AsyncParsableCommand {
         let workers = try store.workers()
         if !workers.isEmpty {
             let live = workers.filter { $0.stoppedAt == nil }.count
-            print("workers: \(workers.count) (\(live) not stopped): "
-                  + workers.map { "\($0.identity.host) pid \($0.identity.pid)" + ($0.identity.device.map { " on \($0)" } ?? "") }
-                    .joined(separator: "; "))
+            let listed = workers.suffix(6).map { "\($0.identity.host) pid \($0.identity.pid)" + ($0.identity.device.map { " on \($0)" } ?? "") }
+            print("workers: \(workers.count) (\(live) not stopped)\(workers.count > 6 ? ", the last 6" : ""): " + listed.joined(separator: "; "))
         }
         guard !best.isEmpty else { return }
         let rows = best.map { t in

@@ -116,6 +116,19 @@ import Testing
         #expect(try store.workers().count == 2)
     }
 
+    @Test func benchStorageTimesEveryCheckpointOnBothBackends() throws {
+        let cli = try CLI()
+        for storage in ["sqlite:" + cli.root.appendingPathComponent("bench/study.sqlite").path, try PostgresTestServer.shared().url] {
+            let result = try cli.run(["bench", "storage", "--storage", storage, "--trials", "1200", "--window", "100", "--json"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let object = try #require(result.json as? [String: Any])
+            let checkpoints = try #require(object["checkpoints"] as? [[String: Any]])
+            #expect(checkpoints.compactMap { $0["trials"] as? Int } == [1000, 1200])
+            #expect(checkpoints.allSatisfy { ($0["medianMilliseconds"] as? Double ?? 0) > 0 })
+            #expect(!(object["storage"] as? String ?? "").isEmpty)
+        }
+    }
+
     @Test func refusesWhatWorkersCannotRun() throws {
         let cli = try CLI()
         let noCommand = try cli.run(["workers"])
