@@ -91,6 +91,9 @@ final class PausingEvaluator: CandidateEvaluator, @unchecked Sendable {
         #expect(numbers == [0, 1, 2])
         #expect(first.state == .running && first.worker == "a" && first.attempts == 1)
         #expect(try store.claimNew(TrialRecord(number: 99), worker: "b", budget: 3) == nil, "the budget is full")
+        #expect(throws: StudyStoreError.pointTaken(study: study, parameters: ["p": "1"]), "a point is claimed once") {
+            try store.claimNew(TrialRecord(number: 99, parameters: ["p": "1"]), worker: "a", budget: 10)
+        }
 
         var done = second
         done.state = .complete

@@ -95,26 +95,39 @@ extension AlaCarteStudy {
                 guard let point = space.point(parameters: retry.parameters) else { continue }
                 claims.append((retry, point))
             }
-            guard claims.count < count else { return claims }
-            try sync()
-            let room = settings.trials - view.observations.count - view.unfinished.count
-            guard room > 0 else { return claims }
-            let running = view.unfinished.keys.sorted().map { view.unfinished[$0]! }
-            let samplerStart = Stopwatch()
-            let points = sampler.propose(count: min(count - claims.count, room), observations: view.observations,
-                                         running: running, excluded: view.seen.union(running), space: space,
-                                         generator: &generator)
-            samplerSeconds += samplerStart.seconds
-            let group = streaming ? "stream"
-                : "round-\((view.observations.count + view.unfinished.count) / max(settings.population, 1))"
-            for point in points {
-                let candidate = space.candidate(point)
-                let record = TrialRecord(
-                    number: 0, group: group, state: .running, parameters: space.parameters(point),
-                    expressions: candidate.map(\.description), canonicalKey: evaluator.key(of: candidate),
-                    seed: settings.training.seed, device: evaluator.deviceDescription, startedAt: Date())
-                guard let claimed = try store.claimNew(record, worker: me.id, budget: settings.trials) else { break }
-                claims.append((claimed, point))
+            // Two workers may propose the same point at once: the store claims it once (`pointTaken` for the
+            // other), which then proposes again knowing the point is taken.
+            var taken = Set<[Int]>()
+            for _ in 0..<8 {
+                guard claims.count < count else { return claims }
+                try sync()
+                let room = settings.trials - view.observations.count - view.unfinished.count
+                guard room > 0 else { return claims }
+                let running = view.unfinished.keys.sorted().map { view.unfinished[$0]! }
+                let samplerStart = Stopwatch()
+                let points = sampler.propose(count: min(count - claims.count, room), observations: view.observations,
+                                             running: running, excluded: view.seen.union(running).union(taken), space: space,
+                                             generator: &generator)
+                samplerSeconds += samplerStart.seconds
+                guard !points.isEmpty else { return claims }  // the space is exhausted
+                let group = streaming ? "stream"
+                    : "round-\((view.observations.count + view.unfinished.count) / max(settings.population, 1))"
+                var raced = false
+                for point in points {
+                    let candidate = space.candidate(point)
+                    let record = TrialRecord(
+                        number: 0, group: group, state: .running, parameters: space.parameters(point),
+                        expressions: candidate.map(\.description), canonicalKey: evaluator.key(of: candidate),
+                        seed: settings.training.seed, device: evaluator.deviceDescription, startedAt: Date())
+                    do {
+                        guard let claimed = try store.claimNew(record, worker: me.id, budget: settings.trials) else { return claims }
+                        claims.append((claimed, point))
+                    } catch StudyStoreError.pointTaken {
+                        taken.insert(point)
+                        raced = true
+                    }
+                }
+                if !raced { return claims }
             }
             return claims
         }

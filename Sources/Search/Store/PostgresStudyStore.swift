@@ -305,6 +305,14 @@ public final class PostgresStudyStore: StudyStore, @unchecked Sendable {
     /// One statement (one round trip, one commit): lock the study's row, check the budget, insert under the
     /// next number, count it.
     public func claimNew(_ trial: TrialRecord, worker: String, budget: Int) throws -> TrialRecord? {
+        do {
+            return try insertClaim(trial, worker: worker, budget: budget)
+        } catch let PostgresError.statement(state, _) where state == "23505" {
+            throw StudyStoreError.pointTaken(study: studyName, parameters: trial.parameters)
+        }
+    }
+
+    private func insertClaim(_ trial: TrialRecord, worker: String, budget: Int) throws -> TrialRecord? {
         var claimed = trial
         claimed.state = .running
         claimed.worker = worker
@@ -315,15 +323,15 @@ public final class PostgresStudyStore: StudyStore, @unchecked Sendable {
         let rows = try connection.execute("""
             WITH s AS (SELECT next_number, trial_count FROM study WHERE name = $1 FOR UPDATE),
             ins AS (
-                INSERT INTO trial (study, \(Self.fields.joined(separator: ", ")))
-                SELECT $1, s.next_number, \((2...count).map { "$\($0)" }.joined(separator: ", ")) FROM s
+                INSERT INTO trial (study, \(Self.fields.joined(separator: ", ")), claim_key)
+                SELECT $1, s.next_number, \((2...count).map { "$\($0)" }.joined(separator: ", ")), $\(count + 2) FROM s
                 WHERE s.trial_count < $\(count + 1)::bigint
                 RETURNING number),
             upd AS (
                 UPDATE study SET trial_count = trial_count + 1, next_number = next_number + 1
                 WHERE name = $1 AND EXISTS (SELECT 1 FROM ins))
             SELECT number FROM ins
-            """, values + [String(budget)])
+            """, values + [String(budget), try TrialColumns.json(trial.parameters)])
         guard let number = rows.scalar.flatMap({ Int($0) }) else { return nil }
         claimed.number = number
         return claimed

@@ -91,8 +91,12 @@ extension SQLiteStudyStore {
             claimed.state = .running
             claimed.worker = worker
             claimed.attempts = 1
-            try db.execute(sql: "INSERT INTO trial (\(Self.columns)) VALUES (\(Self.placeholders))",
-                           arguments: try Self.arguments(claimed))
+            do {
+                try db.execute(sql: "INSERT INTO trial (\(Self.columns), claim_key) VALUES (\(Self.placeholders), ?)",
+                               arguments: try Self.arguments(claimed) + [try TrialColumns.json(claimed.parameters)])
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                throw StudyStoreError.pointTaken(study: studyName, parameters: trial.parameters)
+            }
             try db.execute(sql: "UPDATE trial_counter SET next = ? WHERE id = 1", arguments: [claimed.number + 1])
             return claimed
         }

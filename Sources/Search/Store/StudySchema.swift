@@ -6,7 +6,8 @@
 ///
 /// Columns of `trial` (both back-ends): the fields of `TrialRecord`, JSON text for parameters, expressions
 /// and metrics; from v2 the claim of a worker (`worker`, `attempts`) and `finished_seq`, the order in which
-/// trials finished, which lets a worker read only what finished since it last looked.
+/// trials finished, which lets a worker read only what finished since it last looked; `claim_key` (unique, set by
+/// `claimNew` to the point's parameters) makes two workers that propose the same point at once claim it once.
 ///
 /// PostgreSQL's indexes are chosen so that a trial's lookup by (study, number) can only take the primary key:
 /// every other index either leads with another column or is partial (unfinished trials; finished ones in
@@ -90,6 +91,8 @@ enum StudySchema {
                 ALTER TABLE trial ADD COLUMN worker TEXT;
                 ALTER TABLE trial ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
                 ALTER TABLE trial ADD COLUMN finished_seq INTEGER;
+                ALTER TABLE trial ADD COLUMN claim_key TEXT;
+                CREATE UNIQUE INDEX trial_claim_key ON trial(claim_key);
                 UPDATE trial SET finished_seq = number + 1 WHERE state IN ('complete', 'failed', 'diverged');
                 CREATE INDEX trial_finished_seq ON trial(finished_seq);
                 ALTER TABLE trial_counter ADD COLUMN finished_seq INTEGER NOT NULL DEFAULT 0;
@@ -109,6 +112,8 @@ enum StudySchema {
                 ALTER TABLE trial ADD COLUMN worker TEXT;
                 ALTER TABLE trial ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
                 ALTER TABLE trial ADD COLUMN finished_seq BIGINT;
+                ALTER TABLE trial ADD COLUMN claim_key TEXT;
+                CREATE UNIQUE INDEX trial_claim_key ON trial(claim_key, study);
                 CREATE INDEX trial_finished_seq ON trial(study, finished_seq) WHERE finished_seq IS NOT NULL;
                 CREATE INDEX trial_unfinished ON trial(study, number) WHERE state IN ('pending', 'running');
                 ALTER TABLE study ADD COLUMN finished_seq BIGINT NOT NULL DEFAULT 0;

@@ -90,6 +90,7 @@ public enum StudyStoreError: Error, CustomStringConvertible, Equatable {
     case notAStudy(path: String)
     case invalidClaimPolicy(String)
     case noSuchStudy(study: String, location: String, known: [String])
+    case pointTaken(study: String, parameters: [String: String])
 
     public var description: String {
         switch self {
@@ -106,6 +107,8 @@ public enum StudyStoreError: Error, CustomStringConvertible, Equatable {
             return "'\(path)' is not an afsearch study database (no study table)"
         case let .noSuchStudy(study, location, known):
             return "no study '\(study)' in \(location) (known: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
+        case let .pointTaken(study, parameters):
+            return "study '\(study)': another worker already claimed the point \(parameters)"
         case let .invalidClaimPolicy(reason):
             return "invalid worker settings: \(reason)"
         }
@@ -162,7 +165,8 @@ public protocol StudyStore: AnyObject, Sendable {
     func recoverStaleClaims(policy: ClaimPolicy, deadWorkers: Set<String>) throws -> ClaimRecovery
     /// Claims the lowest-numbered pending (requeued) trial, if any.
     func claimPending(worker: String) throws -> TrialRecord?
-    /// Stores `trial` as a new claim under the next free number, unless the study already holds `budget` trials.
+    /// Stores `trial` as a new claim under the next free number, unless the study already holds `budget` trials
+    /// (nil). Throws `pointTaken` when another claim already holds the same parameters.
     func claimNew(_ trial: TrialRecord, worker: String, budget: Int) throws -> TrialRecord?
     /// Stores a finished trial if `worker` still holds its claim; false (nothing written) when it lost it.
     func finish(_ trial: TrialRecord, worker: String) throws -> Bool
