@@ -60,7 +60,7 @@ struct CNNPlan {
         self.architecture = architecture
         self.inputShape = inputShape
         self.tile = tile
-        self.capacityImages = Self.roundUp(max(capacityImages, 1), tile.rows)
+        self.capacityImages = (max(capacityImages, 1)).roundedUp(toMultipleOf: tile.rows)
         let tn = tile.columns
         var tensors = [Tensor(channels: inputShape[0], height: inputShape[1], width: inputShape[2], channelStride: inputShape[0])]
         var stages: [Stage] = [], players: [ParameterLayer] = []
@@ -69,8 +69,8 @@ struct CNNPlan {
             let cur = tensors.count - 1, t = tensors[cur], out = shapes.outputs[i]
             switch layer {
             case .conv(let kh, let kw, let oc, let pad, let slot):
-                let k = kh * kw * t.channels, outPad = Self.roundUp(oc, tn)
-                let mPad = Self.roundUp(k + tn, 16)
+                let k = kh * kw * t.channels, outPad = oc.roundedUp(toMultipleOf: tn)
+                let mPad = (k + tn).roundedUp(toMultipleOf: 16)
                 let pl = ParameterLayer(layer: i, input: cur, output: cur + 1, k: k, outputs: oc, outPad: outPad,
                                         weightOffset: p, mirrorOffset: m, mirrorRowStride: mPad, slot: slot,
                                         conv: (kh, kw, pad, t.channels))
@@ -98,7 +98,7 @@ struct CNNPlan {
                 let outPad = Self.rowStride(n, tn)
                 let mStride = t.pixels == 1 ? t.channelStride : t.imageFloats
                 let pl = ParameterLayer(layer: i, input: cur, output: cur + 1, k: k, outputs: n, outPad: outPad,
-                                        weightOffset: p, mirrorOffset: m, mirrorRowStride: Self.roundUp(mStride, tn),
+                                        weightOffset: p, mirrorOffset: m, mirrorRowStride: mStride.roundedUp(toMultipleOf: tn),
                                         slot: slot, conv: nil)
                 p += k * outPad + outPad
                 m += n * pl.mirrorRowStride
@@ -113,18 +113,17 @@ struct CNNPlan {
         activationOffset = p
         self.kmax = kmax
         p += architecture.slotCount * kmax
-        parameterStride = Self.roundUp(p, 16)
-        mirrorStride = Self.roundUp(max(m, 1), 16)
+        parameterStride = p.roundedUp(toMultipleOf: 16)
+        mirrorStride = (max(m, 1)).roundedUp(toMultipleOf: 16)
     }
 
-    static func roundUp(_ x: Int, _ m: Int) -> Int { (x + m - 1) / m * m }
 
     /// Padded width of a Linear layer's outputs (its WT rows and its output rows): whole tile columns, one
     /// more tile when the row would be a multiple of 4 KiB. With such a stride every row of a work-item's
     /// column strip of WT falls into the same few cache sets, and the strip (K rows; 1600 for study 2's
     /// fc1000) evicts itself instead of staying in cache across the row tiles.
     static func rowStride(_ n: Int, _ tn: Int) -> Int {
-        let w = roundUp(n, tn)
+        let w = n.roundedUp(toMultipleOf: tn)
         return (w * 4) % 4096 == 0 ? w + tn : w
     }
 

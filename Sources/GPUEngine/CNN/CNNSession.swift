@@ -141,9 +141,9 @@ final class CNNSession {
             guard let act = tensor.activatedBy, parameterSlots.contains(act.slot) else { continue }
             offsets[t] = off
             layout += [Int32(act.slot), Int32(off), Int32(tensor.pixels)]
-            off += CNNPlan.roundUp(cap * tensor.pixels, plan.tile.rows) * plan.kmax
+            off += (cap * tensor.pixels).roundedUp(toMultipleOf: plan.tile.rows) * plan.kmax
         }
-        sink = CNNPlan.roundUp(cap, plan.tile.rows) * plan.kmax
+        sink = cap.roundedUp(toMultipleOf: plan.tile.rows) * plan.kmax
         partialOffsets = offsets
         partialStride = max(off, 1)
         sinkStride = max(sink, 1)
@@ -187,7 +187,7 @@ final class CNNSession {
         return (rowTiles + groups - 1) / groups
     }
 
-    private func pad(_ n: Int) -> Int { CNNPlan.roundUp(n, plan.tile.rows) }
+    private func pad(_ n: Int) -> Int { n.roundedUp(toMultipleOf: plan.tile.rows) }
     private var tn: Int { plan.tile.columns }
     private func cand(_ t: Int) -> Int32 { t == 0 ? 0 : Int32(plan.tensorFloats(t)) }
 

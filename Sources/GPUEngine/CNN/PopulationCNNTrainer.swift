@@ -94,13 +94,9 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
                                  stageSeconds: stageSeconds, activationExecution: pop.execution)
     }
 
-    /// kernels/cnn_layers.cl, cnn_conv.cl and cnn_linear.cl, in that order. AFSEARCH_CNN_KERNELS (a folder
-    /// holding those three files) replaces them when tuning kernels without a rebuild.
+    /// kernels/cnn_layers.cl, cnn_conv.cl and cnn_linear.cl, in that order, as embedded at build time (an
+    /// installed binary never reads kernels from the working directory).
     static var layerKernels: String {
-        if let dir = ProcessInfo.processInfo.environment["AFSEARCH_CNN_KERNELS"], !dir.isEmpty {
-            let files = ["cnn_layers.cl", "cnn_conv.cl", "cnn_linear.cl"].map { URL(fileURLWithPath: dir).appendingPathComponent($0) }
-            if let texts = try? files.map({ try String(contentsOf: $0, encoding: .utf8) }) { return texts.joined(separator: "\n") }
-        }
         return [KernelTemplates.cnn_layers, KernelTemplates.cnn_conv, KernelTemplates.cnn_linear].joined(separator: "\n")
     }
 

@@ -33,7 +33,7 @@ final class InterpretedActivations {
     private var span: Int { PopulationProgram.interpreterSpan(tile) }
 
     private func global(stride: Int, rows: Int, candidates: Int) -> [Int] {
-        [stride / span, MLPLayout.roundUp(rows, tile.rows), candidates]
+        [stride / span, rows.roundedUp(toMultipleOf: tile.rows), candidates]
     }
 
     /// A = f(A) for the interpreted candidates of `slot` (their producer ran with the identity, so A holds

@@ -68,9 +68,9 @@ struct MLPLayout {
         self.spec = spec
         self.tile = tile
         self.kmax = kmax
-        self.capacityRows = Self.roundUp(capacityRows, tile.rows)
+        self.capacityRows = capacityRows.roundedUp(toMultipleOf: tile.rows)
         // A multiple of both tile sides: the weight-gradient GEMM reads TM input columns past the last one.
-        paddedWidths = spec.widths.map { Self.roundUp($0, max(tile.columns, tile.rows)) }
+        paddedWidths = spec.widths.map { $0.roundedUp(toMultipleOf: max(tile.columns, tile.rows)) }
         var woffs: [Int] = [], moffs: [Int] = []
         var p = 0, m = 0
         for l in 0..<spec.layerCount {
@@ -83,8 +83,8 @@ struct MLPLayout {
         mirrorOffsets = moffs
         activationParameterOffset = p
         // Each candidate's block starts on a 16-float (64-byte) boundary.
-        parameterStride = Self.roundUp(p + spec.slotCount * kmax, 16)
-        mirrorStride = Self.roundUp(max(m, 1), 16)
+        parameterStride = (p + spec.slotCount * kmax).roundedUp(toMultipleOf: 16)
+        mirrorStride = (max(m, 1)).roundedUp(toMultipleOf: 16)
         var parts: [(slot: Int, offset: Int, columnTiles: Int)] = []
         var off = 0
         for l in 0..<spec.layerCount {
@@ -102,7 +102,6 @@ struct MLPLayout {
         partialStride = max(off, 1)
     }
 
-    static func roundUp(_ x: Int, _ m: Int) -> Int { (x + m - 1) / m * m }
 
     var maxPaddedWidth: Int { paddedWidths.dropFirst().max() ?? 1 }
 

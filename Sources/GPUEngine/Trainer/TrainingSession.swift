@@ -197,7 +197,7 @@ final class TrainingSession {
         splits[name] = (try device.buffer(data.features), try device.buffer(data.labels), data.rowCount)
     }
 
-    func rowTilesPad(_ rows: Int) -> Int { MLPLayout.roundUp(rows, layout.tile.rows) }
+    func rowTilesPad(_ rows: Int) -> Int { rows.roundedUp(toMultipleOf: layout.tile.rows) }
 
     /// Copies rows of a split into the shared input batch (through `order` when given).
     func gather(split name: String, start: Int, rows: Int, useOrder: Bool) throws {

@@ -1,3 +1,4 @@
+import Datasets
 /// A small, fast, seedable generator (xoshiro256** seeded through SplitMix64), so that samplers,
 /// permutation tests and experiments are reproducible from one 64-bit seed on every platform
 /// (Swift's `SystemRandomNumberGenerator` cannot be seeded).
@@ -5,15 +6,8 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var state: (UInt64, UInt64, UInt64, UInt64)
 
     public init(seed: UInt64) {
-        var mix = seed
-        func splitMix() -> UInt64 {
-            mix &+= 0x9E37_79B9_7F4A_7C15
-            var z = mix
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        state = (splitMix(), splitMix(), splitMix(), splitMix())
+        var mix = SplitMix64(seed: seed)
+        state = (mix.next(), mix.next(), mix.next(), mix.next())
     }
 
     public mutating func next() -> UInt64 {
