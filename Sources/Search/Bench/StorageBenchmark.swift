@@ -56,7 +56,8 @@ public struct StorageBenchmark: Sendable {
             cursor = news.cursor
             _ = try store.trials(states: TrialState.unfinished)
             let t1 = DispatchTime.now().uptimeNanoseconds
-            let proposal = TrialRecord(number: 0, group: "bench", parameters: ["layer0": "f\(index % 48)", "layer1": "f\(index / 48 % 48)"],
+            let proposal = TrialRecord(number: 0, group: "bench", parameters: ["layer0": "f\(index % 48)", "layer1": "f\(index / 48 % 48)",
+                                                                                 "layer2": "f\(index / 2304)"],
                                        expressions: ["x", "x"], canonicalKey: "k\(index)")
             guard var claimed = try store.claimNew(proposal, worker: worker.id, budget: trials) else { break }
             let t2 = DispatchTime.now().uptimeNanoseconds
