@@ -183,7 +183,7 @@ extension AlaCarteStudy {
             // pending: wait for them, so that every worker ends with the whole study finished.
             try sync()
             if view.unfinished.isEmpty { break }
-            try await Task.sleep(nanoseconds: UInt64(min(policy.heartbeatSeconds, 1) * 1e9))
+            try await Task.sleep(nanoseconds: UInt64(min(policy.heartbeatSeconds, 0.2) * 1e9))
             requeued += try recover(policy: policy).requeued.count
             lastRecovery = Stopwatch()
             report(force: false)
