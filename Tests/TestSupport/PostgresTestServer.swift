@@ -8,8 +8,6 @@ public final class PostgresTestServer: @unchecked Sendable {
     public let url: String
     public let port: Int
     private let folder: URL
-    private let binaries: URL
-    private let asUser: String?
 
     nonisolated(unsafe) private static var server: PostgresTestServer?
     private static let lock = NSLock()
@@ -23,13 +21,6 @@ public final class PostgresTestServer: @unchecked Sendable {
             atexit { PostgresTestServer.server?.stop() }
             return started
         }
-    }
-
-    /// A fresh database on the shared server (tests that need one of their own).
-    public func createDatabase(_ name: String) throws -> String {
-        try Self.run(binaries.appendingPathComponent("createdb").path,
-                     ["-h", "127.0.0.1", "-p", String(port), "-U", "afsearch", name], asUser: asUser)
-        return "postgresql://afsearch@127.0.0.1:\(port)/\(name)"
     }
 
     private init() throws {
@@ -50,7 +41,7 @@ public final class PostgresTestServer: @unchecked Sendable {
         ], asUser: asUser)
         try Self.run(binaries.appendingPathComponent("createdb").path,
                      ["-h", "127.0.0.1", "-p", String(port), "-U", "afsearch", "afsearch"], asUser: asUser)
-        (self.binaries, self.folder, self.asUser, self.port) = (binaries, folder, asUser, port)
+        (self.folder, self.port) = (folder, port)
         url = "postgresql://afsearch@127.0.0.1:\(port)/afsearch"
     }
 

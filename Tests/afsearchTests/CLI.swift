@@ -28,6 +28,24 @@ final class CLI {
 
     /// Runs `afsearch ARGS`; `environment` entries override (a nil value removes the variable).
     func run(_ arguments: [String], environment: [String: String?] = [:], timeout: TimeInterval = 120) throws -> CLIResult {
+        let (process, outURL, errURL) = try launch(arguments, environment: environment)
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+            throw LocateError(description: "afsearch \(arguments.joined(separator: " ")) ran past \(timeout) s")
+        }
+        process.waitUntilExit()
+        return CLIResult(
+            status: process.terminationStatus,
+            stdout: String(decoding: (try? Data(contentsOf: outURL)) ?? Data(), as: UTF8.self),
+            stderr: String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self))
+    }
+
+    /// Starts `afsearch ARGS` in the CLI's folder, with AFSEARCH_CACHE/RUNS/DATA pointing into it; output goes
+    /// to files, not pipes (a chatty child can never block on a full pipe). Returns without waiting.
+    func launch(_ arguments: [String], environment: [String: String?] = [:]) throws -> (process: Process, stdout: URL, stderr: URL) {
         guard let binary = Self.binary else {
             throw LocateError(description: "cannot find the built afsearch binary (looked next to the test bundle and in .build*/debug); "
                               + "set AFSEARCH_BINARY to its path")
@@ -38,7 +56,6 @@ final class CLI {
         env["AFSEARCH_DATA"] = data.path
         for (key, value) in environment { env[key] = value }
 
-        // Output goes to files, not pipes: a chatty child can never block on a full pipe.
         let id = UUID().uuidString
         let outURL = root.appendingPathComponent("stdout-\(id)"), errURL = root.appendingPathComponent("stderr-\(id)")
         FileManager.default.createFile(atPath: outURL.path, contents: nil)
@@ -55,18 +72,7 @@ final class CLI {
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-            throw LocateError(description: "afsearch \(arguments.joined(separator: " ")) ran past \(timeout) s")
-        }
-        process.waitUntilExit()
-        return CLIResult(
-            status: process.terminationStatus,
-            stdout: String(decoding: (try? Data(contentsOf: outURL)) ?? Data(), as: UTF8.self),
-            stderr: String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self))
+        return (process, outURL, errURL)
     }
 
     struct LocateError: Error, CustomStringConvertible { var description: String }

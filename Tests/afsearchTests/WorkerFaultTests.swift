@@ -32,7 +32,7 @@ import Testing
     /// Runs `workers` processes; kills one at random every so often (`kills` in all), restarting each at once.
     static func runWithKills(cli: CLI, command: [String], workers: Int, kills: Int) throws -> (exits: [Int32], killed: Int) {
         var generator = SeededGenerator(seed: 11)
-        var running = try (0..<workers).map { _ in try cli.start(command, environment: ["POCL_MAX_PTHREAD_COUNT": "1"]) }
+        var running = try (0..<workers).map { _ in try cli.launch(command, environment: ["POCL_MAX_PTHREAD_COUNT": "1"]).process }
         var exits: [Int32] = []
         var killed = 0
         let deadline = Date().addingTimeInterval(300)
@@ -53,7 +53,7 @@ import Testing
                 running[victim].waitUntilExit()
                 running.remove(at: victim)
                 killed += 1
-                running.append(try cli.start(command, environment: ["POCL_MAX_PTHREAD_COUNT": "1"]))
+                running.append(try cli.launch(command, environment: ["POCL_MAX_PTHREAD_COUNT": "1"]).process)
                 nextKill = Date().addingTimeInterval(Double.random(in: 1...2, using: &generator))
             }
         }
@@ -144,32 +144,8 @@ extension CLI {
     /// What the started workers wrote on stderr (for a failure's message).
     func workerErrors() -> String {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
-        return files.filter { $0.hasSuffix(".err") }.compactMap {
+        return files.filter { $0.hasPrefix("stderr-") }.compactMap {
             try? String(contentsOf: root.appendingPathComponent($0), encoding: .utf8)
         }.filter { !$0.isEmpty }.joined(separator: "\n---\n")
-    }
-
-    /// Starts `afsearch ARGS` without waiting (output to files under the CLI's folder).
-    func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Process {
-        guard let binary = Self.binary else { throw LocateError(description: "cannot find the built afsearch binary") }
-        var env = ProcessInfo.processInfo.environment
-        env["AFSEARCH_CACHE"] = root.appendingPathComponent("cache").path
-        env["AFSEARCH_RUNS"] = root.appendingPathComponent("runs").path
-        env["AFSEARCH_DATA"] = data.path
-        for (key, value) in environment { env[key] = value }
-        let id = UUID().uuidString
-        let out = root.appendingPathComponent("worker-\(id).out"), err = root.appendingPathComponent("worker-\(id).err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.environment = env
-        process.currentDirectoryURL = root
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        return process
     }
 }

@@ -274,18 +274,12 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
 
     // MARK: row mapping
 
-    private static func json<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
     static func arguments(_ t: TrialRecord) throws -> StatementArguments {
         // Non-finite metrics cannot be JSON; they are dropped (a diverged trial is marked by its state).
         let metrics = t.metrics.filter { $0.value.isFinite }
         let values: [(any DatabaseValueConvertible)?] = [
-            t.number, t.group, t.state.rawValue, try json(t.parameters), try json(t.expressions), t.canonicalKey,
-            t.objective.flatMap { $0.isFinite ? $0 : nil }, t.testAccuracy, try json(metrics), t.epochs,
+            t.number, t.group, t.state.rawValue, try TrialColumns.json(t.parameters), try TrialColumns.json(t.expressions), t.canonicalKey,
+            t.objective.flatMap { $0.isFinite ? $0 : nil }, t.testAccuracy, try TrialColumns.json(metrics), t.epochs,
             t.seed.map { String($0) }, t.device, t.startedAt?.timeIntervalSince1970,
             t.finishedAt?.timeIntervalSince1970, t.trainSeconds, t.duplicateOf, t.worker, t.attempts,
         ]

@@ -73,7 +73,6 @@ public struct ClaimPolicy: Sendable, Codable, Equatable {
 public struct ClaimRecovery: Sendable, Equatable {
     public var requeued: [Int] = []
     public var failed: [Int] = []
-    public var isEmpty: Bool { requeued.isEmpty && failed.isEmpty }
 }
 
 /// Trials that finished after a point of the study's finish order (`TrialRecord`s in that order).
