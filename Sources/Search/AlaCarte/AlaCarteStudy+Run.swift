@@ -52,10 +52,16 @@ extension AlaCarteStudy {
                 view.add(trial, point: point)
             }
             view.cursor = news.cursor
-            view.unfinished = [:]
-            for trial in try store.trials(states: TrialState.unfinished) {
-                if let point = space.point(parameters: trial.parameters) { view.unfinished[trial.number] = point }
+            // What runs, by number; only trials not seen running before are read (a number's point never changes).
+            var unfinished: [Int: [Int]] = [:]
+            for number in try store.numbers(states: TrialState.unfinished) {
+                if let point = view.unfinished[number] {
+                    unfinished[number] = point
+                } else if let trial = try store.trial(number: number), let point = space.point(parameters: trial.parameters) {
+                    unfinished[number] = point
+                }
             }
+            view.unfinished = unfinished
         }
         try sync()
         let resumed = view.observations.count
@@ -94,6 +100,7 @@ extension AlaCarteStudy {
             while claims.count < count, let retry = try store.claimPending(worker: me.id) {
                 guard let point = space.point(parameters: retry.parameters) else { continue }
                 claims.append((retry, point))
+                view.unfinished[retry.number] = point
             }
             // Two workers may propose the same point at once: the store claims it once (`pointTaken` for the
             // other), which then proposes again knowing the point is taken.
@@ -122,6 +129,7 @@ extension AlaCarteStudy {
                     do {
                         guard let claimed = try store.claimNew(record, worker: me.id, budget: settings.trials) else { return claims }
                         claims.append((claimed, point))
+                        view.unfinished[claimed.number] = point
                     } catch StudyStoreError.pointTaken {
                         taken.insert(point)
                         raced = true

@@ -198,6 +198,13 @@ public final class PostgresStudyStore: StudyStore, @unchecked Sendable {
         "state IN (" + states.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ") + ")"
     }
 
+    public func numbers(states: Set<TrialState>) throws -> [Int] {
+        guard !states.isEmpty else { return [] }
+        return try connection.execute(
+            "SELECT number FROM trial WHERE study = $1 AND \(Self.stateClause(states)) ORDER BY number", [studyName]
+        ).rows.compactMap { $0.first.flatMap { $0.flatMap { Int($0) } } }
+    }
+
     @discardableResult
     public func discardUnfinished() throws -> Int {
         try connection.transaction {

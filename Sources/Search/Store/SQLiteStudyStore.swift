@@ -250,6 +250,12 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
         }
     }
 
+    public func numbers(states: Set<TrialState>) throws -> [Int] {
+        guard !states.isEmpty else { return [] }
+        let list = states.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        return try queue.read { db in try Int.fetchAll(db, sql: "SELECT number FROM trial WHERE state IN (\(list)) ORDER BY number") }
+    }
+
     @discardableResult
     public func discardUnfinished() throws -> Int {
         try queue.write { db in

@@ -146,6 +146,8 @@ public protocol StudyStore: AnyObject, Sendable {
     /// One more than the largest trial number ever stored (0 for an empty study).
     func nextTrialNumber() throws -> Int
     func count(states: Set<TrialState>?) throws -> Int
+    /// The numbers of the trials in `states`, ascending (nothing decoded: a worker's cheap look at what runs).
+    func numbers(states: Set<TrialState>) throws -> [Int]
     /// Deletes pending and running trials; returns how many there were.
     @discardableResult func discardUnfinished() throws -> Int
     /// Finished trials with the highest objective first (ties: lower number first).
