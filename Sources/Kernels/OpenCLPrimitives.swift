@@ -137,8 +137,13 @@ enum OpenCLPrimitives {
 
     /// ψ(x) in float: reflection ψ(x) = ψ(1 − x) − π / tan(π x) for x < 0, recurrence up to x ≥ 10, then the
     /// asymptotic series ln x − 1/(2x) − Σ B₂ₖ/(2k x²ᵏ) (five terms reach float precision at x ≥ 10).
+    /// The trainer's program defines AF_FM_POLYGAMMA and takes the straight-line form of kernels/mlp_fastmath.cl
+    /// instead (this loop's data-dependent trip count keeps every loop over it scalar).
     static let digammaBody = """
-    if (isnan(x) || x == INFINITY) return x;
+    #ifdef AF_FM_POLYGAMMA
+        return af_fm_digamma(x);
+    #else
+        if (isnan(x) || x == INFINITY) return x;
         if (x == -INFINITY) return NAN;
         if (x == 0.0f) return signbit(x) ? INFINITY : -INFINITY;
         float reflection = 0.0f;
@@ -153,12 +158,16 @@ enum OpenCLPrimitives {
         float z = 1.0f / (x * x);
         float series = z * (1.0f / 12.0f - z * (1.0f / 120.0f - z * (1.0f / 252.0f - z * (1.0f / 240.0f - z * (1.0f / 132.0f)))));
         return reflection + acc + log(x) - 0.5f / x - series;
+    #endif
     """
 
     /// ψ₁(x) in float: reflection ψ₁(x) = π²/sin²(π x) − ψ₁(1 − x) below 1/2, recurrence up to x ≥ 10,
     /// then 1/x + 1/(2x²) + Σ B₂ₖ/x²ᵏ⁺¹.
     static let trigammaBody = """
-    if (isnan(x)) return x;
+    #ifdef AF_FM_POLYGAMMA
+        return af_fm_trigamma(x);
+    #else
+        if (isnan(x)) return x;
         if (x == INFINITY) return 0.0f;
         if (x == -INFINITY) return NAN;
         float sign = 1.0f, reflection = 0.0f;
@@ -175,6 +184,7 @@ enum OpenCLPrimitives {
         float z = 1.0f / (x * x);
         float series = (1.0f + z * (1.0f / 6.0f - z * (1.0f / 30.0f - z * (1.0f / 42.0f - z * (1.0f / 30.0f))))) / x + 0.5f * z;
         return reflection + sign * (acc + series);
+    #endif
     """
 
     /// Training-mode RReLU: a slope from U(1/8, 1/3) drawn from a hash of (key, node); key 0 = evaluation.

@@ -271,3 +271,145 @@ extension TrainerFastMathTests {
         #expect(d[mish + 1].isNaN && d[mish + 4] == 1, "Mish' at inf and 100: \(d[mish + 1]), \(d[mish + 4])")
     }
 }
+
+/// sin, cos, tan, asin and acos (kernels/mlp_fastmath.cl) and the straight-line digamma and trigamma, through
+/// the trainer's prologue, against Double libm and the Swift reference.
+extension TrainerFastMathTests {
+    static func trigonometryProgram(options: String = "") -> ComputeProgram {
+        let kernel = """
+        __kernel void fm_trig(__global const float* x, __global float* out, const int n) {
+            const int i = get_global_id(0);
+            if (i >= n) return;
+            out[5 * i] = sin(x[i]);
+            out[5 * i + 1] = cos(x[i]);
+            out[5 * i + 2] = tan(x[i]);
+            out[5 * i + 3] = asin(x[i]);
+            out[5 * i + 4] = acos(x[i]);
+        }
+        __kernel void fm_polygamma(__global const float* x, __global float* out, const int n) {
+            const int i = get_global_id(0);
+            if (i >= n) return;
+            out[2 * i] = af_fm_digamma(x[i]);
+            out[2 * i + 1] = af_fm_trigamma(x[i]);
+        }
+        """
+        let source = PopulationProgram.fastMathPrologue + kernel + "\n" + PopulationProgram.fastMathEpilogue
+        return try! TrainerFixture.device.program(source: source, options: options)
+    }
+    static let trigonometry = trigonometryProgram()
+
+    static func run(_ program: ComputeProgram, _ kernel: String, _ xs: [Float], width: Int) throws -> [Float] {
+        let device = TrainerFixture.device
+        let input = try device.buffer(xs)
+        let output = try device.buffer(Float.self, count: width * xs.count)
+        _ = try program.kernel(kernel).launch(global: [xs.count], args: input, output, Int32(xs.count))
+        return try output.download()
+    }
+
+    static func sameFloat(_ a: Float, _ b: Float) -> Bool { (a.isNaN && b.isNaN) || (a == b && a.sign == b.sign) }
+
+    /// Worst ulp error of sin, cos and tan over `xs` (values whose float result is subnormal are skipped:
+    /// the device may flush them).
+    static func trigonometryErrors(_ program: ComputeProgram, _ xs: [Float]) throws -> [Double] {
+        let o = try run(program, "fm_trig", xs, width: 5)
+        var worst = [0.0, 0.0, 0.0]
+        for (i, x) in xs.enumerated() {
+            let d = Double(x)
+            for (k, r) in [Foundation.sin(d), Foundation.cos(d), Foundation.tan(d)].enumerated()
+            where Float(r).magnitude >= Float.leastNormalMagnitude {
+                worst[k] = max(worst[k], ulps(o[5 * i + k], r))
+            }
+        }
+        return worst
+    }
+
+    @Test func sinCosTanMatchDoubleLibm() throws {
+        var xs: [Float] = stride(from: Float(-40), to: 40, by: 0.00731).map { $0 }
+        // Up to the reduction's exact range (k < 2^20: |x| < 1.6e6), and near multiples of pi/2, where the
+        // reduction's cancellation is deepest.
+        var m: Float = 1e-30
+        while m < 1.6e6 { xs += [m, -m, m.nextUp]; m *= 1.37 }
+        for k in [1, 2, 3, 4, 100, 1000, 10_000, 100_000, 1_000_000] {
+            let near = Float(Double(k) * Double.pi / 2)
+            xs += [near, near.nextUp, near.nextDown, -near]
+        }
+        let worst = try Self.trigonometryErrors(Self.trigonometry, xs)
+        #expect(worst[0] <= 2, "sin: \(worst[0]) ulp")
+        #expect(worst[1] <= 2, "cos: \(worst[1]) ulp")
+        #expect(worst[2] <= 3, "tan: \(worst[2]) ulp")
+    }
+
+    /// The float-only reduction (devices without fp64) on its exact range, |x| < 2^15.
+    @Test func sinCosTanWithoutDoubleMatchOnTheirRange() throws {
+        let program = Self.trigonometryProgram(options: "-DAF_FM_FLOAT_REDUCTION")
+        var xs: [Float] = stride(from: Float(-40), to: 40, by: 0.00731).map { $0 }
+        var m: Float = 1e-30
+        while m < 32768 { xs += [m, -m]; m *= 1.37 }
+        let worst = try Self.trigonometryErrors(program, xs)
+        #expect(worst[0] <= 4 && worst[1] <= 4 && worst[2] <= 6, "float reduction: sin \(worst[0]), cos \(worst[1]), tan \(worst[2]) ulp")
+    }
+
+    @Test func trigonometrySpecialValuesFollowC99() throws {
+        let xs: [Float] = [0, -0.0, .infinity, -.infinity, .nan, 1, -1, 1.0001, -1.0001, 0.5, -0.5, 0.500_000_06]
+        let o = try Self.run(Self.trigonometry, "fm_trig", xs, width: 5)
+        for (i, x) in xs.enumerated() {
+            let refs = [Foundation.sin(x), Foundation.cos(x), Foundation.tan(x), Foundation.asin(x), Foundation.acos(x)]
+            for k in 0..<5 {
+                let got = o[5 * i + k]
+                if x.isFinite && !refs[k].isNaN && x != 0 {
+                    #expect(Self.ulps(got, Double(refs[k])) <= 2, "function \(k) at \(x): \(got), libm \(refs[k])")
+                } else {
+                    #expect(Self.sameFloat(got, refs[k]), "function \(k) at \(x): \(got), C99 \(refs[k])")
+                }
+            }
+        }
+    }
+
+    @Test func asinAcosMatchDoubleLibm() throws {
+        var xs: [Float] = stride(from: Float(-1), through: 1, by: 0.000_173).map { $0 } + [1, -1, 0.5, -0.5]
+        var m: Float = 1e-30
+        while m < 1 { xs += [m, -m, 1 - m, m - 1]; m *= 1.37 }
+        let o = try Self.run(Self.trigonometry, "fm_trig", xs, width: 5)
+        var worst = (asin: 0.0, acos: 0.0)
+        for (i, x) in xs.enumerated() {
+            worst.asin = max(worst.asin, Self.ulps(o[5 * i + 3], Foundation.asin(Double(x))))
+            worst.acos = max(worst.acos, Self.ulps(o[5 * i + 4], Foundation.acos(Double(x))))
+        }
+        #expect(worst.asin <= 3, "asin: \(worst.asin) ulp")
+        #expect(worst.acos <= 3, "acos: \(worst.acos) ulp")
+    }
+
+    @Test func digammaTrigammaMatchTheDoubleReference() throws {
+        var xs: [Float] = stride(from: Float(-20), to: 30, by: 0.003_17).map { $0 }
+        var m: Float = 1e-30
+        while m < 1e30 { xs += [m, -m * 1.0001]; m *= 1.37 }
+        xs += [1.461_632_1, 0.5, -0.5, -2.5, 1e-3, -1e-3]
+        let o = try Self.run(Self.trigonometry, "fm_polygamma", xs, width: 2)
+        var worst = (digamma: 0.0, trigamma: 0.0)
+        for (i, x) in xs.enumerated() {
+            let d = Double(x)
+            // Relative error, absolute below 1 (both pass through zero: digamma at 1.46 and between poles).
+            func err(_ v: Float, _ r: Double) -> Double {
+                guard r.isFinite, abs(r) < Double(Float.greatestFiniteMagnitude) else { return 0 }
+                return abs(Double(v) - r) / max(abs(r), 1)
+            }
+            worst.digamma = max(worst.digamma, err(o[2 * i], ReferencePrimitives.digamma(d)))
+            // Below 1/2 trigamma reflects through sin of the float product pi x, as PyTorch forms it (its huge
+            // finite values at the poles): the reference takes the same product (with M_PI_F, pi rounded to
+            // nearest; Swift's Float.pi is rounded down).
+            let sinPiX = Foundation.sin(Double(Float(Double.pi) * x))
+            let trigamma = x >= 0.5 ? ReferencePrimitives.trigamma(d) : Double.pi * Double.pi / (sinPiX * sinPiX) - ReferencePrimitives.trigamma(1 - d)
+            // (pi x within sin's exact reduction, |pi x| < 1.6e6; PyTorch's value beyond is as arbitrary.)
+            if abs(x) < 5e5 { worst.trigamma = max(worst.trigamma, err(o[2 * i + 1], trigamma)) }
+        }
+        #expect(worst.digamma <= 2e-6, "digamma: \(worst.digamma)")
+        #expect(worst.trigamma <= 2e-6, "trigamma: \(worst.trigamma)")
+        let special: [Float] = [0, -0.0, .infinity, -.infinity, .nan, -1, -2, -1e9]
+        let s = try Self.run(Self.trigonometry, "fm_polygamma", special, width: 2)
+        let expected: [Float] = [-.infinity, .infinity, .infinity, .nan, .nan, .nan, .nan, .nan]
+        for (i, x) in special.enumerated() {
+            #expect(Self.sameFloat(s[2 * i], expected[i]), "digamma(\(x)) = \(s[2 * i])")
+        }
+        #expect(s[5] == 0 && s[7].isNaN && s[9].isNaN, "trigamma at inf, -inf, NaN: \(s[5]), \(s[7]), \(s[9])")
+    }
+}

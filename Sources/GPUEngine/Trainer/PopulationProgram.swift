@@ -163,17 +163,19 @@ struct PopulationProgram {
                 KernelTemplates.mlp_fused].joined(separator: "\n")
     }
 
-    /// The generated activation code sees `expm1`, `log1p`, `erfc`, `sinh`, `cosh`, `atan`, `log`, `log10` and `erf` as the vectorisable forms of
-    /// kernels/mlp_fastmath.cl (accuracy documented there); the names are restored after it. Measured on
-    /// PoCL, study-1 workload: see the commit that introduced it.
+    /// The generated activation code sees `expm1`, `log1p`, `erfc`, `sinh`, `cosh`, `atan`, `log`, `log10`, `erf`,
+    /// `sin`, `cos`, `tan`, `asin` and `acos` as the vectorisable forms of kernels/mlp_fastmath.cl (accuracy
+    /// documented there), and digamma/trigamma take theirs through AF_FM_POLYGAMMA; the names are restored after
+    /// it. Measured on PoCL, study-1 workload: see the commits that introduced them.
     static let fastMathPrologue = KernelTemplates.mlp_fastmath + "\n" + fastMathNames.map { name in
         "#pragma push_macro(\"\(name)\")\n#undef \(name)\n#define \(name)(x) af_fm_\(name == "log" ? "logf" : name)(x)\n"
-    }.joined() + "\n"
+    }.joined() + "#define AF_FM_POLYGAMMA 1\n\n"
     /// Restores the names as the compiler defined them: later templates (the loss, the softmax rows) call the
     /// library's `log`, which PoCL defines as a macro. A compiler without push/pop_macro ignores the pragma;
     /// its library functions are not macros, so the `#undef` alone restores them.
     static let fastMathEpilogue = fastMathNames.map { "#undef \($0)\n#pragma pop_macro(\"\($0)\")\n" }.joined()
-    static let fastMathNames = ["expm1", "log1p", "erfc", "sinh", "cosh", "atan", "log", "log10", "erf"]
+        + "#undef AF_FM_POLYGAMMA\n"
+    static let fastMathNames = ["expm1", "log1p", "erfc", "sinh", "cosh", "atan", "log", "log10", "erf", "sin", "cos", "tan", "asin", "acos"]
 
     /// `mlp_act_span` / `mlp_dact_span`: an activation (or its derivative) over a run of elements with the
     /// switch on the id hoisted out of the loop, so each case calls the generator's per-id function
