@@ -141,4 +141,108 @@ import Testing
         #expect(resumed.history.map(\.migration) == reference.history.map(\.migration))
         #expect(resumed.best == reference.best && resumed.bestFitness == reference.bestFitness)
     }
+
+    /// Island 0 alone, with barriers after every generation, is the run without islands: same proposals, same
+    /// trial records (but the island tag and the generations' timing), same result.
+    @Test(arguments: Backend.allCases)
+    func oneIslandIsARunWithoutIslands(backend: Backend) async throws {
+        let (storage, study, cleanup) = try backend.storage()
+        defer { cleanup() }
+        let (plainStorage, plainStudy, cleanupPlain) = try backend.storage()
+        defer { cleanupPlain() }
+        var plainSettings = settings(every: 1)
+        plainSettings.islands = nil
+        let plainStore = try plainStorage.open(plainStudy, create: true)
+        let plain = try await EvolutionRun(settings: plainSettings, evaluator: syntheticEvaluator(SyntheticFitnessBackend(targets: targets), store: plainStore),
+                                           store: plainStore, screen: referenceScreen).run()
+        let alone = try await runIsland(0, settings(every: 1), storage: storage, study: study)
+        #expect(alone.history.map(\.populations) == plain.history.map(\.populations))
+        #expect(alone.best == plain.best && alone.bestFitness == plain.bestFitness)
+        #expect(alone.history.dropLast().allSatisfy { $0.migration?.received == 0 && $0.migration?.published == 6 })
+
+        func comparable(_ t: TrialRecord) -> TrialRecord {
+            var t = t
+            t.island = nil
+            t.metrics = t.metrics.filter { !$0.key.hasPrefix("generation_") }
+            (t.startedAt, t.finishedAt, t.trainSeconds) = (nil, nil, nil)
+            return t
+        }
+        let islandTrials = try storage.openForReading(study).trials().map(comparable)
+        #expect(try plainStore.trials().map(comparable) == islandTrials)
+        #expect(try plainStore.trials().allSatisfy { $0.island == nil })
+    }
+
+    @Test func islandFlagsAndSettingsGoTogether() throws {
+        let evaluator = syntheticEvaluator(SyntheticFitnessBackend(targets: targets))
+        let store = try SQLiteStudyStore(inMemoryNamed: "islands")
+        #expect(throws: EvolutionError.self) { _ = try EvolutionRun(settings: settings(), evaluator: evaluator, store: store) }
+        var plain = settings()
+        plain.islands = nil
+        #expect(throws: EvolutionError.self) { _ = try EvolutionRun(settings: plain, evaluator: evaluator, store: store, island: 0) }
+        #expect(throws: EvolutionError.self) { _ = try EvolutionRun(settings: settings(), evaluator: evaluator, island: 1) }
+        #expect(throws: EvolutionError.self) { _ = try EvolutionRun(settings: settings(every: 0), evaluator: evaluator, store: store, island: 0) }
+        #expect(IslandSettings.seed(7, island: 0) == 7 && IslandSettings.seed(7, island: 1) != 7)
+        #expect(IslandSettings(migrateEvery: 2).migrates(after: 1, of: 6) && !IslandSettings(migrateEvery: 2).migrates(after: 5, of: 6))
+    }
+
+    /// The immigration rules, on the algorithms themselves.
+    @Test func eachAlgorithmAdmitsMigrantsByItsRule() {
+        let representation = TreeRepresentation()
+        func scored(_ e: ActivationExpr, _ f: Double) -> ScoredGenome<TreeGenome> { ScoredGenome(genome: TreeGenome(e), fitness: f) }
+        var rng = GPRandom(seed: 4)
+
+        // (1+λ) ES: only a strictly fitter migrant replaces the parent
+        var es = OnePlusLambda<TreeRepresentation>(lambda: 3)
+        _ = es.propose(representation, using: &rng)
+        es.accept([0.2, 0.5, 0.1])
+        let parent = es.parent!
+        #expect(es.fittest(2).map(\.fitness) == [0.5, 0.2])
+        #expect(es.immigrate([scored(.unary(.tanh, .x), 0.5)]) == 0 && es.parent == parent)
+        #expect(es.immigrate([scored(.unary(.relu, .x), 0.6), scored(.unary(.tanh, .x), 0.9)]) == 1)
+        #expect(es.parent == scored(.unary(.tanh, .x), 0.9))
+
+        // GA: migrants replace the worst individuals they beat; a genome already present is not taken twice
+        var ga = GenerationalGA<TreeRepresentation>(populationSize: 4, elites: 1)
+        let proposed = ga.propose(representation, using: &rng)
+        ga.accept([0.3, 0.1, 0.4, 0.1])
+        let entered = ga.immigrate([scored(.unary(.relu, .x), 0.2), scored(.unary(.tanh, .x), 0.05),
+                                    ScoredGenome(genome: proposed[2], fitness: 0.9)])
+        #expect(entered == 1)
+        #expect(ga.population.map(\.fitness) == [0.3, 0.1, 0.4, 0.2], "the last of the two worst gave way")
+        #expect(ga.immigrate([scored(.unary(.tanh, .x), 0.95)]) == 1 && ga.best?.fitness == 0.95)
+        #expect(ga.population.map(\.fitness) == [0.3, 0.95, 0.4, 0.2])
+
+        // random search: a fitter migrant becomes its best
+        var random = RandomGenomeSearch<TreeRepresentation>(counts: [2])
+        _ = random.propose(representation, using: &rng)
+        random.accept([0.4, 0.3])
+        #expect(random.immigrate([scored(.x, 0.3)]) == 0 && random.immigrate([scored(.x, 0.7)]) == 1 && random.best?.fitness == 0.7)
+    }
+
+    /// Every representation's individuals travel as JSON and come back equal; a migrant that does not fit the
+    /// study's representation is refused with its seq and island named.
+    @Test func individualsTravelAsJSON() throws {
+        for method in [EvolutionMethod.single, .triple, .random] {
+            for genome in GenomeKind.allCases {
+                let settings = EvolutionSettings(method: method, genome: genome, generations: 2, population: 3, seed: 5)
+                let source = try #require(try Species.populations(for: settings).first)
+                var rng = GPRandom(seed: 9)
+                _ = source.propose(using: &rng)
+                source.accept([0.25, 0.75, 0.5])
+                let payloads = try source.emigrants(2)
+                #expect(payloads.count == (method == .random ? 1 : 2))
+                let target = try #require(try Species.populations(for: settings).first)
+                _ = target.propose(using: &rng)
+                target.accept([0.1, 0.1, 0.1])
+                let migrants = payloads.enumerated().map { Migrant(seq: $0.offset, island: "1", generation: 0, population: source.name, payload: $0.element) }
+                #expect(try target.immigrate(migrants) >= 1)
+                #expect(target.best?.expressions == source.best?.expressions && target.best?.fitness == 0.75)
+            }
+        }
+        let cgp = try #require(try Species.populations(for: EvolutionSettings(method: .single, genome: .cgp)).first)
+        let wrong = Migrant(seq: 7, island: "3", generation: 0, population: "single", payload: #"{"genome":{"genes":[1,2]},"fitness":1,"expressions":[]}"#)
+        #expect(throws: EvolutionError.self) { _ = try cgp.immigrate([wrong]) }
+        let garbled = Migrant(seq: 8, island: "3", generation: 0, population: "single", payload: "{")
+        #expect { _ = try cgp.immigrate([garbled]) } throws: { "\($0)".contains("migrant 8 of island 3") }
+    }
 }
