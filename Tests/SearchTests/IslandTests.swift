@@ -75,6 +75,13 @@ import Testing
         #expect(Set(trials.map(\.number)).count == trials.count)
         #expect(trials.count == first.networksEvaluated + second.networksEvaluated)
         #expect(IslandSummary.of(trials).map { [$0.island, String($0.generations)] } == [["0", "6"], ["1", "6"]])
+
+        // the report lists the islands and who took how many from whom
+        #expect(MigrantSelection.flows(migrants: migrants, immigrations: immigrations)
+                == [MigrationFlow(from: "1", to: "0", generation: 1, count: 6)])
+        let html = try RunReport.html(store: store)
+        #expect(html.contains("<h2>Islands</h2>") && html.contains("<h2>Migrations</h2>"))
+        #expect(html.contains("4 barrier(s) passed, 6 individual(s) taken in"))
     }
 
     /// Two islands at once, a barrier after every generation: whatever they happened to exchange, each island
