@@ -393,6 +393,23 @@ public final class PostgresStudyStore: StudyStore, @unchecked Sendable {
         return FinishedSince(trials: rows.map(TrialColumns.record), cursor: rows.last?.int("finished_seq") ?? cursor)
     }
 
+    /// One statement: the trials finished after `cursor` (every column) and, after them, the unfinished ones
+    /// (their numbers only, the other columns NULL), each part through its own partial index.
+    public func progress(after cursor: Int) throws -> StudyProgress {
+        let rows = try connection.execute("""
+            (SELECT 0 AS part, \(Self.fields.joined(separator: ", ")), finished_seq FROM trial
+                WHERE study = $1 AND finished_seq > $2)
+            UNION ALL
+            (SELECT 1, number, \(Array(repeating: "NULL", count: Self.fields.count - 1).joined(separator: ", ")), NULL FROM trial
+                WHERE study = $1 AND state IN ('pending', 'running'))
+            """, [studyName, String(cursor)]).all
+        // UNION ALL promises no order across its parts: each is sorted here
+        let finished = rows.filter { $0["part"] == "0" }.sorted { ($0.int("finished_seq") ?? 0) < ($1.int("finished_seq") ?? 0) }
+        return StudyProgress(
+            finished: FinishedSince(trials: finished.map(TrialColumns.record), cursor: finished.last?.int("finished_seq") ?? cursor),
+            unfinished: rows.filter { $0["part"] == "1" }.compactMap { $0.int("number") }.sorted())
+    }
+
     // MARK: islands
 
     /// One transaction per barrier; islands on other machines pass theirs concurrently (each writes only its own

@@ -180,6 +180,9 @@ public protocol StudyStore: AnyObject, Sendable {
     func finish(_ trial: TrialRecord, worker: String) throws -> Bool
     /// Trials that finished after `cursor` in the study's finish order (0: all of them).
     func finished(after cursor: Int) throws -> FinishedSince
+    /// A worker's look before it proposes: `finished(after:)` and the numbers of the unfinished trials, read
+    /// together (one round trip on PostgreSQL).
+    func progress(after cursor: Int) throws -> StudyProgress
 
     // MARK: islands: several evolutions on one study exchanging individuals (Migrants.swift)
 
