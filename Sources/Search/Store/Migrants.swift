@@ -79,7 +79,8 @@ public enum MigrantSelection {
     }
 }
 
-/// `count` individuals of island `from` taken in by island `to` after its generation `generation`.
+/// `count` individuals of island `from` taken in by island `to` after its generation `generation` (0-based, as
+/// stored; `show` and the report print it 1-based, as the progress lines count generations).
 public struct MigrationFlow: Sendable, Codable, Equatable {
     public var from: String
     public var to: String
