@@ -29,6 +29,16 @@ struct EvolveCommand: AsyncParsableCommand {
         again, or with --resume after a kill, replays the stored generations without retraining them and \
         continues; a larger --generations extends a finished run (not with --sequential, whose stages depend \
         on the total).
+
+        Islands: `--island N` (0, 1, …) makes this process island N of the study; start one per device or \
+        machine with the same flags and one --storage (a postgresql:// URL across machines; the default SQLite \
+        file works for processes of one machine), or let `afsearch workers --devices all -- evolve …` number \
+        them. Each island evolves its own populations (island 0 from --seed, island N from a stream derived \
+        from it) and after every --migrate-every generations publishes each population's --migrants fittest \
+        and takes in the other islands' newest: a (1+λ) ES parent gives way to a strictly fitter migrant, a \
+        GA's worst individuals to fitter ones. A killed island resumes like any run and replays the migrants it \
+        took. Its evolution.json and report go to runs/<study>/island-N/; `afsearch report <study>` and \
+        `afsearch show <study>` list the islands and the migrations.
         """)
 
     @Option(help: "Dataset name (see `afsearch datasets`) or file path. Fetch the offline sets with `make data`.")
@@ -75,6 +85,12 @@ struct EvolveCommand: AsyncParsableCommand {
     @Option(help: "Study name (folder under runs/, or $AFSEARCH_RUNS). Default derived from the settings.")
     var study: String?
     @Flag(help: "Continue the named study (it must exist).") var resume = false
+    @Option(help: "Island evolution: evolve island N (0, 1, …) of the study, exchanging individuals with its other islands through the storage.")
+    var island: Int?
+    @Option(help: ArgumentHelp("Islands: pass a migration barrier after every K-th generation (default 5; needs --island).", valueName: "K"))
+    var migrateEvery: Int?
+    @Option(help: ArgumentHelp("Islands: individuals each population publishes per barrier, its fittest (default 1; needs --island).", valueName: "M"))
+    var migrants: Int?
     @Option(help: "OpenCL device (index or name fragment; default $AFSEARCH_DEVICE or the first GPU).")
     var device: String?
     @Option(name: [.customLong("activation-code"), .customLong("activations")],
@@ -121,6 +137,14 @@ struct EvolveCommand: AsyncParsableCommand {
         s.cgpLevelsBack = levelsBack
         s.mutateInactive = mutateInactive
         s.primitives = primitives.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
+        if let island {
+            try checkCount(island, option: "--island", min: 0, max: 100_000)
+            if let migrateEvery { try checkCount(migrateEvery, option: "--migrate-every", max: 1_000_000) }
+            if let migrants { try checkCount(migrants, option: "--migrants", max: 100_000) }
+            s.islands = IslandSettings(migrateEvery: migrateEvery ?? 5, migrants: migrants ?? 1)
+        } else if migrateEvery != nil || migrants != nil {
+            throw ValidationError("--migrate-every and --migrants set how islands migrate; name this process's island with --island N")
+        }
         do { try s.validate() } catch let error as EvolutionError { throw ValidationError(error.description) }
         return s
     }
@@ -181,10 +205,12 @@ struct EvolveCommand: AsyncParsableCommand {
             let store = try storage.open(name, create: true)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try EvolutionCLI.checkRecipe(recipe, folder: folder, write: true)
-            var job = EvolutionJob(settings: settings, recipe: recipe, backend: backend, store: store, folder: folder)
+            var job = EvolutionJob(settings: settings, recipe: recipe, backend: backend, store: store,
+                                   folder: island.map { EvolutionCLI.islandFolder(folder, island: $0) } ?? folder)
             job.preloaded = data
+            job.island = island
             let log: (String) -> Void = { line in if !quiet { EvolutionCLI.stderr(line) } }
-            log("study \(name) — \(settings.method.displayName), \(settings.genome.rawValue) \(settings.algorithm.rawValue), device \(compute.info.name)")
+            log("study \(name)\(island.map { " island \($0)" } ?? "") — \(settings.method.displayName), \(settings.genome.rawValue) \(settings.algorithm.rawValue), device \(compute.info.name)")
             let meter = GenerationMeter(total: settings.method == .standard ? 1 : settings.generations)
             return try await job.run(progress: { record in
                 newFolder.markProgress()
@@ -194,7 +220,7 @@ struct EvolveCommand: AsyncParsableCommand {
         if json {
             print(try EvolutionCLI.json(result))
         } else {
-            print(EvolutionCLI.summary(result, folder: folder))
+            print(EvolutionCLI.summary(result, folder: island.map { EvolutionCLI.islandFolder(folder, island: $0) } ?? folder))
         }
     }
 }
@@ -219,6 +245,9 @@ final class GenerationMeter: @unchecked Sendable {
             + (populations.isEmpty ? "" : "  [best/mean \(populations)]")
             + "  nets \(r.networks) trained \(r.trained) dup \(r.duplicatesSkipped) rejected \(r.rejected)"
             + "  compile \(String(format: "%.2f", r.timing.compileSeconds))s train \(String(format: "%.2f", r.timing.trainSeconds))s  ETA \(eta)"
+            + (r.migration.map { m in
+                "  migrants out \(m.published) in \(m.received)\(m.sources.isEmpty ? "" : " from island \(m.sources.joined(separator: ","))") admitted \(m.admitted)"
+            } ?? "")
     }
 }
 
@@ -227,6 +256,9 @@ enum EvolutionCLI {
     static func stderr(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
+
+    /// Where island N of a study writes its evolution.json and report (the study's folder holds the shared recipe).
+    static func islandFolder(_ folder: URL, island: Int) -> URL { folder.appendingPathComponent("island-\(island)") }
 
     static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite else { return "–" }

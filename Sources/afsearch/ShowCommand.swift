@@ -34,12 +34,17 @@ struct ShowCommand: AsyncParsableCommand {
                 var trials: Int
                 var best: [TrialRecord]
                 var workers: [WorkerRecord]
+                var islands: [IslandSummary]?
+                var migrations: [MigrationFlow]?
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.dateEncodingStrategy = .iso8601
+            let islands = IslandSummary.of(try store.trials())
+            let flows = islands.isEmpty ? nil : MigrantSelection.flows(migrants: try store.migrants(), immigrations: try store.immigrations())
             let shown = Shown(study: study, kind: try store.kind(), settings: try store.settingsJSON(),
-                              trials: try store.count(states: nil), best: best, workers: try store.workers())
+                              trials: try store.count(states: nil), best: best, workers: try store.workers(),
+                              islands: islands.isEmpty ? nil : islands, migrations: flows)
             print(String(decoding: try encoder.encode(shown), as: UTF8.self))
             return
         }
@@ -56,6 +61,7 @@ struct ShowCommand: AsyncParsableCommand {
             let listed = workers.suffix(6).map { "\($0.identity.host) pid \($0.identity.pid)" + ($0.identity.device.map { " on \($0)" } ?? "") }
             print("workers: \(workers.count) (\(live) not stopped)\(workers.count > 6 ? ", the last 6" : ""): " + listed.joined(separator: "; "))
         }
+        try printIslands(store)
         guard !best.isEmpty else { return }
         let rows = best.map { t in
             ["\(t.number)", t.state.rawValue, t.objective.map { String(format: "%.4f", $0) } ?? "-",
@@ -63,6 +69,23 @@ struct ShowCommand: AsyncParsableCommand {
              Self.describe(t)]
         }
         print(StudyTextTable.render(header: ["trial", "state", "objective", "test", "epochs", "activations"], rows: rows))
+    }
+
+    /// An island evolution's islands and migrations (nothing for other studies).
+    func printIslands(_ store: any StudyStore) throws {
+        let islands = IslandSummary.of(try store.trials())
+        guard !islands.isEmpty else { return }
+        print("islands: \(islands.count)")
+        print(StudyTextTable.render(header: ["island", "generations", "trials", "best"], rows: islands.map {
+            [$0.island, String($0.generations), String($0.trials), $0.bestObjective.map { String(format: "%.4f", $0) } ?? "-"]
+        }))
+        let immigrations = try store.immigrations()
+        let flows = MigrantSelection.flows(migrants: try store.migrants(), immigrations: immigrations)
+        print("migrations: \(immigrations.count) barriers passed, \(flows.reduce(0) { $0 + $1.count }) individuals taken in")
+        guard !flows.isEmpty else { return }
+        print(StudyTextTable.render(header: ["after gen", "from", "to", "individuals"], rows: flows.map {
+            [String($0.generation + 1), $0.from, $0.to, String($0.count)]
+        }))
     }
 
     /// Per-layer choices for an à la carte trial, else the expressions.

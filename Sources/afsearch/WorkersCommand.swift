@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 import GPUEngine
 
-/// `afsearch workers --devices all -- alacarte …`: one worker process per OpenCL device (or per entry of a
-/// list), all on one study, stopped together on Ctrl-C.
+/// `afsearch workers --devices all -- alacarte …` (or `-- evolve …`): one worker process per OpenCL device (or per
+/// entry of a list), all on one study, stopped together on Ctrl-C. Evolve workers are islands: worker N runs
+/// `evolve … --island N`.
 struct WorkersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workers",
@@ -13,6 +14,11 @@ struct WorkersCommand: AsyncParsableCommand {
             [worker N device D]. The workers share the study through its storage (--storage in the command; the \
             default runs/<study>/study.sqlite works for workers of one machine). Ctrl-C (or SIGTERM) stops them \
             all; running them again continues the study. Exits 0 when every worker did.
+
+            With `evolve`, worker N evolves island N of the study (`evolve … --island N`, with the command's \
+            --migrate-every and --migrants): the islands exchange their fittest individuals through the storage. \
+            Islands on other machines join with `afsearch evolve … --storage postgresql://… --island N`, N not used \
+            by another island of the study.
             """)
 
     @Option(name: .long, help: ArgumentHelp(
@@ -34,13 +40,23 @@ struct WorkersCommand: AsyncParsableCommand {
         guard let first = command.first else {
             throw ValidationError("no command: expected `afsearch workers --devices all -- alacarte --dataset … --storage URL`")
         }
-        guard first == "alacarte" else {
-            throw ValidationError("workers run `alacarte` (the command whose study several processes share; an evolution is one process per study), got '\(first)'")
+        guard Self.commands.contains(first) else {
+            throw ValidationError("workers run `alacarte` (trials claimed from one study) or `evolve` (one island each), got '\(first)'")
+        }
+        if first == "evolve", command.contains(where: { $0 == "--island" || $0.hasPrefix("--island=") }) {
+            throw ValidationError("the command names --island; workers number the islands (worker N evolves island N)")
         }
         if command.contains(where: { $0 == "--device" || $0.hasPrefix("--device=") }) {
             throw ValidationError("the command names --device; workers choose each worker's device (--devices)")
         }
         if pinCores && Self.taskset == nil { throw ValidationError("--pin-cores needs taskset (Debian: util-linux)") }
+    }
+
+    static let commands: Set<String> = ["alacarte", "evolve"]
+
+    /// Worker `index`'s arguments: the command, and for `evolve` its island.
+    static func arguments(_ command: [String], worker index: Int) -> [String] {
+        command.first == "evolve" ? command + ["--island", String(index)] : command
     }
 
     static let taskset: String? = ["/usr/bin/taskset", "/bin/taskset"].first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -68,7 +84,7 @@ struct WorkersCommand: AsyncParsableCommand {
         for (index, device) in assignments.enumerated() {
             var environment = ProcessInfo.processInfo.environment
             environment[DeviceSelector.environmentVariable] = String(device)
-            var arguments = command
+            var arguments = Self.arguments(command, worker: index)
             var executable = binary.path
             if pinCores, let taskset = Self.taskset {
                 arguments = ["-c", String(index % cores), binary.path] + arguments
@@ -76,7 +92,7 @@ struct WorkersCommand: AsyncParsableCommand {
             }
             let label = "[worker \(index) device \(device)] "
             try group.start(executable: executable, arguments: arguments, environment: environment, label: label)
-            FileHandle.standardError.write(Data("\(label)started: afsearch \(command.joined(separator: " "))\n".utf8))
+            FileHandle.standardError.write(Data("\(label)started: afsearch \(Self.arguments(command, worker: index).joined(separator: " "))\n".utf8))
         }
         let statuses = group.waitForAll()
         let failed = statuses.enumerated().filter { $0.element != 0 }

@@ -116,6 +116,37 @@ import Testing
         #expect(try store.workers().count == 2)
     }
 
+    /// `workers -- evolve`: worker N evolves island N of one study; `show` and `report` list islands and migrations.
+    @Test func evolveWorkersAreIslands() throws {
+        let cli = try CLI()
+        let data = try WorkerFaultTests.writeData(cli)
+        let path = cli.root.appendingPathComponent("runs/islands/study.sqlite").path
+        let result = try cli.run(["workers", "--devices", "0,0", "--", "evolve", "--dataset", data.path, "--generations", "3",
+                                  "--population", "2", "--epochs", "1", "--final-epochs", "1", "--train-rows", "120",
+                                  "--validation-rows", "60", "--test-rows", "60", "--width", "4", "--hidden-layers", "1",
+                                  "--migrate-every", "1", "--migrants", "1", "--study", "islands", "--storage", "sqlite:" + path],
+                                 environment: ["POCL_MAX_PTHREAD_COUNT": "1"], timeout: 300)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("[worker 1 device 0] started: afsearch evolve") && result.stderr.contains("--island 1"))
+        let store = try StudyStorage("sqlite:" + path).openForReading("islands")
+        #expect(Set(try store.trials().compactMap(\.island)) == ["0", "1"])
+        #expect(try store.immigrations().map(\.island) == ["0", "0", "1", "1"])
+        for island in 0..<2 {
+            #expect(FileManager.default.fileExists(atPath: cli.root.appendingPathComponent("runs/islands/island-\(island)/evolution.json").path))
+        }
+        let show = try cli.run(["show", "islands", "--storage", "sqlite:" + path])
+        #expect(show.status == 0 && show.stdout.contains("islands: 2") && show.stdout.contains("migrations: 4 barriers passed"))
+        let report = try cli.run(["report", "islands", "--storage", "sqlite:" + path])
+        #expect(report.status == 0, "\(report.stderr)")
+        let html = try String(contentsOfFile: report.stdout.trimmingCharacters(in: .whitespacesAndNewlines), encoding: .utf8)
+        #expect(html.contains("<h2>Islands</h2>") && html.contains("<h2>Migrations</h2>"))
+
+        let named = try cli.run(["workers", "--", "evolve", "--dataset", data.path, "--island", "3"])
+        #expect(named.status == 64 && named.stderr.contains("workers number the islands"))
+        let orphan = try cli.run(["evolve", "--dataset", data.path, "--migrate-every", "2"])
+        #expect(orphan.status == 64 && orphan.stderr.contains("--island N"))
+    }
+
     @Test func benchStorageTimesEveryCheckpointOnBothBackends() throws {
         let cli = try CLI()
         for storage in ["sqlite:" + cli.root.appendingPathComponent("bench/study.sqlite").path, try PostgresTestServer.shared().url] {

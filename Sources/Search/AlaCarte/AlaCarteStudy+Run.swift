@@ -43,7 +43,8 @@ extension AlaCarteStudy {
 
         var view = StudyView()
         func sync() throws {
-            let news = try store.finished(after: view.cursor)
+            let look = try store.progress(after: view.cursor)
+            let news = look.finished
             for trial in news.trials where trial.state.isFinished {
                 guard let point = space.point(parameters: trial.parameters) else {
                     throw AlaCarteError.storeMismatch(
@@ -54,7 +55,7 @@ extension AlaCarteStudy {
             view.cursor = news.cursor
             // What runs, by number; only trials not seen running before are read (a number's point never changes).
             var unfinished: [Int: [Int]] = [:]
-            for number in try store.numbers(states: TrialState.unfinished) {
+            for number in look.unfinished {
                 if let point = view.unfinished[number] {
                     unfinished[number] = point
                 } else if let trial = try store.trial(number: number), let point = space.point(parameters: trial.parameters) {

@@ -1,9 +1,9 @@
 import Foundation
 
 /// The storage's own cost per trial, as a worker pays it, with no training: claim a new trial (the study's
-/// row lock, the budget check, the insert), store its score (`finish`), and read what finished since
-/// (`finished(after:)`) and what still runs (the constant liars). Measured per trial; reported as the median
-/// over a window of trials ending at each checkpoint, so that growth with the study's size shows.
+/// row lock, the budget check, the insert), store its score (`finish`), and read what finished since and the
+/// numbers of what still runs (the constant liars) in one read (`progress(after:)`), as a worker does. Measured
+/// per trial; reported as the median over a window of trials ending at each checkpoint, so that growth with the study's size shows.
 public struct StorageBenchmark: Sendable {
     public struct Checkpoint: Sendable, Codable {
         /// Trials in the study when the window ended.
@@ -52,9 +52,9 @@ public struct StorageBenchmark: Sendable {
         var result: [Checkpoint] = []
         for index in 0..<trials {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let news = try store.finished(after: cursor)
-            cursor = news.cursor
-            _ = try store.trials(states: TrialState.unfinished)
+            // as a worker looks before it proposes (AlaCarteStudy+Run's sync): one read of both
+            let look = try store.progress(after: cursor)
+            cursor = look.finished.cursor
             let t1 = DispatchTime.now().uptimeNanoseconds
             let proposal = TrialRecord(number: 0, group: "bench", parameters: ["layer0": "f\(index % 48)", "layer1": "f\(index / 48 % 48)",
                                                                                  "layer2": "f\(index / 2304)"],

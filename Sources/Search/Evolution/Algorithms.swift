@@ -16,6 +16,20 @@ public protocol EvolutionaryAlgorithm {
     mutating func propose(_ representation: Representation, using rng: inout GPRandom) -> [Genome]
     /// Fitnesses of the last proposal, in its order.
     mutating func accept(_ fitness: [Double])
+    /// The fittest distinct individuals the population holds, best first, at most `count`: an island's emigrants.
+    func fittest(_ count: Int) -> [ScoredGenome<Genome>]
+    /// Takes other islands' individuals in by the algorithm's rule; returns how many entered the population.
+    /// Called between `accept` and the next `propose`; like them it must not depend on hash-table order.
+    mutating func immigrate(_ migrants: [ScoredGenome<Genome>]) -> Int
+}
+
+extension EvolutionaryAlgorithm {
+    /// `candidates` best first (a stable sort: equal fitness keeps their order), each genome once, at most `count`.
+    static func distinctFittest(_ candidates: [ScoredGenome<Genome>], _ count: Int) -> [ScoredGenome<Genome>] {
+        var seen = Set<Genome>()
+        let ranked = candidates.enumerated().sorted { ($0.element.fitness, -$0.offset) > ($1.element.fitness, -$1.offset) }
+        return Array(ranked.map(\.element).filter { seen.insert($0.genome).inserted }.prefix(Swift.max(count, 0)))
+    }
 }
 
 /// Study 2's (1+λ) evolution strategy, maximising (study 2's code minimised an accuracy by mistake).
@@ -28,6 +42,8 @@ public struct OnePlusLambda<Representation: GenomeRepresentation>: EvolutionaryA
     public let lambda: Int
     public private(set) var parent: ScoredGenome<Representation.Genome>?
     private var pending: [Representation.Genome] = []
+    /// The last generation's offspring with their fitnesses (emigrants besides the parent).
+    private var offspring: [ScoredGenome<Representation.Genome>] = []
 
     public init(lambda: Int = 4) {
         precondition(lambda >= 1, "λ must be at least 1")
@@ -52,6 +68,21 @@ public struct OnePlusLambda<Representation: GenomeRepresentation>: EvolutionaryA
         if parent == nil || fitness[top] >= parent!.fitness {
             parent = ScoredGenome(genome: pending[top], fitness: fitness[top])
         }
+        offspring = zip(pending, fitness).map { ScoredGenome(genome: $0, fitness: $1) }
+    }
+
+    /// The parent, then the last offspring by fitness.
+    public func fittest(_ count: Int) -> [ScoredGenome<Representation.Genome>] {
+        guard let parent else { return [] }
+        return Self.distinctFittest([parent] + offspring, count)
+    }
+
+    /// Immigration, ES style: the fittest migrant replaces the parent when it is strictly fitter (an equally fit
+    /// one leaves the parent and its neutral drift alone).
+    public mutating func immigrate(_ migrants: [ScoredGenome<Representation.Genome>]) -> Int {
+        guard let top = Self.distinctFittest(migrants, 1).first, parent == nil || top.fitness > parent!.fitness else { return 0 }
+        parent = top
+        return 1
     }
 }
 
@@ -121,6 +152,24 @@ public struct GenerationalGA<Representation: GenomeRepresentation>: Evolutionary
         population = zip(pending, fitness).map { ScoredGenome(genome: $0, fitness: $1) }
         for scored in population where best == nil || scored.fitness > best!.fitness { best = scored }
     }
+
+    public func fittest(_ count: Int) -> [ScoredGenome<Representation.Genome>] {
+        Self.distinctFittest(population, count)
+    }
+
+    /// Immigration, GA style: migrants, best first, each replace the population's current worst individual (the
+    /// last of the least fit) when strictly fitter than it; a genome the population already holds is not taken.
+    public mutating func immigrate(_ migrants: [ScoredGenome<Representation.Genome>]) -> Int {
+        var entered = 0
+        for migrant in Self.distinctFittest(migrants, migrants.count) where !population.contains(where: { $0.genome == migrant.genome }) {
+            guard let worst = population.indices.min(by: { population[$0].fitness < population[$1].fitness || (population[$0].fitness == population[$1].fitness && $0 > $1) }),
+                  migrant.fitness > population[worst].fitness else { continue }
+            population[worst] = migrant
+            if best == nil || migrant.fitness > best!.fitness { best = migrant }
+            entered += 1
+        }
+        return entered
+    }
 }
 
 /// Random search as an algorithm: generation `g` draws `counts[g]` fresh random genomes (the last count
@@ -147,5 +196,16 @@ public struct RandomGenomeSearch<Representation: GenomeRepresentation>: Evolutio
         for (genome, value) in zip(pending, fitness) where best == nil || value > best!.fitness {
             best = ScoredGenome(genome: genome, fitness: value)
         }
+    }
+
+    public func fittest(_ count: Int) -> [ScoredGenome<Representation.Genome>] {
+        best.map { Self.distinctFittest([$0], count) } ?? []
+    }
+
+    /// Random search keeps no population: a strictly fitter migrant becomes its best (what it pairs and reports).
+    public mutating func immigrate(_ migrants: [ScoredGenome<Representation.Genome>]) -> Int {
+        guard let top = Self.distinctFittest(migrants, 1).first, best == nil || top.fitness > best!.fitness else { return 0 }
+        best = top
+        return 1
     }
 }

@@ -93,6 +93,10 @@ extension EvolutionRun {
         for (k, n) in admitted.enumerated() { scoreOf[n] = batch.scores[k] }
         let now = Date()
         let perTrained = batch.trainedCount > 0 ? batch.trainSeconds / Double(batch.trainedCount) : 0
+        if island != nil, let store {
+            // other islands number their trials from the same counter
+            nextTrialNumber = try store.reserveTrialNumbers(networks.count)
+        }
         for (n, network) in networks.enumerated() {
             let number = nextTrialNumber
             nextTrialNumber += 1
@@ -103,7 +107,7 @@ extension EvolutionRun {
                              "credits": network.credits.map { "\(species[$0.population].name)#\($0.individual)" }.joined(separator: ",")],
                 expressions: network.expressions.map(ExpressionText.render),
                 canonicalKey: evaluator.key(of: network.expressions), objective: 0,
-                seed: settings.seed, device: evaluator.deviceDescription, startedAt: now, finishedAt: now)
+                seed: settings.seed, device: evaluator.deviceDescription, startedAt: now, finishedAt: now, island: islandName)
             if let reason = rejections[n] {
                 record.parameters["rejected"] = reason
                 record.epochs = 0
@@ -130,7 +134,7 @@ extension EvolutionRun {
     /// the replay proposed exactly the stored networks.
     private func storedGeneration(_ generation: Int, networks: [PlannedNetwork]) throws -> GenerationScores? {
         guard let store else { return nil }
-        let stored = try store.trials(states: nil, group: Self.group(of: generation))
+        let stored = try store.trials(states: nil, group: Self.group(of: generation), island: islandName)
         guard !stored.isEmpty else { return nil }
         guard stored.count == networks.count else {
             throw EvolutionError.resumeMismatch("generation \(generation) has \(stored.count) stored trials but the replay proposes \(networks.count)")

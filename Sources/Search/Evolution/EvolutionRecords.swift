@@ -45,6 +45,18 @@ public struct GenerationRecord: Codable, Sendable, Hashable {
     public var timing: GenerationTiming
     /// Replayed from the study store on resume rather than run now.
     public var replayed: Bool
+    /// The island's migration barrier after this generation, if it passed one.
+    public var migration: MigrationRecord? = nil
+}
+
+/// What an island's barrier did: individuals published, taken in (from other islands), and admitted by the
+/// populations' immigration rules.
+public struct MigrationRecord: Codable, Sendable, Hashable {
+    public var published: Int
+    public var received: Int
+    public var admitted: Int
+    /// The islands the received individuals came from.
+    public var sources: [String]
 }
 
 /// A network: one expression per slot (input, hidden, output), with its fitness and the trial that scored it.

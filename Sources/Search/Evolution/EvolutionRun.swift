@@ -10,8 +10,18 @@ import Kernels
 /// Resume: the store is the checkpoint. Proposals depend only on the seed and on earlier fitnesses, so a
 /// resumed run replays the stored generations (their fitnesses read back, nothing retrained) and goes on
 /// where the killed one stopped; at most the generation in flight is redone.
+///
+/// Islands (`island` set, `settings.islands` set): several runs, in as many processes or machines, share one
+/// study, each evolving its own populations from its own seed (`IslandSettings.seed`). Its trials carry its
+/// number (`TrialRecord.island`) and numbers reserved from the study's counter, so islands never clash or
+/// delete each other's work. After every `migrateEvery`-th generation an island passes a barrier
+/// (`StudyStore.exchangeMigrants`, EvolutionRun+Islands.swift): it publishes each population's fittest and
+/// takes in the other islands' newest, which its populations admit by their algorithm's rule. The store
+/// records what it took, so a resumed island replays exactly those migrants, not whatever is newest now.
 public final class EvolutionRun {
     public let settings: EvolutionSettings
+    /// This run's island (0, 1, ...), nil for a run without islands.
+    public let island: Int?
     let evaluator: any CandidateEvaluator
     let store: (any StudyStore)?
     let screen: ExpressionScreen?
@@ -29,15 +39,33 @@ public final class EvolutionRun {
     var totals = (networks: 0, trained: 0, duplicates: 0, rejected: 0)
 
     public init(settings: EvolutionSettings, evaluator: any CandidateEvaluator, store: (any StudyStore)? = nil,
-                screen: ExpressionScreen? = nil, compileClock: (@Sendable () async -> Double)? = nil) throws {
+                screen: ExpressionScreen? = nil, compileClock: (@Sendable () async -> Double)? = nil, island: Int? = nil) throws {
         try settings.validate()
+        guard (island == nil) == (settings.islands == nil) else {
+            throw EvolutionError.invalidSetting(island == nil
+                ? "the settings name islands (migration every \(settings.islands!.migrateEvery) generations) but no island number was given (--island)"
+                : "island \(island!) needs the islands' migration settings (--migrate-every, --migrants)")
+        }
+        if let island {
+            guard island >= 0 else { throw EvolutionError.invalidSetting("--island must be 0 or more, got \(island)") }
+            guard store != nil else { throw EvolutionError.invalidSetting("islands meet in a study's storage; island \(island) has none") }
+        }
         self.settings = settings
+        self.island = island
         self.evaluator = evaluator
         self.store = store
         self.screen = screen
         self.compileClock = compileClock
-        rng = GPRandom(seed: settings.seed)
+        rng = GPRandom(seed: Self.proposalSeed(settings, island: island))
     }
+
+    /// The seed of this run's proposals (the island's own stream under islands).
+    static func proposalSeed(_ settings: EvolutionSettings, island: Int?) -> UInt64 {
+        island.map { IslandSettings.seed(settings.seed, island: $0) } ?? settings.seed
+    }
+
+    /// The island's name in the store (`trial.island`, `migrant.island`).
+    var islandName: String? { island.map(String.init) }
 
     static let studyKind = "evolution"
 
@@ -45,12 +73,15 @@ public final class EvolutionRun {
     public func run(progress: ((GenerationRecord) -> Void)? = nil) async throws -> EvolutionResult {
         try prepareStore()
         species = try Species.populations(for: settings)
-        rng = GPRandom(seed: settings.seed)
+        rng = GPRandom(seed: Self.proposalSeed(settings, island: island))
         history = []
         best = nil
         let generations = settings.method == .standard ? 1 : settings.generations
         for generation in 0..<generations {
-            let record = try await runGeneration(generation)
+            var record = try await runGeneration(generation)
+            if let islands = settings.islands, islands.migrates(after: generation, of: generations) {
+                record.migration = try migrate(after: generation, islands)
+            }
             history.append(record)
             progress?(record)
         }
@@ -72,7 +103,7 @@ public final class EvolutionRun {
         } else {
             try store.writeSettings(settings, kind: Self.studyKind)
         }
-        try store.discardUnfinished()
+        try store.discardUnfinished(island: islandName)
         nextTrialNumber = try store.nextTrialNumber()
     }
 

@@ -76,6 +76,9 @@ public struct EvolutionSettings: Codable, Sendable, Hashable {
     public var elites: Int
     public var crossoverProbability: Double
     public var mutationProbability: Double
+    /// Island evolution (`--island`): set for every island of the study, nil for a run without islands (whose
+    /// stored settings then read exactly as before islands existed).
+    public var islands: IslandSettings? = nil
 
     public static let slotNames = ["input", "hidden", "output"]
 
@@ -148,6 +151,7 @@ public struct EvolutionSettings: Codable, Sendable, Hashable {
             throw EvolutionError.invalidSetting("GA probabilities must lie in [0, 1]")
         }
         _ = try standardExpression()
+        try islands?.validate()
         switch genome {
         case .cgp: _ = try cgpShape()
         case .tree: _ = try treeShape()
@@ -166,5 +170,35 @@ public struct EvolutionSettings: Codable, Sendable, Hashable {
             if generation == 0 { return population * perIndividual }
             return 3 * population * perIndividual
         }
+    }
+}
+
+/// How the islands of a study exchange individuals. Every island of a study runs with the same settings (they are
+/// the study's); an island's number (`EvolutionRun.island`) is not a setting.
+public struct IslandSettings: Codable, Sendable, Hashable {
+    /// An island passes a migration barrier after every `migrateEvery`-th generation (not after its last).
+    public var migrateEvery: Int
+    /// Individuals each population publishes per barrier (its fittest distinct ones).
+    public var migrants: Int
+
+    public init(migrateEvery: Int = 5, migrants: Int = 1) {
+        self.migrateEvery = migrateEvery
+        self.migrants = migrants
+    }
+
+    public func validate() throws {
+        guard migrateEvery >= 1 else { throw EvolutionError.invalidSetting("--migrate-every must be at least 1, got \(migrateEvery)") }
+        guard migrants >= 1 else { throw EvolutionError.invalidSetting("--migrants must be at least 1, got \(migrants)") }
+    }
+
+    /// Whether an island passes a barrier after `generation` (0-based) of a run of `generations`.
+    public func migrates(after generation: Int, of generations: Int) -> Bool {
+        (generation + 1) % migrateEvery == 0 && generation + 1 < generations
+    }
+
+    /// The seed of island `island`'s proposals: island 0 draws from the study's seed itself (so a one-island study
+    /// proposes exactly what a run without islands does), island k from a stream derived from it.
+    public static func seed(_ seed: UInt64, island: Int) -> UInt64 {
+        island == 0 ? seed : SeededGenerator.derive(seed, UInt64(island))
     }
 }

@@ -11,6 +11,8 @@ public protocol GenomeRepresentation: Sendable {
     func crossover<R: RandomNumberGenerator>(_ a: Genome, _ b: Genome, using rng: inout R) -> Genome?
     /// One expression per AF slot the genome fills (one for a plain genome, three for a triple).
     func expressions(_ genome: Genome) -> [ActivationExpr]
+    /// Whether a genome read back from outside (another island's migrant) fits this representation.
+    func accepts(_ genome: Genome) -> Bool
 }
 
 /// Study 2's representation: a CGP grid decoded to its active expression.
@@ -34,6 +36,8 @@ public struct CGPRepresentation: GenomeRepresentation {
     public func crossover<R: RandomNumberGenerator>(_ a: CGPGenome, _ b: CGPGenome, using rng: inout R) -> CGPGenome? { nil }
 
     public func expressions(_ genome: CGPGenome) -> [ActivationExpr] { [genome.decode(shape)] }
+
+    public func accepts(_ genome: CGPGenome) -> Bool { shape.isValid(genome.genes) }
 }
 
 /// A tree-GP genome: the expression itself, stored in checkpoints as pre-order tokens.
@@ -107,6 +111,10 @@ public struct TreeRepresentation: GenomeRepresentation {
     }
 
     public func expressions(_ genome: TreeGenome) -> [ActivationExpr] { [genome.expression] }
+
+    public func accepts(_ genome: TreeGenome) -> Bool {
+        shape.fits(genome.expression) && ExpressionTree.isElementwise(genome.expression)
+    }
 }
 
 /// Evo-Triple's genome: three genomes of the base representation, one per slot (input, hidden, output),
@@ -138,4 +146,6 @@ public struct SlotTripleRepresentation<Base: GenomeRepresentation>: GenomeRepres
     }
 
     public func expressions(_ genome: [Base.Genome]) -> [ActivationExpr] { genome.flatMap(base.expressions) }
+
+    public func accepts(_ genome: [Base.Genome]) -> Bool { genome.count == 3 && genome.allSatisfy(base.accepts) }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 
 /// One evolving population seen from the run: it proposes individuals as expression lists (one expression
@@ -8,6 +9,8 @@ final class Species {
     private let proposeBody: (inout GPRandom) -> [[ActivationExpr]]
     private let acceptBody: ([Double]) -> Void
     private let bestBody: () -> (expressions: [ActivationExpr], fitness: Double)?
+    private let emigrantsBody: (Int) throws -> [String]
+    private let immigrateBody: ([Migrant]) throws -> Int
 
     init<A: EvolutionaryAlgorithm>(name: String, algorithm: A, representation: A.Representation) {
         self.name = name
@@ -19,11 +22,29 @@ final class Species {
         bestBody = {
             box.algorithm.best.map { (representation.expressions($0.genome), $0.fitness) }
         }
+        emigrantsBody = { count in
+            try box.algorithm.fittest(count).map { try MigrantPayload(genome: $0.genome, fitness: $0.fitness, representation: representation).json() }
+        }
+        immigrateBody = { migrants in
+            let scored = try migrants.map { migrant -> ScoredGenome<A.Genome> in
+                let payload = try MigrantPayload<A.Genome>.decode(migrant)
+                guard representation.accepts(payload.genome) else {
+                    throw EvolutionError.corruptCheckpoint(
+                        "migrant \(migrant.seq) of island \(migrant.island) (\(migrant.population)) does not fit this study's representation")
+                }
+                return ScoredGenome(genome: payload.genome, fitness: payload.fitness)
+            }
+            return box.algorithm.immigrate(scored)
+        }
     }
 
     func propose(using rng: inout GPRandom) -> [[ActivationExpr]] { proposeBody(&rng) }
     func accept(_ fitness: [Double]) { acceptBody(fitness) }
     var best: (expressions: [ActivationExpr], fitness: Double)? { bestBody() }
+    /// The population's fittest `count` individuals as migrant payloads (JSON of `MigrantPayload`).
+    func emigrants(_ count: Int) throws -> [String] { try emigrantsBody(count) }
+    /// Takes in migrants of this population (same name, same representation); returns how many entered.
+    func immigrate(_ migrants: [Migrant]) throws -> Int { try immigrateBody(migrants) }
 
     /// The populations a method evolves, with the algorithm and representation the settings ask for.
     static func populations(for settings: EvolutionSettings) throws -> [Species] {
@@ -71,4 +92,35 @@ final class Species {
 private final class AlgorithmBox<A: EvolutionaryAlgorithm> {
     var algorithm: A
     init(_ algorithm: A) { self.algorithm = algorithm }
+}
+
+/// An individual as it travels between islands: its genome (the representation's own `Codable` form: CGP genes,
+/// tree tokens, or three of either for a triple), the fitness it scored on its island, and its expressions in
+/// print (for people reading the `migrant` table; the genome is what is read back).
+struct MigrantPayload<Genome: Codable>: Codable {
+    var genome: Genome
+    var fitness: Double
+    var expressions: [String]
+
+    init<R: GenomeRepresentation>(genome: Genome, fitness: Double, representation: R) where R.Genome == Genome {
+        self.genome = genome
+        self.fitness = fitness.isFinite ? fitness : 0
+        expressions = representation.expressions(genome).map(ExpressionText.render)
+    }
+
+    func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    static func decode(_ migrant: Migrant) throws -> MigrantPayload {
+        do {
+            return try JSONDecoder().decode(MigrantPayload.self, from: Data(migrant.payload.utf8))
+        } catch {
+            throw EvolutionError.corruptCheckpoint(
+                "migrant \(migrant.seq) of island \(migrant.island) (\(migrant.population)): \(JSONFileProblem.describe(error)); "
+                + "expected an individual of this study's representation")
+        }
+    }
 }

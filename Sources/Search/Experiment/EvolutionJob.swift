@@ -20,6 +20,8 @@ public struct EvolutionJob {
     public var identity: CandidateIdentity
     /// Data already loaded with this recipe (the experiment loads each dataset once); nil loads it.
     public var preloaded: Study2Recipe.Data?
+    /// The island this job evolves in its study (`settings.islands` set), nil for a run without islands.
+    public var island: Int?
 
     public init(settings: EvolutionSettings, recipe: Study2Recipe, backend: Study2TrainingBackend, store: (any StudyStore)?,
                 folder: URL?, dataRoot: URL = DatasetRegistry.defaultDataRoot, identity: CandidateIdentity = .expressionLanguage) {
@@ -50,7 +52,7 @@ public struct EvolutionJob {
             backend: backend, setup: recipe.searchSetup(trainRows: data.search.train.rowCount, seed: settings.seed),
             splits: data.search, identity: identity, store: store)
         let evolution = try EvolutionRun(settings: settings, evaluator: searchEvaluator, store: store, screen: Self.screen,
-                                         compileClock: { [backend] in backend.compileSeconds })
+                                         compileClock: { [backend] in backend.compileSeconds }, island: island)
         var result = try await evolution.run(progress: progress)
         result.dataset = recipe.dataset
         result.network = recipe.architecture == nil ? recipe.network : nil

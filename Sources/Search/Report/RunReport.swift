@@ -279,7 +279,31 @@ extension RunReport {
             }
             html += "</table>\n"
         }
-        return html + (try workersSection(store, trials: all))
+        return html + (try islandsSection(store, trials: all)) + (try workersSection(store, trials: all))
+    }
+
+    /// An island evolution's islands (generations committed, best objective) and its migrations (who took how
+    /// many individuals from whom, after which generation). Empty for a study without islands.
+    static func islandsSection(_ store: any StudyStore, trials: [TrialRecord]) throws -> String {
+        let islands = IslandSummary.of(trials)
+        guard !islands.isEmpty else { return "" }
+        var html = "<h2>Islands</h2>\n<table><tr><th>island</th><th>generations</th><th>trials</th><th>best objective</th></tr>\n"
+        for island in islands {
+            html += "<tr><td>\(SVGChart.escape(island.island))</td><td class=\"num\">\(island.generations)</td>"
+                + "<td class=\"num\">\(island.trials)</td>"
+                + "<td class=\"num\">\(island.bestObjective.map { String(format: "%.4f", $0) } ?? "–")</td></tr>\n"
+        }
+        html += "</table>\n"
+        let immigrations = try store.immigrations()
+        let flows = MigrantSelection.flows(migrants: try store.migrants(), immigrations: immigrations)
+        html += "<h2>Migrations</h2>\n<p>\(immigrations.count) barrier(s) passed, \(flows.reduce(0) { $0 + $1.count }) individual(s) taken in.</p>\n"
+        guard !flows.isEmpty else { return html }
+        html += "<table><tr><th>after generation (1-based)</th><th>from island</th><th>to island</th><th>individuals</th></tr>\n"
+        for flow in flows {
+            html += "<tr><td class=\"num\">\(flow.generation + 1)</td><td>\(SVGChart.escape(flow.from))</td><td>\(SVGChart.escape(flow.to))</td>"
+                + "<td class=\"num\">\(flow.count)</td></tr>\n"
+        }
+        return html + "</table>\n"
     }
 
     /// The workers that worked on the study (several when it was shared), with what each finished.

@@ -71,6 +71,7 @@ public final class PostgresStudyStore: StudyStore, @unchecked Sendable {
     private static let fields = [
         "number", "grp", "state", "parameters", "expressions", "canonical_key", "objective", "test_accuracy", "metrics",
         "epochs", "seed", "device", "started_at", "finished_at", "train_seconds", "duplicate_of", "worker", "attempts",
+        "island",
     ]
     /// `INSERT INTO trial (study, …) VALUES ($1, …)`; `$1` is the study.
     private static let insertSQL = "INSERT INTO trial (study, \(fields.joined(separator: ", "))) VALUES ("
@@ -146,7 +147,7 @@ public final class PostgresStudyStore: StudyStore, @unchecked Sendable {
             """, [studyName, String(trial.number)])
     }
 
-    public func trials(states: Set<TrialState>?, group: String?) throws -> [TrialRecord] {
+    public func trials(states: Set<TrialState>?, group: String?, island: String?) throws -> [TrialRecord] {
         var clauses = ["study = $1"]
         var parameters: [String?] = [studyName]
         if let states {
@@ -156,6 +157,10 @@ public final class PostgresStudyStore: StudyStore, @unchecked Sendable {
         if let group {
             parameters.append(group)
             clauses.append("grp = $\(parameters.count)")
+        }
+        if let island {
+            parameters.append(island)
+            clauses.append("island = $\(parameters.count)")
         }
         return try select("WHERE \(clauses.joined(separator: " AND ")) ORDER BY number", parameters)
     }
@@ -205,12 +210,26 @@ public final class PostgresStudyStore: StudyStore, @unchecked Sendable {
         ).rows.compactMap { $0.first.flatMap { $0.flatMap { Int($0) } } }
     }
 
+    public func reserveTrialNumbers(_ count: Int) throws -> Int {
+        let first = try connection.execute("""
+            UPDATE study SET next_number = GREATEST(next_number, COALESCE((SELECT MAX(number) + 1 FROM trial WHERE study = $1), 0))
+                + $2::bigint
+            WHERE name = $1 RETURNING next_number - $2::bigint
+            """, [studyName, String(count)]).scalar
+        guard let first = first.flatMap({ Int($0) }) else {
+            throw StudyStoreError.noSuchStudy(study: studyName, location: location, known: [])
+        }
+        return first
+    }
+
     @discardableResult
-    public func discardUnfinished() throws -> Int {
+    public func discardUnfinished(island: String?) throws -> Int {
         try connection.transaction {
             try connection.execute("SELECT 1 FROM study WHERE name = $1 FOR UPDATE", [studyName])
             let deleted = try connection.execute(
-                "DELETE FROM trial WHERE study = $1 AND state IN ('pending', 'running') RETURNING number", [studyName]).count
+                "DELETE FROM trial WHERE study = $1 AND state IN ('pending', 'running')"
+                    + (island == nil ? "" : " AND island = $2") + " RETURNING number",
+                [studyName] + (island.map { [$0] } ?? [])).count
             try recount(top: nil)
             return deleted
         }
@@ -373,6 +392,79 @@ public final class PostgresStudyStore: StudyStore, @unchecked Sendable {
             [studyName, String(cursor)]).all
         return FinishedSince(trials: rows.map(TrialColumns.record), cursor: rows.last?.int("finished_seq") ?? cursor)
     }
+
+    /// One statement: the trials finished after `cursor` (every column) and, after them, the unfinished ones
+    /// (their numbers only, the other columns NULL), each part through its own partial index.
+    public func progress(after cursor: Int) throws -> StudyProgress {
+        let rows = try connection.execute("""
+            (SELECT 0 AS part, \(Self.fields.joined(separator: ", ")), finished_seq FROM trial
+                WHERE study = $1 AND finished_seq > $2)
+            UNION ALL
+            (SELECT 1, number, \(Array(repeating: "NULL", count: Self.fields.count - 1).joined(separator: ", ")), NULL FROM trial
+                WHERE study = $1 AND state IN ('pending', 'running'))
+            """, [studyName, String(cursor)]).all
+        // UNION ALL promises no order across its parts: each is sorted here
+        let finished = rows.filter { $0["part"] == "0" }.sorted { ($0.int("finished_seq") ?? 0) < ($1.int("finished_seq") ?? 0) }
+        return StudyProgress(
+            finished: FinishedSince(trials: finished.map(TrialColumns.record), cursor: finished.last?.int("finished_seq") ?? cursor),
+            unfinished: rows.filter { $0["part"] == "1" }.compactMap { $0.int("number") }.sorted())
+    }
+
+    // MARK: islands
+
+    /// One transaction per barrier; islands on other machines pass theirs concurrently (each writes only its own
+    /// rows, and reads the others' committed batches).
+    public func exchangeMigrants(island: String, generation: Int, outgoing: [OutgoingMigrant]) throws -> [Migrant] {
+        try connection.transaction {
+            if let taken = try connection.execute(
+                "SELECT migrants FROM immigration WHERE study = $1 AND island = $2 AND generation = $3",
+                [studyName, island, String(generation)]).scalar {
+                let seqs = try JSONDecoder().decode([Int].self, from: Data(taken.utf8))
+                let rows = try connection.execute("""
+                    SELECT * FROM migrant WHERE study = $1 AND seq = ANY(string_to_array($2, ',')::bigint[])
+                    """, [studyName, seqs.map(String.init).joined(separator: ",")]).all
+                return MigrantSelection.recorded(seqs, among: rows.map(Self.migrant))
+            }
+            for migrant in outgoing {
+                try connection.execute("""
+                    INSERT INTO migrant (study, island, generation, population, payload, created_at)
+                    VALUES ($1, $2, $3, $4, $5, extract(epoch from clock_timestamp()))
+                    """, [studyName, island, String(generation), migrant.population, migrant.payload])
+            }
+            let newest = try connection.execute("""
+                SELECT * FROM migrant m WHERE study = $1 AND island <> $2 AND generation = (
+                    SELECT MAX(generation) FROM migrant n WHERE n.study = $1 AND n.island = m.island AND n.population = m.population)
+                ORDER BY seq
+                """, [studyName, island]).all.map(Self.migrant)
+            var consumed = Set<Int>()
+            for row in try connection.execute("SELECT migrants FROM immigration WHERE study = $1 AND island = $2",
+                                              [studyName, island]).all {
+                consumed.formUnion(try JSONDecoder().decode([Int].self, from: Data((row["migrants"] ?? "[]").utf8)))
+            }
+            let incoming = MigrantSelection.incoming(newestBatches: newest, island: island, consumed: consumed)
+            try connection.execute("""
+                INSERT INTO immigration (study, island, generation, migrants, created_at)
+                VALUES ($1, $2, $3, $4, extract(epoch from clock_timestamp()))
+                """, [studyName, island, String(generation), try TrialColumns.json(incoming.map(\.seq))])
+            return incoming
+        }
+    }
+
+    public func migrants() throws -> [Migrant] {
+        try connection.execute("SELECT * FROM migrant WHERE study = $1 ORDER BY seq", [studyName]).all.map(Self.migrant)
+    }
+
+    public func immigrations() throws -> [Immigration] {
+        try connection.execute("SELECT * FROM immigration WHERE study = $1 ORDER BY island, generation", [studyName]).all.map { row in
+            Immigration(island: row["island"] ?? "", generation: row.int("generation") ?? 0,
+                        migrants: (try? JSONDecoder().decode([Int].self, from: Data((row["migrants"] ?? "[]").utf8))) ?? [])
+        }
+    }
+
+    private static func migrant(_ row: PostgresRow) -> Migrant {
+        Migrant(seq: row.int("seq") ?? -1, island: row["island"] ?? "", generation: row.int("generation") ?? 0,
+                population: row["population"] ?? "", payload: row["payload"] ?? "")
+    }
 }
 
 /// A trial's columns as text (PostgreSQL's parameters and results), the same JSON columns as SQLite's.
@@ -392,7 +484,7 @@ enum TrialColumns {
             number(t.objective), number(t.testAccuracy), try json(t.metrics.filter { $0.value.isFinite }),
             t.epochs.map(String.init), t.seed.map { String($0) }, t.device,
             number(t.startedAt?.timeIntervalSince1970), number(t.finishedAt?.timeIntervalSince1970),
-            number(t.trainSeconds), t.duplicateOf.map(String.init), t.worker, String(t.attempts),
+            number(t.trainSeconds), t.duplicateOf.map(String.init), t.worker, String(t.attempts), t.island,
         ]
     }
 
@@ -412,6 +504,6 @@ enum TrialColumns {
             startedAt: row.double("started_at").map { Date(timeIntervalSince1970: $0) },
             finishedAt: row.double("finished_at").map { Date(timeIntervalSince1970: $0) },
             trainSeconds: row.double("train_seconds"), duplicateOf: row.int("duplicate_of"),
-            worker: row["worker"], attempts: row.int("attempts") ?? 0)
+            worker: row["worker"], attempts: row.int("attempts") ?? 0, island: row["island"])
     }
 }

@@ -128,6 +128,15 @@ extension SQLiteStudyStore {
         }
     }
 
+    public func progress(after cursor: Int) throws -> StudyProgress {
+        try queue.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM trial WHERE finished_seq > ? ORDER BY finished_seq", arguments: [cursor])
+            let last = rows.last.map { $0["finished_seq"] as Int } ?? cursor
+            let unfinished = try Int.fetchAll(db, sql: "SELECT number FROM trial WHERE state IN ('pending', 'running') ORDER BY number")
+            return StudyProgress(finished: FinishedSince(trials: try rows.map(Self.record), cursor: last), unfinished: unfinished)
+        }
+    }
+
     static func workerRecord(_ row: Row) -> WorkerRecord {
         let stopped: Double? = row["stopped_at"]
         return WorkerRecord(

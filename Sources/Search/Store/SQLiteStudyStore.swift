@@ -122,7 +122,7 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
 
     static let columns = """
         number, grp, state, parameters, expressions, canonical_key, objective, test_accuracy, metrics, \
-        epochs, seed, device, started_at, finished_at, train_seconds, duplicate_of, worker, attempts
+        epochs, seed, device, started_at, finished_at, train_seconds, duplicate_of, worker, attempts, island
         """
 
     public func insert(_ trials: [TrialRecord]) throws {
@@ -148,7 +148,7 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
         }
     }
 
-    static let placeholders = Array(repeating: "?", count: 18).joined(separator: ", ")
+    static let placeholders = Array(repeating: "?", count: 19).joined(separator: ", ")
     static let assignments = columns.split(separator: ",")
         .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { $0 != "number" }
         .map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
@@ -190,7 +190,7 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
             """, arguments: [trial.number])
     }
 
-    public func trials(states: Set<TrialState>?, group: String?) throws -> [TrialRecord] {
+    public func trials(states: Set<TrialState>?, group: String?, island: String?) throws -> [TrialRecord] {
         var clauses: [String] = []
         var arguments = StatementArguments()
         if let states {
@@ -201,6 +201,10 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
         if let group {
             clauses.append("grp = ?")
             _ = arguments.append(contentsOf: [group])
+        }
+        if let island {
+            clauses.append("island = ?")
+            _ = arguments.append(contentsOf: [island])
         }
         let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         return try queue.read { db in
@@ -256,10 +260,23 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
         return try queue.read { db in try Int.fetchAll(db, sql: "SELECT number FROM trial WHERE state IN (\(list)) ORDER BY number") }
     }
 
-    @discardableResult
-    public func discardUnfinished() throws -> Int {
+    public func reserveTrialNumbers(_ count: Int) throws -> Int {
         try queue.write { db in
-            try db.execute(sql: "DELETE FROM trial WHERE state IN ('pending', 'running')")
+            try db.execute(sql: """
+                UPDATE trial_counter SET next = MAX(next, COALESCE((SELECT MAX(number) + 1 FROM trial), 0)) + ? WHERE id = 1
+                """, arguments: [count])
+            return (try Int.fetchOne(db, sql: "SELECT next FROM trial_counter WHERE id = 1") ?? count) - count
+        }
+    }
+
+    @discardableResult
+    public func discardUnfinished(island: String?) throws -> Int {
+        try queue.write { db in
+            if let island {
+                try db.execute(sql: "DELETE FROM trial WHERE state IN ('pending', 'running') AND island = ?", arguments: [island])
+            } else {
+                try db.execute(sql: "DELETE FROM trial WHERE state IN ('pending', 'running')")
+            }
             return db.changesCount
         }
     }
@@ -287,7 +304,7 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
             t.number, t.group, t.state.rawValue, try TrialColumns.json(t.parameters), try TrialColumns.json(t.expressions), t.canonicalKey,
             t.objective.flatMap { $0.isFinite ? $0 : nil }, t.testAccuracy, try TrialColumns.json(metrics), t.epochs,
             t.seed.map { String($0) }, t.device, t.startedAt?.timeIntervalSince1970,
-            t.finishedAt?.timeIntervalSince1970, t.trainSeconds, t.duplicateOf, t.worker, t.attempts,
+            t.finishedAt?.timeIntervalSince1970, t.trainSeconds, t.duplicateOf, t.worker, t.attempts, t.island,
         ]
         return StatementArguments(values)
     }
@@ -313,6 +330,6 @@ public final class SQLiteStudyStore: StudyStore, @unchecked Sendable {
             finishedAt: finished.map { Date(timeIntervalSince1970: $0) },
             trainSeconds: row["train_seconds"], duplicateOf: row["duplicate_of"],
             // A study written before workers existed (read without migrating) has neither column.
-            worker: row["worker"], attempts: (row["attempts"] as Int?) ?? 0)
+            worker: row["worker"], attempts: (row["attempts"] as Int?) ?? 0, island: row["island"])
     }
 }

@@ -9,6 +9,12 @@
 /// trials finished, which lets a worker read only what finished since it last looked; `claim_key` (unique, set by
 /// `claimNew` to the point's parameters) makes two workers that propose the same point at once claim it once.
 ///
+/// From v3 `migrant` holds the individuals islands publish (one row per individual: the island, the generation
+/// after which it left, its population, its genome and fitness as JSON); from v4 `trial.island` names the island
+/// that evaluated a trial (NULL for a run without islands) and `immigration` records, per island and generation,
+/// the migrant seqs (a JSON list) that island took in at that barrier, so that a resumed island replays exactly
+/// those. As everywhere, SQLite's tables have no `study` column: the file is the study.
+///
 /// PostgreSQL's indexes are chosen so that a trial's lookup by (study, number) can only take the primary key:
 /// every other index either leads with another column or is partial (unfinished trials; finished ones in
 /// finish order). A plain index led by `study` is a trap there: with the statistics of a study that just
@@ -154,6 +160,32 @@ enum StudySchema {
                     created_at DOUBLE PRECISION NOT NULL
                 );
                 CREATE INDEX migrant_study ON migrant(study, seq);
+                """),
+        Step(
+            id: "v4-islands",
+            sqlite: """
+                ALTER TABLE trial ADD COLUMN island TEXT;
+                CREATE INDEX trial_island ON trial(island, grp);
+                CREATE INDEX migrant_island ON migrant(island, population, generation);
+                CREATE TABLE immigration (
+                    island TEXT NOT NULL,
+                    generation INTEGER NOT NULL,
+                    migrants TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    PRIMARY KEY (island, generation)
+                );
+                """,
+            postgres: """
+                ALTER TABLE trial ADD COLUMN island TEXT;
+                CREATE INDEX trial_island ON trial(island, study, grp) WHERE island IS NOT NULL;
+                CREATE TABLE immigration (
+                    study TEXT NOT NULL REFERENCES study(name) ON DELETE CASCADE,
+                    island TEXT NOT NULL,
+                    generation INTEGER NOT NULL,
+                    migrants TEXT NOT NULL,
+                    created_at DOUBLE PRECISION NOT NULL,
+                    PRIMARY KEY (study, island, generation)
+                );
                 """),
     ]
 }

@@ -51,6 +51,8 @@ public struct TrialRecord: Codable, Sendable, Equatable {
     public var worker: String?
     /// How many times a worker claimed this trial; more than 1 when a stale claim was requeued.
     public var attempts: Int
+    /// The island of an island evolution that evaluated this trial (`--island`); nil for every other run.
+    public var island: String?
 
     public init(
         number: Int, group: String = "", state: TrialState = .pending,
@@ -58,7 +60,7 @@ public struct TrialRecord: Codable, Sendable, Equatable {
         objective: Double? = nil, testAccuracy: Double? = nil, metrics: [String: Double] = [:],
         epochs: Int? = nil, seed: UInt64? = nil, device: String? = nil,
         startedAt: Date? = nil, finishedAt: Date? = nil, trainSeconds: Double? = nil, duplicateOf: Int? = nil,
-        worker: String? = nil, attempts: Int = 0
+        worker: String? = nil, attempts: Int = 0, island: String? = nil
     ) {
         self.number = number
         self.group = group
@@ -78,6 +80,7 @@ public struct TrialRecord: Codable, Sendable, Equatable {
         self.duplicateOf = duplicateOf
         self.worker = worker
         self.attempts = attempts
+        self.island = island
     }
 }
 
@@ -138,18 +141,21 @@ public protocol StudyStore: AnyObject, Sendable {
     /// Inserts or replaces, in one transaction.
     func upsert(_ trials: [TrialRecord]) throws
 
-    /// Trials ordered by number; all of them when `states` is nil.
-    func trials(states: Set<TrialState>?, group: String?) throws -> [TrialRecord]
+    /// Trials ordered by number; all of them when `states` is nil; only `island`'s when it is set.
+    func trials(states: Set<TrialState>?, group: String?, island: String?) throws -> [TrialRecord]
     func trial(number: Int) throws -> TrialRecord?
     /// A finished, trained (not itself a duplicate) trial with this canonical key, if any.
     func finishedTrial(canonicalKey: String) throws -> TrialRecord?
     /// One more than the largest trial number ever stored (0 for an empty study).
     func nextTrialNumber() throws -> Int
+    /// Reserves `count` consecutive trial numbers that no other writer of the study will use (an island's
+    /// generation) and returns the first. Numbers reserved and never stored are skipped, never reused.
+    func reserveTrialNumbers(_ count: Int) throws -> Int
     func count(states: Set<TrialState>?) throws -> Int
     /// The numbers of the trials in `states`, ascending (nothing decoded: a worker's cheap look at what runs).
     func numbers(states: Set<TrialState>) throws -> [Int]
-    /// Deletes pending and running trials; returns how many there were.
-    @discardableResult func discardUnfinished() throws -> Int
+    /// Deletes pending and running trials (only `island`'s when it is set); returns how many there were.
+    @discardableResult func discardUnfinished(island: String?) throws -> Int
     /// Finished trials with the highest objective first (ties: lower number first).
     func bestTrials(limit: Int) throws -> [TrialRecord]
 
@@ -174,11 +180,35 @@ public protocol StudyStore: AnyObject, Sendable {
     func finish(_ trial: TrialRecord, worker: String) throws -> Bool
     /// Trials that finished after `cursor` in the study's finish order (0: all of them).
     func finished(after cursor: Int) throws -> FinishedSince
+    /// A worker's look before it proposes: `finished(after:)` and the numbers of the unfinished trials, read
+    /// together (one round trip on PostgreSQL).
+    func progress(after cursor: Int) throws -> StudyProgress
+
+    // MARK: islands: several evolutions on one study exchanging individuals (Migrants.swift)
+
+    /// An island's barrier after `generation`, in one transaction: publishes `outgoing` as the island's migrants
+    /// and takes in the other islands' newest ones (`MigrantSelection`), recording which. When the island has
+    /// passed this barrier before (a resumed island replaying), it publishes nothing and returns exactly the
+    /// migrants it took then.
+    func exchangeMigrants(island: String, generation: Int, outgoing: [OutgoingMigrant]) throws -> [Migrant]
+    /// Every published migrant, by seq.
+    func migrants() throws -> [Migrant]
+    /// Every barrier an island passed, with what it took in, ordered by island and generation.
+    func immigrations() throws -> [Immigration]
 }
 
 extension StudyStore {
     public func trials(states: Set<TrialState>? = nil) throws -> [TrialRecord] {
-        try trials(states: states, group: nil)
+        try trials(states: states, group: nil, island: nil)
+    }
+
+    public func trials(states: Set<TrialState>?, group: String?) throws -> [TrialRecord] {
+        try trials(states: states, group: group, island: nil)
+    }
+
+    /// Deletes every pending and running trial of the study.
+    @discardableResult public func discardUnfinished() throws -> Int {
+        try discardUnfinished(island: nil)
     }
 
     /// Decodes the stored settings, or `nil` for a fresh study.

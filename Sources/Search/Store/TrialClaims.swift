@@ -82,6 +82,13 @@ public struct FinishedSince: Sendable {
     public var cursor: Int
 }
 
+/// What finished since a cursor, and what still runs, as one read (`StudyStore.progress(after:)`).
+public struct StudyProgress: Sendable {
+    public var finished: FinishedSince
+    /// The numbers of the pending and running trials, ascending.
+    public var unfinished: [Int]
+}
+
 /// Beats a worker's heartbeat on a thread of its own, so that a long training step (which blocks the
 /// caller) never lets the worker's claims go stale. Stop it before the worker retires.
 public final class HeartbeatThread: @unchecked Sendable {
