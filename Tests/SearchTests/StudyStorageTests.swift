@@ -133,6 +133,27 @@ final class PausingEvaluator: CandidateEvaluator, @unchecked Sendable {
         #expect(try store.workers().last?.stoppedAt != nil)
     }
 
+    /// PostgreSQL commits a claim without waiting for its WAL flush, so a server crash can lose the last claims.
+    /// The setting stays with the claim's transaction (results are still flushed), and a lost claim is a claim
+    /// never made: its worker's finish is refused and the next claim takes its number.
+    @Test func aClaimLostInACrashIsAClaimNeverMade() throws {
+        let (storage, study, cleanup) = try Backend.postgres.storage()
+        defer { cleanup() }
+        let store = try #require(try storage.open(study, create: true) as? PostgresStudyStore)
+        let claimed = try #require(try store.claimNew(TrialRecord(number: 99, parameters: ["p": "0"]), worker: "a", budget: 2))
+        #expect(try store.connection.execute("SHOW synchronous_commit").scalar == "on", "only the claim commits without the flush")
+        // What a crash before the flush leaves: the claim's insert and its count gone together.
+        try store.connection.execute("DELETE FROM trial WHERE study = $1 AND number = $2::bigint", [study, String(claimed.number)])
+        try store.connection.execute("UPDATE study SET trial_count = trial_count - 1, next_number = next_number - 1 WHERE name = $1", [study])
+        var done = claimed
+        done.state = .complete
+        done.objective = 0.5
+        #expect(try store.finish(done, worker: "a") == false, "the lost claim's result is refused")
+        let again = try #require(try store.claimNew(TrialRecord(number: 99, parameters: ["p": "1"]), worker: "b", budget: 2))
+        #expect(again.number == claimed.number)
+        #expect(try store.finish(done, worker: "a") == false, "the number is b's now")
+    }
+
     /// Several workers (each with its own connection) on one study: exactly the budget, no number twice,
     /// every point distinct, and each worker ends with the whole study's best.
     @Test(arguments: Backend.allCases)
