@@ -1,6 +1,9 @@
 // mlp_fused: a training step's row work in one launch on CPUs, for populations where every hidden layer is
-// exactly one tile wide (TN columns: study 1's 64 with the 4x64 tile), the classes fit a float16 and every
-// slot is identity, an expression with mlp_slope_ok or (in the interpreter's program) an interpreted one.
+// exactly one tile wide (TN columns: study 1's 64 with the 4x64 tile) and the classes fit a float16. Any slot:
+// identity, an expression with mlp_slope_ok (act'(Z) kept by the forward), one with learnable parameters or
+// noise (Z kept; its backward runs mlp_backward_epilogue through `scratch`, its parameter partials go where
+// mlp_backward_data and mlp_loss put them), a layer-wise one (mlp_layerwise_row and its backward on the tile's
+// whole rows) or, in the interpreter's program, an interpreted one.
 // mlp_rows_tile takes TM rows of one candidate through every layer's forward GEMM and activation, the loss,
 // and every layer's data-gradient GEMM. Two kernels run it (RowPass in the host code):
 // - mlp_train_rows: a work-item per row tile; the weight gradients and the optimiser stay separate launches.
@@ -15,7 +18,8 @@
 //
 // a_all, z_all: every layer's A and Z/dZ, layer l at the same offset in both, candidate c at + c * cstride,
 // rows TN apart; w0 is the row of the tile's first row r0 there (r0 itself, or r0's row within its block).
-// info: 6 ints per layer: weight offset, inputs, outputs, mirror offset, slot, that offset.
+// info: MLP_INFO ints per layer: weight offset, inputs, outputs, mirror offset, slot, that offset, parameter
+// partials offset. scratch: rows_cap x TN per candidate, a tile's dZ (or loss rows) while Z is still read.
 // tape_at, tape, tape_const: the interpreter's tapes (a compiled program never reads them); seeds and pass key
 // RReLU inside a tape.
 
@@ -28,10 +32,13 @@
     __global const int* labels, const int classes, const float inv_rows, \
     __global float* row_loss, __global float* row_hit, const int rows_cap, \
     __global const int* tape_at, __global const int4* tape, __global const float* tape_const, \
-    __global const uint* seeds, const uint pass
+    __global const uint* seeds, const uint pass, \
+    __global const int* act_nparams, const int aoff, __global float* partials, const int part_cstride, \
+    __global float* scratch
 #define MLP_ROWS_ARGS input, input_stride, params, pstride, mirror, mstride, a_all, z_all, info, layers, cstride, \
     rows, act_id, slots, labels, classes, inv_rows, row_loss, row_hit, rows_cap, tape_at, tape, tape_const, \
-    seeds, pass
+    seeds, pass, act_nparams, aoff, partials, part_cstride, scratch
+#define MLP_INFO 7
 
 // Whether candidate c's slot keeps act'(Z) after the forward: a compiled expression with mlp_slope_ok, or
 // (in the interpreter's program) an interpreted one.
@@ -70,17 +77,30 @@ inline void mlp_interp_tile(__global float* Ac, __global float* Zc, int r0, int 
 }
 #endif
 
+// The learnable-parameter partials of one layer's slot at `index` (a row tile, or a row for the loss), where
+// mlp_param_grads reads them; nothing without parameters in the program.
+inline __global float* mlp_rows_partials(__global float* partials, int part_cstride, int c, __global const int* li,
+                                         int index) {
+#if AF_KMAX > 0
+    return li[4] >= 0 ? partials + (size_t)c * part_cstride + li[6] + (size_t)index * AF_KMAX : 0;
+#else
+    return 0;
+#endif
+}
+
 inline void mlp_rows_tile(const int c, const int r0, const int w0, MLP_ROWS_PARAMS)
 {
     const int out_pad = TN, in_pad = TN, dz_stride = TN, o0 = 0;
     __global const float* P = params + (size_t)c * pstride;
+    const uint base = af_candidate_base(seeds, c, pass);
+    __global float* S = scratch + (size_t)c * rows_cap * TN + (size_t)w0 * TN;
 
     for (int l = 0; l < layers; l++) {
-        __global const int* li = info + 6 * l;
+        __global const int* li = info + MLP_INFO * l;
         const int k_in = li[1], out_n = li[2], slot = li[4];
         const int in_stride = l == 0 ? input_stride : TN;
         __global const float* A = l == 0 ? input + (size_t)r0 * input_stride
-                                         : a_all + li[5 - 6] + (size_t)c * cstride + (size_t)w0 * TN;
+                                         : a_all + li[5 - MLP_INFO] + (size_t)c * cstride + (size_t)w0 * TN;
         __global const float* W = P + li[0];
         __global const float* B = W + (size_t)k_in * TN;
         MLP_FORWARD_TILE
@@ -88,57 +108,97 @@ inline void mlp_rows_tile(const int c, const int r0, const int w0, MLP_ROWS_PARA
         __global float* Zc = z_all + li[5] + (size_t)c * cstride + (size_t)w0 * TN;
         MLP_ROWS(FW_OUT)
         const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
-        mlp_forward_epilogue(Zc, Ac, TN, r0, 0, rows, out_n, id, P, 1, 0u, l, 0, mlp_slope_ok(id));
+        // Z itself where the backward needs it (learnable parameters, noise), as mlp_forward keeps it.
+        if (id >= 0 && !mlp_slope_ok(id)) MLP_ROWS(FW_ZOUT)
+        __global const float* prm = P + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
+        mlp_forward_epilogue(Zc, Ac, TN, r0, 0, rows, out_n, id, prm, 1, base, l, 0, mlp_slope_ok(id));
+        if (id <= MLP_LW_SOFTMAX)
+            for (int m = 0; m < TM && r0 + m < rows; m++)
+                mlp_layerwise_row(id, Ac + (size_t)m * TN, Ac + (size_t)m * TN, out_n, base, l, r0 + m);
 #ifdef AFI_SPAN
         const int at = slot >= 0 ? tape_at[c * slots + slot] : -1;
-        if (at >= 0) mlp_interp_tile(Ac, Zc, r0, rows, out_n, tape, tape_const, at, af_candidate_base(seeds, c, pass), l);
+        if (at >= 0) mlp_interp_tile(Ac, Zc, r0, rows, out_n, tape, tape_const, at, base, l);
 #endif
     }
 
-    // The loss of each row and dZ of the logits (over the last layer's slopes, in place).
+    // The loss of each row and dZ of the logits (over the last layer's slopes, in place; through the scratch
+    // rows where the last layer keeps Z).
     {
-        __global const int* li = info + 6 * (layers - 1);
+        __global const int* li = info + MLP_INFO * (layers - 1);
         const int slot = li[4];
         const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
         const bool slope = mlp_rows_slope(id, c, slot, slots, tape_at);
+        const bool keeps_z = id >= 0 && !slope;
+#if AF_KMAX > 0
+        const int np = id >= 0 ? act_nparams[c * slots + slot] : 0;
+#else
+        const int np = 0;
+#endif
+        __global const float* prm = P + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
         const int read_to = classes > VW ? TN : min(TN, VW);   // as mlp_loss
         for (int m = 0; m < TM; m++) {
             const int r = r0 + m;
             __global const float* L = a_all + li[5] + (size_t)c * cstride + (size_t)(w0 + m) * TN;
-            __global float* G = z_all + li[5] + (size_t)c * cstride + (size_t)(w0 + m) * TN;
-            if (r >= rows) {
-                row_loss[(size_t)c * rows_cap + r] = 0.0f;
-                row_hit[(size_t)c * rows_cap + r] = 0.0f;
-                for (int j = 0; j < read_to; j++) G[j] = 0.0f;
-                continue;
-            }
-            float mx, s;
-            int best;
-            const float16 e = mlp_row_softmax16(L, classes, &mx, &s, &best);
-            const int y = labels[r];
-            mlp_row_dlogits16(e, s, y, classes, inv_rows, slope ? G : 0, G, read_to);
-            row_loss[(size_t)c * rows_cap + r] = mx + log(s) - L[y];
-            row_hit[(size_t)c * rows_cap + r] = best == y ? 1.0f : 0.0f;
+            __global float* Z = z_all + li[5] + (size_t)c * cstride + (size_t)(w0 + m) * TN;
+            __global float* G = keeps_z ? S + (size_t)m * TN : Z;
+            float loss, hit;
+            mlp_loss_row(L, Z, G, mlp_rows_partials(partials, part_cstride, c, li, r), r, rows, r < rows ? labels[r] : 0,
+                         classes, read_to, inv_rows, 1, id, slope, np, prm, base, layers - 1, &loss, &hit);
+            if (keeps_z) for (int j = 0; j < read_to; j++) Z[j] = G[j];
+            row_loss[(size_t)c * rows_cap + r] = loss;
+            row_hit[(size_t)c * rows_cap + r] = hit;
         }
     }
 
-    // dZ_{l-1} = (dZ_l . W_l) * act'(Z_{l-1}), into z_{l-1} over the slopes it held; zeros past the rows.
+    // dZ_{l-1} = (dZ_l . W_l) * act'(Z_{l-1}), into z_{l-1} over the slopes it held; zeros past the rows. A slot
+    // that kept Z takes mlp_backward_data's epilogue (its parameter partials too) with dA in the scratch tile;
+    // a layer-wise one its row backward on dA.
     for (int l = layers - 1; l > 0; l--) {
-        __global const int* li = info + 6 * l;
+        __global const int* li = info + MLP_INFO * l;
         const int out_n = li[2];
         __global const float* D = z_all + li[5] + (size_t)c * cstride + (size_t)w0 * TN;
         __global const float* M = mirror + (size_t)c * mstride + li[3];
         MLP_DATA_TILE
-        const int prev_slot = li[4 - 6];
+        __global const int* lp = li - MLP_INFO;
+        const int prev_slot = lp[4], in_n = li[1];
         const int id = prev_slot >= 0 ? act_id[c * slots + prev_slot] : MLP_IDENTITY;
         const bool slope = mlp_rows_slope(id, c, prev_slot, slots, tape_at);
-        __global float* Gc = z_all + li[5 - 6] + (size_t)c * cstride + (size_t)w0 * TN;
+        __global float* Gc = z_all + lp[5] + (size_t)c * cstride + (size_t)w0 * TN;
+#if AF_KMAX > 0
+        float psum[AF_KMAX];
+        for (int k = 0; k < AF_KMAX; k++) psum[k] = 0.0f;
+#else
+        float psum[1];
+#endif
+        if (id >= 0 && !slope) {
+            {
+                __global float* Gc = S;
+                MLP_ROWS(BD_OUT)
+            }
+#if AF_KMAX > 0
+            const int np = act_nparams[c * slots + prev_slot];
+#else
+            const int np = 0;
+#endif
+            mlp_backward_epilogue(Gc, S, TN, r0, 0, rows, in_n, id, P + aoff + prev_slot * AF_KMAX, base, l - 1, psum, np, false);
+            for (int j = 0; j < TM * TN; j++) Gc[j] = S[j];
+        } else {
 #define FU_SLOPE(m) if (slope) { \
             acc##m##_0 *= VLOAD(0, Gc + m * TN); MLP_V1(acc##m##_1 *= VLOAD(0, Gc + m * TN + VW);) \
             MLP_V23(acc##m##_2 *= VLOAD(0, Gc + m * TN + 2 * VW); acc##m##_3 *= VLOAD(0, Gc + m * TN + 3 * VW);) } \
         if (r0 + m >= rows) { acc##m##_0 = (vfloat)(0.0f); acc##m##_1 = acc##m##_0; acc##m##_2 = acc##m##_0; acc##m##_3 = acc##m##_0; }
-        MLP_ROWS(FU_SLOPE)
-        MLP_ROWS(BD_OUT)
+            MLP_ROWS(FU_SLOPE)
+            MLP_ROWS(BD_OUT)
+            if (id <= MLP_LW_SOFTMAX) {
+                __global const float* Ap = a_all + lp[5] + (size_t)c * cstride + (size_t)w0 * TN;
+                for (int m = 0; m < TM && r0 + m < rows; m++)
+                    mlp_layerwise_row_backward(id, Ap + (size_t)m * TN, Gc + (size_t)m * TN, in_n);
+            }
+        }
+#if AF_KMAX > 0
+        __global float* Pp = mlp_rows_partials(partials, part_cstride, c, lp, r0 / TM);
+        if (Pp) for (int k = 0; k < AF_KMAX; k++) Pp[k] = psum[k];
+#endif
     }
 }
 
@@ -167,10 +227,10 @@ __kernel void mlp_train_candidate(
         for (int r0 = b0; r0 < b_end; r0 += TM)
             mlp_rows_tile(c, r0, r0 - b0, MLP_ROWS_ARGS);
         for (int l = 0; l < layers; l++) {
-            __global const int* li = info + 6 * l;
+            __global const int* li = info + MLP_INFO * l;
             const int k_in = li[1], out_n = li[2];
             const int in_stride = l == 0 ? input_stride : TN;
-            __global const float* A = l == 0 ? input + (size_t)b0 * input_stride : a_all + li[5 - 6] + (size_t)c * cstride;
+            __global const float* A = l == 0 ? input + (size_t)b0 * input_stride : a_all + li[5 - MLP_INFO] + (size_t)c * cstride;
             __global const float* D = z_all + li[5] + (size_t)c * cstride;
             for (int i0 = 0; i0 < k_in; i0 += TM)
                 mlp_weight_tile(A + i0, in_stride, D, TN, out_n, 0, b_end - b0, G + li[0], i0, k_in, b0 == 0);

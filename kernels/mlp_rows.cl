@@ -128,63 +128,47 @@ inline void mlp_row_dlogits16(float16 e, float s, int y, int classes, float inv_
     for (int k = 0; k < read_to; k++) G[k] = k < classes ? buf[k] : 0.0f;
 }
 
-// Cross-entropy of each row's logits (the last layer's activations) via log-sum-exp, never exp of a
-// positive number; the row's loss and hit (first maximal logit == label). In training also writes dZ of
-// the last layer for the batch-mean loss: (softmax - onehot) / rows through the last activation, and
-// that activation's parameter partials (one partial per row). slopes (the MLP trainer): zlast holds act'(Z)
-// where mlp_slope_ok (mlp_forward's slopes), not Z. Padded columns of dz are zeroed only as far as
-// mlp_backward_weights reads them: not past the first vector when the classes fit in it. exp runs once per
-// logit. A row's numbers depend on the classes and its own last activation only, never on the tile.
-// global: (rowsPad, P).
-__kernel void mlp_loss(
-    __global const float* logits, __global const float* zlast, const int stride, const int cstride,
-    const int classes, const int rows, __global const int* labels, const float inv_rows,
-    __global float* row_loss, __global float* row_hit, const int rows_cap,
-    const int training, __global float* dz,
-    __global const float* params, const int pstride, const int aoff,
-    __global const int* act_id, __global const int* act_nparams, const int slot, const int slots,
-    __global float* partials, const int part_cstride, const int part_off,
-    __global const uint* seeds, const uint pass, const int layer,
-    __global const int* status, const int skip_frozen, const int slopes)
+// Cross-entropy of one row's logits L (the last layer's activations) via log-sum-exp, never exp of a positive
+// number: the row's loss and hit (first maximal logit == label). In training also writes G, dZ of the last
+// layer for the batch-mean loss: (softmax - onehot) / rows through the last activation `id`, and that
+// activation's parameter partials into P (np of them). zl holds act'(Z) where `last_slope` (mlp_forward's
+// slopes), else Z; G may be zl only when it holds slopes (or `id` is identity or layer-wise, which never read
+// it). Padded columns of G are zeroed only as far as the weight gradients read them (`read_to`). exp runs once
+// per logit. A row's numbers depend on the classes and its own last activation only. Rows at or past `rows`
+// get zeros. Shared by mlp_loss and the fused row passes (mlp_fused.cl), so both give the same bits.
+inline void mlp_loss_row(__global const float* L, __global const float* zl, __global float* G, __global float* P,
+                         const int r, const int rows, const int y, const int classes, const int read_to,
+                         const float inv_rows, const int training, const int id, const bool last_slope, const int np,
+                         __global const float* prm, const uint base, const int layer, float* loss, float* hit)
 {
-    const int r = get_global_id(0), c = get_global_id(1);
-    if (skip_frozen && status[c] != MLP_ACTIVE) return;
-    const size_t at = (size_t)c * cstride + (size_t)r * stride;
-    const int read_to = classes > VW ? stride : min(stride, VW);
 #if AF_KMAX > 0
-    __global float* P = partials + (size_t)c * part_cstride + part_off + (size_t)r * AF_KMAX;
     float psum[AF_KMAX];
     for (int k = 0; k < AF_KMAX; k++) psum[k] = 0.0f;
 #endif
     if (r >= rows) {
-        row_loss[(size_t)c * rows_cap + r] = 0.0f;
-        row_hit[(size_t)c * rows_cap + r] = 0.0f;
+        *loss = 0.0f;
+        *hit = 0.0f;
         if (training) {
-            for (int j = 0; j < read_to; j++) dz[at + j] = 0.0f;
+            for (int j = 0; j < read_to; j++) G[j] = 0.0f;
 #if AF_KMAX > 0
-            if (slot >= 0) for (int k = 0; k < AF_KMAX; k++) P[k] = 0.0f;
+            if (P) for (int k = 0; k < AF_KMAX; k++) P[k] = 0.0f;
 #endif
         }
         return;
     }
-    __global const float* L = logits + at;
-    const int y = labels[r];
-    const int last_id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
-    const bool last_slope = slopes && mlp_slope_ok(last_id);
-    __global float* G = dz + at;
     float m, s;
     int best = 0;
     if (classes <= 16) {
         // Up to 16 classes (study 1's 10) as one float16, whatever the tile's vector width: max, exp once
         // per logit, sum by halves. With an identity or slope last activation the row's dz is finished here.
         const float16 e = mlp_row_softmax16(L, classes, &m, &s, &best);
-        if (training && (last_id == MLP_IDENTITY || last_slope)) {
-            mlp_row_dlogits16(e, s, y, classes, inv_rows, last_slope ? zlast + at : 0, G, read_to);
+        if (training && (id == MLP_IDENTITY || last_slope)) {
+            mlp_row_dlogits16(e, s, y, classes, inv_rows, last_slope ? zl : 0, G, read_to);
 #if AF_KMAX > 0
-            if (slot >= 0) for (int k = 0; k < AF_KMAX; k++) P[k] = 0.0f;
+            if (P) for (int k = 0; k < AF_KMAX; k++) P[k] = 0.0f;
 #endif
-            row_loss[(size_t)c * rows_cap + r] = m + log(s) - L[y];
-            row_hit[(size_t)c * rows_cap + r] = best == y ? 1.0f : 0.0f;
+            *loss = m + log(s) - L[y];
+            *hit = best == y ? 1.0f : 0.0f;
             return;
         }
         float buf[16];
@@ -203,22 +187,16 @@ __kernel void mlp_loss(
         }
     }
     const float lse = m + log(s);
-    row_loss[(size_t)c * rows_cap + r] = lse - L[y];
-    row_hit[(size_t)c * rows_cap + r] = best == y ? 1.0f : 0.0f;
+    *loss = lse - L[y];
+    *hit = best == y ? 1.0f : 0.0f;
     if (!training) return;
 
-    const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
-    __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
-    const uint base = af_candidate_base(seeds, c, pass);
-#if AF_KMAX > 0
-    const int np = id >= 0 ? act_nparams[c * slots + slot] : 0;
-#endif
     for (int k = 0; k < classes; k++) {
         const float da = (G[k] / s - (k == y ? 1.0f : 0.0f)) * inv_rows;
         if (id >= 0) {
-            const float zz = zlast[at + k];
+            const float zz = zl[k];
             const uint key = mlp_key(1, base, layer, r, k);
-            G[k] = da * (slopes && mlp_slope_ok(id) ? zz : af_dact(id, zz, prm, key));
+            G[k] = da * (last_slope ? zz : af_dact(id, zz, prm, key));
 #if AF_KMAX > 0
             for (int q = 0; q < np; q++) psum[q] += da * af_dparam(id, q, zz, prm, key);
 #endif
@@ -229,8 +207,42 @@ __kernel void mlp_loss(
     for (int k = classes; k < read_to; k++) G[k] = 0.0f;
     if (id <= MLP_LW_SOFTMAX) mlp_layerwise_row_backward(id, L, G, classes);
 #if AF_KMAX > 0
-    if (slot >= 0) for (int k = 0; k < AF_KMAX; k++) P[k] = psum[k];
+    if (P) for (int k = 0; k < AF_KMAX; k++) P[k] = psum[k];
 #endif
+}
+
+// mlp_loss_row for every row and candidate (the per-layer launches): logits and zlast are the last layer's A
+// and Z (or slopes, where `slopes` and mlp_slope_ok), dz receives its dZ, partials one partial per row.
+// global: (rowsPad, P).
+__kernel void mlp_loss(
+    __global const float* logits, __global const float* zlast, const int stride, const int cstride,
+    const int classes, const int rows, __global const int* labels, const float inv_rows,
+    __global float* row_loss, __global float* row_hit, const int rows_cap,
+    const int training, __global float* dz,
+    __global const float* params, const int pstride, const int aoff,
+    __global const int* act_id, __global const int* act_nparams, const int slot, const int slots,
+    __global float* partials, const int part_cstride, const int part_off,
+    __global const uint* seeds, const uint pass, const int layer,
+    __global const int* status, const int skip_frozen, const int slopes)
+{
+    const int r = get_global_id(0), c = get_global_id(1);
+    if (skip_frozen && status[c] != MLP_ACTIVE) return;
+    const size_t at = (size_t)c * cstride + (size_t)r * stride;
+    const int read_to = classes > VW ? stride : min(stride, VW);
+    const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
+#if AF_KMAX > 0
+    __global float* P = slot >= 0 ? partials + (size_t)c * part_cstride + part_off + (size_t)r * AF_KMAX : 0;
+    const int np = id >= 0 ? act_nparams[c * slots + slot] : 0;
+#else
+    __global float* P = 0;
+    const int np = 0;
+#endif
+    __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
+    float loss, hit;
+    mlp_loss_row(logits + at, zlast + at, dz + at, P, r, rows, r < rows ? labels[r] : 0, classes, read_to, inv_rows,
+                 training, id, slopes && mlp_slope_ok(id), np, prm, af_candidate_base(seeds, c, pass), layer, &loss, &hit);
+    row_loss[(size_t)c * rows_cap + r] = loss;
+    row_hit[(size_t)c * rows_cap + r] = hit;
 }
 
 // Per candidate: the sum of its rows' losses and hits, in row order, added to its accumulators

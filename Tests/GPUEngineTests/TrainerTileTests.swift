@@ -223,14 +223,41 @@ import Datasets
                 }
             }
         }
-        // A compiled population with RReLU keeps the per-layer launches (its kernels key the noise per launch).
-        let trainer = PopulationTrainer(device: TrainerFixture.device)
-        trainer.tile = Self.tile
-        trainer.profileKernels = true
-        let config = TrainingConfig(epochs: 1, learningRate: 0.01, optimizer: .adam(), seed: 8, evaluateEveryEpoch: false)
-        let result = try trainer.train(candidates: evolved, spec: Self.spec, config: config, train: data)
-        #expect(result.activationExecution == .compiled)
-        #expect(result.timing.kernelSeconds["mlp_train_candidate"] == nil && result.timing.kernelSeconds["mlp_backward_data"] != nil)
+    }
+
+    /// Study 1's whole menu takes the fused passes: learnable parameters (PReLU: Z kept, the parameter partials
+    /// where the per-layer kernels put them), noise (RReLU, Gumbel-softmax: keyed per pass, layer, row and
+    /// column) and the layer-wise softmax family (whole rows of a tile, the logits' layer included), beside
+    /// slopes and identity: the per-layer launches' bits, metrics, weights and learned parameters.
+    @Test func theWholeMenuTakesTheFusedPassesWithThePerLayerBits() throws {
+        func u(_ op: UnaryOp) -> ActivationExpr { .unary(op, .x) }
+        func u(_ op: LayerwiseOp) -> ActivationExpr { .layerwise(op) }
+        let prelu = try ActivationExpr.parse("prelu(x; a=0.25)")
+        let menu: [Candidate] = [
+            Candidate(activations: [prelu, u(.softmax), prelu]),
+            Candidate(activations: [u(.rrelu), u(.gumbelSoftmax), u(.logSoftmax)]),
+            Candidate(activations: [u(.softmin), prelu, u(.rrelu)]),
+            Candidate(activations: [u(.tanh), u(.rrelu), u(.softmax)]),
+            Candidate(activations: [u(.logSoftmax), u(.relu), u(.gumbelSoftmax)]),
+            Candidate(activations: [u(.cos), u(.digamma), .x]),
+        ]
+        let data = TrainerFixture.data(rows: 37, features: 20, classes: 10, seed: 27)
+        let val = TrainerFixture.data(rows: 11, features: 20, classes: 10, seed: 28)
+        for batch in [nil, 16] as [Int?] {
+            let config = TrainingConfig(epochs: 4, learningRate: 0.01, optimizer: .adam(), batchSize: batch, seed: 12)
+            let plain = try Self.train(.layers, candidates: menu, config: config, data: data, validation: val)
+            #expect(plain.timing.kernelSeconds["mlp_param_grads"] != nil && plain.timing.kernelSeconds["mlp_layerwise_backward"] != nil)
+            for (pass, blockRows) in Self.fusedPasses {
+                let fused = try Self.train(pass, blockRows: blockRows, candidates: menu, config: config, data: data, validation: val)
+                #expect(fused.timing.kernelSeconds["mlp_layerwise_backward"] == nil, "layer-wise rows run inside the fused step")
+                for (i, (f, p)) in zip(fused.candidates, plain.candidates).enumerated() {
+                    let what = "\(pass) blocks of \(blockRows), batch \(String(describing: batch)): candidate \(i)"
+                    #expect(f.history == p.history, "\(what) metrics")
+                    #expect(f.weights == p.weights, "\(what) weights")
+                    #expect(f.activationParameters == p.activationParameters, "\(what) learned parameters")
+                }
+            }
+        }
     }
 
     /// SGD with momentum takes the candidate pass too (its update stays a separate launch).

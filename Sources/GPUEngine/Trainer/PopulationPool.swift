@@ -126,8 +126,7 @@ public final class PopulationPool {
             device: device, profile: profile, program: program, layout: layout, popProgram: pop, members: Array(0..<width),
             initial: Array(repeating: empty, count: width), seeds: Array(repeating: 0, count: width),
             optimizer: config.optimizer, rowPass: trainer.rowPass, blockRows: trainer.candidateBlockRows,
-            candidateMinimum: trainer.candidatePassMinimum,
-            layerwiseLater: trainer.vocabulary.contains { $0.isLayerwise })
+            candidateMinimum: trainer.candidatePassMinimum)
         session.profiling = trainer.profileKernels
         session.evaluationSkipsFrozen = true
         let evaluates = config.evaluateEveryEpoch && (validation != nil || test != nil)
@@ -152,9 +151,6 @@ public final class PopulationPool {
                     throw TrainerError.invalidCandidate(
                         index: entry.tag, problem: "an expression outside the pool's vocabulary (PopulationTrainer.vocabulary): "
                             + entry.candidate.activations.map(\.description).joined(separator: ", "))
-                }
-                if session.fused != nil, row.ids.contains(where: { $0 <= -2 }) {
-                    throw TrainerError.invalidCandidate(index: entry.tag, problem: "a layer-wise slot in a pool built without them")
                 }
                 let c = entry.candidate
                 let seed = c.effectiveSeed(runSeed: config.seed, index: entry.tag)

@@ -5,14 +5,12 @@ import Foundation
 /// `mlp_train_rows` runs the forward, loss and data gradients of a row tile, and the weight gradients follow
 /// as per-layer launches. The optimiser is its own launch in both.
 extension TrainingSession {
-    /// Whether the fused kernels can run this chunk's steps: every hidden layer exactly one tile wide, the
-    /// classes within a float16 and the tile, no layer-wise or parameterised slots and no compiled random
-    /// ones (interpreted RReLU keys its noise inside the tape walk). Every element-wise expression keeps its
-    /// slope, so Z is never needed after the forward.
-    static func fusedRowsAllowed(layout: MLPLayout, popProgram: PopulationProgram, layerwise: Bool) -> Bool {
+    /// Whether the fused kernels can run this chunk's steps: every hidden layer exactly one tile wide (a
+    /// work-item holds whole rows, so layer-wise slots run their rows in place), the classes within a float16
+    /// and the tile. Any slot: slopes, Z kept for learnable parameters and noise, layer-wise, interpreted.
+    static func fusedRowsAllowed(layout: MLPLayout) -> Bool {
         let spec = layout.spec, tn = layout.tile.columns
-        return !layerwise && layout.kmax == 0 && !popProgram.needsKeys
-            && spec.widths.dropFirst().dropLast().allSatisfy { $0 == tn }
+        return spec.widths.dropFirst().dropLast().allSatisfy { $0 == tn }
             && spec.classCount <= min(16, tn) && layout.paddedWidths.last == tn
     }
 
@@ -32,7 +30,10 @@ extension TrainingSession {
             rowLoss, rowHit, Int32(layout.capacityRows),
             // The interpreter's tapes (any buffers when the program is compiled: the kernels do not read them).
             interpreter?.offsets ?? activationIDs, interpreter?.tape ?? fused.info, interpreter?.constants ?? params,
-            seeds, pass, status]
+            seeds, pass,
+            // Learnable parameters' partials, and the scratch rows of slots that keep Z (dz[0]: unused by fused steps).
+            parameterCounts, Int32(layout.activationParameterOffset), partials, Int32(layout.partialStride), dz[0],
+            status]
         if fused.pass == .candidates {
             try launch(fused.kernel, global: [count], local: [1], arguments: common + [grads, Int32(fused.blockRows)])
         } else {
@@ -48,6 +49,7 @@ extension TrainingSession {
                 try weightGradients(layer: l, dz: z[l], dzCandidateStride: layout.activationStride(layer: l), rows: rows)
             }
         }
+        try parameterGradients(rows: rows)
         try optimizerStep(step: step, config: config)
     }
 }

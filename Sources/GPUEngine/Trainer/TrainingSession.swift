@@ -103,8 +103,7 @@ final class TrainingSession {
 
     init(device: ComputeDevice, profile: DeviceProfile, program: ComputeProgram, layout: MLPLayout, popProgram: PopulationProgram,
          members: [Int], initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
-         optimizer: Optimizer, rowPass: RowPass = .candidates, blockRows: Int = 32, candidateMinimum: Int? = nil,
-         layerwiseLater: Bool = false) throws {
+         optimizer: Optimizer, rowPass: RowPass = .candidates, blockRows: Int = 32, candidateMinimum: Int? = nil) throws {
         self.device = device
         self.layout = layout
         spec = layout.spec
@@ -176,13 +175,12 @@ final class TrainingSession {
         input = try device.buffer(Float.self, count: layout.capacityRows * layout.paddedWidths[0])
         try input.fill(0)
         batchLabels = try device.buffer(Int32.self, count: layout.capacityRows)
-        if rowPass != .layers && profile.fusesRowPasses
-            && Self.fusedRowsAllowed(layout: layout, popProgram: popProgram, layerwise: !lw.isEmpty || layerwiseLater) {
+        if rowPass != .layers && profile.fusesRowPasses && Self.fusedRowsAllowed(layout: layout) {
             let pass: RowPass = rowPass == .candidates && count >= (candidateMinimum ?? device.info.computeUnits) ? .candidates : .tiles
             let sp = layout.spec
             let info = try device.buffer((0..<sp.layerCount).flatMap { l -> [Int32] in
                 [layout.weightOffsets[l], sp.widths[l], sp.widths[l + 1], layout.mirrorOffsets[l],
-                 sp.slot(ofLayer: l) ?? -1, offsets[l]].map(Int32.init)
+                 sp.slot(ofLayer: l) ?? -1, offsets[l], sp.slot(ofLayer: l) != nil ? layout.partialLayout[l].offset : 0].map(Int32.init)
             })
             let tm = layout.tile.rows
             fused = (try program.kernel(pass == .candidates ? "mlp_train_candidate" : "mlp_train_rows"), info, pass,
@@ -303,14 +301,19 @@ final class TrainingSession {
             }
             try interpretedBackward(layer: l - 1, g: dz[(l - 1) % 2], rows: rows, pass: pass)
         }
-        if layout.kmax > 0 {
-            try launch(paramGradsKernel,
-                global: [slots * layout.kmax, count],
-                partials, Int32(layout.partialStride), partialLayout, Int32(layout.partialLayout.count),
-                Int32(rowsPad / tile.rows), Int32(rowsPad), grads, Int32(layout.parameterStride),
-                Int32(layout.activationParameterOffset), status)
-        }
+        try parameterGradients(rows: rows)
         try optimizerStep(step: step, config: config)
+    }
+
+    /// The learnable activation parameters' gradients from the partials the step left (none without them).
+    func parameterGradients(rows: Int) throws {
+        guard layout.kmax > 0 else { return }
+        let rowsPad = rowTilesPad(rows)
+        try launch(paramGradsKernel,
+            global: [slots * layout.kmax, count],
+            partials, Int32(layout.partialStride), partialLayout, Int32(layout.partialLayout.count),
+            Int32(rowsPad / layout.tile.rows), Int32(rowsPad), grads, Int32(layout.parameterStride),
+            Int32(layout.activationParameterOffset), status)
     }
 
     /// dW and db of layer `l` from its input activations and `dz` (rows × the layer's padded width).
