@@ -29,14 +29,25 @@ import Testing
          "--storage", storage, "--heartbeat", "0.3", "--stale-after", "2", "--max-attempts", "5", "--quiet", "--json"]
     }
 
-    /// Runs `workers` processes; kills one at random every so often (`kills` in all), restarting each at once.
-    static func runWithKills(cli: CLI, command: [String], workers: Int, kills: Int) throws -> (exits: [Int32], killed: Int) {
+    /// The processes that hold a running trial of the study now (by the worker table's pids).
+    static func claimHolders(storage: String, study: String) -> Set<Int32> {
+        guard let store = try? StudyStorage(storage).openForReading(study),
+              let running = try? store.trials(states: [.running]), let workers = try? store.workers() else { return [] }
+        let holders = Set(running.compactMap(\.worker))
+        return Set(workers.filter { holders.contains($0.identity.id) }.map { Int32($0.identity.pid) })
+    }
+
+    /// Runs `workers` processes; every so often kills one at random of those that hold claims (`kills` in all),
+    /// restarting each at once. Only claim holders are picked, so every kill leaves claims to requeue, however
+    /// fast the trials train.
+    static func runWithKills(cli: CLI, command: [String], storage: String, study: String, workers: Int,
+                             kills: Int) throws -> (exits: [Int32], killed: Int) {
         var generator = SeededGenerator(seed: 11)
         var running = try (0..<workers).map { _ in try cli.launch(command, environment: ["POCL_MAX_PTHREAD_COUNT": "1"]).process }
         var exits: [Int32] = []
         var killed = 0
         let deadline = Date().addingTimeInterval(300)
-        var nextKill = Date().addingTimeInterval(2.5)
+        var nextKill = Date().addingTimeInterval(1.5)
         while !running.isEmpty {
             guard Date() < deadline else {
                 running.forEach { kill($0.processIdentifier, SIGKILL) }
@@ -48,13 +59,16 @@ import Testing
                 running.remove(at: index)
             }
             if killed < kills, Date() >= nextKill, !running.isEmpty {
-                let victim = Int.random(in: 0..<running.count, using: &generator)
+                let holders = claimHolders(storage: storage, study: study)
+                let busy = running.indices.filter { holders.contains(running[$0].processIdentifier) }
+                guard !busy.isEmpty else { continue }
+                let victim = busy[Int.random(in: 0..<busy.count, using: &generator)]
                 kill(running[victim].processIdentifier, SIGKILL)
                 running[victim].waitUntilExit()
                 running.remove(at: victim)
                 killed += 1
                 running.append(try cli.launch(command, environment: ["POCL_MAX_PTHREAD_COUNT": "1"]).process)
-                nextKill = Date().addingTimeInterval(Double.random(in: 1...2, using: &generator))
+                nextKill = Date().addingTimeInterval(Double.random(in: 0.7...1.5, using: &generator))
             }
         }
         return (exits, killed)
@@ -80,7 +94,7 @@ import Testing
         let data = try Self.writeData(cli)
         let study = "fault-pg-\(UUID().uuidString.prefix(6).lowercased())"
         let (exits, killed) = try Self.runWithKills(cli: cli, command: Self.command(data: data, storage: server.url, study: study),
-                                                    workers: 4, kills: 3)
+                                                    storage: server.url, study: study, workers: 4, kills: 3)
         #expect(killed == 3)
         #expect(exits.allSatisfy { $0 == 0 }, "every worker that was not killed ended well: \(exits) \(cli.workerErrors())")
         try Self.check(try StudyStorage(server.url).openForReading(study), killed: killed)
@@ -91,7 +105,7 @@ import Testing
         let data = try Self.writeData(cli)
         let path = cli.root.appendingPathComponent("runs/fault-sqlite/study.sqlite").path
         let (exits, killed) = try Self.runWithKills(cli: cli, command: Self.command(data: data, storage: "sqlite:" + path, study: "fault-sqlite"),
-                                                    workers: 2, kills: 2)
+                                                    storage: "sqlite:" + path, study: "fault-sqlite", workers: 2, kills: 2)
         #expect(killed == 2)
         #expect(exits.allSatisfy { $0 == 0 }, "every worker that was not killed ended well: \(exits) \(cli.workerErrors())")
         try Self.check(try StudyStorage("sqlite:" + path).openForReading("fault-sqlite"), killed: killed)
