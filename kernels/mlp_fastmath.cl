@@ -231,26 +231,24 @@ AF_FM float af_fm_asin_p(float z) {
     p = p * z + 1.6666752422e-1f;
     return z * p;
 }
+// asin of the reduced argument: sqrt((1 - a) / 2) above a = |x| = 1/2, else `u` (x or |x|, as the caller needs).
+AF_FM float af_fm_asin_reduced(float a, float u) {
+    const bool big = a > 0.5f;
+    const float z = big ? 0.5f * (1.0f - a) : a * a;
+    const float v = big ? sqrt(z) : u;
+    return v + v * af_fm_asin_p(z);
+}
 AF_FM float af_fm_asin(float x) {
     const float a = fabs(x);
-    const bool big = a > 0.5f;
-    const float z = big ? 0.5f * (1.0f - a) : x * x;
-    const float s = sqrt(z);
-    const float u = big ? s : a;
-    const float t = u + u * af_fm_asin_p(z);
-    const float r = big ? 1.5707963267948966f - 2.0f * t : t;
-    return copysign(r, x);
+    const float t = af_fm_asin_reduced(a, a);
+    return copysign(a > 0.5f ? 1.5707963267948966f - 2.0f * t : t, x);
 }
 AF_FM float af_fm_acos(float x) {
-    const float a = fabs(x);
-    const bool big = a > 0.5f;
-    const float z = big ? 0.5f * (1.0f - a) : x * x;
-    const float s = sqrt(z);
-    const float u = big ? s : x;
-    const float t = u + u * af_fm_asin_p(z);
     // |x| <= 1/2: pi/2 - asin x; x > 1/2: 2 asin s; x < -1/2: pi - 2 asin s.
-    const float r = big ? 2.0f * t : 1.5707963267948966f - t;
-    return (big && x < 0.0f) ? 3.1415926535897932f - r : r;
+    const float a = fabs(x);
+    const float t = af_fm_asin_reduced(a, x);
+    const float r = a > 0.5f ? 2.0f * t : 1.5707963267948966f - t;
+    return (a > 0.5f && x < 0.0f) ? 3.1415926535897932f - r : r;
 }
 
 // digamma and trigamma, straight-line: for y > 0 six steps of the recurrence, psi(y) = psi(y + 6) -
