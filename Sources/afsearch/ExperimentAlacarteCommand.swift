@@ -57,8 +57,7 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
     @Option(name: [.customLong("study"), .customLong("name")], help: "Run folder name under the runs folder (default: alacarte-<suite or datasets>); --name is the old spelling.")
     var name: String?
 
-    @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).")
-    var runs: String?
+    @OptionGroup var storage: StorageOptions
 
     @Flag(name: .long, help: "No per-cell lines.")
     var quiet = false
@@ -72,6 +71,7 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
         _ = try depths()
         _ = try datasetNames()
         _ = try methodList()
+        _ = try storage.experimentStorage()
     }
 
     func methodList() throws -> [AlaCarteMethod] {
@@ -121,7 +121,7 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
         let runName = name ?? "alacarte-" + (datasets == nil ? suite : names.joined(separator: "-"))
             .replacingOccurrences(of: "/", with: "_")
         try StudyCatalog.validate(name: runName)
-        let folder = StudyCatalog(root: runs.map { URL(fileURLWithPath: $0) }).folder(of: runName)
+        let folder = StudyCatalog(root: storage.runsRoot).folder(of: runName)
         let backend = try training.backend()
         let options = training
         // Load each dataset once; replicates re-split it. All of them load (and split) before the run folder
@@ -130,7 +130,7 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
         for dataset in names {
             _ = try AlacarteData.split(try loaded.rows(dataset), name: dataset, seed: training.seed, options: training)
         }
-        let experiment = try AlaCarteExperiment(
+        var experiment = try AlaCarteExperiment(
             settings: settings, menu: menu.choices, folder: folder,
             splits: { dataset, seed in
                 let all = try loaded.rows(dataset)
@@ -141,6 +141,7 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
             evaluator: { setup, splits, store in
                 PopulationEvaluator(backend: backend, setup: setup, splits: splits, identity: .expressionLanguage, store: store)
             })
+        experiment.storage = try storage.experimentStorage()
         if !quiet {
             print("experiment \(runName): \(names.count) dataset(s) × depths \(layers) × \(replicates) replicate(s), "
                   + "\(trials) trials per search, \(menu.choices.count) \(menu.name) choices, \(backend.deviceDescription)")

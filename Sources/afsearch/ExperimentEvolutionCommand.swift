@@ -50,11 +50,12 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
     @Option(help: "OpenCL device (index or name fragment).") var device: String?
     @Flag(help: "No progress lines.") var quiet = false
     @Flag(help: "Print the result as JSON.") var json = false
-    @Option(name: .long, help: "The runs folder (default: $AFSEARCH_RUNS, else ./runs).") var runs: String?
+    @OptionGroup var storage: StorageOptions
     @OptionGroup var dataOptions: DataOptions
 
     func validate() throws {
         try checkDeviceSelector(device)
+        _ = try storage.experimentStorage()
         if let replicates { try checkCount(replicates, option: "--replicates", max: 10_000) }
         try checkCount(generations, option: "--generations", max: 1_000_000)
         try checkCount(population, option: "--population", max: 100_000)
@@ -92,7 +93,7 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
             return m
         }
         let datasetNames = datasets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let folder = StudyCatalog(root: runs.map { URL(fileURLWithPath: $0) }).folder(of: name)
+        let folder = StudyCatalog(root: storage.runsRoot).folder(of: name)
         let compute = try ComputeDevice.select(device)
         // Every dataset must be there before the experiment folder is created.
         for dataset in datasetNames { try dataOptions.checkAvailable(dataset) }
@@ -103,6 +104,7 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
         experiment.dataRoot = dataOptions.root
         experiment.equalBudget = budget == .equal
         experiment.loadOptions = dataOptions.loadOptions
+        experiment.storage = try storage.experimentStorage()
         let log: (String) -> Void = { line in if !quiet { EvolutionCLI.stderr(line) } }
         let started = Date()
         let newFolder = NewRunFolder(folder)

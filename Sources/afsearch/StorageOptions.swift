@@ -21,6 +21,17 @@ struct StorageOptions: ParsableArguments {
 
     func resolve() throws -> StudyStorage { try StudyStorage(storage, runs: runsRoot) }
 
+    /// An experiment's storage: nil (its studies in the run folder's files), or a PostgreSQL storage that holds
+    /// all of them. A `sqlite:` file holds one study, so it cannot hold an experiment's many.
+    func experimentStorage() throws -> StudyStorage? {
+        guard storage != nil else { return nil }
+        let resolved = try resolve()
+        if case .sqliteFile = resolved {
+            throw ValidationError("--storage: an experiment holds a study per cell, and a sqlite: file holds one; give a postgresql:// URL, or leave --storage out (the run folder's SQLite files)")
+        }
+        return resolved
+    }
+
     /// The local folder of a study's reports and tables.
     func folder(of study: String) throws -> URL { try resolve().folder(of: study, runs: runsRoot) }
 }

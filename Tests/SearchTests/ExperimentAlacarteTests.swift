@@ -1,6 +1,7 @@
 import Foundation
 import GPUEngine
 import Kernels
+import TestSupport
 import Testing
 @testable import Search
 
@@ -96,6 +97,32 @@ final class Counter: @unchecked Sendable {
         let resumed = try await experiment(folder: folder, counter: again).run()
         #expect(again.count == 0)
         #expect(resumed == table)
+    }
+
+    /// `--storage postgresql://…`: the experiment's own study and every search cell's live in the server
+    /// (`<experiment>.<cell>`), the tables in the folder; a re-run resumes from the server and trains nothing.
+    @Test func anExperimentLivesInPostgreSQLAndResumesFromIt() async throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let name = "exp-" + UUID().uuidString.prefix(8).lowercased()
+        let folder = root.appendingPathComponent(name)
+        let storage = try StudyStorage(try PostgresTestServer.shared().url)
+        let counter = Counter()
+        var experiment = try experiment(folder: folder, counter: counter)
+        experiment.storage = storage
+        let table = try await experiment.run()
+        #expect(counter.count == 12)
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("experiment.sqlite").path))
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("studies").path))
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("table.md").path))
+        let cells = try storage.openForReading(name).trials()
+        #expect(cells.count == 12 && cells.allSatisfy { $0.state == .complete })
+        let searches = try storage.summaries().filter { $0.name.hasPrefix(name + ".") }
+        #expect(searches.count == 6 && searches.allSatisfy { $0.finishedCount == 3 })
+
+        let again = try await experiment.run()
+        #expect(counter.count == 12, "every cell resumed from the server")
+        #expect(again.rows.map(\.medianTest) == table.rows.map(\.medianTest))
     }
 
     @Test func tableMarksAndTallyFollowThePValues() throws {

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Kernels
+import TestSupport
 import Testing
 @testable import Search
 
@@ -83,6 +84,28 @@ import Testing
         // a second run finds every cell done and retrains nothing
         let rerun = try await experiment.run()
         #expect(rerun.summaries.map(\.testAccuracies) == result.summaries.map(\.testAccuracies))
+    }
+
+    /// `storage`: every cell's study lives in the PostgreSQL server as `<experiment>.<cell>`, with its trials;
+    /// no study file is written into the cell folders.
+    @Test func experimentCellsLiveInPostgreSQL() async throws {
+        let csv = try Self.blobsCSV()
+        defer { try? FileManager.default.removeItem(at: csv.deletingLastPathComponent()) }
+        let name = "evo-exp-" + UUID().uuidString.prefix(8).lowercased()
+        let folder = csv.deletingLastPathComponent().appendingPathComponent(name)
+        let base = EvolutionSettings(method: .coevo, genome: .cgp, generations: 1, population: 2, seed: 1)
+        var experiment = EvolutionExperiment(
+            datasets: [csv.path], methods: [.standard, .coevo], replicates: 1, base: base,
+            recipe: Self.recipe(csv), folder: folder, permutationRounds: 50) { .reference(network: $0) }
+        let storage = try StudyStorage(try PostgresTestServer.shared().url)
+        experiment.storage = storage
+        let result = try await experiment.run()
+        let cells = try storage.summaries().filter { $0.name.hasPrefix(name + ".") }
+        #expect(cells.count == 2 && cells.allSatisfy { $0.trialCount > 0 }, "\(cells.map(\.name))")
+        let coevo = try #require(result.summary(csv.path, .coevo))
+        #expect(coevo.testAccuracies.count == 1)
+        let files = FileManager.default.enumerator(atPath: folder.path)?.compactMap { $0 as? String } ?? []
+        #expect(!files.contains { $0.hasSuffix(StudyCatalog.databaseFileName) }, "\(files)")
     }
 
     /// Equal budgets: Evo-Single and Evo-Triple propose as many networks per generation as coevolution's

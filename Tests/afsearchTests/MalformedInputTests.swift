@@ -178,6 +178,8 @@ import Testing
         c("evolve unknown activation code", evolve + ["--activation-code", "jit"], 64, "'jit' is invalid for '--activation-code"),
         c("experiment alacarte replicates zero", ["experiment", "alacarte", "--replicates", "0"], 64, "--replicates must be at least 1, got 0"),
         c("experiment alacarte unknown suite", ["experiment", "alacarte", "--suite", "nosuch"], 64, "--suite", "'nosuch'"),
+        c("experiment alacarte sqlite storage", ["experiment", "alacarte", "--storage", "sqlite:/tmp/x.sqlite"], 64, "--storage", "a sqlite: file holds one"),
+        c("experiment evolution sqlite storage", ["experiment", "evolution", "--storage", "sqlite:/tmp/x.sqlite"], 64, "--storage", "postgresql://"),
         c("experiment alacarte suite limit negative", ["experiment", "alacarte", "--suite-limit", "-1"], 64, "--suite-limit must be at least 0, got -1"),
         c("experiment alacarte bad name", ["experiment", "alacarte", "--study", "../x"], 64, "--study: study name '../x' is not valid"),
         c("experiment alacarte old name spelling", ["experiment", "alacarte", "--name", "a/b"], 64, "study name 'a/b' is not valid"),

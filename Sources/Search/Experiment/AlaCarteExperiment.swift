@@ -86,6 +86,10 @@ public struct AlaCarteExperiment: Sendable {
     public let settings: AlaCarteExperimentSettings
     public let menu: [MenuChoice]
     public let folder: URL
+    /// Where the experiment's studies live when not in the run folder's files: a PostgreSQL storage holds the
+    /// experiment's own study (named after the folder) and each search cell's as `<experiment>.<cell>`. The
+    /// tables and the report are written to the folder either way.
+    public var storage: StudyStorage?
     private let splits: SplitProvider
     private let makeEvaluator: EvaluatorFactory
 
@@ -136,8 +140,9 @@ public struct AlaCarteExperiment: Sendable {
     public func run(progress: (@Sendable (Cell, AlaCarteCellResult, _ resumed: Bool) -> Void)? = nil) async throws
         -> AlaCarteExperimentTable
     {
-        let store = try SQLiteStudyStore(path: folder.appendingPathComponent("experiment.sqlite").path,
-                                         studyName: folder.lastPathComponent)
+        let name = folder.lastPathComponent
+        let store: any StudyStore = try storage.map { try $0.open(name, create: true) }
+            ?? SQLiteStudyStore(path: folder.appendingPathComponent("experiment.sqlite").path, studyName: name)
         let stored = try store.settings(as: AlaCarteExperimentSettings.self)
         if let stored, stored != settings, !settings.extends(stored) {
             throw AlaCarteError.storeMismatch(
@@ -175,7 +180,8 @@ public struct AlaCarteExperiment: Sendable {
                     objective: (settings.objective == .validation ? test.validationAccuracy : test.trainAccuracy) ?? 0,
                     choices: network.map(ExpressionText.render))
             case .random, .tpe:
-                let studyStore = try studies.open(cell.studyName, create: true)
+                let studyStore: any StudyStore = try storage.map { try $0.open("\(name).\(cell.studyName)", create: true) }
+                    ?? studies.open(cell.studyName, create: true)
                 let evaluator = try makeEvaluator(setup, data, studyStore)
                 let space = try AlaCarteSpace(menu: menu, layers: cell.layers)
                 let study = try AlaCarteStudy(
@@ -199,7 +205,7 @@ public struct AlaCarteExperiment: Sendable {
                                             test: PermutationTest(rounds: 10_000, seed: settings.seed))
         _ = try table.write(to: folder)
         try AlaCarteFunctionUsage(cells: results).write(to: folder)
-        try RunReport.write(folder: folder)
+        if storage == nil { try RunReport.write(folder: folder) } else { try RunReport.write(folder: folder, alaCarteExperiment: store) }
         return table
     }
 

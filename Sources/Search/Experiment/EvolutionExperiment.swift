@@ -15,6 +15,9 @@ public struct EvolutionExperiment {
     /// The data recipe; its dataset is set per cell.
     public var recipe: Study2Recipe
     public var folder: URL
+    /// Where the cells' studies live when not in the cell folders' files: a PostgreSQL storage holds each as
+    /// `<experiment>.<cell>` (results, tables and reports stay in the folders).
+    public var storage: StudyStorage?
     public var permutationRounds: Int
     public var makeBackend: (Study2FCN) -> Study2TrainingBackend
     public var identity: CandidateIdentity
@@ -96,8 +99,8 @@ public struct EvolutionExperiment {
                         result = done
                     } else {
                         if data == nil { data = try cellRecipe.load(dataRoot: dataRoot, options: loadOptions) }
-                        let store = try SQLiteStudyStore(path: cellFolder.appendingPathComponent(StudyCatalog.databaseFileName).path,
-                                                         studyName: name)
+                        let store: any StudyStore = try storage.map { try $0.open("\(folder.lastPathComponent).\(name)", create: true) }
+                            ?? SQLiteStudyStore(path: cellFolder.appendingPathComponent(StudyCatalog.databaseFileName).path, studyName: name)
                         var job = EvolutionJob(settings: settings, recipe: cellRecipe, backend: makeBackend(cellRecipe.network),
                                                store: store, folder: cellFolder, identity: identity)
                         job.preloaded = data

@@ -45,6 +45,17 @@ public enum RunReport {
         return page(title: folder.lastPathComponent, body: body)
     }
 
+    /// The report of an à la carte experiment whose studies live in a storage (`--storage postgresql://…`),
+    /// written into its folder beside the tables.
+    @discardableResult
+    public static func write(folder: URL, alaCarteExperiment store: any StudyStore) throws -> URL {
+        let body = "<h1>afsearch run <code>\(SVGChart.escape(folder.lastPathComponent))</code></h1>\n"
+            + (try alaCarteExperimentSections(store, folder: folder))
+        let url = folder.appendingPathComponent(fileName)
+        try Data(page(title: folder.lastPathComponent, body: body).utf8).write(to: url, options: .atomic)
+        return url
+    }
+
     /// The report of a study read from any storage (a shared PostgreSQL study has no run folder).
     public static func html(store: any StudyStore) throws -> String {
         let body = "<h1>afsearch study <code>\(SVGChart.escape(store.studyName))</code></h1>\n" + (try studySections(store))
