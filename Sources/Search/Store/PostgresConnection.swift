@@ -26,9 +26,6 @@ final class PostgresConnection: @unchecked Sendable {
         description = target
         // Notices (e.g. "relation already exists, skipping") are not the user's business.
         _ = try? execute("SET client_min_messages = warning")
-        // Prepared statements save the parsing; a plan made for the actual values keeps the index choice right
-        // as the study grows (a generic plan may scan every trial for `finished_seq > $2`).
-        _ = try? execute("SET plan_cache_mode = force_custom_plan")
     }
 
     deinit { if let connection { PQfinish(connection) } }
@@ -53,17 +50,32 @@ final class PostgresConnection: @unchecked Sendable {
         return String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// How a statement is planned. `.prepared`: parsed once per connection, and planned by PostgreSQL's plan
+    /// cache (a generic plan once it is no dearer than the custom ones: the claims, finishes and key lookups,
+    /// whose plans do not depend on their values). `.perCall`: parsed and planned for its values on every call,
+    /// for a statement whose best plan depends on them (`finished_seq > $2` is a handful of rows for a worker
+    /// that keeps up and the whole study for one that starts: a generic plan may scan every trial).
+    enum Planning { case prepared, perCall }
+
     /// Runs one statement with text parameters (`$1`, `$2`, ...; nil is SQL NULL) and returns its rows.
     @discardableResult
-    func execute(_ sql: String, _ parameters: [String?] = []) throws -> PostgresRows {
+    func execute(_ sql: String, _ parameters: [String?] = [], planning: Planning = .prepared) throws -> PostgresRows {
         try lock.withLock {
             guard let connection else { throw PostgresError.closed }
             let copies = parameters.map { $0.flatMap { strdup($0) } }
             defer { copies.forEach { free($0) } }
             let values: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } }
-            let name = try statementName(sql, parameterCount: parameters.count, connection: connection)
-            let result = values.withUnsafeBufferPointer { buffer in
-                PQexecPrepared(connection, name, Int32(parameters.count), buffer.baseAddress, nil, nil, 0)
+            let result: OpaquePointer?
+            switch planning {
+            case .prepared:
+                let name = try statementName(sql, parameterCount: parameters.count, connection: connection)
+                result = values.withUnsafeBufferPointer { buffer in
+                    PQexecPrepared(connection, name, Int32(parameters.count), buffer.baseAddress, nil, nil, 0)
+                }
+            case .perCall:
+                result = values.withUnsafeBufferPointer { buffer in
+                    PQexecParams(connection, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, 0)
+                }
             }
             guard let result else { throw PostgresError.statement(state: nil, reason: Self.message(connection)) }
             defer { PQclear(result) }
