@@ -16,6 +16,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        // SHA-256 of the program cache's keys and checksums.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         .systemLibrary(
@@ -35,7 +37,7 @@ let package = Package(
         // zlib (gzip for IDX/CSV files); Debian: zlib1g-dev.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Datasets", dependencies: ["CZlib"]),
-        .target(name: "GPUEngine", dependencies: ["COpenCL", "Kernels", "Datasets"]),
+        .target(name: "GPUEngine", dependencies: ["COpenCL", "Kernels", "Datasets", .product(name: "Crypto", package: "swift-crypto")]),
         // libpq, PostgreSQL's client library (Debian: libpq-dev): the shared study storage of many workers.
         .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(

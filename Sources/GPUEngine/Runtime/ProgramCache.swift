@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Built programs, kept in memory per (device, options, source) and on disk as device binaries.
@@ -129,17 +130,23 @@ public final class ProgramCache: @unchecked Sendable {
             platform: \(info.platformName) \(info.platformVersion)
             driver: \(info.driverVersion)
             options: \(options)
-            source-sha256: \(SHA256.hex(Array(source.utf8)))
+            source-sha256: \(Self.sha256Hex(Array(source.utf8)))
 
             """
     }
 
     /// Where the binary for this request lives (whether or not it exists yet).
     public func fileURL(source: String, options: String, device: ComputeDevice) -> URL? {
-        directory?.appendingPathComponent(SHA256.hex(Array(keyText(source: source, options: options, device: device).utf8)) + ".clbin")
+        directory?.appendingPathComponent(Self.sha256Hex(Array(keyText(source: source, options: options, device: device).utf8)) + ".clbin")
     }
 
     private static let magic = Array("AFSCLBIN".utf8)
+
+    /// SHA-256 (swift-crypto) of the cache's key texts and binaries.
+    static func sha256(_ bytes: some Collection<UInt8>) -> [UInt8] { Array(Crypto.SHA256.hash(data: Array(bytes))) }
+    static func sha256Hex(_ bytes: some Collection<UInt8>) -> String {
+        sha256(bytes).map { String(format: "%02x", $0) }.joined()
+    }
 
     /// File layout: magic (8 bytes) · key length (UInt32 LE) · key text · binary length (UInt64 LE) ·
     /// binary · SHA-256 of the binary (32 bytes).
@@ -150,7 +157,7 @@ public final class ProgramCache: @unchecked Sendable {
         out += key
         out += withUnsafeBytes(of: UInt64(binary.count).littleEndian, Array.init)
         out += binary
-        out += SHA256.digest(binary)
+        out += Self.sha256(binary)
         return out
     }
 
@@ -171,7 +178,7 @@ public final class ProgramCache: @unchecked Sendable {
               Array(key) == Array(keyText.utf8),
               let binaryLength = integer(UInt64.self), binaryLength <= UInt64(bytes.count),
               let binary = take(Int(binaryLength)), let checksum = take(32),
-              cursor == bytes.count, Array(checksum) == SHA256.digest(binary)
+              cursor == bytes.count, Array(checksum) == Self.sha256(binary)
         else { return nil }
         return Array(binary)
     }
