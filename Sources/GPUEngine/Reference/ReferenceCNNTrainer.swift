@@ -30,8 +30,8 @@ public struct ReferenceCNNTrainer {
         let n = train.rowCount, f = train.featureCount
         let batch = min(config.batchSize ?? n, n)
         let cap = min(batch, max(1, micro))
-        var m1 = (net.weights + net.biases + net.parameters).map { [Double](repeating: 0, count: $0.count) }
-        var m2 = m1
+        let sizes = (net.weights + net.biases + net.parameters).map(\.count)
+        var optimizer = ReferenceOptimizer(config: config, parameterCount: sizes.reduce(0, +))
         var history: [EpochMetrics] = []
         var step = 0
         for epoch in 0..<config.epochs {
@@ -54,27 +54,18 @@ public struct ReferenceCNNTrainer {
                     let flat = gr.weights + gr.biases + gr.parameters
                     grads = grads.map { zip($0, flat).map { zip($0, $1).map(+) } } ?? flat
                 }
-                var params = net.weights + net.biases + net.parameters
-                let t = Double(step + 1)
-                for j in params.indices {
-                    for k in params[j].indices {
-                        let g = grads![j][k]
-                        switch config.optimizer {
-                        case .adam(let b1, let b2, let eps):
-                            m1[j][k] = b1 * m1[j][k] + (1 - b1) * g
-                            m2[j][k] = b2 * m2[j][k] + (1 - b2) * g * g
-                            let stepSize = config.learningRate / (1 - pow(b1, t))
-                            params[j][k] -= stepSize * m1[j][k] / (m2[j][k].squareRoot() / (1 - pow(b2, t)).squareRoot() + eps)
-                        case .sgd(let momentum):
-                            m1[j][k] = step == 0 || momentum == 0 ? g : momentum * m1[j][k] + g
-                            params[j][k] -= config.learningRate * m1[j][k]
-                        }
-                    }
+                // PyTorch's update rules (ReferenceOptimizer, as the MLP reference) over one flat vector.
+                var params = (net.weights + net.biases + net.parameters).flatMap { $0 }
+                optimizer.step(&params, gradient: grads!.flatMap { $0 })
+                var offset = 0
+                let split = sizes.map { count -> [Double] in
+                    defer { offset += count }
+                    return Array(params[offset..<(offset + count)])
                 }
                 let L = net.weights.count
-                net.weights = Array(params[0..<L])
-                net.biases = Array(params[L..<(2 * L)])
-                net.parameters = Array(params[(2 * L)...])
+                net.weights = Array(split[0..<L])
+                net.biases = Array(split[L..<(2 * L)])
+                net.parameters = Array(split[(2 * L)...])
                 step += 1
             }
             history.append(EpochMetrics(epoch: epoch, train: SplitMetrics(loss: lossSum / Double(n), accuracy: hits / Double(n))))
