@@ -1,7 +1,7 @@
 // adam_update: the optimiser step over every parameter of every active candidate in one launch, all
 // layers fused (params, grads and the moment buffers share the per-candidate layout of mlp_common.cl).
 // Each weight written is also copied into the out x in mirror the backward GEMM reads.
-// wlayout: per layer 6 ints (woff, in_n, out_pad, moff, out_n, in_pad). global: (pstride, P).
+// wlayout: per layer 6 ints (woff, in_n, out_pad, moff, out_n, in_pad): UpdateLayerRow writes them. global: (pstride, P).
 
 inline void mlp_mirror_store(__global float* mirror, const int c, const int mstride, const int p,
                              __global const int* wlayout, const int layers, const float w)

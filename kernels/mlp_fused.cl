@@ -18,8 +18,8 @@
 //
 // a_all, z_all: every layer's A and Z/dZ, layer l at the same offset in both, candidate c at + c * cstride,
 // rows TN apart; w0 is the row of the tile's first row r0 there (r0 itself, or r0's row within its block).
-// info: MLP_INFO ints per layer: weight offset, inputs, outputs, mirror offset, slot, that offset, parameter
-// partials offset. scratch: rows_cap x TN per candidate, a tile's dZ (or loss rows) while Z is still read.
+// info: MLP_INFO ints per layer (FusedLayerRow writes them): weight offset, inputs, outputs, mirror offset,
+// slot, A/Z offset, parameter partials offset. scratch: rows_cap x TN per candidate, a tile's dZ (or loss rows) while Z is still read.
 // tape_at, tape, tape_const: the interpreter's tapes (a compiled program never reads them); seeds and pass key
 // RReLU inside a tape.
 

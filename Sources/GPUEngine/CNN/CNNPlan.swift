@@ -211,8 +211,11 @@ struct CNNPlan {
         return torchInputIndex(pl, k: k).map { o * inputs + $0 }
     }
 
-    /// Per parameter layer 6 ints for adam_update's mirror copy: (woff, k, outPad, moff, outputs, mirror row).
+    /// The optimiser's layer table (adam_update's mirror copy), a row per parameter layer.
     var updateLayout: [Int32] {
-        parameterLayers.flatMap { [$0.weightOffset, $0.k, $0.outPad, $0.mirrorOffset, $0.outputs, $0.mirrorRowStride].map(Int32.init) }
+        UpdateLayerRow.table(parameterLayers.map {
+            UpdateLayerRow(weightOffset: $0.weightOffset, inputs: $0.k, outputPad: $0.outPad, mirrorOffset: $0.mirrorOffset,
+                           outputs: $0.outputs, mirrorRowStride: $0.mirrorRowStride)
+        })
     }
 }

@@ -53,3 +53,24 @@ extension TrainingSession {
         try optimizerStep(step: step, config: config)
     }
 }
+
+/// One layer's row of the fused kernels' layer table (`info` in kernels/mlp_fused.cl, MLP_INFO ints per layer,
+/// in this order).
+struct FusedLayerRow: Equatable {
+    /// Where the layer's WT starts in a candidate's parameters.
+    var weightOffset: Int
+    var inputs: Int
+    var outputs: Int
+    /// Where the layer's mirror (W) starts in a candidate's mirror.
+    var mirrorOffset: Int
+    /// The layer's activation slot, -1 for none.
+    var slot: Int
+    /// Where the layer's A and Z/dZ start in `aAll` and `zAll`.
+    var activationOffset: Int
+    /// Where the slot's learnable-parameter partials start in `partials` (0 without a slot).
+    var partialOffset: Int
+
+    static func table(_ rows: [FusedLayerRow]) -> [Int32] {
+        rows.flatMap { [$0.weightOffset, $0.inputs, $0.outputs, $0.mirrorOffset, $0.slot, $0.activationOffset, $0.partialOffset].map(Int32.init) }
+    }
+}

@@ -149,12 +149,11 @@ final class TrainingSession {
         stepArgs = try device.buffer(Float.self, count: 2 * P)
         activationIDs = try device.buffer(members.flatMap { popProgram.activationIDs[$0] } + [0])
         parameterCounts = try device.buffer(members.flatMap { popProgram.parameterCounts[$0].map(Int32.init) } + [0])
-        var wl: [Int32] = []
-        for l in 0..<spec.layerCount {
-            wl += [layout.weightOffsets[l], spec.widths[l], layout.paddedWidths[l + 1], layout.mirrorOffsets[l],
-                   spec.widths[l + 1], layout.paddedWidths[l]].map(Int32.init)
-        }
-        weightLayout = try device.buffer(wl)
+        let spec = layout.spec
+        weightLayout = try device.buffer(UpdateLayerRow.table((0..<spec.layerCount).map { l in
+            UpdateLayerRow(weightOffset: layout.weightOffsets[l], inputs: spec.widths[l], outputPad: layout.paddedWidths[l + 1],
+                           mirrorOffset: layout.mirrorOffsets[l], outputs: spec.widths[l + 1], mirrorRowStride: layout.paddedWidths[l])
+        }))
         partialLayout = try device.buffer(layout.partialLayout.flatMap { [Int32($0.slot), Int32($0.offset), Int32($0.columnTiles)] } + [0])
         seeds = try device.buffer(NoiseKey.deviceWords(seed32s: seedValues))
         var lw = Set<Int>()
@@ -178,10 +177,11 @@ final class TrainingSession {
         if rowPass != .layers && profile.fusesRowPasses && Self.fusedRowsAllowed(layout: layout) {
             let pass: RowPass = rowPass == .candidates && count >= (candidateMinimum ?? device.info.computeUnits) ? .candidates : .tiles
             let sp = layout.spec
-            let info = try device.buffer((0..<sp.layerCount).flatMap { l -> [Int32] in
-                [layout.weightOffsets[l], sp.widths[l], sp.widths[l + 1], layout.mirrorOffsets[l],
-                 sp.slot(ofLayer: l) ?? -1, offsets[l], sp.slot(ofLayer: l) != nil ? layout.partialLayout[l].offset : 0].map(Int32.init)
-            })
+            let info = try device.buffer(FusedLayerRow.table((0..<sp.layerCount).map { l in
+                FusedLayerRow(weightOffset: layout.weightOffsets[l], inputs: sp.widths[l], outputs: sp.widths[l + 1],
+                              mirrorOffset: layout.mirrorOffsets[l], slot: sp.slot(ofLayer: l) ?? -1, activationOffset: offsets[l],
+                              partialOffset: sp.slot(ofLayer: l) != nil ? layout.partialLayout[l].offset : 0)
+            }))
             let tm = layout.tile.rows
             fused = (try program.kernel(pass == .candidates ? "mlp_train_candidate" : "mlp_train_rows"), info, pass,
                      max(tm, (blockRows + tm - 1) / tm * tm))
