@@ -7,7 +7,12 @@ struct DeviceSelectionOptions: ParsableArguments {
     @Option(name: .long, help: "Device index or name substring, as `afsearch devices` lists them (default: $AFSEARCH_DEVICE, else the first GPU, else the first CPU).")
     var device: String?
 
-    func validate() throws { try checkDeviceSelector(device) }
+    /// A `--device` value must name something: an empty one is an error, not the default.
+    func validate() throws {
+        if let device, device.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--device is empty; expected a device index or name substring as `afsearch devices` lists them")
+        }
+    }
 
     func select() throws -> ComputeDevice { try ComputeDevice.select(device) }
 }

@@ -91,8 +91,7 @@ struct EvolveCommand: AsyncParsableCommand {
     var migrateEvery: Int?
     @Option(help: ArgumentHelp("Islands: individuals each population publishes per barrier, its fittest (default 1; needs --island).", valueName: "M"))
     var migrants: Int?
-    @Option(help: "OpenCL device (index or name fragment; default $AFSEARCH_DEVICE or the first GPU).")
-    var device: String?
+    @OptionGroup var deviceOptions: DeviceSelectionOptions
     @Option(name: [.customLong("activation-code"), .customLong("activations")],
             help: "How fitness trainings run the activations: interpreted (one program built once, no build per generation) or compiled (a program per generation, fused into the GEMMs); --activations is the old spelling.")
     var activations: ActivationExecution = .interpreted
@@ -102,7 +101,6 @@ struct EvolveCommand: AsyncParsableCommand {
     @OptionGroup var dataOptions: DataOptions
 
     func validate() throws {
-        try checkDeviceSelector(device)
         if let generations { try checkCount(generations, option: "--generations", max: 1_000_000) }
         try checkCount(population, option: "--population", max: 100_000)
         try checkCount(epochs, option: "--epochs", max: TrainCommand.maxEpochs)
@@ -196,7 +194,7 @@ struct EvolveCommand: AsyncParsableCommand {
             throw CommandFailure("--resume: no study '\(name)' under \(storage) (known: \(try storage.names().joined(separator: ", ")))")
         }
         // Device, data and recipe are checked before any study folder exists: a failed start leaves nothing behind.
-        let compute = try ComputeDevice.select(device)
+        let compute = try deviceOptions.select()
         let data = try recipe.load(dataRoot: dataOptions.root, options: dataOptions.loadOptions)
         try EvolutionCLI.checkRecipe(recipe, folder: folder, write: false)
         let backend = try Self.backend(for: recipe, device: compute, activations: activations)

@@ -47,14 +47,13 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
     @Option(help: "First seed (replicate r uses seed + r; default 0, as everywhere).") var seed: UInt64 = 0
     @Option(name: [.customLong("study"), .customLong("name")], help: "Experiment name: the folder under runs/ (--name is the old spelling).")
     var name = "experiment-evolution"
-    @Option(help: "OpenCL device (index or name fragment).") var device: String?
+    @OptionGroup var deviceOptions: DeviceSelectionOptions
     @Flag(help: "No progress lines.") var quiet = false
     @Flag(help: "Print the result as JSON.") var json = false
     @OptionGroup var storage: StorageOptions
     @OptionGroup var dataOptions: DataOptions
 
     func validate() throws {
-        try checkDeviceSelector(device)
         _ = try storage.experimentStorage()
         if let replicates { try checkCount(replicates, option: "--replicates", max: 10_000) }
         try checkCount(generations, option: "--generations", max: 1_000_000)
@@ -94,7 +93,7 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
         }
         let datasetNames = datasets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let folder = StudyCatalog(root: storage.runsRoot).folder(of: name)
-        let compute = try ComputeDevice.select(device)
+        let compute = try deviceOptions.select()
         // Every dataset must be there before the experiment folder is created.
         for dataset in datasetNames { try dataOptions.checkAvailable(dataset) }
         let backend = try EvolveCommand.backend(for: recipe, device: compute)  // one trainer (and program cache) for every cell
