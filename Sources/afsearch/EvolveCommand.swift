@@ -45,12 +45,12 @@ struct EvolveCommand: AsyncParsableCommand {
     var dataset = "fashion-mnist"
     @Option(help: "Network: fcn (study 2's fully connected network), cnn (study 2's CNN) or a CNN spec with 3 activation slots.")
     var arch = "fcn"
-    @Option(help: "standard | random | single | triple | coevo")
-    var method = "coevo"
+    @Option(help: "Search method: standard (no search), random, single (one function for every stage), triple (one per stage) or coevo (three coevolving populations).")
+    var method: EvolutionMethod = .coevo
     @Option(help: "Genome: cgp (study 2) or tree (tree GP over the richer default primitives).")
-    var representation = "cgp"
+    var representation: GenomeKind = .cgp
     @Option(help: "es ((1+λ) evolution strategy) or ga (generational GA). Default: es for cgp, ga for tree.")
-    var algorithm: String?
+    var algorithm: AlgorithmKind?
     @Option(help: "Generations (default 10, CNN 5).")
     var generations: Int?
     @Option(help: "λ of the (1+λ) ES, or the GA's population size; per population under coevolution.")
@@ -116,18 +116,7 @@ struct EvolveCommand: AsyncParsableCommand {
     }
 
     func settings() throws -> EvolutionSettings {
-        guard let method = EvolutionMethod(rawValue: method) else {
-            throw ValidationError("--method '\(method)': expected one of \(EvolutionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        guard let genome = GenomeKind(rawValue: representation) else {
-            throw ValidationError("--representation '\(representation)': expected cgp or tree")
-        }
-        var algorithmKind: AlgorithmKind?
-        if let algorithm {
-            guard let kind = AlgorithmKind(rawValue: algorithm) else { throw ValidationError("--algorithm '\(algorithm)': expected es or ga") }
-            algorithmKind = kind
-        }
-        var s = EvolutionSettings(method: method, genome: genome, algorithm: algorithmKind, generations: generations ?? Self.defaults(cnn: isCNN).generations,
+        var s = EvolutionSettings(method: method, genome: representation, algorithm: algorithm, generations: generations ?? Self.defaults(cnn: isCNN).generations,
                                   population: population, seed: seed, randomPartners: partners,
                                   schedule: sequential ? .sequential : .simultaneous, standardActivation: standard)
         s.cgpRows = rows
@@ -346,3 +335,6 @@ enum EvolutionCLI {
 }
 
 extension ActivationExecution: ExpressibleByArgument {}
+extension EvolutionMethod: ExpressibleByArgument {}
+extension GenomeKind: ExpressibleByArgument {}
+extension AlgorithmKind: ExpressibleByArgument {}
