@@ -114,9 +114,7 @@ struct AlacarteCommand: AsyncParsableCommand {
         }
 
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(outcome), as: UTF8.self))
+            try JSONOutput.print(outcome)
             return
         }
         print("best trial #\(outcome.bestTrialNumber) of \(outcome.trialsFinished): \(settings.training.objective.rawValue) accuracy "

@@ -131,6 +131,6 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
             }
             report.runs.append(entry)
         }
-        if common.json { try printBenchJSON(report) }
+        if common.json { try JSONOutput.print(report, layout: .line) }
     }
 }

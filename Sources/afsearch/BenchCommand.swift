@@ -87,12 +87,6 @@ func benchPadded(_ text: String, _ width: Int, left: Bool = false) -> String {
     return left ? text + fill : fill + text
 }
 
-func printBenchJSON<T: Encodable>(_ value: T) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
-}
-
 struct BenchGEMMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemm",
@@ -125,7 +119,7 @@ struct BenchGEMMCommand: AsyncParsableCommand {
         let summary = try GEMMPeakSummary.measure(device: device, shapes: shapes, repetitions: repetitions, quick: quick,
                                                   log: common.json ? nil : verbose ? { print($0) } : { line.update("sweeping: \($0)") })
         line.finish()
-        if common.json { try printBenchJSON(summary) } else { summary.printText() }
+        if common.json { try JSONOutput.print(summary, layout: .line) } else { summary.printText() }
     }
 }
 
@@ -244,7 +238,7 @@ struct BenchTrainCommand: AsyncParsableCommand {
             var w = CNNWorkload()
             (w.architecture, w.population, w.images, w.batch, w.epochs) = (arch, population, images, batch, cnnEpochs)
             let r = try CNNBench.run(w, trainer: PopulationCNNTrainer(device: device), profile: cnnProfile)
-            print(common.json ? try r.json() : "device: \(device.info.name)\n" + r.textLine)
+            print(common.json ? try JSONOutput.string(r, layout: .line) : "device: \(device.info.name)\n" + r.textLine)
             return
         }
         let log: (String) -> Void = { if !common.json { print($0) } }
@@ -279,7 +273,7 @@ struct BenchTrainCommand: AsyncParsableCommand {
                 log("    " + benchPadded(name, 24, left: true) + String(format: " %8.3f s", s))
             }
         }
-        if common.json { try printBenchJSON(Report(device: device.info.name, gemmPeak: peakSummary, runs: runs)) }
+        if common.json { try JSONOutput.print(Report(device: device.info.name, gemmPeak: peakSummary, runs: runs), layout: .line) }
     }
 }
 extension RowPass: ExpressibleByArgument {}

@@ -54,10 +54,7 @@ struct DevicesCommand: AsyncParsableCommand {
             why += "; \(DeviceSelector.environmentVariable) matches nothing and other commands will fail"
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let listing = Listing(defaultIndex: defaultIndex, selector: selector, devices: devices)
-            print(String(decoding: try encoder.encode(listing), as: UTF8.self))
+            try JSONOutput.print(Listing(defaultIndex: defaultIndex, selector: selector, devices: devices))
             return
         }
         print(Self.table(devices, defaultIndex: defaultIndex))

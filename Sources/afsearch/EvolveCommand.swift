@@ -205,7 +205,7 @@ struct EvolveCommand: AsyncParsableCommand {
             }, status: log)
         }
         if json {
-            print(try EvolutionCLI.json(result))
+            try JSONOutput.print(result)
         } else {
             print(EvolutionCLI.summary(result, folder: island.map { EvolutionCLI.islandFolder(folder, island: $0) } ?? folder))
         }
@@ -298,13 +298,6 @@ enum EvolutionCLI {
         let differing = keys.filter { text(old[$0]) != text(new[$0]) }
         guard !differing.isEmpty else { return "its recipe.json is from another version" }
         return differing.map { "\($0) \(text(old[$0])) (stored) vs \(text(new[$0])) (now)" }.joined(separator: ", ")
-    }
-
-    static func json<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
     static func summary(_ r: EvolutionResult, folder: URL) -> String {

@@ -107,7 +107,7 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
             }, status: { log("  \($0)") })
         }
         log("experiment done in \(EvolutionCLI.duration(Date().timeIntervalSince(started)))")
-        if json { print(try EvolutionCLI.json(result)) } else {
+        if json { try JSONOutput.print(result) } else {
             print(result.markdown())
             print("tables: \(folder.path)/experiment-evolution.{md,csv,tex}; report: \(folder.path)/report.html")
         }
