@@ -114,9 +114,7 @@ struct AlacarteCommand: AsyncParsableCommand {
         }
 
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(outcome), as: UTF8.self))
+            try JSONOutput.print(outcome)
             return
         }
         print("best trial #\(outcome.bestTrialNumber) of \(outcome.trialsFinished): \(settings.training.objective.rawValue) accuracy "
@@ -173,7 +171,7 @@ struct AlacarteTrainingOptions: ParsableArguments {
     var validationFraction = 0.2
 
     @Option(name: .long, help: "opencl (the population trainer) or reference (the plain Swift trainer; slow).")
-    var trainer = "opencl"
+    var trainer: AlacarteTrainer = .opencl
 
     @OptionGroup var deviceOptions: DeviceSelectionOptions
 
@@ -185,9 +183,6 @@ struct AlacarteTrainingOptions: ParsableArguments {
         try checkCount(patience, option: "--patience", min: 0, max: TrainCommand.maxEpochs)
         try checkFraction(testFraction, option: "--test-fraction", allowZero: false)
         try checkFraction(validationFraction, option: "--validation-fraction", allowZero: true)
-        guard ["opencl", "reference"].contains(trainer) else {
-            throw ValidationError("--trainer must be opencl or reference, got '\(trainer)'")
-        }
         guard objective == .train || validationFraction > 0 else {
             throw ValidationError("--objective validation needs --validation-fraction > 0")
         }
@@ -204,7 +199,7 @@ struct AlacarteTrainingOptions: ParsableArguments {
     }
 
     func backend() throws -> TrainerBackend {
-        if trainer == "reference" { return .reference(identity: .expressionLanguage) }
+        if trainer == .reference { return .reference(identity: .expressionLanguage) }
         // The whole menu in one program: every population of the study then reuses it.
         return .openCL(device: try deviceOptions.select(), identity: .expressionLanguage,
                        vocabulary: try menuChoices().choices.map(\.expression))
@@ -316,3 +311,6 @@ final class ProgressLine: @unchecked Sendable {
 
 extension SamplerKind: ExpressibleByArgument {}
 extension ObjectiveSplit: ExpressibleByArgument {}
+
+/// `alacarte --trainer`: the population trainer on a device, or the plain Swift reference trainer.
+enum AlacarteTrainer: String, ExpressibleByArgument, CaseIterable { case opencl, reference }

@@ -16,7 +16,7 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
             trained / slot-epochs launched. Set up the peer with `bash bench/peers/setup-torch.sh`.
             """)
 
-    @OptionGroup var common: BenchDeviceOptions
+    @OptionGroup var common: BenchOptions
 
     @Option(name: .long, help: "Comma-separated datasets (registry names or files).")
     var datasets = "sklearn/digits,sklearn/wine,keel/satimage"
@@ -89,7 +89,7 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
     func run() async throws {
         let names = datasets.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !names.isEmpty else { throw ValidationError("--datasets is empty") }
-        let device = try ComputeDevice.select(common.device)
+        let device = try common.deviceOptions.select()
         let choices = try AlacarteMenus.resolve(menu).choices
         var options = try AlacarteTrainingOptions.parse([])
         options.seed = seed
@@ -131,6 +131,6 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
             }
             report.runs.append(entry)
         }
-        if common.json { try printBenchJSON(report) }
+        if common.json { try JSONOutput.print(report, layout: .line) }
     }
 }

@@ -13,10 +13,9 @@ struct BenchCommand: AsyncParsableCommand {
     )
 }
 
-struct BenchDeviceOptions: ParsableArguments {
-    /// Device index or name substring (see `afsearch devices`); default: $AFSEARCH_DEVICE, else the first GPU, else the first CPU.
-    @Option(name: .long, help: "Device index or name substring (default: $AFSEARCH_DEVICE, else first GPU, else first CPU).")
-    var device: String?
+/// What every `bench` subcommand takes: the device and `--json`.
+struct BenchOptions: ParsableArguments {
+    @OptionGroup var deviceOptions: DeviceSelectionOptions
 
     /// Print one JSON object instead of the table.
     @Flag(name: .long, help: "Print one JSON object instead of text.")
@@ -88,19 +87,13 @@ func benchPadded(_ text: String, _ width: Int, left: Bool = false) -> String {
     return left ? text + fill : fill + text
 }
 
-func printBenchJSON<T: Encodable>(_ value: T) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
-}
-
 struct BenchGEMMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemm",
         abstract: "Measure the device's achievable FP32 rate: a plain batched GEMM at its best tile over a sweep."
     )
 
-    @OptionGroup var common: BenchDeviceOptions
+    @OptionGroup var common: BenchOptions
 
     /// Shapes as BATCHxMxNxK (repeatable). Default: 64x1024x64x64 (study-1 layer of a population of 64) and 16x1024x256x256.
     @Option(name: .long, help: "GEMM shape BATCHxMxNxK, repeatable (default: 64x1024x64x64 and 16x1024x256x256).")
@@ -119,14 +112,14 @@ struct BenchGEMMCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1, got \(repetitions)") }
-        let device = try ComputeDevice.select(common.device)
+        let device = try common.deviceOptions.select()
         let shapes = shape.isEmpty ? [GEMMShape.study1Layer, .square256] : shape.map(\.shape)
         // Every tile's rate with --verbose; otherwise, on a terminal, a progress line while the sweep runs.
         let line = ProgressLine(enabled: !common.json && !verbose && isatty(STDERR_FILENO) != 0)
         let summary = try GEMMPeakSummary.measure(device: device, shapes: shapes, repetitions: repetitions, quick: quick,
                                                   log: common.json ? nil : verbose ? { print($0) } : { line.update("sweeping: \($0)") })
         line.finish()
-        if common.json { try printBenchJSON(summary) } else { summary.printText() }
+        if common.json { try JSONOutput.print(summary, layout: .line) } else { summary.printText() }
     }
 }
 
@@ -143,7 +136,7 @@ struct BenchTrainCommand: AsyncParsableCommand {
         """
     )
 
-    @OptionGroup var common: BenchDeviceOptions
+    @OptionGroup var common: BenchOptions
 
     @Option(name: .long, help: "Candidates P.")
     var population = 64
@@ -240,12 +233,12 @@ struct BenchTrainCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let device = try ComputeDevice.select(common.device)
+        let device = try common.deviceOptions.select()
         if let arch {
             var w = CNNWorkload()
             (w.architecture, w.population, w.images, w.batch, w.epochs) = (arch, population, images, batch, cnnEpochs)
             let r = try CNNBench.run(w, trainer: PopulationCNNTrainer(device: device), profile: cnnProfile)
-            print(common.json ? try r.json() : "device: \(device.info.name)\n" + r.textLine)
+            print(common.json ? try JSONOutput.string(r, layout: .line) : "device: \(device.info.name)\n" + r.textLine)
             return
         }
         let log: (String) -> Void = { if !common.json { print($0) } }
@@ -280,7 +273,7 @@ struct BenchTrainCommand: AsyncParsableCommand {
                 log("    " + benchPadded(name, 24, left: true) + String(format: " %8.3f s", s))
             }
         }
-        if common.json { try printBenchJSON(Report(device: device.info.name, gemmPeak: peakSummary, runs: runs)) }
+        if common.json { try JSONOutput.print(Report(device: device.info.name, gemmPeak: peakSummary, runs: runs), layout: .line) }
     }
 }
 extension RowPass: ExpressibleByArgument {}

@@ -37,9 +37,7 @@ struct BenchStorageCommand: AsyncParsableCommand {
             }
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            try JSONOutput.print(result)
             return
         }
         print("storage \(result.storage), study \(study): \(trials) trials in " + String(format: "%.1f s", result.totalSeconds))

@@ -58,6 +58,31 @@ struct DataOptions: ParsableArguments {
 
 extension MissingValuePolicy: ExpressibleByArgument {}
 
+/// A comma-separated list of a closed set's values (`--methods standard,random`); blanks between commas are
+/// skipped, and one unknown entry makes the whole value invalid (argument-parser then lists the known ones).
+struct CommaSeparated<Element: ExpressibleByArgument>: ExpressibleByArgument {
+    var values: [Element]
+
+    init(_ values: [Element]) { self.values = values }
+
+    init?(argument: String) {
+        var values: [Element] = []
+        for part in argument.split(separator: ",") {
+            let text = part.trimmingCharacters(in: .whitespaces)
+            if text.isEmpty { continue }
+            guard let value = Element(argument: text) else { return nil }
+            values.append(value)
+        }
+        self.values = values
+    }
+
+    static var allValueStrings: [String] { Element.allValueStrings }
+
+    var defaultValueDescription: String { values.map(\.defaultValueDescription).joined(separator: ",") }
+}
+
+extension CommaSeparated: Sendable where Element: Sendable {}
+
 /// Positive whole numbers with an upper bound that keeps a typo (an extra few zeros) from running for days.
 func checkCount(_ value: Int, option: String, min: Int = 1, max: Int) throws {
     guard value >= min else { throw ValidationError("\(option) must be at least \(min), got \(value)") }

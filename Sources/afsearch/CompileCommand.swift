@@ -67,9 +67,7 @@ struct CompileCommand: AsyncParsableCommand {
             if !noSource { summary.opencl = ActivationCodegen.source(for: [expr]) }
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+            try JSONOutput.print(summary)
             return
         }
         print("expression:     \(summary.expression)")

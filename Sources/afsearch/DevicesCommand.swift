@@ -7,7 +7,12 @@ struct DeviceSelectionOptions: ParsableArguments {
     @Option(name: .long, help: "Device index or name substring, as `afsearch devices` lists them (default: $AFSEARCH_DEVICE, else the first GPU, else the first CPU).")
     var device: String?
 
-    func validate() throws { try checkDeviceSelector(device) }
+    /// A `--device` value must name something: an empty one is an error, not the default.
+    func validate() throws {
+        if let device, device.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--device is empty; expected a device index or name substring as `afsearch devices` lists them")
+        }
+    }
 
     func select() throws -> ComputeDevice { try ComputeDevice.select(device) }
 }
@@ -49,10 +54,7 @@ struct DevicesCommand: AsyncParsableCommand {
             why += "; \(DeviceSelector.environmentVariable) matches nothing and other commands will fail"
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let listing = Listing(defaultIndex: defaultIndex, selector: selector, devices: devices)
-            print(String(decoding: try encoder.encode(listing), as: UTF8.self))
+            try JSONOutput.print(Listing(defaultIndex: defaultIndex, selector: selector, devices: devices))
             return
         }
         print(Self.table(devices, defaultIndex: defaultIndex))

@@ -45,12 +45,12 @@ struct EvolveCommand: AsyncParsableCommand {
     var dataset = "fashion-mnist"
     @Option(help: "Network: fcn (study 2's fully connected network), cnn (study 2's CNN) or a CNN spec with 3 activation slots.")
     var arch = "fcn"
-    @Option(help: "standard | random | single | triple | coevo")
-    var method = "coevo"
+    @Option(help: "Search method: standard (no search), random, single (one function for every stage), triple (one per stage) or coevo (three coevolving populations).")
+    var method: EvolutionMethod = .coevo
     @Option(help: "Genome: cgp (study 2) or tree (tree GP over the richer default primitives).")
-    var representation = "cgp"
+    var representation: GenomeKind = .cgp
     @Option(help: "es ((1+λ) evolution strategy) or ga (generational GA). Default: es for cgp, ga for tree.")
-    var algorithm: String?
+    var algorithm: AlgorithmKind?
     @Option(help: "Generations (default 10, CNN 5).")
     var generations: Int?
     @Option(help: "λ of the (1+λ) ES, or the GA's population size; per population under coevolution.")
@@ -91,8 +91,7 @@ struct EvolveCommand: AsyncParsableCommand {
     var migrateEvery: Int?
     @Option(help: ArgumentHelp("Islands: individuals each population publishes per barrier, its fittest (default 1; needs --island).", valueName: "M"))
     var migrants: Int?
-    @Option(help: "OpenCL device (index or name fragment; default $AFSEARCH_DEVICE or the first GPU).")
-    var device: String?
+    @OptionGroup var deviceOptions: DeviceSelectionOptions
     @Option(name: [.customLong("activation-code"), .customLong("activations")],
             help: "How fitness trainings run the activations: interpreted (one program built once, no build per generation) or compiled (a program per generation, fused into the GEMMs); --activations is the old spelling.")
     var activations: ActivationExecution = .interpreted
@@ -102,7 +101,6 @@ struct EvolveCommand: AsyncParsableCommand {
     @OptionGroup var dataOptions: DataOptions
 
     func validate() throws {
-        try checkDeviceSelector(device)
         if let generations { try checkCount(generations, option: "--generations", max: 1_000_000) }
         try checkCount(population, option: "--population", max: 100_000)
         try checkCount(epochs, option: "--epochs", max: TrainCommand.maxEpochs)
@@ -118,18 +116,7 @@ struct EvolveCommand: AsyncParsableCommand {
     }
 
     func settings() throws -> EvolutionSettings {
-        guard let method = EvolutionMethod(rawValue: method) else {
-            throw ValidationError("--method '\(method)': expected one of \(EvolutionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        guard let genome = GenomeKind(rawValue: representation) else {
-            throw ValidationError("--representation '\(representation)': expected cgp or tree")
-        }
-        var algorithmKind: AlgorithmKind?
-        if let algorithm {
-            guard let kind = AlgorithmKind(rawValue: algorithm) else { throw ValidationError("--algorithm '\(algorithm)': expected es or ga") }
-            algorithmKind = kind
-        }
-        var s = EvolutionSettings(method: method, genome: genome, algorithm: algorithmKind, generations: generations ?? Self.defaults(cnn: isCNN).generations,
+        var s = EvolutionSettings(method: method, genome: representation, algorithm: algorithm, generations: generations ?? Self.defaults(cnn: isCNN).generations,
                                   population: population, seed: seed, randomPartners: partners,
                                   schedule: sequential ? .sequential : .simultaneous, standardActivation: standard)
         s.cgpRows = rows
@@ -196,7 +183,7 @@ struct EvolveCommand: AsyncParsableCommand {
             throw CommandFailure("--resume: no study '\(name)' under \(storage) (known: \(try storage.names().joined(separator: ", ")))")
         }
         // Device, data and recipe are checked before any study folder exists: a failed start leaves nothing behind.
-        let compute = try ComputeDevice.select(device)
+        let compute = try deviceOptions.select()
         let data = try recipe.load(dataRoot: dataOptions.root, options: dataOptions.loadOptions)
         try EvolutionCLI.checkRecipe(recipe, folder: folder, write: false)
         let backend = try Self.backend(for: recipe, device: compute, activations: activations)
@@ -218,7 +205,7 @@ struct EvolveCommand: AsyncParsableCommand {
             }, status: log)
         }
         if json {
-            print(try EvolutionCLI.json(result))
+            try JSONOutput.print(result)
         } else {
             print(EvolutionCLI.summary(result, folder: island.map { EvolutionCLI.islandFolder(folder, island: $0) } ?? folder))
         }
@@ -313,13 +300,6 @@ enum EvolutionCLI {
         return differing.map { "\($0) \(text(old[$0])) (stored) vs \(text(new[$0])) (now)" }.joined(separator: ", ")
     }
 
-    static func json<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
     static func summary(_ r: EvolutionResult, folder: URL) -> String {
         var lines = ["\(r.settings.method.displayName) on \(r.dataset ?? "?"): \(r.networksEvaluated) networks scored, "
                      + "\(r.networksTrained) trained, \(r.duplicatesSkipped) duplicates skipped, \(r.rejected) rejected"]
@@ -348,3 +328,6 @@ enum EvolutionCLI {
 }
 
 extension ActivationExecution: ExpressibleByArgument {}
+extension EvolutionMethod: ExpressibleByArgument {}
+extension GenomeKind: ExpressibleByArgument {}
+extension AlgorithmKind: ExpressibleByArgument {}

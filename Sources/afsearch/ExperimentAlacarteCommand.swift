@@ -50,7 +50,7 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
         "Comma-separated arms: standard (ReLU, no output activation; the baseline of every test), standard-softmax "
         + "(study 1's standard network: ReLU, softmax output), random, tpe.",
         valueName: "methods"))
-    var methods = AlaCarteMethod.allCases.map(\.rawValue).joined(separator: ",")
+    var methods = CommaSeparated<AlaCarteMethod>(AlaCarteMethod.allCases)
 
     @OptionGroup var training: AlacarteTrainingOptions
 
@@ -75,18 +75,11 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
     }
 
     func methodList() throws -> [AlaCarteMethod] {
-        let names = methods.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let known = AlaCarteMethod.allCases.map(\.rawValue).joined(separator: ", ")
-        let list = try names.map { name -> AlaCarteMethod in
-            guard let method = AlaCarteMethod(rawValue: name) else {
-                throw ValidationError("--methods: unknown method '\(name)'; expected some of \(known)")
-            }
-            return method
-        }
+        let list = methods.values
         guard list.contains(.standard) else {
             throw ValidationError("--methods must include standard: it is the baseline of every significance test")
         }
-        guard Set(list).count == list.count else { throw ValidationError("--methods lists a method twice: '\(methods)'") }
+        guard Set(list).count == list.count else { throw ValidationError("--methods lists a method twice: '\(methods.defaultValueDescription)'") }
         return list
     }
 
@@ -180,3 +173,5 @@ final class LoadedDatasets: @unchecked Sendable {
         return rows
     }
 }
+
+extension AlaCarteMethod: ExpressibleByArgument {}

@@ -28,9 +28,9 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated datasets (default sklearn/digits; mnist-5k with a CNN).") var datasets: String?
     @Option(help: "Network: fcn, cnn (study 2's CNN) or a CNN spec with 3 activation slots.") var arch = "fcn"
     @Option(help: "Replicates per method and dataset (the evolution and initialisation seed changes; default 3, CNN 2).") var replicates: Int?
-    @Option(help: "Comma-separated methods (default all five).") var methods = "standard,random,single,triple,coevo"
-    @Option(help: "Genome: cgp or tree.") var representation = "cgp"
-    @Option(help: "es or ga (default es for cgp, ga for tree).") var algorithm: String?
+    @Option(help: "Comma-separated methods (default all five).") var methods = CommaSeparated<EvolutionMethod>(EvolutionMethod.allCases)
+    @Option(help: "Genome: cgp or tree.") var representation: GenomeKind = .cgp
+    @Option(help: "es or ga (default es for cgp, ga for tree).") var algorithm: AlgorithmKind?
     @Option(help: "Generations per evolution.") var generations = 3
     @Option(help: "λ of the ES / GA population size, per population.") var population = 4
     @Option(help: "equal: Evo-Single and Evo-Triple evolve one population as large as Coevo's three together, so every search proposes as many networks (Random already does); paper: every population has --population individuals, as study 2.")
@@ -47,14 +47,13 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
     @Option(help: "First seed (replicate r uses seed + r; default 0, as everywhere).") var seed: UInt64 = 0
     @Option(name: [.customLong("study"), .customLong("name")], help: "Experiment name: the folder under runs/ (--name is the old spelling).")
     var name = "experiment-evolution"
-    @Option(help: "OpenCL device (index or name fragment).") var device: String?
+    @OptionGroup var deviceOptions: DeviceSelectionOptions
     @Flag(help: "No progress lines.") var quiet = false
     @Flag(help: "Print the result as JSON.") var json = false
     @OptionGroup var storage: StorageOptions
     @OptionGroup var dataOptions: DataOptions
 
     func validate() throws {
-        try checkDeviceSelector(device)
         _ = try storage.experimentStorage()
         if let replicates { try checkCount(replicates, option: "--replicates", max: 10_000) }
         try checkCount(generations, option: "--generations", max: 1_000_000)
@@ -74,32 +73,25 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
         let d = cnn ? (train: 200, validation: 100, test: 200, finalEpochs: 3, replicates: 2)
             : (train: 1000, validation: 300, test: 1000, finalEpochs: 10, replicates: 3)
         let datasets = self.datasets ?? (cnn ? "mnist-5k" : "sklearn/digits")
-        var evolve = try EvolveCommand.parse(["--arch", arch, "--representation", representation, "--generations", String(generations),
+        var evolve = try EvolveCommand.parse(["--arch", arch, "--representation", representation.rawValue, "--generations", String(generations),
                                               "--population", String(population), "--standard", standard, "--epochs", String(epochs),
                                               "--lr", String(lr), "--final-epochs", String(finalEpochs ?? d.finalEpochs),
                                               "--train-rows", String(trainRows ?? d.train),
                                               "--validation-rows", String(validationRows ?? d.validation),
                                               "--test-rows", String(testRows ?? d.test),
-                                              "--seed", String(seed)] + (algorithm.map { ["--algorithm", $0] } ?? [])
+                                              "--seed", String(seed)] + (algorithm.map { ["--algorithm", $0.rawValue] } ?? [])
                                              + (paperSizes ? ["--paper-sizes"] : []))
-        evolve.method = "coevo"
+        evolve.method = .coevo
         let base = try evolve.settings()
         let recipe = try evolve.recipe()
-        let methodList = try methods.split(separator: ",").map { raw -> EvolutionMethod in
-            let text = raw.trimmingCharacters(in: .whitespaces)
-            guard let m = EvolutionMethod(rawValue: text) else {
-                throw ValidationError("--methods: unknown method '\(text)'; expected \(EvolutionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return m
-        }
         let datasetNames = datasets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let folder = StudyCatalog(root: storage.runsRoot).folder(of: name)
-        let compute = try ComputeDevice.select(device)
+        let compute = try deviceOptions.select()
         // Every dataset must be there before the experiment folder is created.
         for dataset in datasetNames { try dataOptions.checkAvailable(dataset) }
         let backend = try EvolveCommand.backend(for: recipe, device: compute)  // one trainer (and program cache) for every cell
         var experiment = EvolutionExperiment(
-            datasets: datasetNames, methods: methodList,
+            datasets: datasetNames, methods: methods.values,
             replicates: replicates ?? d.replicates, base: base, recipe: recipe, folder: folder, permutationRounds: rounds) { _ in backend }
         experiment.dataRoot = dataOptions.root
         experiment.equalBudget = budget == .equal
@@ -115,7 +107,7 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
             }, status: { log("  \($0)") })
         }
         log("experiment done in \(EvolutionCLI.duration(Date().timeIntervalSince(started)))")
-        if json { print(try EvolutionCLI.json(result)) } else {
+        if json { try JSONOutput.print(result) } else {
             print(result.markdown())
             print("tables: \(folder.path)/experiment-evolution.{md,csv,tex}; report: \(folder.path)/report.html")
         }

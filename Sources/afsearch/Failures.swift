@@ -97,13 +97,6 @@ enum OutputPath {
     }
 }
 
-/// A `--device` value must name something: an empty one is an error, not the default.
-func checkDeviceSelector(_ device: String?, option: String = "--device") throws {
-    if let device, device.trimmingCharacters(in: .whitespaces).isEmpty {
-        throw ValidationError("\(option) is empty; expected a device index or name substring as `afsearch devices` lists them")
-    }
-}
-
 /// Values that start with '-' (negative numbers, expressions such as '-x*2') read as what they are, not as
 /// options. The parser is tried on the arguments as given first; when that fails and some argument starts
 /// with a single '-', each such argument is tried as the value of the option before it (`--lr -1` becomes

@@ -36,9 +36,7 @@ struct MenuCommand: AsyncParsableCommand {
                 layerwise: $0.isLayerwise, parameters: $0.expression.parameters.map(\.name))
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            try JSONOutput.print(rows)
             return
         }
         let nameWidth = max(4, rows.map(\.name.count).max() ?? 0)

@@ -37,15 +37,12 @@ struct ShowCommand: AsyncParsableCommand {
                 var islands: [IslandSummary]?
                 var migrations: [MigrationFlow]?
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.dateEncodingStrategy = .iso8601
             let islands = IslandSummary.of(try store.trials())
             let flows = islands.isEmpty ? nil : MigrantSelection.flows(migrants: try store.migrants(), immigrations: try store.immigrations())
             let shown = Shown(study: study, kind: try store.kind(), settings: try store.settingsJSON(),
                               trials: try store.count(states: nil), best: best, workers: try store.workers(),
                               islands: islands.isEmpty ? nil : islands, migrations: flows)
-            print(String(decoding: try encoder.encode(shown), as: UTF8.self))
+            try JSONOutput.print(shown)
             return
         }
         let location: String

@@ -16,10 +16,7 @@ struct StudiesCommand: AsyncParsableCommand {
         let storage = try storageOptions.resolve()
         let summaries = try storage.summaries()
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.dateEncodingStrategy = .iso8601
-            print(String(decoding: try encoder.encode(summaries), as: UTF8.self))
+            try JSONOutput.print(summaries)
             return
         }
         guard !summaries.isEmpty else {

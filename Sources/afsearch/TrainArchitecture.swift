@@ -69,8 +69,8 @@ extension TrainCommand {
             try file.write(to: URL(fileURLWithPath: saveWeights))
         }
         if json {
-            try printBenchJSON(TrainReport(candidates: result.candidates, timing: result.timing, lists: slotsPerCandidate,
-                                           architecture: architecture.specString))
+            try JSONOutput.print(TrainReport(candidates: result.candidates, timing: result.timing, lists: slotsPerCandidate,
+                                             architecture: architecture.specString), layout: .line)
         } else {
             printText(result.candidates, timing: result.timing, chunks: result.chunks, slots: slotsPerCandidate,
                       rowsPrinted: progress.rowsPrinted)
@@ -120,8 +120,8 @@ extension TrainCommand {
             try file.write(to: URL(fileURLWithPath: saveWeights))
         }
         if json {
-            try printBenchJSON(TrainReport(candidates: result.candidates, timing: result.timing, lists: slots,
-                                           widths: spec.widths, architecture: architecture.specString))
+            try JSONOutput.print(TrainReport(candidates: result.candidates, timing: result.timing, lists: slots,
+                                             widths: spec.widths, architecture: architecture.specString), layout: .line)
         } else {
             printText(result.candidates, timing: result.timing, chunks: result.chunks, slots: slots,
                       rowsPrinted: progress.rowsPrinted)

@@ -242,7 +242,7 @@ struct TrainCommand: AsyncParsableCommand {
             try file.write(to: URL(fileURLWithPath: saveWeights))
         }
         if json {
-            try printBenchJSON(TrainReport(candidates: result.candidates, timing: result.timing, lists: slotsPerCandidate, widths: widths))
+            try JSONOutput.print(TrainReport(candidates: result.candidates, timing: result.timing, lists: slotsPerCandidate, widths: widths), layout: .line)
         } else {
             printText(result.candidates, timing: result.timing, chunks: result.chunks, slots: slotsPerCandidate,
                       rowsPrinted: progress.rowsPrinted)
