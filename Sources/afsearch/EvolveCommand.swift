@@ -207,7 +207,10 @@ struct EvolveCommand: AsyncParsableCommand {
         if json {
             try JSONOutput.print(result)
         } else {
-            print(EvolutionCLI.summary(result, folder: island.map { EvolutionCLI.islandFolder(folder, island: $0) } ?? folder))
+            // The trials' place: the study folder's file by default (one folder above an island's), else --storage.
+            let trials: String
+            if case .folder = storage { trials = folder.appendingPathComponent(StudyCatalog.databaseFileName).path } else { trials = storage.description }
+            print(EvolutionCLI.summary(result, folder: island.map { EvolutionCLI.islandFolder(folder, island: $0) } ?? folder, trials: trials))
         }
     }
 }
@@ -300,7 +303,7 @@ enum EvolutionCLI {
         return differing.map { "\($0) \(text(old[$0])) (stored) vs \(text(new[$0])) (now)" }.joined(separator: ", ")
     }
 
-    static func summary(_ r: EvolutionResult, folder: URL) -> String {
+    static func summary(_ r: EvolutionResult, folder: URL, trials: String) -> String {
         var lines = ["\(r.settings.method.displayName) on \(r.dataset ?? "?"): \(r.networksEvaluated) networks scored, "
                      + "\(r.networksTrained) trained, \(r.duplicatesSkipped) duplicates skipped, \(r.rejected) rejected"]
         lines.append("best functions (validation fitness \(String(format: "%.4f", r.bestFitness))):")
@@ -322,7 +325,7 @@ enum EvolutionCLI {
                                 fresh.count, total, sum(\.proposeSeconds), sum(\.compileSeconds),
                                 total > 0 ? 100 * sum(\.compileSeconds) / total : 0, sum(\.trainSeconds), sum(\.bookkeepingSeconds)))
         }
-        lines.append("run folder: \(folder.path) (report.html, evolution.json, study.sqlite)")
+        lines.append("run folder: \(folder.path) (report.html, evolution.json); trials: \(trials)")
         return lines.joined(separator: "\n")
     }
 }
