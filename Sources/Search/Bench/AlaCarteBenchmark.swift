@@ -59,21 +59,27 @@ public enum AlaCarteBenchmark {
                                             profileKernels: profileKernels)
         let space = try AlaCarteSpace(menu: menu, layers: setup.slotCount)
         let compileClock = ContinuousClock.now
-        // A short study of the same shape first, outside the timed one: it builds the menu's program and lets
-        // PoCL compile each kernel for every launch shape the timed study meets (PoCL compiles a kernel per
-        // work-group size; the pool's launches narrow to 32, 16, ... slots at the end of a stream). Both land
-        // in the caches, so this is the cost of a first run only.
+        // Short studies of the same shape first, outside the timed one: they build the menu's program and let
+        // PoCL compile each kernel for every launch shape the timed study meets. PoCL compiles a kernel per
+        // work-group size, and the pool's launches narrow to 32, 16, ... slots at the end of a stream, so one
+        // study per width (a pool of 32 slots launches what a pool of 64 narrowed to 32 does). Every trial of a
+        // 2-epoch study stops at once, so a single study of the full width never narrows. Both land in the
+        // caches, so this is the cost of a first run only.
         var warmSetup = setup
         warmSetup.epochs = 2
-        let warmStore = try SQLiteStudyStore(inMemoryNamed: "bench-warm-\(dataset)")
-        _ = try await AlaCarteStudy(
-            space: space,
-            settings: AlaCarteSettings(dataset: dataset, layers: setup.slotCount, trials: 2 * population, sampler: .random,
-                                       population: population, seed: seed &+ 1, menuName: "bench",
-                                       menuEntries: menu.map(\.name), training: warmSetup),
-            evaluator: PopulationEvaluator(backend: backend, setup: warmSetup, splits: splits, identity: .expressionLanguage,
-                                           store: warmStore),
-            store: warmStore).run()
+        var width = population
+        while width >= 1 {
+            let warmStore = try SQLiteStudyStore(inMemoryNamed: "bench-warm-\(dataset)-\(width)")
+            _ = try await AlaCarteStudy(
+                space: space,
+                settings: AlaCarteSettings(dataset: dataset, layers: setup.slotCount, trials: 2 * width, sampler: .random,
+                                           population: width, seed: seed &+ 1, menuName: "bench",
+                                           menuEntries: menu.map(\.name), training: warmSetup),
+                evaluator: PopulationEvaluator(backend: backend, setup: warmSetup, splits: splits, identity: .expressionLanguage,
+                                               store: warmStore),
+                store: warmStore).run()
+            width /= 2
+        }
         let compile = compileClock.duration(to: .now)
 
         let store = try SQLiteStudyStore(inMemoryNamed: "bench-\(dataset)")
