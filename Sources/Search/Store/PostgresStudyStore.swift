@@ -394,7 +394,7 @@ public final class PostgresStudyStore: StudyStore, @unchecked Sendable {
     public func finished(after cursor: Int) throws -> FinishedSince {
         let rows = try connection.execute(
             "SELECT * FROM trial WHERE study = $1 AND finished_seq > $2 ORDER BY finished_seq",
-            [studyName, String(cursor)], planning: .perCall).all
+            [studyName, String(cursor)]).all
         return FinishedSince(trials: rows.map(TrialColumns.record), cursor: rows.last?.int("finished_seq") ?? cursor)
     }
 
@@ -407,7 +407,7 @@ public final class PostgresStudyStore: StudyStore, @unchecked Sendable {
             UNION ALL
             (SELECT 1, number, \(Array(repeating: "NULL", count: Self.fields.count - 1).joined(separator: ", ")), NULL FROM trial
                 WHERE study = $1 AND state IN ('pending', 'running'))
-            """, [studyName, String(cursor)], planning: .perCall).all
+            """, [studyName, String(cursor)]).all
         // UNION ALL promises no order across its parts: each is sorted here
         let finished = rows.filter { $0["part"] == "0" }.sorted { ($0.int("finished_seq") ?? 0) < ($1.int("finished_seq") ?? 0) }
         return StudyProgress(
