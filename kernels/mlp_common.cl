@@ -100,6 +100,19 @@ inline uint mlp_key(int training, uint base, int layer, int row, int col) {
 #define AF_KEYED 0
 #endif
 
+// Slot `slot`'s learnable parameters in candidate c's block of `params` (AF_KMAX floats a slot, after `aoff`),
+// and how many of them expression `id` has (0 for identity, layer-wise ops and programs without parameters).
+inline __global const float* mlp_slot_params(__global const float* params, int pstride, int c, int aoff, int slot) {
+    return params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
+}
+inline int mlp_slot_nparams(__global const int* act_nparams, int c, int slots, int slot, int id) {
+#if AF_KMAX > 0
+    return id >= 0 ? act_nparams[c * slots + slot] : 0;
+#else
+    return 0;
+#endif
+}
+
 inline float mlp_act(int id, float z, __global const float* prm, uint key) {
     return id >= 0 ? af_act(id, z, prm, key) : z;
 }

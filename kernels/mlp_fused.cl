@@ -110,8 +110,8 @@ inline void mlp_rows_tile(const int c, const int r0, const int w0, MLP_ROWS_PARA
         const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
         // Z itself where the backward needs it (learnable parameters, noise), as mlp_forward keeps it.
         if (id >= 0 && !mlp_slope_ok(id)) MLP_ROWS(FW_ZOUT)
-        __global const float* prm = P + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
-        mlp_forward_epilogue(Zc, Ac, TN, r0, 0, rows, out_n, id, prm, 1, base, l, 0, mlp_slope_ok(id));
+        mlp_forward_epilogue(Zc, Ac, TN, r0, 0, rows, out_n, id, mlp_slot_params(params, pstride, c, aoff, slot), 1, base, l, 0,
+                             mlp_slope_ok(id));
         if (id <= MLP_LW_SOFTMAX)
             for (int m = 0; m < TM && r0 + m < rows; m++)
                 mlp_layerwise_row(id, Ac + (size_t)m * TN, Ac + (size_t)m * TN, out_n, base, l, r0 + m);
@@ -129,12 +129,8 @@ inline void mlp_rows_tile(const int c, const int r0, const int w0, MLP_ROWS_PARA
         const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
         const bool slope = mlp_rows_slope(id, c, slot, slots, tape_at);
         const bool keeps_z = id >= 0 && !slope;
-#if AF_KMAX > 0
-        const int np = id >= 0 ? act_nparams[c * slots + slot] : 0;
-#else
-        const int np = 0;
-#endif
-        __global const float* prm = P + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
+        const int np = mlp_slot_nparams(act_nparams, c, slots, slot, id);
+        __global const float* prm = mlp_slot_params(params, pstride, c, aoff, slot);
         const int read_to = classes > VW ? TN : min(TN, VW);   // as mlp_loss
         for (int m = 0; m < TM; m++) {
             const int r = r0 + m;
@@ -175,12 +171,8 @@ inline void mlp_rows_tile(const int c, const int r0, const int w0, MLP_ROWS_PARA
                 __global float* Gc = S;
                 MLP_ROWS(BD_OUT)
             }
-#if AF_KMAX > 0
-            const int np = act_nparams[c * slots + prev_slot];
-#else
-            const int np = 0;
-#endif
-            mlp_backward_epilogue(Gc, S, TN, r0, 0, rows, in_n, id, P + aoff + prev_slot * AF_KMAX, base, l - 1, psum, np, false);
+            mlp_backward_epilogue(Gc, S, TN, r0, 0, rows, in_n, id, mlp_slot_params(params, pstride, c, aoff, prev_slot), base, l - 1,
+                                  psum, mlp_slot_nparams(act_nparams, c, slots, prev_slot, id), false);
             for (int j = 0; j < TM * TN; j++) Gc[j] = S[j];
         } else {
 #define FU_SLOPE(m) if (slope) { \

@@ -148,7 +148,7 @@ __kernel void mlp_forward(
     MLP_FORWARD_TILE
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
     const bool use_slopes = training && mlp_slope_ok(id);
-    __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
+    __global const float* prm = mlp_slot_params(params, pstride, c, aoff, slot);
     const uint base = af_candidate_base(seeds, c, pass);
     __global float* Zc = z + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0;
     __global float* Ac = a + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0;
@@ -247,16 +247,15 @@ __kernel void mlp_backward_data(
     MLP_DATA_TILE
 
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
-    __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
+    __global const float* prm = mlp_slot_params(params, pstride, c, aoff, slot);
     const uint base = af_candidate_base(seeds, c, pass);
     __global const float* Zc = zprev + (size_t)c * prev_cstride + (size_t)r0 * in_pad + i0;
     __global float* Gc = dzprev + (size_t)c * prev_cstride + (size_t)r0 * in_pad + i0;
+    const int np = mlp_slot_nparams(act_nparams, c, slots, slot, id);
 #if AF_KMAX > 0
-    const int np = id >= 0 ? act_nparams[c * slots + slot] : 0;
     float psum[AF_KMAX];
     for (int k = 0; k < AF_KMAX; k++) psum[k] = 0.0f;
 #else
-    const int np = 0;
     float psum[1];
 #endif
 #define BD_OUT(m) { VSTORE(acc##m##_0, 0, Gc + m * in_pad); MLP_V1(VSTORE(acc##m##_1, 0, Gc + m * in_pad + VW);) \

@@ -232,15 +232,13 @@ __kernel void mlp_loss(
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
 #if AF_KMAX > 0
     __global float* P = slot >= 0 ? partials + (size_t)c * part_cstride + part_off + (size_t)r * AF_KMAX : 0;
-    const int np = id >= 0 ? act_nparams[c * slots + slot] : 0;
 #else
     __global float* P = 0;
-    const int np = 0;
 #endif
-    __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
     float loss, hit;
     mlp_loss_row(logits + at, zlast + at, dz + at, P, r, rows, r < rows ? labels[r] : 0, classes, read_to, inv_rows,
-                 training, id, slopes && mlp_slope_ok(id), np, prm, af_candidate_base(seeds, c, pass), layer, &loss, &hit);
+                 training, id, slopes && mlp_slope_ok(id), mlp_slot_nparams(act_nparams, c, slots, slot, id),
+                 mlp_slot_params(params, pstride, c, aoff, slot), af_candidate_base(seeds, c, pass), layer, &loss, &hit);
     row_loss[(size_t)c * rows_cap + r] = loss;
     row_hit[(size_t)c * rows_cap + r] = hit;
 }
