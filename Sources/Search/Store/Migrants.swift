@@ -44,6 +44,9 @@ public struct Immigration: Sendable, Codable, Equatable {
         self.generation = generation
         self.migrants = migrants
     }
+
+    /// The migrant seqs of an immigration row's `migrants` column (a JSON array), as both stores write it.
+    static func seqs(from json: String) throws -> [Int] { try JSONDecoder().decode([Int].self, from: Data(json.utf8)) }
 }
 
 /// Which migrants an island takes in at a barrier: of every other island and population, that island's newest

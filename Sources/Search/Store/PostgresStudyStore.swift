@@ -424,7 +424,7 @@ public final class PostgresStudyStore: StudyStore, @unchecked Sendable {
             if let taken = try connection.execute(
                 "SELECT migrants FROM immigration WHERE study = $1 AND island = $2 AND generation = $3",
                 [studyName, island, String(generation)]).scalar {
-                let seqs = try JSONDecoder().decode([Int].self, from: Data(taken.utf8))
+                let seqs = try Immigration.seqs(from: taken)
                 let rows = try connection.execute("""
                     SELECT * FROM migrant WHERE study = $1 AND seq = ANY(string_to_array($2, ',')::bigint[])
                     """, [studyName, seqs.map(String.init).joined(separator: ",")]).all
@@ -444,7 +444,7 @@ public final class PostgresStudyStore: StudyStore, @unchecked Sendable {
             var consumed = Set<Int>()
             for row in try connection.execute("SELECT migrants FROM immigration WHERE study = $1 AND island = $2",
                                               [studyName, island]).all {
-                consumed.formUnion(try JSONDecoder().decode([Int].self, from: Data((row["migrants"] ?? "[]").utf8)))
+                consumed.formUnion(try Immigration.seqs(from: row["migrants"] ?? "[]"))
             }
             let incoming = MigrantSelection.incoming(newestBatches: newest, island: island, consumed: consumed)
             try connection.execute("""
@@ -462,7 +462,7 @@ public final class PostgresStudyStore: StudyStore, @unchecked Sendable {
     public func immigrations() throws -> [Immigration] {
         try connection.execute("SELECT * FROM immigration WHERE study = $1 ORDER BY island, generation", [studyName]).all.map { row in
             Immigration(island: row["island"] ?? "", generation: row.int("generation") ?? 0,
-                        migrants: (try? JSONDecoder().decode([Int].self, from: Data((row["migrants"] ?? "[]").utf8))) ?? [])
+                        migrants: (try? Immigration.seqs(from: row["migrants"] ?? "[]")) ?? [])
         }
     }
 

@@ -8,7 +8,7 @@ extension SQLiteStudyStore {
         try queue.write { db in
             if let taken = try String.fetchOne(
                 db, sql: "SELECT migrants FROM immigration WHERE island = ? AND generation = ?", arguments: [island, generation]) {
-                let seqs = try JSONDecoder().decode([Int].self, from: Data(taken.utf8))
+                let seqs = try Immigration.seqs(from: taken)
                 let rows = try Row.fetchAll(db, sql: "SELECT * FROM migrant WHERE seq IN (SELECT value FROM json_each(?))",
                                             arguments: [taken])
                 return MigrantSelection.recorded(seqs, among: rows.map(Self.migrant))
@@ -26,7 +26,7 @@ extension SQLiteStudyStore {
                 """, arguments: [island]).map(Self.migrant)
             var consumed = Set<Int>()
             for list in try String.fetchAll(db, sql: "SELECT migrants FROM immigration WHERE island = ?", arguments: [island]) {
-                consumed.formUnion(try JSONDecoder().decode([Int].self, from: Data(list.utf8)))
+                consumed.formUnion(try Immigration.seqs(from: list))
             }
             let incoming = MigrantSelection.incoming(newestBatches: newest, island: island, consumed: consumed)
             try db.execute(sql: "INSERT INTO immigration (island, generation, migrants, created_at) VALUES (?, ?, ?, ?)",
@@ -48,7 +48,7 @@ extension SQLiteStudyStore {
             return try Row.fetchAll(db, sql: "SELECT * FROM immigration ORDER BY island, generation").map { row in
                 let list: String = row["migrants"]
                 return Immigration(island: row["island"], generation: row["generation"],
-                                   migrants: try JSONDecoder().decode([Int].self, from: Data(list.utf8)))
+                                   migrants: try Immigration.seqs(from: list))
             }
         }
     }
