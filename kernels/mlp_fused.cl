@@ -2,7 +2,7 @@
 // exactly one tile wide (TN columns: study 1's 64 with the 4x64 tile) and the classes fit a float16. Any slot:
 // identity, an expression with mlp_slope_ok (act'(Z) kept by the forward), one with learnable parameters or
 // noise (Z kept; its backward runs mlp_backward_epilogue through `scratch`, its parameter partials go where
-// mlp_backward_data and mlp_loss put them), a layer-wise one (mlp_layerwise_row and its backward on the tile's
+// mlp_backward_data and cross_entropy_loss put them), a layer-wise one (mlp_layerwise_row and its backward on the tile's
 // whole rows) or, in the interpreter's program, an interpreted one.
 // mlp_rows_tile takes TM rows of one candidate through every layer's forward GEMM and activation, the loss,
 // and every layer's data-gradient GEMM. Two kernels run it (RowPass in the host code):
@@ -10,7 +10,7 @@
 // - mlp_train_candidate: a work-item per candidate, its rows in blocks, each block followed by its share of
 //   the weight gradients while its rows are in cache; only the optimiser stays separate.
 //
-// Same operations in the same order as mlp_forward, mlp_loss, mlp_backward_data and mlp_backward_weights
+// Same operations in the same order as mlp_forward, cross_entropy_loss, mlp_backward_data and weight_gradients
 // (bias first, then k = 0, 1, ...; the same epilogue, loss and weight-tile helpers), so a candidate gets the
 // same bits any way. What changes is memory traffic: a layer's input rows come from the previous layer's
 // output just written by the same work-item (L1), and act'(Z) of layer l (left in z_l by the forward) is
@@ -131,7 +131,7 @@ inline void mlp_rows_tile(const int c, const int r0, const int w0, MLP_ROWS_PARA
         const bool keeps_z = id >= 0 && !slope;
         const int np = mlp_slot_nparams(act_nparams, c, slots, slot, id);
         __global const float* prm = mlp_slot_params(params, pstride, c, aoff, slot);
-        const int read_to = classes > VW ? TN : min(TN, VW);   // as mlp_loss
+        const int read_to = classes > VW ? TN : min(TN, VW);   // as cross_entropy_loss
         for (int m = 0; m < TM; m++) {
             const int r = r0 + m;
             __global const float* L = a_all + li[5] + (size_t)c * cstride + (size_t)(w0 + m) * TN;
@@ -205,7 +205,7 @@ __kernel void mlp_train_rows(
 
 // One candidate per work-item: its rows in blocks of block_rows (a multiple of TM), each block's row tiles
 // and then that block's share of every layer's weight gradients (mlp_weight_tile continues the sums block
-// by block, so the bits are those of mlp_backward_weights over all rows), written into grads. A block's A and
+// by block, so the bits are those of weight_gradients over all rows), written into grads. A block's A and
 // dZ rows are still in the core's cache when the weight gradients read them, and only the first block_rows
 // rows of a candidate's A and Z slices are used. global: (P), local: (1).
 __kernel void mlp_train_candidate(

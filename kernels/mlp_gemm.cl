@@ -274,7 +274,7 @@ __kernel void mlp_backward_data(
 // with i0 = 0, db = column sums of dz, summed over the first `rows` rows of A and D in order and continuing
 // the sums already in G (first: from zero). So consecutive row blocks give the bits of one run over all rows
 // (mlp_fused.cl's candidate kernel sums block by block). A tile whose real columns (< out_n) all lie in its
-// first vector (the logits' 10 of 64) reads only that vector of dz and keeps zeros in the others (mlp_loss
+// first vector (the logits' 10 of 64) reads only that vector of dz and keeps zeros in the others (cross_entropy_loss
 // zeroes dz no further).
 // A: the layer's input at column i0, rows in_stride apart; D: dz at column o0, rows out_pad apart;
 // G: the layer's weights in grads at column o0 (in_n x out_pad, the bias row after them).
@@ -334,7 +334,7 @@ inline void mlp_weight_tile(__global const float* A, int in_stride, __global con
 // Weight gradients of layer l: dWT = A_{l-1}^T . dZ_l (in_n x out_pad) and db = column sums of dZ_l,
 // summed over the batch rows in order (mlp_weight_tile). Written into grads at the layer's params offsets.
 // global: (out_pad / TN, ceil(in_n / TM), P).
-__kernel void mlp_backward_weights(
+__kernel void weight_gradients(
     __global const float* ain, const int ain_cstride, const int in_stride, const int in_n,
     __global const float* dz, const int dz_cstride, const int out_pad, const int out_n, const int rows,
     __global float* grads, const int pstride, const int woff,

@@ -71,7 +71,7 @@ inline void mlp_layerwise_row_backward(int id, __global const float* y, __global
 
 // A[r, :] = op(Z[r, :]) for candidates whose slot holds a layer-wise op (the GEMM wrote A = Z).
 // global: (rowsPad, P).
-__kernel void mlp_layerwise_forward(
+__kernel void layerwise_forward(
     __global const float* z, __global float* a, const int stride, const int cstride, const int width, const int rows,
     __global const int* act_id, const int slot, const int slots,
     __global const uint* seeds, const uint pass, const int layer, const int row_offset,
@@ -86,7 +86,7 @@ __kernel void mlp_layerwise_forward(
 }
 
 // dZ = J^T dA in place for candidates whose slot holds a layer-wise op. global: (rowsPad, P).
-__kernel void mlp_layerwise_backward(
+__kernel void layerwise_backward(
     __global const float* a, __global float* g, const int stride, const int cstride, const int width, const int rows,
     __global const int* act_id, const int slot, const int slots, __global const int* status)
 {
@@ -135,7 +135,7 @@ inline void mlp_row_dlogits16(float16 e, float s, int y, int classes, float inv_
 // slopes), else Z; G may be zl only when it holds slopes (or `id` is identity or layer-wise, which never read
 // it). Padded columns of G are zeroed only as far as the weight gradients read them (`read_to`). exp runs once
 // per logit. A row's numbers depend on the classes and its own last activation only. Rows at or past `rows`
-// get zeros. Shared by mlp_loss and the fused row passes (mlp_fused.cl), so both give the same bits.
+// get zeros. Shared by cross_entropy_loss and the fused row passes (mlp_fused.cl), so both give the same bits.
 inline void mlp_loss_row(__global const float* L, __global const float* zl, __global float* G, __global float* P,
                          const int r, const int rows, const int y, const int classes, const int read_to,
                          const float inv_rows, const int training, const int id, const bool last_slope, const int np,
@@ -214,7 +214,7 @@ inline void mlp_loss_row(__global const float* L, __global const float* zl, __gl
 // mlp_loss_row for every row and candidate (the per-layer launches): logits and zlast are the last layer's A
 // and Z (or slopes, where `slopes` and mlp_slope_ok), dz receives its dZ, partials one partial per row.
 // global: (rowsPad, P).
-__kernel void mlp_loss(
+__kernel void cross_entropy_loss(
     __global const float* logits, __global const float* zlast, const int stride, const int cstride,
     const int classes, const int rows, __global const int* labels, const float inv_rows,
     __global float* row_loss, __global float* row_hit, const int rows_cap,
@@ -246,7 +246,7 @@ __kernel void mlp_loss(
 // Per candidate: the sum of its rows' losses and hits, in row order, added to its accumulators
 // metrics[2c] (loss sum) and metrics[2c + 1] (hits). In training, a batch whose loss is NaN or inf freezes
 // the candidate as diverged before the optimiser runs; only its own values are read. global: (P).
-__kernel void mlp_metrics_reduce(
+__kernel void metrics_reduce(
     __global const float* row_loss, __global const float* row_hit, const int rows_cap, const int rows,
     __global float* metrics, const int training, __global int* status)
 {

@@ -281,7 +281,7 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     /// `rowsPrinted`: the epoch rows went out as the epochs finished (`EpochProgressLine` with `streamsRows`).
-    func printText(_ candidates: [any TrainedNetwork], timing: TrainingTiming, chunks: Int, slots: [[ActivationExpr]],
+    func printText<W>(_ candidates: [TrainedCandidate<W>], timing: TrainingTiming, chunks: Int, slots: [[ActivationExpr]],
                    rowsPrinted: Bool = false) {
         if candidates.count == 1, let c = candidates.first {
             if !rowsPrinted {
@@ -333,7 +333,7 @@ struct TrainReport: Encodable {
     var candidates: [CandidateReport]
     var compileSeconds: Double, trainSeconds: Double, evaluateSeconds: Double
 
-    init(candidates results: [any TrainedNetwork], timing: TrainingTiming, lists: [[ActivationExpr]],
+    init<W>(candidates results: [TrainedCandidate<W>], timing: TrainingTiming, lists: [[ActivationExpr]],
          widths: [Int]? = nil, architecture: String? = nil) {
         self.widths = widths
         self.architecture = architecture
@@ -350,18 +350,6 @@ struct TrainReport: Encodable {
     }
 }
 
-/// What `train` prints of one trained candidate, from either population trainer.
-protocol TrainedNetwork {
-    var history: [EpochMetrics] { get }
-    var diverged: Bool { get }
-    var stoppedEarly: Bool { get }
-    var finalTrain: SplitMetrics { get }
-    var finalTest: SplitMetrics? { get }
-    var epochsRun: Int { get }
-}
-
-extension CandidateResult: TrainedNetwork {}
-extension CNNCandidateResult: TrainedNetwork {}
 
 /// A dataset split for `train`: the official test set when there is one, else a stratified held-out part;
 /// features standardised with the training rows' statistics.

@@ -155,6 +155,14 @@ import Kernels
                 try saxpy.launch(global: [8], args: Float(8), Float(1), x, x)
             }
             #expect(throws: KernelLaunchError.self) { try saxpy.launch(global: [8], args: Int32(8), Float(1), Float(0), x) }
+            // Named arguments: right names launch, a swapped pair is refused naming both.
+            let y = try device.buffer([Float](repeating: 1, count: 8))
+            try x.upload((0..<8).map(Float.init))
+            try saxpy.launch(global: [8], named: ["n": Int32(8), "a": Float(2), "x": x, "y": y]).wait()
+            #expect(try y.download() == (0..<8).map { 2 * Float($0) + 1 })
+            #expect(throws: KernelLaunchError.argumentName(kernel: "saxpy", index: 2, expected: "x", got: "y")) {
+                try saxpy.launch(global: [8], named: ["n": Int32(8), "a": Float(2), "y": y, "x": x])
+            }
         }
     }
 

@@ -64,7 +64,7 @@ import Datasets
         }
     }
 
-    /// Ten classes: one float16 holds a row of logits (mlp_loss's vector path) but not a float8 (the scalar
+    /// Ten classes: one float16 holds a row of logits (cross_entropy_loss's vector path) but not a float8 (the scalar
     /// path), with an identity, an element-wise and a layer-wise last activation (the last always scalar).
     @Test func lossPathsGiveTheSameBitsForTenClasses() throws {
         let spec = try MLPSpec(widths: [20, 64, 10], lastLayerActivation: true)
@@ -134,7 +134,7 @@ import Datasets
         let ran = Set(result.timing.kernelSeconds.keys)
         #expect(ran.contains("mlp_train_candidate") == (pass == .candidates))
         #expect(ran.contains("mlp_train_rows") == (pass == .tiles))
-        #expect(ran.contains("mlp_backward_weights") == (pass != .candidates))
+        #expect(ran.contains("weight_gradients") == (pass != .candidates))
         #expect(ran.contains("mlp_backward_data") == (pass == .layers))
         return result
     }
@@ -246,10 +246,10 @@ import Datasets
         for batch in [nil, 16] as [Int?] {
             let config = TrainingConfig(epochs: 4, learningRate: 0.01, optimizer: .adam(), batchSize: batch, seed: 12)
             let plain = try Self.train(.layers, candidates: menu, config: config, data: data, validation: val)
-            #expect(plain.timing.kernelSeconds["mlp_param_grads"] != nil && plain.timing.kernelSeconds["mlp_layerwise_backward"] != nil)
+            #expect(plain.timing.kernelSeconds["mlp_param_grads"] != nil && plain.timing.kernelSeconds["layerwise_backward"] != nil)
             for (pass, blockRows) in Self.fusedPasses {
                 let fused = try Self.train(pass, blockRows: blockRows, candidates: menu, config: config, data: data, validation: val)
-                #expect(fused.timing.kernelSeconds["mlp_layerwise_backward"] == nil, "layer-wise rows run inside the fused step")
+                #expect(fused.timing.kernelSeconds["layerwise_backward"] == nil, "layer-wise rows run inside the fused step")
                 for (i, (f, p)) in zip(fused.candidates, plain.candidates).enumerated() {
                     let what = "\(pass) blocks of \(blockRows), batch \(String(describing: batch)): candidate \(i)"
                     #expect(f.history == p.history, "\(what) metrics")

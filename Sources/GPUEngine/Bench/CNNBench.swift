@@ -68,8 +68,8 @@ public struct CNNBenchResult: Sendable, Codable {
     public var gflops: Double
     public var finalTrainAccuracyMean: Double
     public var tile: String
-    /// Seconds per stage of a second, profiled run (each stage waits for the device), when requested.
-    public var stageSeconds: [String: Double]?
+    /// Device seconds per kernel of a second, profiled run (`PopulationCNNTrainer.profileKernels`), when requested.
+    public var kernelSeconds: [String: Double]?
 }
 
 public enum CNNBench {
@@ -92,24 +92,24 @@ public enum CNNBench {
         let work = Double(w.population * w.images * w.epochs)
         let rate = work / r.timing.trainSeconds
         let tile = try trainer.tuning(inputChannels: CNNWorkload.inputShape[0], architecture: arch).tile
-        var stages: [String: Double]?
+        var kernels: [String: Double]?
         if profile {
-            trainer.profileStages = true
-            defer { trainer.profileStages = false }
-            stages = try trainer.train(candidates: cands, architecture: arch, config: config, train: data).stageSeconds
+            trainer.profileKernels = true
+            defer { trainer.profileKernels = false }
+            kernels = try trainer.train(candidates: cands, architecture: arch, config: config, train: data).timing.kernelSeconds
         }
-        return CNNBenchResult(workload: w, microBatchImages: r.microBatchImages, chunks: r.chunks, trainSeconds: r.timing.trainSeconds,
+        return CNNBenchResult(workload: w, microBatchImages: r.microBatchImages ?? w.batch, chunks: r.chunks, trainSeconds: r.timing.trainSeconds,
                               candidateImagesPerSecond: rate, gflops: rate * (try CNNWorkload.trainingFLOPsPerImage(arch)) / 1e9,
                               finalTrainAccuracyMean: r.candidates.map(\.finalTrain.accuracy).reduce(0, +) / Double(w.population),
-                              tile: "\(tile.rows)x\(tile.vectorWidth)x\(tile.vectors)", stageSeconds: stages)
+                              tile: "\(tile.rows)x\(tile.vectorWidth)x\(tile.vectors)", kernelSeconds: kernels)
     }
 }
 
 extension CNNBenchResult {
     /// One line for `afsearch bench train --arch …`.
     public var textLine: String {
-        let stages = (stageSeconds ?? [:]).sorted { $0.value > $1.value }
-            .map { "\n  " + $0.key.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: " %7.2f s", $0.value) }.joined()
+        let stages = (kernelSeconds ?? [:]).sorted { $0.value > $1.value }
+            .map { "\n  " + $0.key.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: " %7.2f s", $0.value) }.joined()
         return "CNN \(workload.architecture): P=\(workload.population) images=\(workload.images) batch=\(workload.batch) "
             + "epochs=\(workload.epochs) micro-batch=\(microBatchImages) chunks=\(chunks)  "
             + String(format: "%.1f candidate-images/s  %.2f GFLOP/s  (%.1f s, ", candidateImagesPerSecond, gflops, trainSeconds)

@@ -10,36 +10,9 @@ import Datasets
 /// An optimiser step over more images than `microBatchImages` runs as several micro-batches whose
 /// gradients are summed in order (the loss is still the mean over the whole batch). Like the MLP trainer,
 /// a candidate's numbers never depend on its neighbours, the chunking or the population size.
-public final class PopulationCNNTrainer: @unchecked Sendable {
-    public let device: ComputeDevice
-    public var tile: TileShape?
-    /// Whose choices the trainer makes (tile, build options); nil: `$AFSEARCH_PROFILE`, else the device's
-    /// own kind. `.gpu` on PoCL runs a GPU's path (`DeviceProfile`).
-    public var profile: DeviceProfile?
-    /// Device memory for one chunk; default 60 % of the device's global memory.
-    public var memoryBudgetBytes: Int?
-    public var maxChunkSize: Int?
+public final class PopulationCNNTrainer: PopulationTrainerBase, @unchecked Sendable {
     /// Images per device pass; memory per candidate grows linearly with it.
     public var microBatchImages = 64
-    /// Wait for the device after every stage and report where the time goes (slower; for benchmarks).
-    public var profileStages = false
-    /// Fused compiled activations (default), or the activation interpreter for populations of new
-    /// expressions (evolution): see `ActivationExecution`.
-    public var activationExecution: ActivationExecution = .compiled
-    let activationSource: PopulationProgram.ActivationSource
-    let cache: ProgramCache
-
-    /// With the project's activation code generator.
-    public convenience init(device: ComputeDevice, cache: ProgramCache = .shared) {
-        self.init(device: device, cache: cache, activationSource: { try ActivationCodegen.checkedSource(for: $0) })
-    }
-
-    public init(device: ComputeDevice, cache: ProgramCache = .shared,
-                activationSource: @escaping @Sendable ([ActivationExpr]) throws -> String) {
-        self.device = device
-        self.cache = cache
-        self.activationSource = activationSource
-    }
 
     /// `inputShape` ([C, H, W]) defaults to the training split's `imageShape`.
     public func train(candidates: [CNNCandidate], architecture: NetworkArchitecture, inputShape: [Int]? = nil,
@@ -56,7 +29,7 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
             throw TrainerError.invalidSpec("tile \(tile.rows)x\(tile.vectorWidth)x\(tile.vectors): the CNN kernels hold one or two vectors "
                 + "per tile row; choose a tile with vectors 1 or 2")
         }
-        var clock = ContinuousClock.now
+        let clock = ContinuousClock.now
         let pop = try PopulationProgram(candidates: candidates.map { Candidate(activations: $0.activations) }, tile: tile,
                                         activationSource: activationSource, execution: activationExecution)
         let program = try device.program(source: pop.source + "\n" + Self.layerKernels, options: profile.buildOptions, cache: cache)
@@ -68,30 +41,28 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
         let chunk = try chunkSize(plan: plan, population: candidates.count)
         var results: [CNNCandidateResult?] = Array(repeating: nil, count: candidates.count)
         var chunks = 0
-        var stageSeconds: [String: Double] = [:]
         for start in stride(from: 0, to: candidates.count, by: chunk) {
             let members = Array(start..<min(start + chunk, candidates.count))
-            clock = ContinuousClock.now
-            var initial: [(params: [Float], mirror: [Float])] = [], seeds: [UInt32] = []
-            for i in members {
-                let seed = candidates[i].effectiveSeed(runSeed: config.seed, index: i)
-                let w = try candidates[i].initialWeights ?? CNNWeights.initial(architecture: architecture, inputShape: shape, seed: seed)
-                initial.append(plan.pack(w, activationParameters: candidates[i].startingActivationParameters()))
-                seeds.append(NoiseKey.seed32(seed))
+            let starts = try members.map { i in
+                try candidates[i].startingPoint(runSeed: config.seed, index: i) {
+                    try CNNWeights.initial(architecture: architecture, inputShape: shape, seed: $0)
+                }
             }
+            let counts = members.map { pop.parameterCounts[$0] }
             let session = try CNNSession(device: device, program: program, plan: plan,
-                                         activationIDs: members.map { pop.activationIDs[$0] },
-                                         parameterCounts: members.map { pop.parameterCounts[$0] }, initial: initial, seeds: seeds,
-                                         optimizer: config.optimizer, needsAccumulation: batch > plan.capacityImages,
+                                         activationIDs: members.map { pop.activationIDs[$0] }, parameterCounts: counts,
+                                         initial: starts.map { plan.pack($0.weights, activationParameters: $0.activationParameters) },
+                                         seeds: starts.map(\.seed32), optimizer: config.optimizer,
+                                         needsAccumulation: batch > plan.capacityImages,
                                          tapes: pop.tapes, tapeOffsets: members.map { pop.tapeOffsets[$0] })
-            session.profile = profileStages
-            let run = CNNChunkRun(session: session, parameterCounts: members.map { pop.parameterCounts[$0] }, config: config, train: train, validation: validation, test: test, progress: progress)
-            for (k, r) in try run.execute(timing: &timing).enumerated() { results[members[k]] = r }
-            stageSeconds.merge(session.stageSeconds, uniquingKeysWith: +)
+            session.profiling = profileKernels
+            let trained = try EpochLoop.run(session, parameterCounts: counts, config: config, train: train, validation: validation,
+                                            test: test, progress: progress, timing: &timing)
+            for (k, r) in trained.enumerated() { results[members[k]] = r }
             chunks += 1
         }
-        return CNNTrainingResult(candidates: results.map { $0! }, timing: timing, chunks: chunks, microBatchImages: plan.capacityImages,
-                                 stageSeconds: stageSeconds, activationExecution: pop.execution)
+        return CNNTrainingResult(candidates: results.map { $0! }, timing: timing, chunks: chunks,
+                                 activationExecution: pop.execution, microBatchImages: plan.capacityImages)
     }
 
     /// kernels/cnn_layers.cl, cnn_conv.cl and cnn_linear.cl, in that order, as embedded at build time (an
@@ -111,18 +82,10 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
     }
 
     func chunkSize(plan: CNNPlan, population: Int) throws -> Int {
-        let budget = PopulationChunking.budget(memoryBudgetBytes, device: device)
-        guard let size = PopulationChunking.size(
-            budget: budget, device: device, bytesPerCandidate: plan.bytesPerCandidate,
-            largestBufferBytesPerCandidate: plan.largestBufferBytesPerCandidate,
-            maxChunkSize: maxChunkSize, population: population)
-        else {
-            throw TrainerError.doesNotFit(
-                "one CNN candidate needs \(plan.bytesPerCandidate) bytes at \(plan.capacityImages) images per micro-batch "
-                + "(largest buffer \(plan.largestBufferBytesPerCandidate)); budget \(budget) bytes, largest allocation "
-                + "\(device.info.maxAllocationBytes) bytes on \(device.info.name); lower microBatchImages")
-        }
-        return size
+        try chunkSize(bytesPerCandidate: plan.bytesPerCandidate, largestBufferBytesPerCandidate: plan.largestBufferBytesPerCandidate,
+                      population: population,
+                      needs: "one CNN candidate needs \(plan.bytesPerCandidate) bytes at \(plan.capacityImages) images per micro-batch",
+                      advice: "; lower microBatchImages")
     }
 
     func validate(candidates: [CNNCandidate], architecture: NetworkArchitecture, shape: [Int], config: TrainingConfig,
@@ -173,81 +136,6 @@ public final class PopulationCNNTrainer: @unchecked Sendable {
                         + expected.map { "layers.\($0.index) \($0.shape)" }.joined(separator: ", "))
                 }
             }
-        }
-    }
-}
-
-/// The epoch loop of one chunk of CNN candidates.
-struct CNNChunkRun {
-    let session: CNNSession
-    /// Per member, per slot: how many learnable activation parameters it has.
-    let parameterCounts: [[Int]]
-    let config: TrainingConfig
-    let train: LabeledData
-    let validation: LabeledData?
-    let test: LabeledData?
-    let progress: ((EpochProgress) -> Void)?
-
-    func execute(timing: inout TrainingTiming) throws -> [CNNCandidateResult] {
-        let s = session, P = s.count, n = train.rowCount, cap = s.plan.capacityImages
-        var clock = ContinuousClock.now
-        try s.upload(split: "train", train)
-        if let validation { try s.upload(split: "validation", validation) }
-        if let test { try s.upload(split: "test", test) }
-        let batch = min(config.batchSize ?? n, n)
-        var ledger = EpochLedger(count: P, earlyStopping: config.earlyStopping)
-        var step = 0
-        var evalSeconds = 0.0
-        for epoch in 0..<config.epochs {
-            if ledger.allFrozen { break }
-            try s.trainMetrics.fill(0)
-            let shuffled = batch < n
-            if shuffled { s.order = try s.device.buffer(EpochShuffle.order(rows: n, seed: config.seed, epoch: epoch)) }
-            for start in stride(from: 0, to: n, by: batch) {
-                let rows = min(batch, n - start)
-                for (micro, mstart) in stride(from: 0, to: rows, by: cap).enumerated() {
-                    let images = min(cap, rows - mstart)
-                    let pass = DropoutMask.pass(step: step, micro: micro)
-                    try s.gather(split: "train", start: start + mstart, images: images, useOrder: shuffled)
-                    try s.forward(images: images, training: true, pass: pass)
-                    try s.loss(images: images, batchImages: rows, training: true, pass: pass, metrics: s.trainMetrics)
-                    try s.backward(images: images, pass: pass, firstMicroBatch: micro == 0)
-                }
-                try s.update(step: step, config: config)
-                step += 1
-            }
-            let metrics = try s.trainMetrics.download()
-            let statuses = try s.status.download()
-            let evalClock = ContinuousClock.now
-            var val: [(lossSum: Double, hits: Double)]?, tst: [(lossSum: Double, hits: Double)]?
-            if config.evaluateEveryEpoch {
-                if validation != nil { val = try s.evaluate(split: "validation") }
-                if test != nil { tst = try s.evaluate(split: "test") }
-            }
-            evalSeconds += PopulationTrainer.seconds(since: evalClock)
-            let newStatus = ledger.record(epoch: epoch, trainSums: metrics, trainRows: n, statuses: statuses,
-                                          validation: val.map { ($0, validation!.rowCount) }, test: tst.map { ($0, test!.rowCount) })
-            if newStatus != statuses { try s.status.upload(newStatus) }
-            progress?(ledger.progress(epoch: epoch, epochs: config.epochs))
-        }
-        timing.trainSeconds += PopulationTrainer.seconds(since: clock) - evalSeconds
-        timing.evaluateSeconds += evalSeconds
-
-        clock = ContinuousClock.now
-        let finalTrain = try s.evaluate(split: "train")
-        let finalVal = try validation.map { _ in try s.evaluate(split: "validation") }
-        let finalTest = try test.map { _ in try s.evaluate(split: "test") }
-        let params = try s.params.download()
-        timing.evaluateSeconds += PopulationTrainer.seconds(since: clock)
-        let stride = s.plan.parameterStride
-        return (0..<P).map { k in
-            CNNCandidateResult(history: ledger.histories[k], diverged: ledger.diverged[k], stoppedEarly: ledger.stopped[k],
-                               finalTrain: EpochLedger.metrics(finalTrain[k], n),
-                               finalValidation: finalVal.map { EpochLedger.metrics($0[k], validation!.rowCount) },
-                               finalTest: finalTest.map { EpochLedger.metrics($0[k], test!.rowCount) },
-                               weights: s.plan.unpack(params[(k * stride)..<((k + 1) * stride)]),
-                               activationParameters: s.plan.activationParameters(params[(k * stride)..<((k + 1) * stride)],
-                                                                                 counts: parameterCounts[k]))
         }
     }
 }

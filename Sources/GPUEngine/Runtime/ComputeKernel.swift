@@ -68,6 +68,7 @@ public enum KernelLaunchError: Error, CustomStringConvertible, Equatable, Sendab
     case unknownKernel(name: String, available: [String])
     case argumentCount(kernel: String, expected: Int, got: Int)
     case argumentKind(kernel: String, index: Int, expected: String, got: String)
+    case argumentName(kernel: String, index: Int, expected: String, got: String)
     case workSize(kernel: String, problem: String)
 
     public var description: String {
@@ -78,6 +79,8 @@ public enum KernelLaunchError: Error, CustomStringConvertible, Equatable, Sendab
             return "kernel '\(kernel)' takes \(expected) arguments, got \(got)"
         case .argumentKind(let kernel, let index, let expected, let got):
             return "kernel '\(kernel)' argument \(index) is \(expected), got \(got)"
+        case .argumentName(let kernel, let index, let expected, let got):
+            return "kernel '\(kernel)' argument \(index) is named '\(expected)', got '\(got)'"
         case .workSize(let kernel, let problem):
             return "kernel '\(kernel)': \(problem)"
         }
@@ -90,10 +93,11 @@ public final class ComputeKernel: @unchecked Sendable {
     public let name: String
     public let program: ComputeProgram
     public let argumentCount: Int
-    /// Per argument: its address space and its declared type, when the driver keeps kernel argument
-    /// info (PoCL does; others only with `-cl-kernel-arg-info`). Used to reject a Float passed to an
-    /// `int`, or a scalar passed to a pointer, before the driver silently accepts equal-sized bytes.
-    let declared: [(addressSpace: cl_kernel_arg_address_qualifier, type: String)]?
+    /// Per argument: its address space, its declared type and its name, when the driver keeps kernel
+    /// argument info (PoCL does; others only with `-cl-kernel-arg-info`). Used to reject a Float passed to an
+    /// `int`, or a scalar passed to a pointer, before the driver silently accepts equal-sized bytes, and an
+    /// argument given under another name than the kernel's (`launch(global:local:named:)`).
+    let declared: [(addressSpace: cl_kernel_arg_address_qualifier, type: String, name: String)]?
     let kernel: cl_kernel
     private let lock = NSLock()
 
@@ -115,8 +119,8 @@ public final class ComputeKernel: @unchecked Sendable {
     deinit { clReleaseKernel(kernel) }
 
     private static func readDeclaredArguments(_ kernel: cl_kernel, count: Int)
-        -> [(addressSpace: cl_kernel_arg_address_qualifier, type: String)]? {
-        var result: [(addressSpace: cl_kernel_arg_address_qualifier, type: String)] = []
+        -> [(addressSpace: cl_kernel_arg_address_qualifier, type: String, name: String)]? {
+        var result: [(addressSpace: cl_kernel_arg_address_qualifier, type: String, name: String)] = []
         for index in 0 ..< count {
             var space: cl_kernel_arg_address_qualifier = 0
             let status = clGetKernelArgInfo(kernel, cl_uint(index), cl_kernel_arg_info(CL_KERNEL_ARG_ADDRESS_QUALIFIER),
@@ -125,7 +129,10 @@ public final class ComputeKernel: @unchecked Sendable {
             let type = (try? readInfoString("clGetKernelArgInfo") {
                 clGetKernelArgInfo(kernel, cl_uint(index), cl_kernel_arg_info(CL_KERNEL_ARG_TYPE_NAME), $0, $1, $2)
             }) ?? ""
-            result.append((space, type))
+            let name = (try? readInfoString("clGetKernelArgInfo") {
+                clGetKernelArgInfo(kernel, cl_uint(index), cl_kernel_arg_info(CL_KERNEL_ARG_NAME), $0, $1, $2)
+            }) ?? ""
+            result.append((space, type, name))
         }
         return result
     }
@@ -144,6 +151,20 @@ public final class ComputeKernel: @unchecked Sendable {
     @discardableResult
     public func launch(global: [Int], local: [Int]? = nil, args: any KernelArgumentConvertible...) throws -> KernelEvent {
         try launch(global: global, local: local, arguments: args.map(\.kernelArgument))
+    }
+
+    /// Launches with every argument under the name the kernel's source gives it, in order: a long argument list
+    /// (the trainers' kernels take up to 30) is checked by name as well as by count and kind, where the driver
+    /// reports names (PoCL does; elsewhere count and kind only).
+    @discardableResult
+    public func launch(global: [Int], local: [Int]? = nil,
+                       named arguments: KeyValuePairs<String, any KernelArgumentConvertible>) throws -> KernelEvent {
+        if let declared, arguments.count == declared.count {
+            for (index, (given, slot)) in zip(arguments.map(\.key), declared).enumerated() where !slot.name.isEmpty && given != slot.name {
+                throw KernelLaunchError.argumentName(kernel: name, index: index, expected: slot.name, got: given)
+            }
+        }
+        return try launch(global: global, local: local, arguments: arguments.map(\.value.kernelArgument))
     }
 
     @discardableResult

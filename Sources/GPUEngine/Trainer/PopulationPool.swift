@@ -152,13 +152,11 @@ public final class PopulationPool {
                         index: entry.tag, problem: "an expression outside the pool's vocabulary (PopulationTrainer.vocabulary): "
                             + entry.candidate.activations.map(\.description).joined(separator: ", "))
                 }
-                let c = entry.candidate
-                let seed = c.effectiveSeed(runSeed: config.seed, index: entry.tag)
-                let w = c.initialWeights ?? LinearInit.weights(widths: spec.widths, seed: seed)
-                let act = c.initialActivationParameters
-                    ?? c.activations.map { e in e.isLayerwise ? [] : e.parameters.map { Float($0.initial) } }
-                try session.fill(slot: k, initial: layout.packWeights(w, activationParameters: act), ids: row.ids,
-                                 counts: row.counts, seed32: NoiseKey.seed32(seed), entryPass: pass)
+                let start = entry.candidate.startingPoint(runSeed: config.seed, index: entry.tag) {
+                    LinearInit.weights(widths: spec.widths, seed: $0)
+                }
+                try session.fill(slot: k, initial: layout.packWeights(start.weights, activationParameters: start.activationParameters),
+                                 ids: row.ids, counts: row.counts, seed32: start.seed32, entryPass: pass)
                 occupants[k] = SlotOccupant(tag: entry.tag, entry: pass, parameterCounts: row.counts,
                                             stopper: config.earlyStopping.map(EarlyStoppingTracker.init))
                 status[k] = 0
@@ -196,7 +194,7 @@ public final class PopulationPool {
             session.slotSteps = (0..<session.count).map { k in occupants[k].map { Int(pass &- $0.entry) } ?? 0 }
 
             // One full-batch step: the whole training set in the input batch (an evaluation pass gathers its own rows).
-            if stats.steps == 0 || evaluates { try session.gather(split: "train", start: 0, rows: n, useOrder: false) }
+            if !session.inputHoldsTrainingSet { try session.gather(split: "train", start: 0, rows: n, useOrder: false) }
             try session.trainMetrics.fill(0)
             try session.trainStep(rows: n, pass: pass, step: 0, config: config)
             let P = session.count
@@ -238,8 +236,8 @@ public final class PopulationPool {
                 var result = PooledResult(tag: o.tag, history: o.history, diverged: o.diverged, stoppedEarly: o.stoppedEarly)
                 if keepWeights {
                     let ps = layout.parameterStride
-                    let (w, act) = layout.unpackWeights(try session.params.download(k * ps..<(k + 1) * ps)[...],
-                                                        parameterCounts: o.parameterCounts)
+                    let (w, act) = session.unpack(try session.params.download(k * ps..<(k + 1) * ps)[...],
+                                                  parameterCounts: o.parameterCounts)
                     result.weights = w
                     result.activationParameters = act
                 }

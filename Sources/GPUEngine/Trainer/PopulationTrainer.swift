@@ -19,23 +19,9 @@ import Datasets
 /// Exactness: each candidate only ever reads its own slices, and every sum runs in a fixed order, so a
 /// candidate's result does not depend on the rest of the population, on the chunking or on the tile
 /// shape (same device, same seed → same bits).
-public final class PopulationTrainer: @unchecked Sendable {
-    public let device: ComputeDevice
-    /// Register tile of the GEMMs; chosen from the device unless given.
-    public var tile: TileShape?
-    /// Whose choices the trainer makes (tile, fused row passes, work-group sizes, build options); nil:
-    /// `$AFSEARCH_PROFILE`, else the device's own kind. `.gpu` on PoCL runs a GPU's path (`DeviceProfile`).
-    public var profile: DeviceProfile?
-    /// Device memory the trainer may use for one chunk; default 60 % of the device's global memory.
-    public var memoryBudgetBytes: Int?
-    /// Most candidates trained at once (the rest wait for the next chunk); nil = as many as fit.
-    public var maxChunkSize: Int?
+public final class PopulationTrainer: PopulationTrainerBase, @unchecked Sendable {
     /// Most rows one pass holds (training batch excepted); larger splits are evaluated in blocks this size.
     public var evaluationBlockRows = 2048
-    /// Read every launch's profiling counters into `TrainingTiming.kernelSeconds` (costs a little time).
-    public var profileKernels = false
-    /// Fused compiled activations (default), or the interpreter for populations of new expressions.
-    public var activationExecution: ActivationExecution = .compiled
     /// Compiled execution: expressions compiled into every program, in this order, used or not. A search
     /// over a fixed menu (à la carte) sets the menu here, so all its populations share one program, built
     /// once, instead of one program per population's particular subset of the menu.
@@ -50,22 +36,6 @@ public final class PopulationTrainer: @unchecked Sendable {
     /// `RowPass.candidates` runs for chunks of at least this many candidates (a work-item each), smaller
     /// chunks run `tiles`; nil: the device's compute units, so that every core has a candidate.
     public var candidatePassMinimum: Int?
-    let activationSource: PopulationProgram.ActivationSource
-    let cache: ProgramCache
-
-    /// Trains with the project's activation code generator (`ActivationCodegen`).
-    public convenience init(device: ComputeDevice, cache: ProgramCache = .shared) {
-        self.init(device: device, cache: cache, activationSource: { try ActivationCodegen.checkedSource(for: $0) })
-    }
-
-    /// `activationSource` generates the element-wise functions (`af_act`, `af_dact`, `af_dparam`) for a
-    /// list of expressions (ids = positions), e.g. a stand-in for tests.
-    public init(device: ComputeDevice, cache: ProgramCache = .shared,
-                activationSource: @escaping @Sendable ([ActivationExpr]) throws -> String) {
-        self.device = device
-        self.cache = cache
-        self.activationSource = activationSource
-    }
 
     public func train(candidates: [Candidate], spec: MLPSpec, config: TrainingConfig, train: LabeledData,
                       validation: LabeledData? = nil, test: LabeledData? = nil,
@@ -75,7 +45,7 @@ public final class PopulationTrainer: @unchecked Sendable {
         var timing = TrainingTiming()
         let (profile, tile) = try tuning(widths: spec.widths)
 
-        var clock = ContinuousClock.now
+        let clock = ContinuousClock.now
         let pop = try PopulationProgram(candidates: candidates, tile: tile, activationSource: activationSource,
                                         execution: activationExecution, vocabulary: vocabulary)
         let program = try device.program(source: pop.source, options: profile.buildOptions, cache: cache)
@@ -89,11 +59,18 @@ public final class PopulationTrainer: @unchecked Sendable {
         var chunks = 0
         for start in stride(from: 0, to: candidates.count, by: chunk) {
             let members = Array(start..<min(start + chunk, candidates.count))
-            clock = ContinuousClock.now
-            let run = try ChunkRun(trainer: self, profile: profile, program: program, pop: pop, layout: layout, members: members,
-                                   candidates: candidates, config: config, train: train, validation: validation,
-                                   test: test, progress: progress)
-            for (k, r) in try run.execute(timing: &timing).enumerated() { results[members[k]] = r }
+            let starts = members.map { i in
+                candidates[i].startingPoint(runSeed: config.seed, index: i) { LinearInit.weights(widths: spec.widths, seed: $0) }
+            }
+            let session = try TrainingSession(
+                device: device, profile: profile, program: program, layout: layout, popProgram: pop, members: members,
+                initial: starts.map { layout.packWeights($0.weights, activationParameters: $0.activationParameters) },
+                seeds: starts.map(\.seed32), optimizer: config.optimizer, rowPass: rowPass, blockRows: candidateBlockRows,
+                candidateMinimum: candidatePassMinimum)
+            session.profiling = profileKernels
+            let trained = try EpochLoop.run(session, parameterCounts: members.map { pop.parameterCounts[$0] }, config: config,
+                                            train: train, validation: validation, test: test, progress: progress, timing: &timing)
+            for (k, r) in trained.enumerated() { results[members[k]] = r }
             chunks += 1
         }
         return PopulationTrainingResult(candidates: results.map { $0! }, timing: timing, chunks: chunks,
@@ -115,138 +92,12 @@ public final class PopulationTrainer: @unchecked Sendable {
     }
 
     func chunkSize(layout: MLPLayout, population: Int) throws -> Int {
-        let budget = PopulationChunking.budget(memoryBudgetBytes, device: device)
-        guard let size = PopulationChunking.size(
-            budget: budget, device: device, bytesPerCandidate: layout.bytesPerCandidate,
-            largestBufferBytesPerCandidate: layout.largestBufferBytesPerCandidate,
-            maxChunkSize: maxChunkSize, population: population)
-        else {
-            throw TrainerError.doesNotFit(
-                "one candidate needs \(layout.bytesPerCandidate) bytes (largest buffer \(layout.largestBufferBytesPerCandidate)); "
-                + "budget \(budget) bytes, largest allocation \(device.info.maxAllocationBytes) bytes on \(device.info.name)")
-        }
-        return size
+        try chunkSize(bytesPerCandidate: layout.bytesPerCandidate, largestBufferBytesPerCandidate: layout.largestBufferBytesPerCandidate,
+                      population: population, needs: "one candidate needs \(layout.bytesPerCandidate) bytes")
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {
         let d = ContinuousClock.now - start
         return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
-}
-
-/// The epoch loop of one chunk: steps, per-epoch metrics, early stopping, evaluation, final results.
-struct ChunkRun {
-    let session: TrainingSession
-    let members: [Int]
-    let candidates: [Candidate]
-    let pop: PopulationProgram
-    let config: TrainingConfig
-    let train: LabeledData
-    let validation: LabeledData?
-    let test: LabeledData?
-    let progress: ((EpochProgress) -> Void)?
-
-    init(trainer: PopulationTrainer, profile: DeviceProfile, program: ComputeProgram, pop: PopulationProgram, layout: MLPLayout, members: [Int],
-         candidates: [Candidate], config: TrainingConfig, train: LabeledData, validation: LabeledData?, test: LabeledData?,
-         progress: ((EpochProgress) -> Void)?) throws {
-        let spec = layout.spec
-        var initial: [(params: [Float], mirror: [Float])] = []
-        var seeds: [UInt32] = []
-        for i in members {
-            let c = candidates[i]
-            let seed = c.effectiveSeed(runSeed: config.seed, index: i)
-            let w = c.initialWeights ?? LinearInit.weights(widths: spec.widths, seed: seed)
-            let act = c.initialActivationParameters
-                ?? c.activations.map { e in e.isLayerwise ? [] : e.parameters.map { Float($0.initial) } }
-            initial.append(layout.packWeights(w, activationParameters: act))
-            seeds.append(NoiseKey.seed32(seed))
-        }
-        session = try TrainingSession(device: trainer.device, profile: profile, program: program, layout: layout, popProgram: pop,
-                                      members: members, initial: initial, seeds: seeds, optimizer: config.optimizer,
-                                      rowPass: trainer.rowPass, blockRows: trainer.candidateBlockRows,
-                                      candidateMinimum: trainer.candidatePassMinimum)
-        session.profiling = trainer.profileKernels
-        self.members = members
-        self.candidates = candidates
-        self.pop = pop
-        self.config = config
-        self.train = train
-        self.validation = validation
-        self.test = test
-        self.progress = progress
-    }
-
-    func execute(timing: inout TrainingTiming) throws -> [CandidateResult] {
-        let s = session, P = members.count, n = train.rowCount
-        var clock = ContinuousClock.now
-        try s.upload(split: "train", train)
-        if let validation { try s.upload(split: "validation", validation) }
-        if let test { try s.upload(split: "test", test) }
-        let batch = min(config.batchSize ?? n, n)
-        let fullBatch = batch >= n
-        if fullBatch { try s.gather(split: "train", start: 0, rows: n, useOrder: false) }
-
-        var ledger = EpochLedger(count: P, earlyStopping: config.earlyStopping)
-        var step = 0
-        var evalSeconds = 0.0
-        for epoch in 0..<config.epochs {
-            if ledger.allFrozen { break }
-            try s.trainMetrics.fill(0)
-            if !fullBatch {
-                s.order = try s.device.buffer(EpochShuffle.order(rows: n, seed: config.seed, epoch: epoch))
-            }
-            for start in stride(from: 0, to: n, by: batch) {
-                let rows = min(batch, n - start)
-                if fullBatch {
-                    // The whole training set stays in the input batch, except after an evaluation pass,
-                    // which gathers its own rows into the same buffers.
-                    if epoch > 0 && config.evaluateEveryEpoch && (validation != nil || test != nil) {
-                        try s.gather(split: "train", start: 0, rows: n, useOrder: false)
-                    }
-                } else {
-                    try s.gather(split: "train", start: start, rows: rows, useOrder: true)
-                }
-                let pass = UInt32(truncatingIfNeeded: step)
-                try s.trainStep(rows: rows, pass: pass, step: step, config: config)
-                step += 1
-            }
-            let metrics = try s.trainMetrics.download()
-            try s.collectProfile()
-            let statuses = try s.status.download()
-            let evalClock = ContinuousClock.now
-            var val: [(lossSum: Double, hits: Double)]?, tst: [(lossSum: Double, hits: Double)]?
-            if config.evaluateEveryEpoch {
-                if validation != nil { val = try s.evaluate(split: "validation") }
-                if test != nil { tst = try s.evaluate(split: "test") }
-            }
-            evalSeconds += PopulationTrainer.seconds(since: evalClock)
-            let newStatus = ledger.record(epoch: epoch, trainSums: metrics, trainRows: n, statuses: statuses,
-                                          validation: val.map { ($0, validation!.rowCount) }, test: tst.map { ($0, test!.rowCount) })
-            if newStatus != statuses { try s.status.upload(newStatus) }
-            progress?(ledger.progress(epoch: epoch, epochs: config.epochs))
-        }
-        timing.trainSeconds += PopulationTrainer.seconds(since: clock) - evalSeconds
-        timing.evaluateSeconds += evalSeconds
-
-        clock = ContinuousClock.now
-        let finalTrain = try s.evaluate(split: "train")
-        let finalVal = try validation.map { _ in try s.evaluate(split: "validation") }
-        let finalTest = try test.map { _ in try s.evaluate(split: "test") }
-        let params = try s.params.download()
-        timing.evaluateSeconds += PopulationTrainer.seconds(since: clock)
-        try s.collectProfile()
-        timing.kernelSeconds.merge(s.kernelSeconds, uniquingKeysWith: +)
-
-        let metrics = EpochLedger.metrics
-        let stride = s.layout.parameterStride
-        return (0..<P).map { k in
-            let (weights, act) = s.layout.unpackWeights(params[(k * stride)..<((k + 1) * stride)],
-                                                        parameterCounts: pop.parameterCounts[members[k]])
-            return CandidateResult(history: ledger.histories[k], diverged: ledger.diverged[k], stoppedEarly: ledger.stopped[k],
-                                   finalTrain: metrics(finalTrain[k], n),
-                                   finalValidation: finalVal.map { metrics($0[k], validation!.rowCount) },
-                                   finalTest: finalTest.map { metrics($0[k], test!.rowCount) },
-                                   weights: weights, activationParameters: act)
-        }
     }
 }

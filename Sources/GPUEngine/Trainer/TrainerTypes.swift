@@ -148,37 +148,6 @@ public struct TrainingConfig: Sendable, Equatable, Hashable {
     }
 }
 
-/// One network of the population: an expression per slot, and optionally its own seed and its own starting
-/// point (weights in PyTorch layout, learnable activation parameters per slot).
-public struct Candidate: Sendable, Equatable {
-    /// One per slot of the spec. `.layerwise(op)` (softmax family) is allowed; identity is `.x`.
-    public var activations: [ActivationExpr]
-    /// Overrides the seed derived from the run seed and the candidate's index.
-    public var seed: UInt64?
-    /// Start from these weights instead of the seeded PyTorch initialisation.
-    public var initialWeights: LinearStackWeights?
-    /// Start values of each slot's learnable parameters (`ActivationExpr.parameter`), in the order the
-    /// expression lists them; nil uses each parameter's `initial`.
-    public var initialActivationParameters: [[Float]]?
-
-    public init(activations: [ActivationExpr], seed: UInt64? = nil, initialWeights: LinearStackWeights? = nil,
-                initialActivationParameters: [[Float]]? = nil) {
-        self.activations = activations
-        self.seed = seed
-        self.initialWeights = initialWeights
-        self.initialActivationParameters = initialActivationParameters
-    }
-
-    /// The seed of candidate `index` in a run seeded with `runSeed` (when the candidate carries none).
-    public static func derivedSeed(runSeed: UInt64, index: Int) -> UInt64 {
-        CounterRNG.mix(runSeed ^ CounterRNG.mix(UInt64(index) &+ 0x632B_E59B_D9B4_E019))
-    }
-
-    public func effectiveSeed(runSeed: UInt64, index: Int) -> UInt64 {
-        seed ?? Candidate.derivedSeed(runSeed: runSeed, index: index)
-    }
-}
-
 /// Loss (mean cross-entropy) and accuracy of one candidate on one split.
 public struct SplitMetrics: Sendable, Equatable, Hashable {
     public var loss: Double
@@ -205,23 +174,6 @@ public struct EpochMetrics: Sendable, Equatable, Hashable {
     }
 }
 
-public struct CandidateResult: Sendable, Equatable {
-    /// One entry per epoch the candidate trained (a diverged epoch included, with its non-finite loss).
-    public var history: [EpochMetrics]
-    /// Its training loss became NaN or ±inf; it was frozen with the weights it had before that step.
-    public var diverged: Bool
-    public var stoppedEarly: Bool
-    public var epochsRun: Int { history.count }
-    /// Evaluation mode, final weights. nil when the split was not given.
-    public var finalTrain: SplitMetrics
-    public var finalValidation: SplitMetrics?
-    public var finalTest: SplitMetrics?
-    /// Final weights, PyTorch layout (`layers.N.weight` is out×in).
-    public var weights: LinearStackWeights
-    /// Final learnable activation parameters, per slot, in the order `expr.parameters` lists them.
-    public var activationParameters: [[Float]]
-}
-
 public struct TrainingTiming: Sendable, Equatable {
     /// Generating and building the program (zero when it came from the program cache).
     public var compileSeconds: Double = 0
@@ -232,16 +184,6 @@ public struct TrainingTiming: Sendable, Equatable {
     /// Device seconds per kernel (profiling counters), filled only with `PopulationTrainer.profileKernels`.
     public var kernelSeconds: [String: Double] = [:]
     public init() {}
-}
-
-public struct PopulationTrainingResult: Sendable {
-    public var candidates: [CandidateResult]
-    public var timing: TrainingTiming
-    /// How many chunks the population was split into to fit device memory (1 = all at once).
-    public var chunks: Int
-    /// How the activations ran (`interpreted` was asked for but compiled is used when the interpreter
-    /// cannot run one of the expressions).
-    public var activationExecution: ActivationExecution = .compiled
 }
 
 /// Progress after each epoch, for a progress line.

@@ -3,16 +3,9 @@ import Datasets
 
 /// One chunk of a population on the device: its buffers, and the launches of a training step and of an
 /// evaluation pass. Kernel shapes and buffer layouts are documented in kernels/mlp_*.cl.
-final class TrainingSession {
-    let device: ComputeDevice
+final class TrainingSession: PopulationState, PopulationSession {
     let layout: MLPLayout
     let spec: MLPSpec
-    /// Candidates the buffers hold.
-    let capacity: Int
-    /// Candidates the launches cover (the first `count` of `capacity`); a `PopulationPool` lowers it when
-    /// its last candidates are left in the low slots, so stragglers do not pay for empty slots.
-    var count: Int
-    let slots: Int
 
     // Kernels (one object per session: argument setting is per kernel object).
     let forwardKernel, backwardDataKernel, backwardWeightsKernel, lossKernel, reduceKernel: ComputeKernel
@@ -23,16 +16,12 @@ final class TrainingSession {
     /// The activation interpreter's kernels and tapes (interpreted execution only).
     let interpreter: InterpretedActivations?
 
-    // Per-candidate state.
-    let params, grads, moment1, moment2, mirror: DeviceBuffer<Float>
     /// Every layer's Z (or act'(Z), then dZ in a fused step) and A, as slices of one buffer each.
     let z, a: [DeviceBuffer<Float>]
     let zAll, aAll: DeviceBuffer<Float>
     let dz: [DeviceBuffer<Float>]
-    let partials, rowLoss, rowHit, trainMetrics, evalMetrics: DeviceBuffer<Float>
-    let status: DeviceBuffer<Int32>
-    let activationIDs, parameterCounts, weightLayout, partialLayout: DeviceBuffer<Int32>
-    let seeds: DeviceBuffer<UInt32>
+    let partials: DeviceBuffer<Float>
+    let weightLayout, partialLayout: DeviceBuffer<Int32>
     /// Layers whose slot is layer-wise for at least one candidate of this chunk.
     var layerwiseLayers: Set<Int>
     /// Each slot's own optimiser step when slots were filled at different steps (`PopulationPool`); nil: every
@@ -41,46 +30,22 @@ final class TrainingSession {
     /// Evaluation passes skip frozen candidates (a pool's empty and finished slots) instead of running every
     /// candidate.
     var evaluationSkipsFrozen = false
-    /// The optimiser's per-candidate step arguments (`Optimizer.stepArguments`), 2 floats per candidate.
-    let stepArgs: DeviceBuffer<Float>
     /// Layers whose slot is interpreted for at least one candidate of this chunk.
     let interpretedLayers: Set<Int>
     /// Work-group sizes independent of the population size (see `workGroup(for:kernel:)`).
     let fixedWorkGroups: Bool
-
-    // Shared input batch.
+    /// The shared input batch.
     let input: DeviceBuffer<Float>
-    let batchLabels: DeviceBuffer<Int32>
-    var order: DeviceBuffer<Int32>?
-
-    /// Kernel events of the current epoch when profiling (`PopulationTrainer.profileKernels`).
-    var profiling = false
-    private var events: [KernelEvent] = []
-    /// Device seconds per kernel name, summed over the profiled launches.
-    private(set) var kernelSeconds: [String: Double] = [:]
-
-    private func note(_ event: KernelEvent) {
-        if profiling { events.append(event) }
-    }
-
-    /// Enqueues `kernel` over `global` in work-groups of `local`, or of `workGroup(for:)`.
-    func launch(_ kernel: ComputeKernel, global: [Int], local: [Int]? = nil,
-                        _ args: any KernelArgumentConvertible...) throws {
-        try launch(kernel, global: global, local: local, arguments: args)
-    }
-
-    func launch(_ kernel: ComputeKernel, global: [Int], local: [Int]? = nil,
-                arguments args: [any KernelArgumentConvertible]) throws {
-        note(try kernel.launch(global: global, local: local ?? workGroup(for: global, kernel: kernel),
-                               arguments: args.map(\.kernelArgument)))
-    }
+    /// The input batch holds the whole training set in order (full-batch training gathers it once, and again
+    /// only after an evaluation pass gathered other rows into it).
+    var inputHoldsTrainingSet = false
 
     /// nil (the driver's choice) except for interpreted populations under the CPU profile. PoCL compiles a kernel
     /// once per work-group size and, left to choose, derives the size from the whole launch, candidate count
     /// included: every generation of an evolution (a new number of networks to train) compiled every kernel
     /// again, seconds each time. Here the size depends only on the layer and batch shape: the candidate
     /// dimension gets 1, the others the largest divisors within 64 work-items.
-    private func workGroup(for global: [Int], kernel: ComputeKernel) -> [Int]? {
+    override func workGroup(for global: [Int], kernel: ComputeKernel) -> [Int]? {
         guard fixedWorkGroups else { return nil }
         let candidateDimension = kernel === gatherKernel ? -1 : global.count - 1
         var budget = 64
@@ -92,42 +57,24 @@ final class TrainingSession {
         }
     }
 
-    /// Waits for the recorded launches and adds their device times to `kernelSeconds`.
-    func collectProfile() throws {
-        for e in events { kernelSeconds[e.kernelName, default: 0] += try e.timing().seconds }
-        events.removeAll()
-    }
-
-    /// Device copies of the splits, uploaded once.
-    private var splits: [String: (x: DeviceBuffer<Float>, labels: DeviceBuffer<Int32>, rows: Int)] = [:]
-
     init(device: ComputeDevice, profile: DeviceProfile, program: ComputeProgram, layout: MLPLayout, popProgram: PopulationProgram,
          members: [Int], initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
          optimizer: Optimizer, rowPass: RowPass = .candidates, blockRows: Int = 32, candidateMinimum: Int? = nil) throws {
-        self.device = device
         self.layout = layout
-        spec = layout.spec
-        capacity = members.count
-        count = capacity
-        slots = spec.slotCount
+        let spec = layout.spec
+        self.spec = spec
         forwardKernel = try program.kernel("mlp_forward")
         backwardDataKernel = try program.kernel("mlp_backward_data")
-        backwardWeightsKernel = try program.kernel("mlp_backward_weights")
-        lossKernel = try program.kernel("mlp_loss")
-        reduceKernel = try program.kernel("mlp_metrics_reduce")
+        backwardWeightsKernel = try program.kernel("weight_gradients")
+        lossKernel = try program.kernel("cross_entropy_loss")
+        reduceKernel = try program.kernel("metrics_reduce")
         gatherKernel = try program.kernel("mlp_gather")
-        layerwiseForwardKernel = try program.kernel("mlp_layerwise_forward")
-        layerwiseBackwardKernel = try program.kernel("mlp_layerwise_backward")
+        layerwiseForwardKernel = try program.kernel("layerwise_forward")
+        layerwiseBackwardKernel = try program.kernel("layerwise_backward")
         paramGradsKernel = try program.kernel("mlp_param_grads")
         if case .adam = optimizer { updateKernel = try program.kernel("adam_update") } else { updateKernel = try program.kernel("sgd_update") }
 
-        let P = count
-        params = try device.buffer(initial.flatMap(\.params))
-        mirror = try device.buffer(initial.flatMap(\.mirror))
-        grads = try device.buffer(Float.self, count: P * layout.parameterStride)
-        moment1 = try device.buffer(Float.self, count: P * layout.parameterStride)
-        moment2 = try device.buffer(Float.self, count: P * layout.parameterStride)
-        for b in [grads, moment1, moment2] { try b.fill(0) }
+        let P = members.count
         let align = DeviceBuffer<Float>.sliceAlignment / MemoryLayout<Float>.stride
         let sizes = (0..<spec.layerCount).map { P * layout.activationStride(layer: $0) }
         let offsets = sizes.indices.map { l in sizes[..<l].reduce(0) { $0 + ($1 + align - 1) / align * align } }
@@ -141,46 +88,30 @@ final class TrainingSession {
         for b in [zAll, aAll] + dz { try b.fill(0) }
         partials = try device.buffer(Float.self, count: P * layout.partialStride)
         try partials.fill(0)
-        rowLoss = try device.buffer(Float.self, count: P * layout.capacityRows)
-        rowHit = try device.buffer(Float.self, count: P * layout.capacityRows)
-        trainMetrics = try device.buffer(Float.self, count: 2 * P)
-        evalMetrics = try device.buffer(Float.self, count: 2 * P)
-        status = try device.buffer([Int32](repeating: 0, count: P))
-        stepArgs = try device.buffer(Float.self, count: 2 * P)
-        activationIDs = try device.buffer(members.flatMap { popProgram.activationIDs[$0] } + [0])
-        parameterCounts = try device.buffer(members.flatMap { popProgram.parameterCounts[$0].map(Int32.init) } + [0])
-        let spec = layout.spec
         weightLayout = try device.buffer(UpdateLayerRow.table((0..<spec.layerCount).map { l in
             UpdateLayerRow(weightOffset: layout.weightOffsets[l], inputs: spec.widths[l], outputPad: layout.paddedWidths[l + 1],
                            mirrorOffset: layout.mirrorOffsets[l], outputs: spec.widths[l + 1], mirrorRowStride: layout.paddedWidths[l])
         }))
         partialLayout = try device.buffer(layout.partialLayout.flatMap { [Int32($0.slot), Int32($0.offset), Int32($0.columnTiles)] } + [0])
-        seeds = try device.buffer(NoiseKey.deviceWords(seed32s: seedValues))
-        var lw = Set<Int>()
-        for l in 0..<spec.layerCount {
-            guard let s = spec.slot(ofLayer: l) else { continue }
-            if members.contains(where: { popProgram.activationIDs[$0][s] <= -2 }) { lw.insert(l) }
-        }
-        layerwiseLayers = lw
+        layerwiseLayers = Set((0..<spec.layerCount).filter { l in
+            spec.slot(ofLayer: l).map { s in members.contains { popProgram.activationIDs[$0][s] <= -2 } } ?? false
+        })
         let interpreter = try InterpretedActivations(program: program, tapes: popProgram.tapes,
                                                      offsets: members.map { popProgram.tapeOffsets[$0] },
-                                                     slotCount: slots, tile: layout.tile)
+                                                     slotCount: spec.slotCount, tile: layout.tile)
         self.interpreter = interpreter
-        let layerSlots = (0..<layout.spec.layerCount).map { layout.spec.slot(ofLayer: $0) }
-        interpretedLayers = Set(layerSlots.indices.filter { l in
-            layerSlots[l].map { interpreter?.slots.contains($0) ?? false } ?? false
+        interpretedLayers = Set((0..<spec.layerCount).filter { l in
+            spec.slot(ofLayer: l).map { interpreter?.slots.contains($0) ?? false } ?? false
         })
         fixedWorkGroups = interpreter != nil && profile.fixesInterpreterWorkGroups
         input = try device.buffer(Float.self, count: layout.capacityRows * layout.paddedWidths[0])
         try input.fill(0)
-        batchLabels = try device.buffer(Int32.self, count: layout.capacityRows)
         if rowPass != .layers && profile.fusesRowPasses && Self.fusedRowsAllowed(layout: layout) {
-            let pass: RowPass = rowPass == .candidates && count >= (candidateMinimum ?? device.info.computeUnits) ? .candidates : .tiles
-            let sp = layout.spec
-            let info = try device.buffer(FusedLayerRow.table((0..<sp.layerCount).map { l in
-                FusedLayerRow(weightOffset: layout.weightOffsets[l], inputs: sp.widths[l], outputs: sp.widths[l + 1],
-                              mirrorOffset: layout.mirrorOffsets[l], slot: sp.slot(ofLayer: l) ?? -1, activationOffset: offsets[l],
-                              partialOffset: sp.slot(ofLayer: l) != nil ? layout.partialLayout[l].offset : 0)
+            let pass: RowPass = rowPass == .candidates && P >= (candidateMinimum ?? device.info.computeUnits) ? .candidates : .tiles
+            let info = try device.buffer(FusedLayerRow.table((0..<spec.layerCount).map { l in
+                FusedLayerRow(weightOffset: layout.weightOffsets[l], inputs: spec.widths[l], outputs: spec.widths[l + 1],
+                              mirrorOffset: layout.mirrorOffsets[l], slot: spec.slot(ofLayer: l) ?? -1, activationOffset: offsets[l],
+                              partialOffset: spec.slot(ofLayer: l) != nil ? layout.partialLayout[l].offset : 0)
             }))
             let tm = layout.tile.rows
             fused = (try program.kernel(pass == .candidates ? "mlp_train_candidate" : "mlp_train_rows"), info, pass,
@@ -188,11 +119,11 @@ final class TrainingSession {
         } else {
             fused = nil
         }
-    }
-
-    func upload(split name: String, _ data: LabeledData) throws {
-        guard splits[name] == nil else { return }
-        splits[name] = (try device.buffer(data.features), try device.buffer(data.labels), data.rowCount)
+        try super.init(device: device, initial: initial, seeds: seedValues,
+                       activationIDs: members.map { popProgram.activationIDs[$0] },
+                       parameterCounts: members.map { popProgram.parameterCounts[$0] }, slots: spec.slotCount,
+                       parameterStride: layout.parameterStride, mirrorStride: layout.mirrorStride,
+                       rowCapacity: layout.capacityRows)
     }
 
     func rowTilesPad(_ rows: Int) -> Int { rows.roundedUp(toMultipleOf: layout.tile.rows) }
@@ -200,6 +131,7 @@ final class TrainingSession {
     /// Copies rows of a split into the shared input batch (through `order` when given).
     func gather(split name: String, start: Int, rows: Int, useOrder: Bool) throws {
         let s = splits[name]!
+        inputHoldsTrainingSet = name == "train" && start == 0 && rows == s.rows && !useOrder
         let rowsPad = rowTilesPad(rows)
         try launch(gatherKernel, global: [rowsPad], s.x, Int32(spec.inputCount), s.labels,
                                 order ?? batchLabels, Int32(useOrder ? 1 : 0), Int32(start), Int32(rows),
@@ -214,20 +146,22 @@ final class TrainingSession {
             let (ain, ainC, inStride) = inputOf(layer: l)
             let out = layout.paddedWidths[l + 1]
             let zl = training ? z[l] : a[l]
-            try launch(forwardKernel,
-                global: [out / tile.columns, rowsPad / tile.rows, count],
-                ain, Int32(ainC), Int32(inStride), Int32(spec.widths[l]),
-                params, Int32(layout.parameterStride), Int32(layout.weightOffsets[l]), Int32(out), Int32(spec.widths[l + 1]),
-                zl, a[l], Int32(layout.activationStride(layer: l)), Int32(rows),
-                activationIDs, Int32(spec.slot(ofLayer: l) ?? -1), Int32(slots), Int32(layout.activationParameterOffset),
-                seeds, pass, Int32(training ? 1 : 0), Int32(l), Int32(rowOffset),
-                status, skipFrozen(training))
+            try launch(forwardKernel, global: [out / tile.columns, rowsPad / tile.rows, count], named: [
+                "ain": ain, "ain_cstride": Int32(ainC), "in_stride": Int32(inStride), "k_in": Int32(spec.widths[l]),
+                "params": params, "pstride": Int32(layout.parameterStride), "woff": Int32(layout.weightOffsets[l]),
+                "out_pad": Int32(out), "out_n": Int32(spec.widths[l + 1]), "z": zl, "a": a[l],
+                "out_cstride": Int32(layout.activationStride(layer: l)), "rows": Int32(rows), "act_id": activationIDs,
+                "slot": Int32(spec.slot(ofLayer: l) ?? -1), "slots": Int32(slots),
+                "aoff": Int32(layout.activationParameterOffset), "seeds": seeds, "pass": pass,
+                "training": Int32(training ? 1 : 0), "layer": Int32(l), "row_offset": Int32(rowOffset),
+                "status": status, "skip_frozen": skipFrozen(training)])
             if layerwiseLayers.contains(l) {
-                try launch(layerwiseForwardKernel,
-                    global: [rowsPad, count],
-                    a[l], a[l], Int32(out), Int32(layout.activationStride(layer: l)), Int32(spec.widths[l + 1]), Int32(rows),
-                    activationIDs, Int32(spec.slot(ofLayer: l)!), Int32(slots), seeds, pass, Int32(l), Int32(rowOffset),
-                    status, skipFrozen(training))
+                try launch(layerwiseForwardKernel, global: [rowsPad, count], named: [
+                    "z": a[l], "a": a[l], "stride": Int32(out), "cstride": Int32(layout.activationStride(layer: l)),
+                    "width": Int32(spec.widths[l + 1]), "rows": Int32(rows), "act_id": activationIDs,
+                    "slot": Int32(spec.slot(ofLayer: l)!), "slots": Int32(slots), "seeds": seeds, "pass": pass,
+                    "layer": Int32(l), "row_offset": Int32(rowOffset), "status": status,
+                    "skip_frozen": skipFrozen(training)])
             }
             if let ip = interpreter, interpretedLayers.contains(l) {
                 note(try ip.forward(a: a[l], z: zl, stride: out, candidateStride: Int32(layout.activationStride(layer: l)),
@@ -259,16 +193,16 @@ final class TrainingSession {
         let rowsPad = rowTilesPad(rows), L = spec.layerCount - 1
         let slot = spec.slot(ofLayer: L)
         let partOff = slot != nil ? layout.partialLayout[L].offset : 0
-        try launch(lossKernel,
-            global: [rowsPad, count],
-            a[L], z[L], Int32(layout.paddedWidths[L + 1]), Int32(layout.activationStride(layer: L)),
-            Int32(spec.classCount), Int32(rows), batchLabels, Float(1.0 / Double(rows)),
-            rowLoss, rowHit, Int32(layout.capacityRows),
-            Int32(training ? 1 : 0), dz[L % 2],
-            params, Int32(layout.parameterStride), Int32(layout.activationParameterOffset),
-            activationIDs, parameterCounts, Int32(slot ?? -1), Int32(slots),
-            partials, Int32(layout.partialStride), Int32(partOff),
-            seeds, pass, Int32(L), status, skipFrozen(training), Int32(1))
+        try launch(lossKernel, global: [rowsPad, count], named: [
+            "logits": a[L], "zlast": z[L], "stride": Int32(layout.paddedWidths[L + 1]),
+            "cstride": Int32(layout.activationStride(layer: L)), "classes": Int32(spec.classCount),
+            "rows": Int32(rows), "labels": batchLabels, "inv_rows": Float(1.0 / Double(rows)), "row_loss": rowLoss,
+            "row_hit": rowHit, "rows_cap": Int32(layout.capacityRows), "training": Int32(training ? 1 : 0),
+            "dz": dz[L % 2], "params": params, "pstride": Int32(layout.parameterStride),
+            "aoff": Int32(layout.activationParameterOffset), "act_id": activationIDs, "act_nparams": parameterCounts,
+            "slot": Int32(slot ?? -1), "slots": Int32(slots), "partials": partials,
+            "part_cstride": Int32(layout.partialStride), "part_off": Int32(partOff), "seeds": seeds, "pass": pass,
+            "layer": Int32(L), "status": status, "skip_frozen": skipFrozen(training), "slopes": Int32(1)])
         try launch(reduceKernel, global: [count], rowLoss, rowHit, Int32(layout.capacityRows), Int32(rows),
                                 metrics, Int32(training ? 1 : 0), status)
         if training { try interpretedBackward(layer: L, g: dz[L % 2], rows: rows, pass: pass) }
@@ -284,15 +218,17 @@ final class TrainingSession {
             guard l > 0 else { continue }
             let inPad = layout.paddedWidths[l]
             let prevSlot = spec.slot(ofLayer: l - 1)
-            try launch(backwardDataKernel,
-                global: [inPad / tile.columns, rowsPad / tile.rows, count],
-                dz[l % 2], Int32(outPad), Int32(dzC), Int32(spec.widths[l + 1]),
-                mirror, Int32(layout.mirrorStride), Int32(layout.mirrorOffsets[l]), Int32(inPad), Int32(spec.widths[l]),
-                z[l - 1], dz[(l - 1) % 2], Int32(layout.activationStride(layer: l - 1)), Int32(rows),
-                params, Int32(layout.parameterStride), Int32(layout.activationParameterOffset),
-                activationIDs, parameterCounts, Int32(prevSlot ?? -1), Int32(slots),
-                partials, Int32(layout.partialStride), Int32(prevSlot != nil ? layout.partialLayout[l - 1].offset : 0),
-                seeds, pass, Int32(l - 1), status)
+            try launch(backwardDataKernel, global: [inPad / tile.columns, rowsPad / tile.rows, count], named: [
+                "dz": dz[l % 2], "dz_stride": Int32(outPad), "dz_cstride": Int32(dzC),
+                "out_n": Int32(spec.widths[l + 1]), "mirror": mirror, "mstride": Int32(layout.mirrorStride),
+                "moff": Int32(layout.mirrorOffsets[l]), "in_pad": Int32(inPad), "in_n": Int32(spec.widths[l]),
+                "zprev": z[l - 1], "dzprev": dz[(l - 1) % 2],
+                "prev_cstride": Int32(layout.activationStride(layer: l - 1)), "rows": Int32(rows), "params": params,
+                "pstride": Int32(layout.parameterStride), "aoff": Int32(layout.activationParameterOffset),
+                "act_id": activationIDs, "act_nparams": parameterCounts, "slot": Int32(prevSlot ?? -1),
+                "slots": Int32(slots), "partials": partials, "part_cstride": Int32(layout.partialStride),
+                "part_off": Int32(prevSlot != nil ? layout.partialLayout[l - 1].offset : 0), "seeds": seeds,
+                "pass": pass, "layer_prev": Int32(l - 1), "status": status])
             if layerwiseLayers.contains(l - 1) {
                 try launch(layerwiseBackwardKernel,
                     global: [rowsPad, count],
@@ -320,11 +256,11 @@ final class TrainingSession {
     func weightGradients(layer l: Int, dz: DeviceBuffer<Float>, dzCandidateStride: Int, rows: Int) throws {
         let (ain, ainC, inStride) = inputOf(layer: l)
         let outPad = layout.paddedWidths[l + 1], tile = layout.tile
-        try launch(backwardWeightsKernel,
-            global: [outPad / tile.columns, (spec.widths[l] + tile.rows - 1) / tile.rows, count],
-            ain, Int32(ainC), Int32(inStride), Int32(spec.widths[l]),
-            dz, Int32(dzCandidateStride), Int32(outPad), Int32(spec.widths[l + 1]), Int32(rows),
-            grads, Int32(layout.parameterStride), Int32(layout.weightOffsets[l]), status)
+        try launch(backwardWeightsKernel, global: [outPad / tile.columns, (spec.widths[l] + tile.rows - 1) / tile.rows, count], named: [
+            "ain": ain, "ain_cstride": Int32(ainC), "in_stride": Int32(inStride), "in_n": Int32(spec.widths[l]),
+            "dz": dz, "dz_cstride": Int32(dzCandidateStride), "out_pad": Int32(outPad),
+            "out_n": Int32(spec.widths[l + 1]), "rows": Int32(rows), "grads": grads,
+            "pstride": Int32(layout.parameterStride), "woff": Int32(layout.weightOffsets[l]), "status": status])
     }
 
     /// Adam or SGD over every parameter of every active candidate. `step`: every candidate's own optimiser
@@ -349,6 +285,17 @@ final class TrainingSession {
         }
     }
 
+    /// `PopulationSession`: gathers the batch (full batch: only when an evaluation pass took the input batch)
+    /// and steps.
+    func trainBatch(start: Int, rows: Int, shuffled: Bool, step: Int, config: TrainingConfig) throws {
+        if shuffled || !inputHoldsTrainingSet { try gather(split: "train", start: start, rows: rows, useOrder: shuffled) }
+        try trainStep(rows: rows, pass: UInt32(truncatingIfNeeded: step), step: step, config: config)
+    }
+
+    func unpack(_ slice: ArraySlice<Float>, parameterCounts: [Int]) -> (weights: LinearStackWeights, activationParameters: [[Float]]) {
+        layout.unpackWeights(slice, parameterCounts: parameterCounts)
+    }
+
     /// Evaluation-mode loss sums and hits of every candidate on a split, in blocks of the row capacity.
     func evaluate(split name: String) throws -> [(lossSum: Double, hits: Double)] {
         let rows = splits[name]!.rows
@@ -359,7 +306,6 @@ final class TrainingSession {
             try forward(rows: n, training: false, pass: NoiseKey.evaluationPass, rowOffset: start)
             try loss(rows: n, training: false, pass: NoiseKey.evaluationPass, metrics: evalMetrics)
         }
-        let m = try evalMetrics.download()
-        return (0..<count).map { (Double(m[2 * $0]), Double(m[2 * $0 + 1])) }
+        return try metricSums(evalMetrics)
     }
 }
