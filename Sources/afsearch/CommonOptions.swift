@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import Search
 
 /// How a command that loads data finds and reads it: `--data-root`, `--impute`, `--label`. Every command that
 /// loads a dataset takes this group, so an error's advice (`pass --impute mean`) works wherever it appears.
@@ -89,6 +90,11 @@ func checkCount(_ value: Int, option: String, min: Int = 1, max: Int) throws {
     guard value <= max else {
         throw ValidationError("\(option) \(value) is more than the limit of \(max); expected \(min)…\(max)")
     }
+}
+
+/// A study name that can be a folder under the runs folder (`--study`).
+func checkStudyName(_ name: String) throws {
+    do { try StudyCatalog.validate(name: name) } catch { throw ValidationError("--study: \(error)") }
 }
 
 /// A finite, positive real number (learning rates).

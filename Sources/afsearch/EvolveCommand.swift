@@ -83,7 +83,7 @@ struct EvolveCommand: AsyncParsableCommand, EvolutionDefaultsRow {
 
     func validate() throws {
         try checkCount(partners, option: "--partners", min: 0, max: 1_000)
-        if let study { do { try StudyCatalog.validate(name: study) } catch { throw ValidationError("--study: \(error)") } }
+        if let study { try checkStudyName(study) }
         if dataset.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--dataset is empty; expected a registry name (see `afsearch datasets`) or a data file")
         }

@@ -25,7 +25,7 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand, EvolutionDefaultsRow {
         fewer --methods or --generations shorten it.
         """)
 
-    @Option(help: "Comma-separated datasets (default sklearn/digits; mnist-5k with a CNN).") var datasets: String?
+    @Option(help: "Comma-separated datasets (default sklearn/digits; mnist-5k with a CNN).") var datasets: CommaSeparated<String>?
     @Option(help: "Replicates per method and dataset (the evolution and initialisation seed changes; \(describeDefault(\.replicates))).") var replicates: Int?
     @Option(help: "Comma-separated methods (default all five).") var methods = CommaSeparated<EvolutionMethod>(EvolutionMethod.allCases)
     @OptionGroup var evolution: EvolutionOptions<ExperimentEvolutionCommand>
@@ -46,8 +46,8 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand, EvolutionDefaultsRow {
         _ = try storage.experimentStorage()
         if let replicates { try checkCount(replicates, option: "--replicates", max: 10_000) }
         try checkCount(rounds, option: "--rounds", max: 100_000_000)
-        do { try StudyCatalog.validate(name: name) } catch { throw ValidationError("--study: \(error)") }
-        if datasetNames.isEmpty, datasets != nil {
+        try checkStudyName(name)
+        if datasets?.values.isEmpty == true {
             throw ValidationError("--datasets is empty; expected comma-separated dataset names or files")
         }
         _ = try evolution.settings(method: .coevo)
@@ -56,8 +56,7 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand, EvolutionDefaultsRow {
 
     /// --datasets, or the network's default dataset.
     var datasetNames: [String] {
-        (datasets ?? (evolution.isCNN ? "mnist-5k" : "sklearn/digits")).split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        datasets?.values ?? [evolution.isCNN ? "mnist-5k" : "sklearn/digits"]
     }
 
     func run() async throws {

@@ -97,7 +97,6 @@ struct TrainCommand: AsyncParsableCommand {
     var saveWeights: String?
 
     @OptionGroup var deviceOptions: DeviceSelectionOptions
-    var device: String? { deviceOptions.device }
 
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
