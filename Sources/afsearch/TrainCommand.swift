@@ -232,25 +232,31 @@ struct TrainCommand: AsyncParsableCommand {
         let progress = EpochProgressLine(enabled: !json, streamsRows: candidates.count == 1)
         let result = try trainer.train(candidates: candidates, spec: spec, config: config, train: data.train, test: data.test,
                                        progress: progress.report)
-        progress.finish()
+        try finish(result.candidates, timing: result.timing, chunks: result.chunks, slots: slotsPerCandidate, progress: progress,
+                   widths: widths, metadata: ["afsearch.widths": widths.map(String.init).joined(separator: ","), "afsearch.dataset": data.name])
+    }
 
+    /// After a training, from either trainer: ends the progress line, writes --save-weights (one unprefixed set for
+    /// a single network, `candidate.I.` sets for a population, with `metadata` and each candidate's activations),
+    /// then prints the results as text or JSON.
+    func finish(_ candidates: [any TrainedNetwork], timing: TrainingTiming, chunks: Int, slots: [[ActivationExpr]],
+                progress: EpochProgressLine, widths: [Int]? = nil, architecture: String? = nil, metadata: [String: String]) throws {
+        progress.finish()
         if let saveWeights {
-            var file = SafetensorsFile(metadata: [
-                "afsearch.widths": widths.map(String.init).joined(separator: ","),
-                "afsearch.dataset": data.name,
-            ])
-            for (i, c) in result.candidates.enumerated() {
-                c.weights.store(into: &file, prefix: candidates.count == 1 ? "" : LinearStackWeights.candidatePrefix(i))
-                file.metadata[candidates.count == 1 ? "afsearch.activations" : "afsearch.candidate.\(i).activations"] =
-                    slotsPerCandidate[i].map(\.description).joined(separator: ", ")
+            var file = SafetensorsFile(metadata: metadata)
+            let single = candidates.count == 1
+            for (i, c) in candidates.enumerated() {
+                c.storeWeights(into: &file, prefix: single ? "" : LinearStackWeights.candidatePrefix(i))
+                file.metadata[single ? "afsearch.activations" : "afsearch.candidate.\(i).activations"] =
+                    slots[i].map(\.description).joined(separator: ", ")
             }
             try file.write(to: URL(fileURLWithPath: saveWeights))
         }
         if json {
-            try JSONOutput.print(TrainReport(candidates: result.candidates, timing: result.timing, lists: slotsPerCandidate, widths: widths), layout: .line)
+            try JSONOutput.print(TrainReport(candidates: candidates, timing: timing, lists: slots, widths: widths, architecture: architecture),
+                                 layout: .line)
         } else {
-            printText(result.candidates, timing: result.timing, chunks: result.chunks, slots: slotsPerCandidate,
-                      rowsPrinted: progress.rowsPrinted)
+            printText(candidates, timing: timing, chunks: chunks, slots: slots, rowsPrinted: progress.rowsPrinted)
         }
     }
 
@@ -363,10 +369,15 @@ protocol TrainedNetwork {
     var finalTrain: SplitMetrics { get }
     var finalTest: SplitMetrics? { get }
     var epochsRun: Int { get }
+    func storeWeights(into file: inout SafetensorsFile, prefix: String)
 }
 
-extension CandidateResult: TrainedNetwork {}
-extension CNNCandidateResult: TrainedNetwork {}
+extension CandidateResult: TrainedNetwork {
+    func storeWeights(into file: inout SafetensorsFile, prefix: String) { weights.store(into: &file, prefix: prefix) }
+}
+extension CNNCandidateResult: TrainedNetwork {
+    func storeWeights(into file: inout SafetensorsFile, prefix: String) { weights.store(into: &file, prefix: prefix) }
+}
 
 /// Where a training is, on stderr: on a terminal one line rewritten after each epoch; in a log (stderr
 /// redirected) one line every 10 seconds, so a long run that is killed still shows how far it got. A short
