@@ -35,25 +35,11 @@ struct DataOptions: ParsableArguments {
     /// Loads a registry name or a file path with these options.
     func load(_ nameOrPath: String) throws -> Dataset {
         let dataset = try DatasetRegistry.load(nameOrPath, dataRoot: root, options: loadOptions)
-        try Self.checkTrainable(dataset)
+        try dataset.checkTrainable()
         for warning in dataset.warnings {
             FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
         }
         return dataset
-    }
-
-    /// A dataset a network can learn from: at least one feature, at least two classes, at least two rows.
-    static func checkTrainable(_ dataset: Dataset) throws {
-        if dataset.featureCount < 1 {
-            throw CommandFailure("dataset '\(dataset.name)' has no feature columns (only the label); expected at least one feature column and a label column")
-        }
-        if dataset.classCount < 2 {
-            throw CommandFailure("dataset '\(dataset.name)' has \(dataset.classCount) class\(dataset.classCount == 1 ? "" : "es") "
-                                 + "(label '\(dataset.classNames.first ?? "")'); expected at least two classes in the label column")
-        }
-        if dataset.rowCount < 2 {
-            throw CommandFailure("dataset '\(dataset.name)' has \(dataset.rowCount) row\(dataset.rowCount == 1 ? "" : "s"); expected at least two")
-        }
     }
 }
 

@@ -4,7 +4,9 @@ import Search
 /// What `evolve` and `experiment evolution` use for an option left out, per network: a CNN image costs about
 /// 100 FCN rows, so a CNN's sizes are smaller. The one table of these defaults; each command names its row.
 struct EvolutionDefaults {
-    var train: Int, validation: Int, test: Int, finalEpochs: Int, generations: Int, replicates: Int
+    var train: Int, validation: Int, test: Int, finalEpochs: Int, generations: Int
+    /// Replicates per method and dataset of `experiment evolution` (`evolve` runs one).
+    var replicates: Int
 
     static let evolve = (fcn: EvolutionDefaults(train: 4000, validation: 1000, test: 2000, finalEpochs: 10, generations: 10, replicates: 1),
                          cnn: EvolutionDefaults(train: 400, validation: 200, test: 500, finalEpochs: 5, generations: 5, replicates: 1))

@@ -58,4 +58,19 @@ import Testing
                 + "expected at least 2 training rows and 1 test row")
         #expect(throws: TrainingDataError.self) { try TrainingData(tiny, testFraction: 0.9, seed: 0) }
     }
+
+    @Test func aTrainableDatasetHasFeaturesTwoClassesAndTwoRows() throws {
+        try tiny.checkTrainable()
+        var oneClass = tiny
+        oneClass.classNames = ["no"]
+        #expect(Fixtures.message { try oneClass.checkTrainable() }
+                == "dataset 'tiny-keel.dat' has 1 class (label 'no'); expected at least two classes in the label column")
+        var noFeatures = tiny
+        noFeatures.data = LabeledData(features: [], labels: tiny.data.labels, featureCount: 0, classCount: 2)
+        #expect(Fixtures.message { try noFeatures.checkTrainable() }
+                == "dataset 'tiny-keel.dat' has no feature columns (only the label); expected at least one feature column and a label column")
+        var oneRow = tiny
+        oneRow.data = tiny.data.rows([0])
+        #expect(Fixtures.message { try oneRow.checkTrainable() } == "dataset 'tiny-keel.dat' has 1 row; expected at least two")
+    }
 }
