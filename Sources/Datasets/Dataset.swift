@@ -47,6 +47,21 @@ public struct Dataset: Sendable {
         columnKinds.contains { if case .categorical = $0 { return true } else { return false } }
     }
 
+    /// A dataset a network can learn from: at least one feature, at least two classes, at least two rows.
+    public func checkTrainable() throws {
+        if featureCount < 1 {
+            throw DatasetError.invalidArgument(
+                "dataset '\(name)' has no feature columns (only the label); expected at least one feature column and a label column")
+        }
+        if classCount < 2 {
+            throw DatasetError.invalidArgument("dataset '\(name)' has \(classCount) class\(classCount == 1 ? "" : "es") "
+                                               + "(label '\(classNames.first ?? "")'); expected at least two classes in the label column")
+        }
+        if rowCount < 2 {
+            throw DatasetError.invalidArgument("dataset '\(name)' has \(rowCount) row\(rowCount == 1 ? "" : "s"); expected at least two")
+        }
+    }
+
     /// Every row, the official test set appended after the training rows.
     public var allRows: LabeledData {
         guard let test = officialTest else { return data }

@@ -67,7 +67,7 @@ struct AlacarteCommand: AsyncParsableCommand {
         if dataset.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--dataset is empty; expected a registry name (see `afsearch datasets`) or a data file")
         }
-        if let study { do { try StudyCatalog.validate(name: study) } catch { throw ValidationError("--study: \(error)") } }
+        if let study { try checkStudyName(study) }
     }
 
     func run() async throws {
@@ -81,7 +81,7 @@ struct AlacarteCommand: AsyncParsableCommand {
         let space = try AlaCarteSpace(menu: menu.choices, layers: layers)
         let storage = try storageOptions.resolve()
         let name = study ?? "\(dataset.replacingOccurrences(of: "/", with: "_"))-L\(layers)-\(sampler.rawValue)-s\(training.seed)"
-        do { try StudyCatalog.validate(name: name) } catch { throw ValidationError("--study: \(error)") }
+        try checkStudyName(name)
         let exists = try storage.exists(name)
         if resume && !exists {
             throw CommandFailure("nothing to resume: no study '\(name)' in \(storage) (known: \(try storage.names().joined(separator: ", ")))")

@@ -19,7 +19,7 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
     @OptionGroup var common: BenchOptions
 
     @Option(name: .long, help: "Comma-separated datasets (registry names or files).")
-    var datasets = "sklearn/digits,sklearn/wine,keel/satimage"
+    var datasets = CommaSeparated(["sklearn/digits", "sklearn/wine", "keel/satimage"])
 
     @Option(name: .long, help: "Trials of afsearch's study per dataset.")
     var trials = 512
@@ -87,7 +87,7 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let names = datasets.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let names = datasets.values
         guard !names.isEmpty else { throw ValidationError("--datasets is empty") }
         let device = try common.deviceOptions.select()
         let choices = try AlacarteMenus.resolve(menu).choices

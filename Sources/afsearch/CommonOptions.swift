@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import Search
 
 /// How a command that loads data finds and reads it: `--data-root`, `--impute`, `--label`. Every command that
 /// loads a dataset takes this group, so an error's advice (`pass --impute mean`) works wherever it appears.
@@ -34,25 +35,11 @@ struct DataOptions: ParsableArguments {
     /// Loads a registry name or a file path with these options.
     func load(_ nameOrPath: String) throws -> Dataset {
         let dataset = try DatasetRegistry.load(nameOrPath, dataRoot: root, options: loadOptions)
-        try Self.checkTrainable(dataset)
+        try dataset.checkTrainable()
         for warning in dataset.warnings {
             FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
         }
         return dataset
-    }
-
-    /// A dataset a network can learn from: at least one feature, at least two classes, at least two rows.
-    static func checkTrainable(_ dataset: Dataset) throws {
-        if dataset.featureCount < 1 {
-            throw CommandFailure("dataset '\(dataset.name)' has no feature columns (only the label); expected at least one feature column and a label column")
-        }
-        if dataset.classCount < 2 {
-            throw CommandFailure("dataset '\(dataset.name)' has \(dataset.classCount) class\(dataset.classCount == 1 ? "" : "es") "
-                                 + "(label '\(dataset.classNames.first ?? "")'); expected at least two classes in the label column")
-        }
-        if dataset.rowCount < 2 {
-            throw CommandFailure("dataset '\(dataset.name)' has \(dataset.rowCount) row\(dataset.rowCount == 1 ? "" : "s"); expected at least two")
-        }
     }
 }
 
@@ -89,6 +76,11 @@ func checkCount(_ value: Int, option: String, min: Int = 1, max: Int) throws {
     guard value <= max else {
         throw ValidationError("\(option) \(value) is more than the limit of \(max); expected \(min)…\(max)")
     }
+}
+
+/// A study name that can be a folder under the runs folder (`--study`).
+func checkStudyName(_ name: String) throws {
+    do { try StudyCatalog.validate(name: name) } catch { throw ValidationError("--study: \(error)") }
 }
 
 /// A finite, positive real number (learning rates).

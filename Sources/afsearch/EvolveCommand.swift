@@ -7,7 +7,7 @@ import Search
 
 /// `afsearch evolve`: evolve activation functions for study 2's network (CGP or tree GP; (1+λ) ES or GA;
 /// Standard, Random, Evo-Single, Evo-Triple or Coevo), every generation trained as one population.
-struct EvolveCommand: AsyncParsableCommand {
+struct EvolveCommand: AsyncParsableCommand, EvolutionDefaultsRow {
     static let configuration = CommandConfiguration(
         commandName: "evolve",
         abstract: "Evolve activation functions with CGP or tree GP, or coevolve three populations.",
@@ -43,24 +43,13 @@ struct EvolveCommand: AsyncParsableCommand {
 
     @Option(help: "Dataset name (see `afsearch datasets`) or file path. Fetch the offline sets with `make data`.")
     var dataset = "fashion-mnist"
-    @Option(help: "Network: fcn (study 2's fully connected network), cnn (study 2's CNN) or a CNN spec with 3 activation slots.")
-    var arch = "fcn"
     @Option(help: "Search method: standard (no search), random, single (one function for every stage), triple (one per stage) or coevo (three coevolving populations).")
     var method: EvolutionMethod = .coevo
-    @Option(help: "Genome: cgp (study 2) or tree (tree GP over the richer default primitives).")
-    var representation: GenomeKind = .cgp
-    @Option(help: "es ((1+λ) evolution strategy) or ga (generational GA). Default: es for cgp, ga for tree.")
-    var algorithm: AlgorithmKind?
-    @Option(help: "Generations (default 10, CNN 5).")
-    var generations: Int?
-    @Option(help: "λ of the (1+λ) ES, or the GA's population size; per population under coevolution.")
-    var population = 4
+    @OptionGroup var evolution: EvolutionOptions<EvolveCommand>
     @Option(help: "Coevolution: extra networks per individual with random partners from the other populations.")
     var partners = 0
     @Flag(help: "Coevolution: study 2's sequential schedule (input, then hidden, then output population).")
     var sequential = false
-    @Option(help: "The Standard method's activation (and of not-yet-evolved stages): relu or leaky_relu.")
-    var standard = "relu"
     @Option(help: "Comma-separated primitives (default: study 2's for cgp, the richer default set for tree).")
     var primitives: String?
     @Option(help: "CGP grid rows.") var rows = 5
@@ -68,19 +57,9 @@ struct EvolveCommand: AsyncParsableCommand {
     @Option(name: .customLong("levels-back"), help: "CGP levels-back.") var levelsBack = 5
     @Flag(help: "CGP: Goldman–Punch single-active mutation (inactive genes drift too).")
     var mutateInactive = false
-    @Option(help: "Fitness epochs (best validation accuracy over them).") var epochs = 3
-    @Option(help: "Adam learning rate.") var lr = 0.01
     @Option(help: "Mini-batch size as a fraction of the training rows (study 2: 0.1).") var batchFraction = 0.1
-    @Option(help: "Epochs of the final retraining on Train1 ∪ Train2 (test accuracy at the last one; default 10, CNN 5).")
-    var finalEpochs: Int?
-    @Option(help: "Train1 rows (search training; default 4000, CNN 400).") var trainRows: Int?
-    @Option(help: "Train2 rows (search validation; default 1000, CNN 200).") var validationRows: Int?
-    @Option(help: "Test rows (a stratified subsample of the official test set; default 2000, CNN 500).") var testRows: Int?
-    @Flag(help: "Study 2's data sizes: uncapped Train1/Train2/test and 30 final epochs (overrides the row caps).")
-    var paperSizes = false
     @Option(help: "Hidden width of the FCN (default 32; a CNN takes its widths from --arch).") var width: Int?
     @Option(help: "Hidden-stage layers of the FCN (default 5; a CNN takes its layers from --arch).") var hiddenLayers: Int?
-    @Option(help: "Evolution seed (every command's seeds default to 0).") var seed: UInt64 = 0
     @Option(help: "Data split seed.") var dataSeed: UInt64 = 0
     @Option(help: "Study name (folder under runs/, or $AFSEARCH_RUNS). Default derived from the settings.")
     var study: String?
@@ -100,14 +79,11 @@ struct EvolveCommand: AsyncParsableCommand {
     @OptionGroup var storageOptions: StorageOptions
     @OptionGroup var dataOptions: DataOptions
 
+    static let defaults = EvolutionDefaults.evolve
+
     func validate() throws {
-        if let generations { try checkCount(generations, option: "--generations", max: 1_000_000) }
-        try checkCount(population, option: "--population", max: 100_000)
-        try checkCount(epochs, option: "--epochs", max: TrainCommand.maxEpochs)
-        if let finalEpochs { try checkCount(finalEpochs, option: "--final-epochs", max: TrainCommand.maxEpochs) }
-        try checkPositive(lr, option: "--lr")
         try checkCount(partners, option: "--partners", min: 0, max: 1_000)
-        if let study { do { try StudyCatalog.validate(name: study) } catch { throw ValidationError("--study: \(error)") } }
+        if let study { try checkStudyName(study) }
         if dataset.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--dataset is empty; expected a registry name (see `afsearch datasets`) or a data file")
         }
@@ -116,46 +92,31 @@ struct EvolveCommand: AsyncParsableCommand {
     }
 
     func settings() throws -> EvolutionSettings {
-        var s = EvolutionSettings(method: method, genome: representation, algorithm: algorithm, generations: generations ?? Self.defaults(cnn: isCNN).generations,
-                                  population: population, seed: seed, randomPartners: partners,
-                                  schedule: sequential ? .sequential : .simultaneous, standardActivation: standard)
-        s.cgpRows = rows
-        s.cgpColumns = columns
-        s.cgpLevelsBack = levelsBack
-        s.mutateInactive = mutateInactive
-        s.primitives = primitives.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
-        if let island {
-            try checkCount(island, option: "--island", min: 0, max: 100_000)
-            if let migrateEvery { try checkCount(migrateEvery, option: "--migrate-every", max: 1_000_000) }
-            if let migrants { try checkCount(migrants, option: "--migrants", max: 100_000) }
-            s.islands = IslandSettings(migrateEvery: migrateEvery ?? 5, migrants: migrants ?? 1)
-        } else if migrateEvery != nil || migrants != nil {
-            throw ValidationError("--migrate-every and --migrants set how islands migrate; name this process's island with --island N")
+        try evolution.settings(method: method) { s in
+            s.randomPartners = partners
+            s.schedule = sequential ? .sequential : .simultaneous
+            s.cgpRows = rows
+            s.cgpColumns = columns
+            s.cgpLevelsBack = levelsBack
+            s.mutateInactive = mutateInactive
+            s.primitives = primitives.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
+            if let island {
+                try checkCount(island, option: "--island", min: 0, max: 100_000)
+                if let migrateEvery { try checkCount(migrateEvery, option: "--migrate-every", max: 1_000_000) }
+                if let migrants { try checkCount(migrants, option: "--migrants", max: 100_000) }
+                s.islands = IslandSettings(migrateEvery: migrateEvery ?? 5, migrants: migrants ?? 1)
+            } else if migrateEvery != nil || migrants != nil {
+                throw ValidationError("--migrate-every and --migrants set how islands migrate; name this process's island with --island N")
+            }
         }
-        do { try s.validate() } catch let error as EvolutionError { throw ValidationError(error.description) }
-        return s
     }
-
-    /// Row caps, final epochs and generations when not given: a CNN image costs ~100× an FCN row.
-    static func defaults(cnn: Bool) -> (train: Int, validation: Int, test: Int, finalEpochs: Int, generations: Int) {
-        cnn ? (400, 200, 500, 5, 5) : (4000, 1000, 2000, 10, 10)
-    }
-
-    var isCNN: Bool { arch.lowercased() != "fcn" }
 
     func recipe() throws -> Study2Recipe {
-        let cnn = isCNN
-        let d = Self.defaults(cnn: cnn)
-        if cnn, width != nil || hiddenLayers != nil {
-            throw ValidationError("--width and --hidden-layers shape the FCN; --arch \(arch) is a CNN, whose layers the spec gives")
+        if evolution.isCNN, width != nil || hiddenLayers != nil {
+            throw ValidationError("--width and --hidden-layers shape the FCN; --arch \(evolution.arch) is a CNN, whose layers the spec gives")
         }
         let fcn = Study2FCN(width: width ?? Study2FCN.paper.width, hiddenLayers: hiddenLayers ?? Study2FCN.paper.hiddenLayers)
-        let r = Study2Recipe(dataset: dataset, network: fcn, epochs: epochs,
-                             learningRate: lr, batchFraction: batchFraction, finalEpochs: paperSizes ? 30 : finalEpochs ?? d.finalEpochs,
-                             train1Rows: paperSizes ? nil : trainRows ?? d.train, train2Rows: paperSizes ? nil : validationRows ?? d.validation,
-                             testRows: paperSizes ? nil : testRows ?? d.test, dataSeed: dataSeed, architecture: cnn ? arch : nil)
-        do { try r.validate() } catch let error as EvolutionError { throw ValidationError(error.description) }
-        return r
+        return try evolution.recipe(dataset: dataset, network: fcn, batchFraction: batchFraction, dataSeed: dataSeed)
     }
 
     /// The trainer backend for a recipe: the MLP population trainer for the FCN, the CNN one for a CNN.

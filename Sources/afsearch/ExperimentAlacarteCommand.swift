@@ -29,7 +29,7 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
     var suite = "paper1"
 
     @Option(name: .long, help: "Comma-separated datasets to run instead of the suite.")
-    var datasets: String?
+    var datasets: CommaSeparated<String>?
 
     @Option(name: .long, help: "Run only the first N datasets of the suite (it is ordered by size); 0 = all 25.")
     var suiteLimit = 3
@@ -67,7 +67,7 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
         try checkCount(replicates, option: "--replicates", max: 10_000)
         try checkCount(trials, option: "--trials", max: 10_000_000)
         try checkCount(population, option: "--population", max: 1_000_000)
-        if let name { do { try StudyCatalog.validate(name: name) } catch { throw ValidationError("--study: \(error)") } }
+        if let name { try checkStudyName(name) }
         _ = try depths()
         _ = try datasetNames()
         _ = try methodList()
@@ -86,9 +86,8 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
     /// --datasets, or the suite's first --suite-limit datasets.
     func datasetNames() throws -> [String] {
         if let datasets {
-            let names = datasets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            guard !names.isEmpty else { throw ValidationError("--datasets is empty; expected comma-separated dataset names or files") }
-            return names
+            guard !datasets.values.isEmpty else { throw ValidationError("--datasets is empty; expected comma-separated dataset names or files") }
+            return datasets.values
         }
         let all: [String]
         do { all = try DatasetRegistry.suite(suite).map(\.name) } catch { throw ValidationError("--suite: \(ErrorText.describe(error))") }

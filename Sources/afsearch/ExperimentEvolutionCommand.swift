@@ -4,7 +4,7 @@ import GPUEngine
 import Search
 
 /// `afsearch experiment evolution`: the five-method table of study 2.
-struct ExperimentEvolutionCommand: AsyncParsableCommand {
+struct ExperimentEvolutionCommand: AsyncParsableCommand, EvolutionDefaultsRow {
     static let configuration = CommandConfiguration(
         commandName: "evolution",
         abstract: "Study 2's five-method experiment: Standard, Random, Evo-Single, Evo-Triple and Coevo on each dataset.",
@@ -25,26 +25,13 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
         fewer --methods or --generations shorten it.
         """)
 
-    @Option(help: "Comma-separated datasets (default sklearn/digits; mnist-5k with a CNN).") var datasets: String?
-    @Option(help: "Network: fcn, cnn (study 2's CNN) or a CNN spec with 3 activation slots.") var arch = "fcn"
-    @Option(help: "Replicates per method and dataset (the evolution and initialisation seed changes; default 3, CNN 2).") var replicates: Int?
+    @Option(help: "Comma-separated datasets (default sklearn/digits; mnist-5k with a CNN).") var datasets: CommaSeparated<String>?
+    @Option(help: "Replicates per method and dataset (the evolution and initialisation seed changes; \(describeDefault(\.replicates))).") var replicates: Int?
     @Option(help: "Comma-separated methods (default all five).") var methods = CommaSeparated<EvolutionMethod>(EvolutionMethod.allCases)
-    @Option(help: "Genome: cgp or tree.") var representation: GenomeKind = .cgp
-    @Option(help: "es or ga (default es for cgp, ga for tree).") var algorithm: AlgorithmKind?
-    @Option(help: "Generations per evolution.") var generations = 3
-    @Option(help: "λ of the ES / GA population size, per population.") var population = 4
+    @OptionGroup var evolution: EvolutionOptions<ExperimentEvolutionCommand>
     @Option(help: "equal: Evo-Single and Evo-Triple evolve one population as large as Coevo's three together, so every search proposes as many networks (Random already does); paper: every population has --population individuals, as study 2.")
     var budget: EvolutionBudget = .equal
-    @Option(help: "Standard activation: relu or leaky_relu.") var standard = "relu"
-    @Option(help: "Fitness epochs.") var epochs = 3
-    @Option(help: "Adam learning rate.") var lr = 0.01
-    @Option(help: "Epochs of the final retraining (default 10, CNN 3).") var finalEpochs: Int?
-    @Option(help: "Train1 rows (default 1000, CNN 200).") var trainRows: Int?
-    @Option(help: "Train2 rows (default 300, CNN 100).") var validationRows: Int?
-    @Option(help: "Test rows (default 1000, CNN 200).") var testRows: Int?
-    @Flag(help: "Study 2's data sizes (uncapped rows, 30 final epochs).") var paperSizes = false
     @Option(help: "Permutation-test rounds.") var rounds = 10_000
-    @Option(help: "First seed (replicate r uses seed + r; default 0, as everywhere).") var seed: UInt64 = 0
     @Option(name: [.customLong("study"), .customLong("name")], help: "Experiment name: the folder under runs/ (--name is the old spelling).")
     var name = "experiment-evolution"
     @OptionGroup var deviceOptions: DeviceSelectionOptions
@@ -53,38 +40,28 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
     @OptionGroup var storage: StorageOptions
     @OptionGroup var dataOptions: DataOptions
 
+    static let defaults = EvolutionDefaults.experiment
+
     func validate() throws {
         _ = try storage.experimentStorage()
         if let replicates { try checkCount(replicates, option: "--replicates", max: 10_000) }
-        try checkCount(generations, option: "--generations", max: 1_000_000)
-        try checkCount(population, option: "--population", max: 100_000)
-        try checkCount(epochs, option: "--epochs", max: TrainCommand.maxEpochs)
-        if let finalEpochs { try checkCount(finalEpochs, option: "--final-epochs", max: TrainCommand.maxEpochs) }
-        try checkPositive(lr, option: "--lr")
         try checkCount(rounds, option: "--rounds", max: 100_000_000)
-        do { try StudyCatalog.validate(name: name) } catch { throw ValidationError("--study: \(error)") }
-        if let datasets, datasets.split(separator: ",").allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+        try checkStudyName(name)
+        if datasets?.values.isEmpty == true {
             throw ValidationError("--datasets is empty; expected comma-separated dataset names or files")
         }
+        _ = try evolution.settings(method: .coevo)
+        _ = try evolution.recipe(dataset: datasetNames[0])
+    }
+
+    /// --datasets, or the network's default dataset.
+    var datasetNames: [String] {
+        datasets?.values ?? [evolution.isCNN ? "mnist-5k" : "sklearn/digits"]
     }
 
     func run() async throws {
-        let cnn = arch.lowercased() != "fcn"
-        let d = cnn ? (train: 200, validation: 100, test: 200, finalEpochs: 3, replicates: 2)
-            : (train: 1000, validation: 300, test: 1000, finalEpochs: 10, replicates: 3)
-        let datasets = self.datasets ?? (cnn ? "mnist-5k" : "sklearn/digits")
-        var evolve = try EvolveCommand.parse(["--arch", arch, "--representation", representation.rawValue, "--generations", String(generations),
-                                              "--population", String(population), "--standard", standard, "--epochs", String(epochs),
-                                              "--lr", String(lr), "--final-epochs", String(finalEpochs ?? d.finalEpochs),
-                                              "--train-rows", String(trainRows ?? d.train),
-                                              "--validation-rows", String(validationRows ?? d.validation),
-                                              "--test-rows", String(testRows ?? d.test),
-                                              "--seed", String(seed)] + (algorithm.map { ["--algorithm", $0.rawValue] } ?? [])
-                                             + (paperSizes ? ["--paper-sizes"] : []))
-        evolve.method = .coevo
-        let base = try evolve.settings()
-        let recipe = try evolve.recipe()
-        let datasetNames = datasets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let base = try evolution.settings(method: .coevo)
+        let recipe = try evolution.recipe(dataset: datasetNames[0])
         let folder = StudyCatalog(root: storage.runsRoot).folder(of: name)
         let compute = try deviceOptions.select()
         // Every dataset must be there before the experiment folder is created.
@@ -92,7 +69,7 @@ struct ExperimentEvolutionCommand: AsyncParsableCommand {
         let backend = try EvolveCommand.backend(for: recipe, device: compute)  // one trainer (and program cache) for every cell
         var experiment = EvolutionExperiment(
             datasets: datasetNames, methods: methods.values,
-            replicates: replicates ?? d.replicates, base: base, recipe: recipe, folder: folder, permutationRounds: rounds) { _ in backend }
+            replicates: replicates ?? evolution.defaults.replicates, base: base, recipe: recipe, folder: folder, permutationRounds: rounds) { _ in backend }
         experiment.dataRoot = dataOptions.root
         experiment.equalBudget = budget == .equal
         experiment.loadOptions = dataOptions.loadOptions

@@ -50,31 +50,15 @@ extension TrainCommand {
             try trainer.train(candidates: candidates, architecture: architecture, config: trainingConfig(), train: data.train, test: data.test,
                               progress: progress.report)
         }
-        progress.finish()
-        if let saveWeights {
-            var file = SafetensorsFile(metadata: [
-                "afsearch.architecture": architecture.specString,
-                "afsearch.input_shape": shape.map(String.init).joined(separator: ","),
-                "afsearch.dataset": data.name,
-                // The network expects (pixel − mean) / std, pixels scaled as the dataset loader scales them.
-                "afsearch.input_mean": data.standardization.mean.map { "\($0)" }.joined(separator: ","),
-                "afsearch.input_std": data.standardization.std.map { "\($0)" }.joined(separator: ","),
-            ])
-            for (i, c) in result.candidates.enumerated() {
-                let single = candidates.count == 1
-                c.weights.store(into: &file, prefix: single ? "" : LinearStackWeights.candidatePrefix(i))
-                file.metadata[single ? "afsearch.activations" : "afsearch.candidate.\(i).activations"] =
-                    slotsPerCandidate[i].map(\.description).joined(separator: ", ")
-            }
-            try file.write(to: URL(fileURLWithPath: saveWeights))
-        }
-        if json {
-            try JSONOutput.print(TrainReport(candidates: result.candidates, timing: result.timing, lists: slotsPerCandidate,
-                                             architecture: architecture.specString), layout: .line)
-        } else {
-            printText(result.candidates, timing: result.timing, chunks: result.chunks, slots: slotsPerCandidate,
-                      rowsPrinted: progress.rowsPrinted)
-        }
+        try finish(result.candidates, timing: result.timing, chunks: result.chunks, slots: slotsPerCandidate, progress: progress,
+                   architecture: architecture.specString, metadata: [
+                       "afsearch.architecture": architecture.specString,
+                       "afsearch.input_shape": shape.map(String.init).joined(separator: ","),
+                       "afsearch.dataset": data.name,
+                       // The network expects (pixel − mean) / std, pixels scaled as the dataset loader scales them.
+                       "afsearch.input_mean": data.standardization.mean.map { "\($0)" }.joined(separator: ","),
+                       "afsearch.input_std": data.standardization.std.map { "\($0)" }.joined(separator: ","),
+                   ])
     }
 
     /// An fc-only spec (e.g. `fcn`) on the MLP trainer: its slots as the spec numbers them; weights are
@@ -104,28 +88,12 @@ extension TrainCommand {
             try trainer.train(candidates: candidates, spec: spec, config: trainingConfig(), train: data.train, test: data.test,
                               progress: progress.report)
         }
-        progress.finish()
-        if let saveWeights {
-            var file = SafetensorsFile(metadata: [
-                "afsearch.widths": spec.widths.map(String.init).joined(separator: ","),
-                "afsearch.architecture": architecture.specString,
-                "afsearch.dataset": data.name,
-            ])
-            for (i, c) in result.candidates.enumerated() {
-                let single = candidates.count == 1
-                c.weights.store(into: &file, prefix: single ? "" : LinearStackWeights.candidatePrefix(i))
-                file.metadata[single ? "afsearch.activations" : "afsearch.candidate.\(i).activations"] =
-                    slots[i].map(\.description).joined(separator: ", ")
-            }
-            try file.write(to: URL(fileURLWithPath: saveWeights))
-        }
-        if json {
-            try JSONOutput.print(TrainReport(candidates: result.candidates, timing: result.timing, lists: slots,
-                                             widths: spec.widths, architecture: architecture.specString), layout: .line)
-        } else {
-            printText(result.candidates, timing: result.timing, chunks: result.chunks, slots: slots,
-                      rowsPrinted: progress.rowsPrinted)
-        }
+        try finish(result.candidates, timing: result.timing, chunks: result.chunks, slots: slots, progress: progress,
+                   widths: spec.widths, architecture: architecture.specString, metadata: [
+                       "afsearch.widths": spec.widths.map(String.init).joined(separator: ","),
+                       "afsearch.architecture": architecture.specString,
+                       "afsearch.dataset": data.name,
+                   ])
     }
 
     /// Runs `body`; a trainer error about candidate i names where its activation list came from

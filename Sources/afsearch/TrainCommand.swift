@@ -97,7 +97,6 @@ struct TrainCommand: AsyncParsableCommand {
     var saveWeights: String?
 
     @OptionGroup var deviceOptions: DeviceSelectionOptions
-    var device: String? { deviceOptions.device }
 
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
@@ -152,8 +151,14 @@ struct TrainCommand: AsyncParsableCommand {
 
     /// The data, split and (unless --no-standardize) standardised, with the split's sizes checked.
     func loadData() throws -> TrainingData {
-        try TrainingData.load(dataset, testDataset: testDataset, testFraction: testFraction, seed: seed,
-                              options: dataOptions, standardize: !noStandardize)
+        let data = try dataOptions.load(dataset)
+        let userTest = try testDataset.map { (name: $0, dataset: try dataOptions.load($0)) }
+        do {
+            return try TrainingData(data, userTest: userTest, testFraction: testFraction, seed: seed, standardize: !noStandardize)
+        } catch let error as TrainingDataError {
+            if case .noTestSet = error { throw ValidationError(error.description) }
+            throw CommandFailure(error.description)
+        }
     }
 
     /// The parsed --arch, or nil for the --layers network.
@@ -227,25 +232,31 @@ struct TrainCommand: AsyncParsableCommand {
         let progress = EpochProgressLine(enabled: !json, streamsRows: candidates.count == 1)
         let result = try trainer.train(candidates: candidates, spec: spec, config: config, train: data.train, test: data.test,
                                        progress: progress.report)
-        progress.finish()
+        try finish(result.candidates, timing: result.timing, chunks: result.chunks, slots: slotsPerCandidate, progress: progress,
+                   widths: widths, metadata: ["afsearch.widths": widths.map(String.init).joined(separator: ","), "afsearch.dataset": data.name])
+    }
 
+    /// After a training, from either trainer: ends the progress line, writes --save-weights (one unprefixed set for
+    /// a single network, `candidate.I.` sets for a population, with `metadata` and each candidate's activations),
+    /// then prints the results as text or JSON.
+    func finish<W>(_ candidates: [TrainedCandidate<W>], timing: TrainingTiming, chunks: Int, slots: [[ActivationExpr]],
+                progress: EpochProgressLine, widths: [Int]? = nil, architecture: String? = nil, metadata: [String: String]) throws {
+        progress.finish()
         if let saveWeights {
-            var file = SafetensorsFile(metadata: [
-                "afsearch.widths": widths.map(String.init).joined(separator: ","),
-                "afsearch.dataset": data.name,
-            ])
-            for (i, c) in result.candidates.enumerated() {
-                c.weights.store(into: &file, prefix: candidates.count == 1 ? "" : LinearStackWeights.candidatePrefix(i))
-                file.metadata[candidates.count == 1 ? "afsearch.activations" : "afsearch.candidate.\(i).activations"] =
-                    slotsPerCandidate[i].map(\.description).joined(separator: ", ")
+            var file = SafetensorsFile(metadata: metadata)
+            let single = candidates.count == 1
+            for (i, c) in candidates.enumerated() {
+                c.weights.store(into: &file, prefix: single ? "" : LinearStackWeights.candidatePrefix(i))
+                file.metadata[single ? "afsearch.activations" : "afsearch.candidate.\(i).activations"] =
+                    slots[i].map(\.description).joined(separator: ", ")
             }
             try file.write(to: URL(fileURLWithPath: saveWeights))
         }
         if json {
-            try JSONOutput.print(TrainReport(candidates: result.candidates, timing: result.timing, lists: slotsPerCandidate, widths: widths), layout: .line)
+            try JSONOutput.print(TrainReport(candidates: candidates, timing: timing, lists: slots, widths: widths, architecture: architecture),
+                                 layout: .line)
         } else {
-            printText(result.candidates, timing: result.timing, chunks: result.chunks, slots: slotsPerCandidate,
-                      rowsPrinted: progress.rowsPrinted)
+            printText(candidates, timing: timing, chunks: chunks, slots: slots, rowsPrinted: progress.rowsPrinted)
         }
     }
 
@@ -347,82 +358,6 @@ struct TrainReport: Encodable {
         compileSeconds = timing.compileSeconds
         trainSeconds = timing.trainSeconds
         evaluateSeconds = timing.evaluateSeconds
-    }
-}
-
-
-/// A dataset split for `train`: the official test set when there is one, else a stratified held-out part;
-/// features standardised with the training rows' statistics.
-struct TrainingData {
-    var name: String
-    var train: LabeledData
-    var test: LabeledData
-    var testSource: String
-    /// What the features were standardised with (one mean/std for images, per feature for tables).
-    var standardization: Standardization
-
-    static func load(_ nameOrPath: String, testDataset: String?, testFraction: Double?, seed: UInt64, options: DataOptions,
-                     standardize: Bool) throws -> TrainingData {
-        let dataset = try options.load(nameOrPath)
-        var train: LabeledData, test: LabeledData, source: String
-        let fraction = testFraction ?? (testDataset != nil ? 0 : 0.3)
-        if let testDataset {
-            let other = try options.load(testDataset)
-            let official = try matched(other, to: dataset)
-            if fraction > 0 {
-                let split = dataset.data.stratifiedSplit(heldOutFraction: fraction, seed: seed)
-                train = split.kept
-                source = "\(testDataset) (\(official.rowCount) rows; \(Int((fraction * 100).rounded()))% of the training rows left out, seed \(seed))"
-            } else {
-                train = dataset.data
-                source = testDataset
-            }
-            test = official
-        } else if let official = dataset.officialTest {
-            (train, test, source) = (dataset.data, official, "official test set")
-        } else {
-            guard fraction > 0 else {
-                throw ValidationError("--test-fraction 0 needs --test-dataset; '\(dataset.name)' has no official test set")
-            }
-            let split = dataset.data.stratifiedSplit(heldOutFraction: fraction, seed: seed)
-            (train, test, source) = (split.kept, split.heldOut, "stratified \(Int((fraction * 100).rounded()))% held out, seed \(seed)")
-        }
-        if train.rowCount < 2 || test.rowCount < 1 {
-            throw CommandFailure("--test-fraction \(formatNumber(fraction)) splits the \(dataset.rowCount) rows of '\(dataset.name)' into "
-                                 + "\(train.rowCount) training and \(test.rowCount) test rows; expected at least 2 training rows and 1 test row")
-        }
-        let standardization: Standardization
-        if !standardize {
-            standardization = Standardization(mean: [0], std: [1])
-        } else {
-            standardization = train.imageShape == nil ? Standardization.fit(train) : Standardization.fitScalar(train)
-        }
-        return TrainingData(name: dataset.name, train: standardization.apply(train), test: standardization.apply(test),
-                            testSource: source + (standardize ? "" : ", not standardised"), standardization: standardization)
-    }
-
-    /// The user's test set with the training set's classes: same feature count, its class names among the
-    /// training set's, labels renumbered to the training set's order.
-    static func matched(_ test: Dataset, to train: Dataset) throws -> LabeledData {
-        guard test.featureCount == train.featureCount else {
-            throw CommandFailure("--test-dataset '\(test.name)' has \(test.featureCount) features but '\(train.name)' has "
-                                 + "\(train.featureCount); expected the same columns (categorical levels included)")
-        }
-        var index: [String: Int32] = [:]
-        for (i, name) in train.classNames.enumerated() { index[name] = Int32(i) }
-        var data = test.allRows
-        var labels = data.labels
-        for (row, label) in labels.enumerated() {
-            let name = test.classNames[Int(label)]
-            guard let mapped = index[name] else {
-                throw CommandFailure("--test-dataset '\(test.name)' has class '\(name)', which '\(train.name)' does not have "
-                                     + "(its classes: \(train.classNames.joined(separator: ", ")))")
-            }
-            labels[row] = mapped
-        }
-        data = LabeledData(features: data.features, labels: labels, featureCount: data.featureCount,
-                           classCount: train.classCount, imageShape: data.imageShape)
-        return data
     }
 }
 

@@ -2,6 +2,18 @@ import Testing
 @testable import Search
 
 @Suite struct StatsTests {
+    /// SeededGenerator draws its state from Datasets' SplitMix64; these values come from the generator as it was
+    /// before (its own copy of SplitMix64), so stored studies' seeds and samples stay what they were.
+    @Test func seededGeneratorKeepsItsSequence() {
+        for (seed, expected) in [(UInt64(0), [0x99EC_5F36_CB75_F2B4, 0xBF6E_1F78_4956_452A, 0x1A5F_849D_4933_E6E0] as [UInt64]),
+                                 (42, [0x1578_0B2E_0C2E_C716, 0x6104_D986_6D11_3A7E, 0xAE17_5332_39E4_99A1])] {
+            var generator = SeededGenerator(seed: seed)
+            #expect((0..<3).map { _ in generator.next() } == expected)
+        }
+        #expect(SeededGenerator.derive(7, 3) == 0xD88D_886B_B833_247C)
+        #expect(SeededGenerator.derive(0, 1) == 0x3A4B_B927_75CC_364D)
+    }
+
     @Test func medianOfOddAndEvenSamples() {
         #expect(median([3, 1, 2]) == 2)
         #expect(median([4, 1, 3, 2]) == 2.5)

@@ -2,7 +2,10 @@ import Kernels
 
 /// The weights of one network architecture in PyTorch layout: what a candidate may start from and what its
 /// training returns (`LinearStackWeights` for the MLP trainer, `CNNWeights` for the CNN trainer).
-public protocol NetworkWeights: Sendable, Equatable {}
+public protocol NetworkWeights: Sendable, Equatable {
+    /// Adds its tensors to a safetensors file under PyTorch's names, each prefixed with `prefix`.
+    func store(into file: inout SafetensorsFile, prefix: String)
+}
 extension LinearStackWeights: NetworkWeights {}
 extension CNNWeights: NetworkWeights {}
 
