@@ -40,7 +40,7 @@ final class CNNSession: PopulationState, PopulationSession {
     /// and the slots some candidate runs through them (their GEMMs and fused derivatives see the identity).
     let interpreter: InterpretedActivations?
 
-    init(device: ComputeDevice, program: ComputeProgram, plan: CNNPlan, activationIDs ids: [[Int32]],
+    init(device: ComputeDevice, profile: DeviceProfile, program: ComputeProgram, plan: CNNPlan, activationIDs ids: [[Int32]],
          parameterCounts counts: [[Int]], initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
          optimizer: Optimizer, needsAccumulation: Bool, tapes: PackedTapes? = nil, tapeOffsets: [[Int32]] = []) throws {
         self.plan = plan
@@ -110,6 +110,8 @@ final class CNNSession: PopulationState, PopulationSession {
                                                  tile: plan.tile)
         try super.init(device: device, initial: initial, seeds: seedValues, activationIDs: ids, parameterCounts: counts,
                        slots: slotCount, parameterStride: ps, mirrorStride: plan.mirrorStride, rowCapacity: cap)
+        fixedWorkGroups = interpreter != nil && profile.fixesInterpreterWorkGroups
+        kernelsWithoutCandidates = [gatherKernel]
     }
 
     /// A = f(Z) (and Z kept in training) for the interpreted candidates of the activated tensor `t`, which

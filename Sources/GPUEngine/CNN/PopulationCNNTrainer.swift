@@ -49,7 +49,7 @@ public final class PopulationCNNTrainer: PopulationTrainerBase, @unchecked Senda
                 }
             }
             let counts = members.map { pop.parameterCounts[$0] }
-            let session = try CNNSession(device: device, program: program, plan: plan,
+            let session = try CNNSession(device: device, profile: profile, program: program, plan: plan,
                                          activationIDs: members.map { pop.activationIDs[$0] }, parameterCounts: counts,
                                          initial: starts.map { plan.pack($0.weights, activationParameters: $0.activationParameters) },
                                          seeds: starts.map(\.seed32), optimizer: config.optimizer,

@@ -103,8 +103,28 @@ class PopulationState {
         if profiling { events.append(event) }
     }
 
-    /// The work-group of a launch whose caller gives none; nil: the driver's choice.
-    func workGroup(for global: [Int], kernel: ComputeKernel) -> [Int]? { nil }
+    /// Launch with work-group sizes independent of the candidate count (`workGroup(for:kernel:)`); set for
+    /// interpreted populations under the CPU profile (`DeviceProfile.fixesInterpreterWorkGroups`).
+    var fixedWorkGroups = false
+    /// Kernels whose launches have no candidate dimension (the batch gathers).
+    var kernelsWithoutCandidates: [ComputeKernel] = []
+
+    /// The work-group of a launch whose caller gives none: nil (the driver's choice) unless `fixedWorkGroups`.
+    /// PoCL compiles a kernel once per work-group size and, left to choose, derives the size from the whole
+    /// launch, candidate count included: every generation of an evolution (a new number of networks to train)
+    /// compiled every kernel again, seconds each time. Fixed, the size depends only on the layer and batch
+    /// shape: the candidate dimension (the last) gets 1, the others the largest divisors within 64 work-items.
+    func workGroup(for global: [Int], kernel: ComputeKernel) -> [Int]? {
+        guard fixedWorkGroups else { return nil }
+        let candidateDimension = kernelsWithoutCandidates.contains { $0 === kernel } ? -1 : global.count - 1
+        var budget = 64
+        return global.enumerated().map { d, size in
+            if d == candidateDimension { return 1 }
+            let g = (1...max(1, min(size, budget))).last { size % $0 == 0 } ?? 1
+            budget /= g
+            return g
+        }
+    }
 
     /// Waits for the recorded launches and adds their device times to `kernelSeconds`.
     func collectProfile() throws {

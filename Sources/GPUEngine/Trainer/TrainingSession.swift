@@ -32,30 +32,11 @@ final class TrainingSession: PopulationState, PopulationSession {
     var evaluationSkipsFrozen = false
     /// Layers whose slot is interpreted for at least one candidate of this chunk.
     let interpretedLayers: Set<Int>
-    /// Work-group sizes independent of the population size (see `workGroup(for:kernel:)`).
-    let fixedWorkGroups: Bool
     /// The shared input batch.
     let input: DeviceBuffer<Float>
     /// The input batch holds the whole training set in order (full-batch training gathers it once, and again
     /// only after an evaluation pass gathered other rows into it).
     var inputHoldsTrainingSet = false
-
-    /// nil (the driver's choice) except for interpreted populations under the CPU profile. PoCL compiles a kernel
-    /// once per work-group size and, left to choose, derives the size from the whole launch, candidate count
-    /// included: every generation of an evolution (a new number of networks to train) compiled every kernel
-    /// again, seconds each time. Here the size depends only on the layer and batch shape: the candidate
-    /// dimension gets 1, the others the largest divisors within 64 work-items.
-    override func workGroup(for global: [Int], kernel: ComputeKernel) -> [Int]? {
-        guard fixedWorkGroups else { return nil }
-        let candidateDimension = kernel === gatherKernel ? -1 : global.count - 1
-        var budget = 64
-        return global.enumerated().map { d, size in
-            if d == candidateDimension { return 1 }
-            let g = (1...max(1, min(size, budget))).last { size % $0 == 0 } ?? 1
-            budget /= g
-            return g
-        }
-    }
 
     init(device: ComputeDevice, profile: DeviceProfile, program: ComputeProgram, layout: MLPLayout, popProgram: PopulationProgram,
          members: [Int], initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
@@ -103,7 +84,6 @@ final class TrainingSession: PopulationState, PopulationSession {
         interpretedLayers = Set((0..<spec.layerCount).filter { l in
             spec.slot(ofLayer: l).map { interpreter?.slots.contains($0) ?? false } ?? false
         })
-        fixedWorkGroups = interpreter != nil && profile.fixesInterpreterWorkGroups
         input = try device.buffer(Float.self, count: layout.capacityRows * layout.paddedWidths[0])
         try input.fill(0)
         if rowPass != .layers && profile.fusesRowPasses && Self.fusedRowsAllowed(layout: layout) {
@@ -124,6 +104,8 @@ final class TrainingSession: PopulationState, PopulationSession {
                        parameterCounts: members.map { popProgram.parameterCounts[$0] }, slots: spec.slotCount,
                        parameterStride: layout.parameterStride, mirrorStride: layout.mirrorStride,
                        rowCapacity: layout.capacityRows)
+        fixedWorkGroups = interpreter != nil && profile.fixesInterpreterWorkGroups
+        kernelsWithoutCandidates = [gatherKernel]
     }
 
     func rowTilesPad(_ rows: Int) -> Int { rows.roundedUp(toMultipleOf: layout.tile.rows) }

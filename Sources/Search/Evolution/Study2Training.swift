@@ -46,10 +46,10 @@ public final class Study2TrainingBackend: PopulationTrainingBackend, @unchecked 
     /// The CNN this backend trains; nil for the FCN.
     public let architecture: NetworkArchitecture?
     public let deviceDescription: String
-    private enum Engine {
-        case mlp(TrainerBackend.TrainFunction)
-        case cnn(CNNTrainFunction)
-    }
+    /// One population's training on this backend's network, whichever trainer: each candidate's history and
+    /// divergence, and the seconds spent building programs.
+    private typealias Engine = @Sendable (_ population: [SlotActivations], _ config: TrainingConfig, _ splits: SearchSplits,
+                                          _ test: LabeledData?) throws -> (runs: [(history: [EpochMetrics], diverged: Bool)], compile: Double)
     private let engine: Engine
     private let lock = NSLock()
     private var compileTotal = 0.0
@@ -58,7 +58,11 @@ public final class Study2TrainingBackend: PopulationTrainingBackend, @unchecked 
         self.network = network
         self.architecture = nil
         self.deviceDescription = deviceDescription
-        self.engine = .mlp(train)
+        self.engine = { population, config, splits, test in
+            let spec = try network.spec(inputs: splits.train.featureCount, classes: splits.train.classCount)
+            let candidates = population.map { Candidate(activations: $0, seed: config.seed) }
+            return Self.summary(try train(candidates, spec, config, splits.train, splits.validation, test))
+        }
     }
 
     /// A CNN backend: `architecture` has three slots (input, hidden, output stage).
@@ -66,7 +70,14 @@ public final class Study2TrainingBackend: PopulationTrainingBackend, @unchecked 
         self.network = .paper
         self.architecture = architecture
         self.deviceDescription = deviceDescription
-        self.engine = .cnn(train)
+        self.engine = { population, config, splits, test in
+            let candidates = population.map { CNNCandidate(activations: $0, seed: config.seed) }
+            return Self.summary(try train(candidates, architecture, config, splits.train, splits.validation, test))
+        }
+    }
+
+    private static func summary<W>(_ run: TrainingRun<W>) -> (runs: [(history: [EpochMetrics], diverged: Bool)], compile: Double) {
+        (run.candidates.map { ($0.history, $0.diverged) }, run.timing.compileSeconds)
     }
 
     /// The OpenCL population trainer.
@@ -110,19 +121,7 @@ public final class Study2TrainingBackend: PopulationTrainingBackend, @unchecked 
         let config = TrainingConfig(epochs: setup.epochs, learningRate: setup.learningRate, optimizer: .adam(),
                                     batchSize: setup.batchSize, seed: setup.seed, earlyStopping: nil, evaluateEveryEpoch: true)
         let test = evaluateTest ? splits.test : nil
-        let runs: [(history: [EpochMetrics], diverged: Bool)]
-        let compile: Double
-        switch engine {
-        case .mlp(let trainFunction):
-            let spec = try network.spec(inputs: splits.train.featureCount, classes: splits.train.classCount)
-            let candidates = population.map { Candidate(activations: $0, seed: setup.seed) }
-            let run = try trainFunction(candidates, spec, config, splits.train, splits.validation, test)
-            (runs, compile) = (run.candidates.map { ($0.history, $0.diverged) }, run.timing.compileSeconds)
-        case .cnn(let trainFunction):
-            let candidates = population.map { CNNCandidate(activations: $0, seed: setup.seed) }
-            let run = try trainFunction(candidates, architecture!, config, splits.train, splits.validation, test)
-            (runs, compile) = (run.candidates.map { ($0.history, $0.diverged) }, run.timing.compileSeconds)
-        }
+        let (runs, compile) = try engine(population, config, splits, test)
         lock.withLock { compileTotal += compile }
         return runs.map { run in
             CandidateTrainingResult(
