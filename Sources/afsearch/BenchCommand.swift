@@ -189,7 +189,7 @@ struct BenchTrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "CNN workload: images (1×28×28) per epoch.") var images = 1024
     @Option(name: .long, help: "CNN workload: mini-batch size.") var batch = 128
     @Option(name: .long, help: "CNN workload: epochs.") var cnnEpochs = 1
-    @Flag(name: .long, help: "CNN workload: a second, profiled run with seconds per stage.") var cnnProfile = false
+    @Flag(name: .long, help: "CNN workload: a second, profiled run with device seconds per kernel.") var cnnProfile = false
 
     struct Report: Encodable {
         var device: String
