@@ -365,14 +365,14 @@ final class CNNSession: PopulationState, PopulationSession {
     }
 
     func update(step: Int, config: TrainingConfig) throws {
-        let t = Double(step + 1), P = count, layers = Int32(plan.parameterLayers.count)
+        let P = count, layers = Int32(plan.parameterLayers.count)
         switch config.optimizer {
         case .adam(let b1, let b2, let eps):
+            let (stepSize, c2sqrt) = config.optimizer.stepArguments(learningRate: config.learningRate, step: step)
             try launch(updateKernel,
                 global: [plan.parameterStride / plan.tile.vectorWidth, P],
-                params, grads, moment1, moment2, Int32(plan.parameterStride),
-                Float(config.learningRate / (1 - pow(b1, t))), Float(b1), Float(b2), Float(eps),
-                Float((1 - pow(b2, t)).squareRoot()), status)
+                params, grads, moment1, moment2, Int32(plan.parameterStride), stepSize, Float(b1), Float(b2), Float(eps),
+                c2sqrt, status)
             // Only the layers whose backward pass reads W (not the first: nothing flows into the input).
             for pl in plan.parameterLayers where plan.needsGradient(pl.input) {
                 try launch(mirrorTranspose,
@@ -382,8 +382,7 @@ final class CNNSession: PopulationState, PopulationSession {
             }
             return
         case .sgd(let momentum):
-            let (lr, first) = config.optimizer.stepArguments(learningRate: config.learningRate, step: step)
-            try stepArgs.upload((0..<P).flatMap { _ in [lr, first] })
+            try uploadStepArguments(steps: Array(repeating: step, count: P), config: config)
             try launch(updateKernel,
                 global: [plan.parameterStride, P],
                 params, grads, moment1, mirror, Int32(plan.parameterStride), Int32(plan.mirrorStride),

@@ -155,6 +155,14 @@ class PopulationState {
         try seeds.copy(from: seeds, sourceOffset: 2 * from, to: 2 * to, count: 2)
     }
 
+    /// `stepArgs` for the optimiser kernels: per candidate `Optimizer.stepArguments` at its own step.
+    func uploadStepArguments(steps: [Int], config: TrainingConfig) throws {
+        try stepArgs.upload(steps.flatMap { t -> [Float] in
+            let (a, b) = config.optimizer.stepArguments(learningRate: config.learningRate, step: max(t, 0))
+            return [a, b]
+        })
+    }
+
     /// Loss sums and hits per candidate from a metrics buffer (2 floats each).
     func metricSums(_ metrics: DeviceBuffer<Float>) throws -> [(lossSum: Double, hits: Double)] {
         let m = try metrics.download()

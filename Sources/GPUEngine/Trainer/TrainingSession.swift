@@ -248,11 +248,7 @@ final class TrainingSession: PopulationState, PopulationSession {
     /// Adam or SGD over every parameter of every active candidate. `step`: every candidate's own optimiser
     /// step (from 0), unless `slotSteps` gives one per slot (a pool whose slots were refilled at other times).
     func optimizerStep(step: Int, config: TrainingConfig) throws {
-        let steps = slotSteps ?? Array(repeating: step, count: count)
-        try stepArgs.upload(steps.prefix(count).flatMap { t -> [Float] in
-            let (a, b) = config.optimizer.stepArguments(learningRate: config.learningRate, step: max(t, 0))
-            return [a, b]
-        })
+        try uploadStepArguments(steps: Array((slotSteps ?? Array(repeating: step, count: count)).prefix(count)), config: config)
         switch config.optimizer {
         case .adam(let b1, let b2, let eps):
             try launch(updateKernel,
