@@ -68,6 +68,8 @@ import Datasets
         #expect(stats.candidatesTrained == 13)
         #expect(stats.candidateEpochs == results.values.reduce(0) { $0 + $1.history.count })
         #expect(stats.slotEpochs >= stats.candidateEpochs && stats.utilisation > 0.5)
+        // Full slots until the stream ends, then launches narrowed to exactly the occupied slots.
+        #expect(stats.slotEpochs == stats.candidateEpochs)
         #expect(results[4]!.diverged, "the exp(exp(exp(exp))) candidate diverges")
         #expect(results[4]!.history.count < 3, "and frees its slot at once")
         #expect(results.values.contains { $0.stoppedEarly } && results.values.contains { $0.history.count == 12 },

@@ -110,7 +110,7 @@ final class CNNSession: PopulationState, PopulationSession {
                                                  tile: plan.tile)
         try super.init(device: device, initial: initial, seeds: seedValues, activationIDs: ids, parameterCounts: counts,
                        slots: slotCount, parameterStride: ps, mirrorStride: plan.mirrorStride, rowCapacity: cap)
-        fixedWorkGroups = interpreter != nil && profile.fixesInterpreterWorkGroups
+        fixedWorkGroups = interpreter != nil && profile.fixesWorkGroups
         kernelsWithoutCandidates = [gatherKernel]
     }
 

@@ -60,9 +60,10 @@ public enum DeviceProfile: String, Sendable, CaseIterable {
     /// Whether a training step's row work may run as one fused launch (`RowPass`, kernels/mlp_fused.cl).
     var fusesRowPasses: Bool { self == .cpu }
 
-    /// Whether interpreted populations launch with work-group sizes independent of the candidate count
-    /// (`TrainingSession.workGroup(for:kernel:)`); otherwise the driver chooses.
-    var fixesInterpreterWorkGroups: Bool { self == .cpu }
+    /// Whether launches whose candidate count changes from launch to launch (interpreted populations, a slot
+    /// pool's narrowing launches) take work-group sizes independent of it (`PopulationState.workGroup(for:kernel:)`),
+    /// so PoCL compiles each kernel once; otherwise the driver chooses.
+    var fixesWorkGroups: Bool { self == .cpu }
 
     /// Build options of a trainer program: CPUs get the span loops' vectorisation hints
     /// (`PopulationProgram.spanHelpers`).

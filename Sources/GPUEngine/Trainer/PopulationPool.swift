@@ -65,8 +65,9 @@ public struct PoolStatistics: Sendable, Equatable, Codable {
 /// after the first; interpreted tapes are not streamed.
 ///
 /// End of a stream: when `next` has nothing more, the remaining candidates move to the lowest slots and the
-/// launches shrink to the next power of two above them (few distinct launch shapes, so PoCL compiles each
-/// kernel a handful of times), so stragglers do not pay for empty slots.
+/// launches shrink to exactly them, so stragglers do not pay for empty slots. Under the CPU profile the
+/// launches' work-groups do not depend on their candidate count (`PopulationState.fixedWorkGroups`), so PoCL
+/// compiles each kernel once however the launches narrow.
 public final class PopulationPool {
     public let trainer: PopulationTrainer
     public let spec: MLPSpec
@@ -129,6 +130,7 @@ public final class PopulationPool {
             candidateMinimum: trainer.candidatePassMinimum)
         session.profiling = trainer.profileKernels
         session.evaluationSkipsFrozen = true
+        session.fixedWorkGroups = profile.fixesWorkGroups
         let evaluates = config.evaluateEveryEpoch && (validation != nil || test != nil)
         try session.upload(split: "train", train)
         if let validation { try session.upload(split: "validation", validation) }
@@ -176,10 +178,7 @@ public final class PopulationPool {
                 (status[low], status[high]) = (status[high], 1)
                 (rows[low], rows[high]) = (rows[high], [])
             }
-            let used = (occupants.lastIndex { $0 != nil } ?? -1) + 1
-            var launch = 1
-            while launch < used { launch *= 2 }
-            session.count = min(width, launch)
+            session.count = max(1, (occupants.lastIndex { $0 != nil } ?? -1) + 1)
         }
 
         while true {

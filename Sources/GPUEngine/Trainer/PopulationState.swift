@@ -103,8 +103,8 @@ class PopulationState {
         if profiling { events.append(event) }
     }
 
-    /// Launch with work-group sizes independent of the candidate count (`workGroup(for:kernel:)`); set for
-    /// interpreted populations under the CPU profile (`DeviceProfile.fixesInterpreterWorkGroups`).
+    /// Launch with work-group sizes independent of the candidate count (`workGroup(for:kernel:)`); set under the
+    /// CPU profile (`DeviceProfile.fixesWorkGroups`) for interpreted populations and a slot pool.
     var fixedWorkGroups = false
     /// Kernels whose launches have no candidate dimension (the batch gathers).
     var kernelsWithoutCandidates: [ComputeKernel] = []

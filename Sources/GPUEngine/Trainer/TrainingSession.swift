@@ -104,7 +104,7 @@ final class TrainingSession: PopulationState, PopulationSession {
                        parameterCounts: members.map { popProgram.parameterCounts[$0] }, slots: spec.slotCount,
                        parameterStride: layout.parameterStride, mirrorStride: layout.mirrorStride,
                        rowCapacity: layout.capacityRows)
-        fixedWorkGroups = interpreter != nil && profile.fixesInterpreterWorkGroups
+        fixedWorkGroups = interpreter != nil && profile.fixesWorkGroups
         kernelsWithoutCandidates = [gatherKernel]
     }
 
