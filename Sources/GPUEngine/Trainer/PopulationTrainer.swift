@@ -23,6 +23,12 @@ public final class PopulationTrainer: @unchecked Sendable {
     public let device: ComputeDevice
     /// Register tile of the GEMMs; chosen from the device unless given.
     public var tile: TileShape?
+    /// The GEMMs' variant (tile and local-memory staging, `GEMMVariant`); nil: under the GPU profile the tuned
+    /// winner in `gemmTuning`, else the vendor table, else the unstaged kernels; under the CPU profile the
+    /// unstaged kernels. `tile`, when set, replaces the variant's tile.
+    public var gemm: GEMMVariant?
+    /// Where the GPU profile looks for `afsearch bench gemm --tune`'s winner.
+    public var gemmTuning = GEMMTuningCache.shared
     /// Whose choices the trainer makes (tile, fused row passes, work-group sizes, build options); nil:
     /// `$AFSEARCH_PROFILE`, else the device's own kind. `.gpu` on PoCL runs a GPU's path (`DeviceProfile`).
     public var profile: DeviceProfile?
@@ -73,12 +79,12 @@ public final class PopulationTrainer: @unchecked Sendable {
         try TrainingInputCheck.validate(candidates: candidates, spec: spec, config: config,
                                         splits: [("training", train), ("validation", validation), ("test", test)])
         var timing = TrainingTiming()
-        let (profile, tile) = try tuning(widths: spec.widths)
+        let (profile, tile, gemm) = try tuning(widths: spec.widths)
 
         var clock = ContinuousClock.now
         let pop = try PopulationProgram(candidates: candidates, tile: tile, activationSource: activationSource,
                                         execution: activationExecution, vocabulary: vocabulary)
-        let program = try device.program(source: pop.source, options: profile.buildOptions, cache: cache)
+        let program = try device.program(source: pop.source, options: gemm.buildOptions(after: profile.buildOptions), cache: cache)
         timing.compileSeconds = Self.seconds(since: clock)
 
         let batch = min(config.batchSize ?? train.rowCount, train.rowCount)
@@ -90,7 +96,7 @@ public final class PopulationTrainer: @unchecked Sendable {
         for start in stride(from: 0, to: candidates.count, by: chunk) {
             let members = Array(start..<min(start + chunk, candidates.count))
             clock = ContinuousClock.now
-            let run = try ChunkRun(trainer: self, profile: profile, program: program, pop: pop, layout: layout, members: members,
+            let run = try ChunkRun(trainer: self, profile: profile, gemm: gemm, program: program, pop: pop, layout: layout, members: members,
                                    candidates: candidates, config: config, train: train, validation: validation,
                                    test: test, progress: progress)
             for (k, r) in try run.execute(timing: &timing).enumerated() { results[members[k]] = r }
@@ -100,11 +106,18 @@ public final class PopulationTrainer: @unchecked Sendable {
                                         activationExecution: pop.execution)
     }
 
-    /// The profile this run takes (`DeviceProfile.resolve`) and the GEMM tile: `tile` when set, else the
-    /// profile's choice for these layer widths.
-    func tuning(widths: [Int]) throws -> (profile: DeviceProfile, tile: TileShape) {
+    /// The profile this run takes (`DeviceProfile.resolve`), the GEMM tile and the GEMMs' variant (whose
+    /// tile it is): `tile` when set, else `gemm`'s, else the profile's choice (`GEMMVariant.preferred` under
+    /// the GPU profile, `TileShape.choose` under the CPU one) for these layer widths.
+    func tuning(widths: [Int]) throws -> (profile: DeviceProfile, tile: TileShape, gemm: GEMMVariant) {
         let profile = try DeviceProfile.resolve(self.profile, device: device)
-        return (profile, tile ?? TileShape.choose(for: profile.hint(for: device), widths: widths, maxVectors: 4))
+        let chosen = gemm ?? (profile == .gpu ? GEMMVariant.preferred(for: device, tuning: gemmTuning, widths: widths) : nil)
+        let t = tile ?? chosen?.tile ?? TileShape.choose(for: profile.hint(for: device), widths: widths, maxVectors: 4)
+        let variant = GEMMVariant(tile: t, staging: chosen?.staging)
+        if let reason = variant.unsupportedReason(on: profile.hint(for: device)) {
+            throw TrainerError.invalidConfig("GEMM variant \(variant): \(reason)")
+        }
+        return (profile, t, variant)
     }
 
     /// Where a candidate's state lives, with room for a training batch of `batch` rows and for evaluation
@@ -146,7 +159,7 @@ struct ChunkRun {
     let test: LabeledData?
     let progress: ((EpochProgress) -> Void)?
 
-    init(trainer: PopulationTrainer, profile: DeviceProfile, program: ComputeProgram, pop: PopulationProgram, layout: MLPLayout, members: [Int],
+    init(trainer: PopulationTrainer, profile: DeviceProfile, gemm: GEMMVariant, program: ComputeProgram, pop: PopulationProgram, layout: MLPLayout, members: [Int],
          candidates: [Candidate], config: TrainingConfig, train: LabeledData, validation: LabeledData?, test: LabeledData?,
          progress: ((EpochProgress) -> Void)?) throws {
         let spec = layout.spec
@@ -161,8 +174,8 @@ struct ChunkRun {
             initial.append(layout.packWeights(w, activationParameters: act))
             seeds.append(NoiseKey.seed32(seed))
         }
-        session = try TrainingSession(device: trainer.device, profile: profile, program: program, layout: layout, popProgram: pop,
-                                      members: members, initial: initial, seeds: seeds, optimizer: config.optimizer,
+        session = try TrainingSession(device: trainer.device, profile: profile, gemm: gemm, program: program, layout: layout,
+                                      popProgram: pop, members: members, initial: initial, seeds: seeds, optimizer: config.optimizer,
                                       rowPass: trainer.rowPass, blockRows: trainer.candidateBlockRows,
                                       candidateMinimum: trainer.candidatePassMinimum)
         session.profiling = trainer.profileKernels

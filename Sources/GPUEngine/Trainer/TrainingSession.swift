@@ -14,6 +14,8 @@ final class TrainingSession {
     var count: Int
     let slots: Int
 
+    /// Which GEMM kernels run and in what launch shapes (`GEMMVariant`; its tile is `layout.tile`).
+    let gemm: GEMMVariant
     // Kernels (one object per session: argument setting is per kernel object).
     let forwardKernel, backwardDataKernel, backwardWeightsKernel, lossKernel, reduceKernel: ComputeKernel
     let gatherKernel, layerwiseForwardKernel, layerwiseBackwardKernel, paramGradsKernel, updateKernel: ComputeKernel
@@ -101,7 +103,7 @@ final class TrainingSession {
     /// Device copies of the splits, uploaded once.
     private var splits: [String: (x: DeviceBuffer<Float>, labels: DeviceBuffer<Int32>, rows: Int)] = [:]
 
-    init(device: ComputeDevice, profile: DeviceProfile, program: ComputeProgram, layout: MLPLayout, popProgram: PopulationProgram,
+    init(device: ComputeDevice, profile: DeviceProfile, gemm: GEMMVariant? = nil, program: ComputeProgram, layout: MLPLayout, popProgram: PopulationProgram,
          members: [Int], initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
          optimizer: Optimizer, rowPass: RowPass = .candidates, blockRows: Int = 32, candidateMinimum: Int? = nil) throws {
         self.device = device
@@ -110,9 +112,11 @@ final class TrainingSession {
         capacity = members.count
         count = capacity
         slots = spec.slotCount
-        forwardKernel = try program.kernel("mlp_forward")
-        backwardDataKernel = try program.kernel("mlp_backward_data")
-        backwardWeightsKernel = try program.kernel("mlp_backward_weights")
+        let gemm = gemm ?? GEMMVariant(tile: layout.tile)
+        self.gemm = gemm
+        forwardKernel = try program.kernel(gemm.kernelName(.forward))
+        backwardDataKernel = try program.kernel(gemm.kernelName(.backwardData))
+        backwardWeightsKernel = try program.kernel(gemm.kernelName(.backwardWeights))
         lossKernel = try program.kernel("mlp_loss")
         reduceKernel = try program.kernel("mlp_metrics_reduce")
         gatherKernel = try program.kernel("mlp_gather")
@@ -214,8 +218,8 @@ final class TrainingSession {
             let (ain, ainC, inStride) = inputOf(layer: l)
             let out = layout.paddedWidths[l + 1]
             let zl = training ? z[l] : a[l]
-            try launch(forwardKernel,
-                global: [out / tile.columns, rowsPad / tile.rows, count],
+            let shape = gemm.launchShape(columnTiles: out / tile.columns, rowTiles: rowsPad / tile.rows, candidates: count)
+            try launch(forwardKernel, global: shape.global, local: shape.local,
                 ain, Int32(ainC), Int32(inStride), Int32(spec.widths[l]),
                 params, Int32(layout.parameterStride), Int32(layout.weightOffsets[l]), Int32(out), Int32(spec.widths[l + 1]),
                 zl, a[l], Int32(layout.activationStride(layer: l)), Int32(rows),
@@ -284,8 +288,8 @@ final class TrainingSession {
             guard l > 0 else { continue }
             let inPad = layout.paddedWidths[l]
             let prevSlot = spec.slot(ofLayer: l - 1)
-            try launch(backwardDataKernel,
-                global: [inPad / tile.columns, rowsPad / tile.rows, count],
+            let shape = gemm.launchShape(columnTiles: inPad / tile.columns, rowTiles: rowsPad / tile.rows, candidates: count)
+            try launch(backwardDataKernel, global: shape.global, local: shape.local,
                 dz[l % 2], Int32(outPad), Int32(dzC), Int32(spec.widths[l + 1]),
                 mirror, Int32(layout.mirrorStride), Int32(layout.mirrorOffsets[l]), Int32(inPad), Int32(spec.widths[l]),
                 z[l - 1], dz[(l - 1) % 2], Int32(layout.activationStride(layer: l - 1)), Int32(rows),
@@ -320,8 +324,9 @@ final class TrainingSession {
     func weightGradients(layer l: Int, dz: DeviceBuffer<Float>, dzCandidateStride: Int, rows: Int) throws {
         let (ain, ainC, inStride) = inputOf(layer: l)
         let outPad = layout.paddedWidths[l + 1], tile = layout.tile
-        try launch(backwardWeightsKernel,
-            global: [outPad / tile.columns, (spec.widths[l] + tile.rows - 1) / tile.rows, count],
+        let shape = gemm.launchShape(columnTiles: outPad / tile.columns, rowTiles: (spec.widths[l] + tile.rows - 1) / tile.rows,
+                                     candidates: count)
+        try launch(backwardWeightsKernel, global: shape.global, local: shape.local,
             ain, Int32(ainC), Int32(inStride), Int32(spec.widths[l]),
             dz, Int32(dzCandidateStride), Int32(outPad), Int32(spec.widths[l + 1]), Int32(rows),
             grads, Int32(layout.parameterStride), Int32(layout.weightOffsets[l]), status)
