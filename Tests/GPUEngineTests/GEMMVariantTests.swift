@@ -44,7 +44,8 @@ import Datasets
             for gemm in PopulationGEMM.allCases {
                 #expect(run.timing.kernelSeconds[gemm.unstagedKernel + "_staged"] != nil, "\(variant) ran \(gemm)")
             }
-            #expect(GEMMTuner.sameBits(reference, run), "\(variant)")
+            let same = GEMMTuner.sameBits(reference, run)
+            #expect(same, "\(variant)")
         }
     }
 
@@ -69,11 +70,46 @@ import Datasets
         for v in table where !variants.contains(v) { variants.append(v) }
         #expect(variants.first == untuned && variants.count >= 10)
         for variant in variants.dropFirst() {
-            #expect(GEMMTuner.sameBits(reference, try Self.train(variant, candidates: plain)), "\(variant)")
+            let same = GEMMTuner.sameBits(reference, try Self.train(variant, candidates: plain))
+            #expect(same, "\(variant)")
         }
         let exact = try ReferenceTrainer().train(candidates: plain, spec: Self.spec, config: Self.config, train: Self.data)
         for (g, r) in zip(reference.candidates, exact.candidates) {
             for (ge, re) in zip(g.history, r.history) { #expect(abs(ge.train.loss - re.train.loss) < 1e-4) }
+        }
+    }
+
+    /// Interpreted activations (identity in the GEMMs, tapes after them) and the continuous pool (slots
+    /// refilled mid-run, a diverging candidate, noise, softmax) run the staged kernels to the same bits.
+    @Test func interpretedAndPooledRunsTrainTheUnstagedBits() throws {
+        let variant = Self.staged(Self.gpuTile, 4, 4, 8)
+        let plain = Self.candidates.filter { !$0.activations.contains { $0.parameterCount > 0 } }
+        let interpreted = try [GEMMVariant(tile: Self.gpuTile), variant].map { v -> PopulationTrainingResult in
+            let trainer = PopulationTrainer(device: TrainerFixture.device)
+            trainer.profile = .gpu
+            trainer.gemm = v
+            trainer.activationExecution = .interpreted
+            return try trainer.train(candidates: plain, spec: Self.spec, config: Self.config, train: Self.data)
+        }
+        #expect(interpreted[0].activationExecution == .interpreted)
+        let same = GEMMTuner.sameBits(interpreted[0], interpreted[1])
+        #expect(same)
+
+        let config = TrainingConfig(epochs: 6, learningRate: 0.02, optimizer: .adam(), seed: 4,
+                                    earlyStopping: EarlyStopping(patience: 2, minImprovement: 0), evaluateEveryEpoch: true)
+        let train = TrainerFixture.data(rows: 45, seed: 31), validation = TrainerFixture.data(rows: 20, seed: 32)
+        let pooled = try [GEMMVariant(tile: Self.gpuTile), variant].map { v -> [Int: PooledResult] in
+            let trainer = PopulationPoolTests.trainer()
+            trainer.profile = .gpu
+            trainer.gemm = v
+            return try PopulationPoolTests.pooled(slots: 5, order: Array(0..<13), config: config, train: train,
+                                                  validation: validation, trainer: trainer).results
+        }
+        #expect(pooled[0].count == 13 && pooled[1].count == 13)
+        for tag in 0..<13 {
+            let (a, b) = (pooled[0][tag]!, pooled[1][tag]!)
+            let same = PopulationPoolTests.sameBits(a.history, b.history) && (a.diverged || a.weights == b.weights)
+            #expect(same, "candidate \(tag)")
         }
     }
 
