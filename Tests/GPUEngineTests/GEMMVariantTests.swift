@@ -127,9 +127,10 @@ import Datasets
         #expect(Self.staged(Self.gpuTile, 4, 4, 6).unsupportedReason(on: TrainerFixture.device.peakHint) != nil)
     }
 
-    /// The vendor table answers GPUs of the three vendors only; a CPU (PoCL under the GPU profile) gets the
-    /// untuned variant unless the cache holds a winner.
-    @Test func vendorTableAndFallback() {
+    /// The vendor table answers GPUs of the three vendors only; any other device under the GPU profile (PoCL
+    /// here) gets the fallback row unless the cache holds a winner, and an explicit tile the preferred staging
+    /// cannot take runs unstaged.
+    @Test func vendorTableAndFallback() throws {
         var info = TrainerFixture.device.info
         info.vendor = "NVIDIA Corporation"
         info.kind = .cpu
@@ -139,8 +140,15 @@ import Datasets
         info.vendor = "Some Other Vendor"
         #expect(GEMMVariant.knownGood(for: info) == nil)
         let empty = GEMMTuningCache(directory: nil)
-        #expect(GEMMVariant.preferred(for: TrainerFixture.device, tuning: empty, widths: Self.spec.widths)
-                == GEMMVariant(tile: Self.gpuTile))
+        #expect(GEMMVariant.preferred(for: TrainerFixture.device, tuning: empty, widths: Self.spec.widths) == GEMMVariant.fallback)
+        let trainer = PopulationTrainer(device: TrainerFixture.device)
+        trainer.profile = .gpu
+        trainer.gemmTuning = empty
+        #expect(try trainer.tuning(widths: Self.spec.widths).gemm == GEMMVariant.fallback)
+        trainer.tile = TileShape(rows: 4, vectorWidth: 16, vectors: 1)
+        #expect(try trainer.tuning(widths: Self.spec.widths).gemm == GEMMVariant(tile: trainer.tile!))
+        trainer.gemm = Self.staged(trainer.tile!, 8, 8, 8)
+        #expect(throws: TrainerError.self) { try trainer.tuning(widths: Self.spec.widths) }
     }
 
     /// The cache round-trips the winner, keyed by device and driver: another driver string misses, a

@@ -36,7 +36,8 @@ public struct GEMMStaging: Sendable, Hashable, Codable {
 ///
 /// Where the GPU profile takes it from (`PopulationTrainer.gemm`, else `preferred(for:tuning:widths:)`): the
 /// winner `afsearch bench gemm --tune` measured on this device and driver (`GEMMTuningCache`), else the
-/// vendor's entry of `knownGood(for:)`, else the unstaged kernels with `TileShape.choose`'s tile.
+/// vendor's entry of `knownGood(for:)` or its fallback; the unstaged kernels with `TileShape.choose`'s tile
+/// where the device cannot run those.
 public struct GEMMVariant: Sendable, Hashable, Codable, CustomStringConvertible {
     public var tile: TileShape
     /// nil: the unstaged kernels, work-groups of the driver's choice.
@@ -128,11 +129,17 @@ public struct GEMMVariant: Sendable, Hashable, Codable, CustomStringConvertible 
         return nil
     }
 
+    /// The table's last row, for any other device under the GPU profile (other GPU vendors, and PoCL under
+    /// `AFSEARCH_PROFILE=gpu`, so that the exactness suites run the staged kernels there): 4 × 4 tiles in
+    /// 8 × 8 groups with 8-deep slabs, 64 work-items and 2 KiB of local memory, which any OpenCL GPU allows.
+    public static let fallback = GEMMVariant(tile: TileShape(rows: 4, vectorWidth: 4, vectors: 1),
+                                             staging: GEMMStaging(groupColumns: 8, groupRows: 8, depth: 8))
+
     /// The GPU profile's variant on `device`: the tuned winner in `tuning`, else `knownGood`, else
-    /// `untuned`; a stored or tabled variant the device cannot run is skipped.
+    /// `fallback`, else `untuned`; a stored or tabled variant the device cannot run is skipped.
     public static func preferred(for device: ComputeDevice, tuning: GEMMTuningCache, widths: [Int]) -> GEMMVariant {
         let hint = DeviceProfile.gpu.hint(for: device)
-        for v in [tuning.winner(for: device.info), knownGood(for: device.info)] {
+        for v in [tuning.winner(for: device.info), knownGood(for: device.info), fallback] {
             if let v, v.unsupportedReason(on: hint) == nil { return v }
         }
         return untuned(for: hint, widths: widths)

@@ -23,9 +23,10 @@ public final class PopulationTrainer: @unchecked Sendable {
     public let device: ComputeDevice
     /// Register tile of the GEMMs; chosen from the device unless given.
     public var tile: TileShape?
-    /// The GEMMs' variant (tile and local-memory staging, `GEMMVariant`); nil: under the GPU profile the tuned
-    /// winner in `gemmTuning`, else the vendor table, else the unstaged kernels; under the CPU profile the
-    /// unstaged kernels. `tile`, when set, replaces the variant's tile.
+    /// The GEMMs' variant (tile and local-memory staging, `GEMMVariant`); nil: under the GPU profile
+    /// `GEMMVariant.preferred` (the tuned winner in `gemmTuning`, else the vendor table or its fallback), under
+    /// the CPU profile the unstaged kernels. `tile`, when set, replaces the variant's tile (a preferred staging
+    /// the tile cannot take is dropped; an explicit one is an error).
     public var gemm: GEMMVariant?
     /// Where the GPU profile looks for `afsearch bench gemm --tune`'s winner.
     public var gemmTuning = GEMMTuningCache.shared
@@ -113,9 +114,11 @@ public final class PopulationTrainer: @unchecked Sendable {
         let profile = try DeviceProfile.resolve(self.profile, device: device)
         let chosen = gemm ?? (profile == .gpu ? GEMMVariant.preferred(for: device, tuning: gemmTuning, widths: widths) : nil)
         let t = tile ?? chosen?.tile ?? TileShape.choose(for: profile.hint(for: device), widths: widths, maxVectors: 4)
-        let variant = GEMMVariant(tile: t, staging: chosen?.staging)
+        var variant = GEMMVariant(tile: t, staging: chosen?.staging)
         if let reason = variant.unsupportedReason(on: profile.hint(for: device)) {
-            throw TrainerError.invalidConfig("GEMM variant \(variant): \(reason)")
+            // An explicit variant must run as asked; a preferred one meets an explicit tile it cannot stage.
+            guard gemm == nil else { throw TrainerError.invalidConfig("GEMM variant \(variant): \(reason)") }
+            variant.staging = nil
         }
         return (profile, t, variant)
     }
