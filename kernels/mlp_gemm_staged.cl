@@ -19,8 +19,10 @@
 #define MLP_BM (MLP_WGY * TM)
 #define MLP_BN (MLP_WGX * TN)
 
-// Copies rows x cols floats (cols a multiple of VW) from src (rows ld apart) to dst (rows dld apart), one
-// vector per work-item and turn; an element of a row >= rmax or of a vector starting at or past cmax is 0.
+// Copies rows x cols floats from src (rows ld apart) to dst (rows dld apart), one vector per work-item and
+// turn; an element of a row >= rmax or of a vector starting at or past cmax is 0. cols, cmax and src's
+// column offset are multiples of VW (the host's launch shapes see to it: GEMMVariant.rowQuantum), so no
+// vector straddles cmax.
 inline void mlp_stage(__local float* dst, int dld, __global const float* src, int ld, int rows, int cols, int rmax, int cmax)
 {
     const int t = get_local_id(1) * get_local_size(0) + get_local_id(0);

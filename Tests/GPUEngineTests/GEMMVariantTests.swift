@@ -49,6 +49,24 @@ import Datasets
         }
     }
 
+    /// Vectors wider than the tile's rows (float8 and float16 with 4 or 2 rows): a group's input columns in
+    /// the weight gradient span whole vectors only with rows in multiples of `rowQuantum`. Each against the
+    /// unstaged kernels of its own tile.
+    @Test func stagedVariantsOfWideVectorTilesTrainTheUnstagedBits() throws {
+        for (tile, x, y, k) in [(TileShape(rows: 4, vectorWidth: 8, vectors: 1), 4, 2, 8), (TileShape(rows: 4, vectorWidth: 8, vectors: 2), 2, 8, 8),
+                                (TileShape(rows: 2, vectorWidth: 16, vectors: 1), 2, 8, 16)] {
+            let variant = Self.staged(tile, x, y, k)
+            #expect(variant.unsupportedReason(on: TrainerFixture.device.peakHint) == nil)
+            let reference = try Self.train(GEMMVariant(tile: tile))
+            let run = try Self.train(variant)
+            for gemm in PopulationGEMM.allCases {
+                #expect(run.timing.kernelSeconds[gemm.unstagedKernel + "_staged"] != nil, "\(variant) ran \(gemm)")
+            }
+            let same = GEMMTuner.sameBits(reference, run)
+            #expect(same, "\(variant)")
+        }
+    }
+
     /// Every variant of the tuning sweep and of the vendor table, staged or not, whatever its tile: the bits of
     /// the untuned GPU path on a population without learnable parameters, and the Double reference's numbers
     /// with them.
@@ -125,6 +143,10 @@ import Datasets
         hint.maxWorkGroupSize = 64
         #expect(v.unsupportedReason(on: hint) != nil)
         #expect(Self.staged(Self.gpuTile, 4, 4, 6).unsupportedReason(on: TrainerFixture.device.peakHint) != nil)
+        #expect(Self.staged(TileShape(rows: 2, vectorWidth: 16, vectors: 1), 4, 4, 16).unsupportedReason(on: TrainerFixture.device.peakHint) != nil)
+        let wide = Self.staged(TileShape(rows: 4, vectorWidth: 8, vectors: 1), 8, 8, 8)
+        #expect(wide.rowQuantum == 2 && wide.launchShape(columnTiles: 2, rowTiles: 5, candidates: 3).global == [2, 6, 3])
+        #expect(wide.launchShape(columnTiles: 2, rowTiles: 5, candidates: 3).local == [2, 6, 1])
     }
 
     /// The vendor table answers GPUs of the three vendors only; any other device under the GPU profile (PoCL

@@ -73,11 +73,19 @@ public struct GEMMVariant: Sendable, Hashable, Codable, CustomStringConvertible 
     /// of `candidates` candidates. Unstaged: exactly those, local size left to the caller (nil). Staged:
     /// work-groups of at most `groupColumns` × `groupRows` (fewer where the matrix has fewer tiles, so a
     /// 10-wide logit layer does not launch idle columns), the global size rounded up to whole groups.
+    /// The local row count is a multiple of `rowQuantum`.
     public func launchShape(columnTiles: Int, rowTiles: Int, candidates: Int) -> (global: [Int], local: [Int]?) {
         guard let s = staging else { return ([columnTiles, rowTiles, candidates], nil) }
-        let lx = max(1, min(s.groupColumns, columnTiles)), ly = max(1, min(s.groupRows, rowTiles))
+        let lx = max(1, min(s.groupColumns, columnTiles))
+        let ly = max(rowQuantum, min(s.groupRows, rowTiles.roundedUp(toMultipleOf: rowQuantum)))
         return ([columnTiles.roundedUp(toMultipleOf: lx), rowTiles.roundedUp(toMultipleOf: ly), candidates], [lx, ly, 1])
     }
+
+    /// Work-items along the rows a staged group takes in multiples of: the weight gradient loads its slab
+    /// of the layer's input columns (the group's rows × TM of them, from column group × rows × TM) in whole
+    /// vectors, so that span must be a multiple of the vector width (then no vector straddles a row's end).
+    /// Tile rows and vector widths are powers of two.
+    public var rowQuantum: Int { max(1, tile.vectorWidth / tile.rows) }
 
     /// Bytes of local memory one staged work-group holds (both slabs).
     public var localMemoryBytes: Int {
@@ -90,6 +98,9 @@ public struct GEMMVariant: Sendable, Hashable, Codable, CustomStringConvertible 
         guard let s = staging else { return nil }
         if s.groupColumns < 1 || s.groupRows < 1 || s.depth < 1 || s.depth % tile.vectorWidth != 0 {
             return "staging \(s.groupColumns)×\(s.groupRows) k\(s.depth): group sides ≥ 1, depth a multiple of the vector width \(tile.vectorWidth)"
+        }
+        if s.groupRows % rowQuantum != 0 {
+            return "staging \(s.groupColumns)×\(s.groupRows): the group's rows × \(tile.rows) tile rows must be a multiple of the vector width \(tile.vectorWidth)"
         }
         if s.groupColumns * s.groupRows > hint.maxWorkGroupSize {
             return "work-group \(s.groupColumns)×\(s.groupRows) exceeds the device's \(hint.maxWorkGroupSize) work-items"
