@@ -1,7 +1,8 @@
 // mlp_gemm_staged: the three GEMMs of mlp_gemm.cl with work-group blocking through local memory, for GPUs.
 // Compiled only with -DMLP_STAGED (GEMMVariant.buildOptions), which also sets
 //   MLP_WGX, MLP_WGY: the largest work-group, in work-items along the output columns and rows (the host
-//                     launches min(MLP_WGX, column tiles) x min(MLP_WGY, row tiles) x 1),
+//                     launches min(MLP_WGX, column tiles) x min(MLP_WGY, row tiles) x 1, the rows rounded
+//                     up to a multiple of GEMMVariant.rowQuantum),
 //   MLP_BK:           the depth of one slab of the inner dimension (a multiple of VW).
 // A work-group computes a block of BM = local rows x TM rows by BN = local columns x TN columns of one
 // candidate (global dimension 2, so every candidate is its own column of work-groups). Per slab it copies
