@@ -105,6 +105,12 @@ inline uint mlp_key(int training, uint base, int layer, int row, int col) {
 inline __global const float* mlp_slot_params(__global const float* params, int pstride, int c, int aoff, int slot) {
     return params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
 }
+// psum: a work-item's sums of dA * d act / d p_k, one per learnable parameter (one unused float without).
+#if AF_KMAX > 0
+#define MLP_PSUM_DECL float psum[AF_KMAX]; for (int k = 0; k < AF_KMAX; k++) psum[k] = 0.0f;
+#else
+#define MLP_PSUM_DECL float psum[1];
+#endif
 inline int mlp_slot_nparams(__global const int* act_nparams, int c, int slots, int slot, int id) {
 #if AF_KMAX > 0
     return id >= 0 ? act_nparams[c * slots + slot] : 0;

@@ -160,12 +160,7 @@ inline void mlp_rows_tile(const int c, const int r0, const int w0, MLP_ROWS_PARA
         const int id = prev_slot >= 0 ? act_id[c * slots + prev_slot] : MLP_IDENTITY;
         const bool slope = mlp_rows_slope(id, c, prev_slot, slots, tape_at);
         __global float* Gc = z_all + lp[5] + (size_t)c * cstride + (size_t)w0 * TN;
-#if AF_KMAX > 0
-        float psum[AF_KMAX];
-        for (int k = 0; k < AF_KMAX; k++) psum[k] = 0.0f;
-#else
-        float psum[1];
-#endif
+        MLP_PSUM_DECL
         if (id >= 0 && !slope) {
             {
                 __global float* Gc = S;

@@ -38,12 +38,13 @@
 // The register tile's GEMM loops, shared by the per-layer kernels below and mlp_fused.cl; each declares the
 // accumulators acc<row>_<vector> in the calling scope.
 // MLP_FORWARD_TILE: acc = B + A . W, k = 0 .. k_in-1 in order (in scope: W and B with rows out_pad apart,
-// A with rows in_stride apart, k_in, out_n, o0). When only the tile's first vector holds real columns (the
+// A with rows in_stride apart, k_in, out_n, o0). The steps read row m of A at ak[m * ak_stride], so the
+// staged kernels (mlp_gemm_staged.cl) run them on local copies. When only the tile's first vector holds real columns (the
 // logits' 10 of a 64-wide tile), only it is computed: the others keep their zero bias, which is what their
 // zero weights would give for finite inputs.
 #define FW_DECL(m) vfloat acc##m##_0 = b0, acc##m##_1 = b1, acc##m##_2 = b2, acc##m##_3 = b3;
-#define FW_STEP1(m) { const vfloat x = (vfloat)(ak[m * in_stride]); acc##m##_0 = fma(x, w0, acc##m##_0); }
-#define FW_STEP(m) { const vfloat x = (vfloat)(ak[m * in_stride]); acc##m##_0 = fma(x, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(x, w1, acc##m##_1);) \
+#define FW_STEP1(m) { const vfloat x = (vfloat)(ak[m * ak_stride]); acc##m##_0 = fma(x, w0, acc##m##_0); }
+#define FW_STEP(m) { const vfloat x = (vfloat)(ak[m * ak_stride]); acc##m##_0 = fma(x, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(x, w1, acc##m##_1);) \
     MLP_V23(acc##m##_2 = fma(x, w2, acc##m##_2); acc##m##_3 = fma(x, w3, acc##m##_3);) }
 #define MLP_FORWARD_TILE \
     MLP_LOAD_VECTORS(b, B) \
@@ -52,25 +53,28 @@
         for (int k = 0; k < k_in; k++) { \
             const vfloat w0 = VLOAD(0, W + (size_t)k * out_pad); \
             __global const float* ak = A + k; \
+            const int ak_stride = in_stride; \
             MLP_ROWS(FW_STEP1) \
         } \
     } else { \
         for (int k = 0; k < k_in; k++) { \
             MLP_LOAD_VECTORS(w, W + (size_t)k * out_pad) \
             __global const float* ak = A + k; \
+            const int ak_stride = in_stride; \
             MLP_ROWS(FW_STEP) \
         } \
     }
 // MLP_DATA_TILE: acc = D . M, k = 0 .. out_n-1 in order (in scope: M with rows in_pad apart, D with rows
 // dz_stride apart, out_n).
 #define BD_DECL(m) vfloat acc##m##_0 = (vfloat)(0.0f), acc##m##_1 = (vfloat)(0.0f), acc##m##_2 = (vfloat)(0.0f), acc##m##_3 = (vfloat)(0.0f);
-#define BD_STEP(m) { const vfloat d = (vfloat)(dk[m * dz_stride]); acc##m##_0 = fma(d, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(d, w1, acc##m##_1);) \
+#define BD_STEP(m) { const vfloat d = (vfloat)(dk[m * dk_stride]); acc##m##_0 = fma(d, w0, acc##m##_0); MLP_V1(acc##m##_1 = fma(d, w1, acc##m##_1);) \
     MLP_V23(acc##m##_2 = fma(d, w2, acc##m##_2); acc##m##_3 = fma(d, w3, acc##m##_3);) }
 #define MLP_DATA_TILE \
     MLP_ROWS(BD_DECL) \
     for (int k = 0; k < out_n; k++) { \
         MLP_LOAD_VECTORS(w, M + (size_t)k * in_pad) \
         __global const float* dk = D + k; \
+        const int dk_stride = dz_stride; \
         MLP_ROWS(BD_STEP) \
     }
 
@@ -120,6 +124,48 @@ inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out
     }
 }
 
+// The GEMM kernels' argument lists, shared by the unstaged kernels and their staged forms
+// (mlp_gemm_staged.cl), which the host launches with the same arguments.
+#define MLP_FORWARD_ARGS \
+    __global const float* ain, const int ain_cstride, const int in_stride, const int k_in, \
+    __global const float* params, const int pstride, const int woff, const int out_pad, const int out_n, \
+    __global float* z, __global float* a, const int out_cstride, const int rows, \
+    __global const int* act_id, const int slot, const int slots, const int aoff, \
+    __global const uint* seeds, const uint pass, const int training, const int layer, const int row_offset, \
+    __global const int* status, const int skip_frozen
+#define MLP_BACKWARD_DATA_ARGS \
+    __global const float* dz, const int dz_stride, const int dz_cstride, const int out_n, \
+    __global const float* mirror, const int mstride, const int moff, const int in_pad, const int in_n, \
+    __global const float* zprev, __global float* dzprev, const int prev_cstride, const int rows, \
+    __global const float* params, const int pstride, const int aoff, \
+    __global const int* act_id, __global const int* act_nparams, const int slot, const int slots, \
+    __global float* partials, const int part_cstride, const int part_off, \
+    __global const uint* seeds, const uint pass, const int layer_prev, \
+    __global const int* status
+#define MLP_BACKWARD_WEIGHTS_ARGS \
+    __global const float* ain, const int ain_cstride, const int in_stride, const int in_n, \
+    __global const float* dz, const int dz_cstride, const int out_pad, const int out_n, const int rows, \
+    __global float* grads, const int pstride, const int woff, \
+    __global const int* status
+
+// MLP_FORWARD_FINISH: mlp_forward's (and mlp_forward_staged's) stores of the tile, A and, where the backward
+// pass needs it, Z, then the epilogue (in scope: the kernel's arguments, c, r0, o0 and the accumulators).
+#define FW_OUT(m) { VSTORE(acc##m##_0, 0, Ac + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Ac + m * out_pad + VW);) \
+        MLP_V23(VSTORE(acc##m##_2, 0, Ac + m * out_pad + 2 * VW); VSTORE(acc##m##_3, 0, Ac + m * out_pad + 3 * VW);) }
+#define FW_ZOUT(m) { VSTORE(acc##m##_0, 0, Zc + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Zc + m * out_pad + VW);) \
+        MLP_V23(VSTORE(acc##m##_2, 0, Zc + m * out_pad + 2 * VW); VSTORE(acc##m##_3, 0, Zc + m * out_pad + 3 * VW);) }
+#define MLP_FORWARD_FINISH { \
+    const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY; \
+    const bool use_slopes = training && mlp_slope_ok(id); \
+    __global const float* prm = mlp_slot_params(params, pstride, c, aoff, slot); \
+    const uint base = af_candidate_base(seeds, c, pass); \
+    __global float* Zc = z + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0; \
+    __global float* Ac = a + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0; \
+    MLP_ROWS(FW_OUT) \
+    if (training && id >= 0 && !use_slopes) { MLP_ROWS(FW_ZOUT) } \
+    mlp_forward_epilogue(Zc, Ac, out_pad, r0, o0, rows, out_n, id, prm, training, base, layer, row_offset, use_slopes); \
+}
+
 // Forward of one layer for every candidate: Z = A_in . WT + b, A = act(Z).
 // ain: rowsPad x in_stride per candidate (ain_cstride = 0: the shared input batch).
 // params: WT_l at c*pstride + woff (k_in x out_pad), b_l right after it.
@@ -129,13 +175,7 @@ inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out
 // pass multiplies instead of evaluating the derivative. The choice depends on the candidate's own
 // expression only, so its numbers never depend on its neighbours.
 // global: (out_pad / TN, rowsPad / TM, P).
-__kernel void mlp_forward(
-    __global const float* ain, const int ain_cstride, const int in_stride, const int k_in,
-    __global const float* params, const int pstride, const int woff, const int out_pad, const int out_n,
-    __global float* z, __global float* a, const int out_cstride, const int rows,
-    __global const int* act_id, const int slot, const int slots, const int aoff,
-    __global const uint* seeds, const uint pass, const int training, const int layer, const int row_offset,
-    __global const int* status, const int skip_frozen)
+__kernel void mlp_forward(MLP_FORWARD_ARGS)
 {
     const int c = get_global_id(2);
     if (skip_frozen && status[c] != MLP_ACTIVE) return;
@@ -146,21 +186,7 @@ __kernel void mlp_forward(
     __global const float* A = ain + (size_t)c * ain_cstride + (size_t)r0 * in_stride;
 
     MLP_FORWARD_TILE
-    const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
-    const bool use_slopes = training && mlp_slope_ok(id);
-    __global const float* prm = mlp_slot_params(params, pstride, c, aoff, slot);
-    const uint base = af_candidate_base(seeds, c, pass);
-    __global float* Zc = z + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0;
-    __global float* Ac = a + (size_t)c * out_cstride + (size_t)r0 * out_pad + o0;
-#define FW_OUT(m) { VSTORE(acc##m##_0, 0, Ac + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Ac + m * out_pad + VW);) \
-        MLP_V23(VSTORE(acc##m##_2, 0, Ac + m * out_pad + 2 * VW); VSTORE(acc##m##_3, 0, Ac + m * out_pad + 3 * VW);) }
-    MLP_ROWS(FW_OUT)
-    if (training && id >= 0 && !use_slopes) {
-#define FW_ZOUT(m) { VSTORE(acc##m##_0, 0, Zc + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Zc + m * out_pad + VW);) \
-        MLP_V23(VSTORE(acc##m##_2, 0, Zc + m * out_pad + 2 * VW); VSTORE(acc##m##_3, 0, Zc + m * out_pad + 3 * VW);) }
-        MLP_ROWS(FW_ZOUT)
-    }
-    mlp_forward_epilogue(Zc, Ac, out_pad, r0, o0, rows, out_n, id, prm, training, base, layer, row_offset, use_slopes);
+    MLP_FORWARD_FINISH
 }
 
 // Backward epilogue, run after the raw tile dA has been stored into G: dZ_{l-1} = dA * act'(Z_{l-1}) for
@@ -220,6 +246,31 @@ inline void mlp_backward_epilogue(__global const float* Zc, __global float* Gc, 
     }
 }
 
+#define BD_OUT(m) { VSTORE(acc##m##_0, 0, Gc + m * in_pad); MLP_V1(VSTORE(acc##m##_1, 0, Gc + m * in_pad + VW);) \
+        MLP_V23(VSTORE(acc##m##_2, 0, Gc + m * in_pad + 2 * VW); VSTORE(acc##m##_3, 0, Gc + m * in_pad + 3 * VW);) }
+
+// mlp_backward_data's (and mlp_backward_data_staged's) work after the raw tile dA has been stored at Gc: the
+// epilogue, and with learnable parameters the tile's partial sums at position `tile` (row tile x column
+// tiles + column tile) of the layer's partials.
+inline void mlp_backward_data_finish(__global const float* zprev, __global float* Gc, int prev_cstride, int in_pad, int in_n,
+                                     int rows, int c, int r0, int i0, int tile, __global const float* params, int pstride,
+                                     int aoff, __global const int* act_id, __global const int* act_nparams, int slot,
+                                     int slots, __global float* partials, int part_cstride, int part_off,
+                                     __global const uint* seeds, uint pass, int layer_prev)
+{
+    const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
+    __global const float* prm = mlp_slot_params(params, pstride, c, aoff, slot);
+    const uint base = af_candidate_base(seeds, c, pass);
+    __global const float* Zc = zprev + (size_t)c * prev_cstride + (size_t)r0 * in_pad + i0;
+    const int np = mlp_slot_nparams(act_nparams, c, slots, slot, id);
+    MLP_PSUM_DECL
+    mlp_backward_epilogue(Zc, Gc, in_pad, r0, i0, rows, in_n, id, prm, base, layer_prev, psum, np, mlp_slope_ok(id));
+#if AF_KMAX > 0
+    __global float* P = partials + (size_t)c * part_cstride + part_off + (size_t)tile * AF_KMAX;
+    for (int k = 0; k < AF_KMAX; k++) P[k] = psum[k];
+#endif
+}
+
 // Backward through layer l's weights into layer l-1: dA = dZ_l . W_l (rows x in_n), then
 // dZ_{l-1} = dA * act'(Z_{l-1}) for an element-wise slot (identity and layer-wise slots write dA; the
 // layer-wise row kernel finishes those). With learnable parameters, each work-item also writes its
@@ -227,15 +278,7 @@ inline void mlp_backward_epilogue(__global const float* Zc, __global float* Gc, 
 // mirror: W_l at c*mstride + moff, out_n x in_pad. dz: rowsPad x dz_stride.
 // zprev holds act'(Z_{l-1}) instead of Z_{l-1} where mlp_slope_ok (mlp_forward's slopes).
 // global: (in_pad / TN, rowsPad / TM, P).
-__kernel void mlp_backward_data(
-    __global const float* dz, const int dz_stride, const int dz_cstride, const int out_n,
-    __global const float* mirror, const int mstride, const int moff, const int in_pad, const int in_n,
-    __global const float* zprev, __global float* dzprev, const int prev_cstride, const int rows,
-    __global const float* params, const int pstride, const int aoff,
-    __global const int* act_id, __global const int* act_nparams, const int slot, const int slots,
-    __global float* partials, const int part_cstride, const int part_off,
-    __global const uint* seeds, const uint pass, const int layer_prev,
-    __global const int* status)
+__kernel void mlp_backward_data(MLP_BACKWARD_DATA_ARGS)
 {
     const int c = get_global_id(2);
     if (status[c] != MLP_ACTIVE) return;
@@ -246,29 +289,26 @@ __kernel void mlp_backward_data(
 
     MLP_DATA_TILE
 
-    const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
-    __global const float* prm = mlp_slot_params(params, pstride, c, aoff, slot);
-    const uint base = af_candidate_base(seeds, c, pass);
-    __global const float* Zc = zprev + (size_t)c * prev_cstride + (size_t)r0 * in_pad + i0;
     __global float* Gc = dzprev + (size_t)c * prev_cstride + (size_t)r0 * in_pad + i0;
-    const int np = mlp_slot_nparams(act_nparams, c, slots, slot, id);
-#if AF_KMAX > 0
-    float psum[AF_KMAX];
-    for (int k = 0; k < AF_KMAX; k++) psum[k] = 0.0f;
-#else
-    float psum[1];
-#endif
-#define BD_OUT(m) { VSTORE(acc##m##_0, 0, Gc + m * in_pad); MLP_V1(VSTORE(acc##m##_1, 0, Gc + m * in_pad + VW);) \
-        MLP_V23(VSTORE(acc##m##_2, 0, Gc + m * in_pad + 2 * VW); VSTORE(acc##m##_3, 0, Gc + m * in_pad + 3 * VW);) }
     MLP_ROWS(BD_OUT)
-    const bool use_slopes = mlp_slope_ok(id);
-    mlp_backward_epilogue(Zc, Gc, in_pad, r0, i0, rows, in_n, id, prm, base, layer_prev, psum, np, use_slopes);
-#if AF_KMAX > 0
-    const int tile = get_global_id(1) * get_global_size(0) + get_global_id(0);
-    __global float* P = partials + (size_t)c * part_cstride + part_off + (size_t)tile * AF_KMAX;
-    for (int k = 0; k < AF_KMAX; k++) P[k] = psum[k];
-#endif
+    mlp_backward_data_finish(zprev, Gc, prev_cstride, in_pad, in_n, rows, c, r0, i0, get_global_id(1) * (in_pad / TN) + get_global_id(0),
+                             params, pstride, aoff, act_id, act_nparams, slot, slots, partials, part_cstride, part_off,
+                             seeds, pass, layer_prev);
 }
+
+// The weight-gradient tile's stores: rows i0 .. i0+TM-1 (those < in_n) of the layer's weights in G, and the
+// bias row after them when with_bias (in scope: G, i0, in_n, out_pad, with_bias and the accumulators).
+#define BW_OUT(m) if (i0 + m < in_n) { \
+        VSTORE(acc##m##_0, 0, G + (size_t)(i0 + m) * out_pad); \
+        MLP_V1(VSTORE(acc##m##_1, 0, G + (size_t)(i0 + m) * out_pad + VW);) \
+        MLP_V23(VSTORE(acc##m##_2, 0, G + (size_t)(i0 + m) * out_pad + 2 * VW); VSTORE(acc##m##_3, 0, G + (size_t)(i0 + m) * out_pad + 3 * VW);) }
+#define MLP_WEIGHT_STORE \
+    MLP_ROWS(BW_OUT) \
+    if (with_bias) { \
+        VSTORE(bacc0, 0, G + (size_t)in_n * out_pad); \
+        MLP_V1(VSTORE(bacc1, 0, G + (size_t)in_n * out_pad + VW);) \
+        MLP_V23(VSTORE(bacc2, 0, G + (size_t)in_n * out_pad + 2 * VW); VSTORE(bacc3, 0, G + (size_t)in_n * out_pad + 3 * VW);) \
+    }
 
 // Weight gradients over a run of rows: dWT rows i0 .. i0+TM-1 (those < in_n) of one layer and, for the tile
 // with i0 = 0, db = column sums of dz, summed over the first `rows` rows of A and D in order and continuing
@@ -319,26 +359,13 @@ inline void mlp_weight_tile(__global const float* A, int in_stride, __global con
     } else {
         BW_LOOP()
     }
-#define BW_OUT(m) if (i0 + m < in_n) { \
-        VSTORE(acc##m##_0, 0, G + (size_t)(i0 + m) * out_pad); \
-        MLP_V1(VSTORE(acc##m##_1, 0, G + (size_t)(i0 + m) * out_pad + VW);) \
-        MLP_V23(VSTORE(acc##m##_2, 0, G + (size_t)(i0 + m) * out_pad + 2 * VW); VSTORE(acc##m##_3, 0, G + (size_t)(i0 + m) * out_pad + 3 * VW);) }
-    MLP_ROWS(BW_OUT)
-    if (with_bias) {
-        VSTORE(bacc0, 0, G + (size_t)in_n * out_pad);
-        MLP_V1(VSTORE(bacc1, 0, G + (size_t)in_n * out_pad + VW);)
-        MLP_V23(VSTORE(bacc2, 0, G + (size_t)in_n * out_pad + 2 * VW); VSTORE(bacc3, 0, G + (size_t)in_n * out_pad + 3 * VW);)
-    }
+    MLP_WEIGHT_STORE
 }
 
 // Weight gradients of layer l: dWT = A_{l-1}^T . dZ_l (in_n x out_pad) and db = column sums of dZ_l,
 // summed over the batch rows in order (mlp_weight_tile). Written into grads at the layer's params offsets.
 // global: (out_pad / TN, ceil(in_n / TM), P).
-__kernel void weight_gradients(
-    __global const float* ain, const int ain_cstride, const int in_stride, const int in_n,
-    __global const float* dz, const int dz_cstride, const int out_pad, const int out_n, const int rows,
-    __global float* grads, const int pstride, const int woff,
-    __global const int* status)
+__kernel void weight_gradients(MLP_BACKWARD_WEIGHTS_ARGS)
 {
     const int c = get_global_id(2);
     if (status[c] != MLP_ACTIVE) return;

@@ -110,9 +110,13 @@ struct BenchGEMMCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print every tile's rate.")
     var verbose = false
 
+    @OptionGroup var tuning: GEMMTuneOptions
+
     func run() async throws {
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1, got \(repetitions)") }
+        try tuning.validate()
         let device = try common.deviceOptions.select()
+        if tuning.tune { return try tuning.run(device: device, json: common.json) }
         let shapes = shape.isEmpty ? [GEMMShape.study1Layer, .square256] : shape.map(\.shape)
         // Every tile's rate with --verbose; otherwise, on a terminal, a progress line while the sweep runs.
         let line = ProgressLine(enabled: !common.json && !verbose && isatty(STDERR_FILENO) != 0)

@@ -4,7 +4,8 @@
 #
 #   ./run.sh [--out DIR] [--device N|NAME] [--budget SECONDS]
 #
-# Runs, one after another, each under a time limit: devices, selftest, bench gemm, bench train at P = 256,
+# Runs, one after another, each under a time limit: devices, selftest, bench gemm, bench gemm --tune (the
+# trainer's GEMM variants; the winner is cached for the steps after it), bench train at P = 256,
 # 1024 and 4096, the CNN bench, an evolve of population 1024 (GPU) for 3 generations, and bench alacarte
 # (no PyTorch peer on a bare machine). On a CPU device (PoCL) the same steps run at smaller sizes, so the
 # whole check stays within 8 minutes there too; each step's line in the results says what it ran.
@@ -113,14 +114,17 @@ if [ -z "$sizes" ]; then
   if [ -z "$device" ] && grep -q '"kind" *: *"gpu"' "$out/devices.out" 2>/dev/null; then sizes=gpu; else sizes=cpu; fi
 fi
 if [ "$sizes" = gpu ]; then
-  gpu=1; train_epochs=50; gemm_flags=(); cnn_population=256; evolve_population=1024; evolve_rows=4000; alacarte_population=1024; alacarte_trials=2048
+  gpu=1; train_epochs=50; gemm_flags=(); tune_flags=(--tune-population 1024 --tune-epochs 2); cnn_population=256; evolve_population=1024; evolve_rows=4000; alacarte_population=1024; alacarte_trials=2048
 else
-  gpu=0; train_epochs=2; gemm_flags=(--quick); cnn_population=8; evolve_population=16; evolve_rows=1000; alacarte_population=64; alacarte_trials=128
+  gpu=0; train_epochs=2; gemm_flags=(--quick); tune_flags=(--tune-budget 3 --tune-population 16 --tune-samples 200 --tune-epochs 1); cnn_population=8; evolve_population=16; evolve_rows=1000; alacarte_population=64; alacarte_trials=128
 fi
 echo "gpu-check: $([ $gpu = 1 ] && echo 'GPU sizes' || echo 'no GPU device: CPU sizes')"
 
 step selftest 60 selftest
 step gemm 120 --json bench gemm --json "${gemm_flags[@]}"
+# The trainer's GEMM variants on study 1's workload; the winner goes into the tuning cache, so the train
+# steps below run the tuned GEMMs.
+step gemm-tune 150 --json bench gemm --tune --json "${tune_flags[@]}"
 for p in 256 1024 4096; do
   step "train-p$p" 120 --json bench train --json --peak none --population "$p" --epochs "$train_epochs"
 done
@@ -154,6 +158,8 @@ esac
   echo "| step | result | GFLOP/s | share of measured GEMM peak | share of vendor FP32 peak |"
   echo "|---|---|---:|---:|---:|"
   echo "| bench gemm | the plain batched GEMM's best tile | $(fmt "$peak") | 1 | $(ratio "$peak" "$vendor") |"
+  g=$(field gemm-tune winnerGFLOPs)
+  echo "| bench gemm --tune | the trainer's three GEMMs at the tuned variant, P=$(field gemm-tune population) | $(fmt "$g") | $(ratio "$g" "$peak") | $(ratio "$g" "$vendor") |"
   for p in 256 1024 4096; do
     g=$(field "train-p$p" gflops)
     echo "| bench train P=$p | $(fmt "$(field "train-p$p" candidateEpochsPerSecond)") candidate-epochs/s | $(fmt "$g") | $(ratio "$g" "$peak") | $(ratio "$g" "$vendor") |"

@@ -122,17 +122,17 @@ public final class ProgramCache: @unchecked Sendable {
 
     /// Everything that decides whether a binary is valid for a request, as text.
     func keyText(source: String, options: String, device: ComputeDevice) -> String {
-        let info = device.info
-        return """
-            afsearch program cache v1
-            device: \(info.name)
-            vendor: \(info.vendor)
-            platform: \(info.platformName) \(info.platformVersion)
-            driver: \(info.driverVersion)
+        "afsearch program cache v1\n" + Self.deviceKeyLines(device.info) + """
             options: \(options)
             source-sha256: \(Self.sha256Hex(Array(source.utf8)))
 
             """
+    }
+
+    /// The lines of a cache key that name the device and its driver (also `GEMMTuningCache`'s).
+    static func deviceKeyLines(_ info: DeviceInfo) -> String {
+        "device: \(info.name)\nvendor: \(info.vendor)\nplatform: \(info.platformName) \(info.platformVersion)\n"
+            + "driver: \(info.driverVersion)\n"
     }
 
     /// Where the binary for this request lives (whether or not it exists yet).

@@ -5,7 +5,9 @@ import Foundation
 ///
 /// `.gpu` picks what a GPU gets: the 4-row × float4 GEMM tile (the vector width NVIDIA and AMD report is 1,
 /// which the tile rounds up to 4), no CPU loop-vectorisation hints in the build options, per-layer launches
-/// (no fused row passes, `RowPass` is ignored) and work-group sizes left to the driver. `.cpu` picks the
+/// (no fused row passes, `RowPass` is ignored), the GEMMs staged through local memory as
+/// `GEMMVariant.preferred` says (tuned winner, vendor table, fallback) and otherwise work-group sizes left to
+/// the driver. `.cpu` picks the
 /// tiles of the device's own vector width (8 × 32 or 4 × 64 in float16 on AVX-512), the hints, the fused row
 /// passes where the population allows them and fixed work-group sizes for interpreted populations (PoCL
 /// compiles a kernel once per work-group size). Chunking is the same rule under both (device memory).

@@ -2,15 +2,32 @@
 /// × `vectors`) outputs. It changes speed only, never results: every GEMM output is accumulated in the same
 /// order whatever the tile. (The gradient of a learnable activation parameter is a sum of per-tile partial
 /// sums, so its last bits do depend on the tile.)
-public struct TileShape: Sendable, Equatable, Hashable {
+public struct TileShape: Sendable, Equatable, Hashable, Codable {
     public var rows: Int
     public var vectorWidth: Int
     public var vectors: Int
     public var columns: Int { vectorWidth * vectors }
 
+    static func isSupported(rows: Int, vectorWidth: Int, vectors: Int) -> Bool {
+        [1, 4, 8, 16].contains(vectorWidth) && [1, 2, 4, 8].contains(rows) && [1, 2, 4].contains(vectors)
+    }
+
+    private enum CodingKeys: String, CodingKey { case rows, vectorWidth, vectors }
+
+    /// Decoding checks the shape as `init` does, but throws instead of stopping (tuning cache files).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let (r, w, v) = (try c.decode(Int.self, forKey: .rows), try c.decode(Int.self, forKey: .vectorWidth),
+                         try c.decode(Int.self, forKey: .vectors))
+        guard Self.isSupported(rows: r, vectorWidth: w, vectors: v) else {
+            throw DecodingError.dataCorruptedError(forKey: .rows, in: c, debugDescription: "unsupported tile \(r) × \(w) × \(v)")
+        }
+        self.init(rows: r, vectorWidth: w, vectors: v)
+    }
+
     /// Four vectors per row are supported by the MLP kernels (mlp_gemm.cl) only, not by the CNN's.
     public init(rows: Int, vectorWidth: Int, vectors: Int) {
-        precondition([1, 4, 8, 16].contains(vectorWidth) && [1, 2, 4, 8].contains(rows) && [1, 2, 4].contains(vectors),
+        precondition(Self.isSupported(rows: rows, vectorWidth: vectorWidth, vectors: vectors),
                      "unsupported tile shape: rows 1/2/4/8, vector width 1/4/8/16, 1, 2 or 4 vectors (mlp_gemm.cl)")
         self.rows = rows
         self.vectorWidth = vectorWidth

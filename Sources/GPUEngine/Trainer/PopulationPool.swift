@@ -106,13 +106,13 @@ public final class PopulationPool {
     public func run(next: () throws -> PoolEntry?, finished: (PooledResult) throws -> Void) throws -> PoolStatistics {
         var stats = PoolStatistics(slots: slots)
         let device = trainer.device
-        let (profile, tile) = try trainer.tuning(widths: spec.widths)
+        let (profile, tile, gemm) = try trainer.tuning(widths: spec.widths)
         var clock = ContinuousClock.now
         let placeholder = Candidate(activations: Array(repeating: .x, count: spec.slotCount))
         let pop = try PopulationProgram(candidates: Array(repeating: placeholder, count: slots), tile: tile,
                                         activationSource: trainer.activationSource, execution: .compiled,
                                         vocabulary: trainer.vocabulary)
-        let program = try device.program(source: pop.source, options: profile.buildOptions,
+        let program = try device.program(source: pop.source, options: gemm.buildOptions(after: profile.buildOptions),
                                          cache: trainer.cache)
         stats.compileSeconds = PopulationTrainer.seconds(since: clock)
 
@@ -124,7 +124,7 @@ public final class PopulationPool {
         let empty = layout.packWeights(LinearInit.weights(widths: spec.widths, seed: 0),
                                        activationParameters: Array(repeating: [], count: spec.slotCount))
         let session = try TrainingSession(
-            device: device, profile: profile, program: program, layout: layout, popProgram: pop, members: Array(0..<width),
+            device: device, profile: profile, gemm: gemm, program: program, layout: layout, popProgram: pop, members: Array(0..<width),
             initial: Array(repeating: empty, count: width), seeds: Array(repeating: 0, count: width),
             optimizer: config.optimizer, rowPass: trainer.rowPass, blockRows: trainer.candidateBlockRows,
             candidateMinimum: trainer.candidatePassMinimum)

@@ -114,8 +114,8 @@ struct PopulationProgram {
                   Self.slopeTable(distinct.indices.filter { distinct[$0].parameterCount == 0 && !distinct[$0].isStochastic },
                                   keyed: distinct.indices.filter { distinct[$0].isStochastic }),
                   KernelTemplates.mlp_common,
-                  KernelTemplates.mlp_gemm, KernelTemplates.mlp_rows, KernelTemplates.adam_update,
-                  KernelTemplates.mlp_fused].joined(separator: "\n")
+                  KernelTemplates.mlp_gemm, KernelTemplates.mlp_gemm_staged, KernelTemplates.mlp_rows,
+                  KernelTemplates.adam_update, KernelTemplates.mlp_fused].joined(separator: "\n")
     }
 
     /// A new candidate's row of `activationIDs` and `parameterCounts` in this compiled program, or nil when one
@@ -159,6 +159,7 @@ struct PopulationProgram {
         let generated = try activationSource([.x])
         return [header, fastMathPrologue, generated, ActivationInterpreter.primitiveFunctions, fastMathEpilogue,
                 spanHelpers(count: 1, generated: generated), slopeTable([]), KernelTemplates.mlp_common, KernelTemplates.mlp_gemm,
+                KernelTemplates.mlp_gemm_staged,
                 KernelTemplates.mlp_rows, KernelTemplates.adam_update, ActivationInterpreter.kernels,
                 KernelTemplates.mlp_fused].joined(separator: "\n")
     }

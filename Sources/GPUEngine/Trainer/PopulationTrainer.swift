@@ -20,6 +20,13 @@ import Datasets
 /// candidate's result does not depend on the rest of the population, on the chunking or on the tile
 /// shape (same device, same seed → same bits).
 public final class PopulationTrainer: PopulationTrainerBase, @unchecked Sendable {
+    /// The GEMMs' variant (tile and local-memory staging, `GEMMVariant`); nil: under the GPU profile
+    /// `GEMMVariant.preferred` (the tuned winner in `gemmTuning`, else the vendor table or its fallback), under
+    /// the CPU profile the unstaged kernels. `tile`, when set, replaces the variant's tile (a preferred staging
+    /// the tile cannot take is dropped; an explicit one is an error).
+    public var gemm: GEMMVariant?
+    /// Where the GPU profile looks for `afsearch bench gemm --tune`'s winner.
+    public var gemmTuning = GEMMTuningCache.shared
     /// Most rows one pass holds (training batch excepted); larger splits are evaluated in blocks this size.
     public var evaluationBlockRows = 2048
     /// Compiled execution: expressions compiled into every program, in this order, used or not. A search
@@ -43,12 +50,12 @@ public final class PopulationTrainer: PopulationTrainerBase, @unchecked Sendable
         try TrainingInputCheck.validate(candidates: candidates, spec: spec, config: config,
                                         splits: [("training", train), ("validation", validation), ("test", test)])
         var timing = TrainingTiming()
-        let (profile, tile) = try tuning(widths: spec.widths)
+        let (profile, tile, gemm) = try tuning(widths: spec.widths)
 
         let clock = ContinuousClock.now
         let pop = try PopulationProgram(candidates: candidates, tile: tile, activationSource: activationSource,
                                         execution: activationExecution, vocabulary: vocabulary)
-        let program = try device.program(source: pop.source, options: profile.buildOptions, cache: cache)
+        let program = try device.program(source: pop.source, options: gemm.buildOptions(after: profile.buildOptions), cache: cache)
         timing.compileSeconds = Self.seconds(since: clock)
 
         let batch = min(config.batchSize ?? train.rowCount, train.rowCount)
@@ -63,7 +70,7 @@ public final class PopulationTrainer: PopulationTrainerBase, @unchecked Sendable
                 candidates[i].startingPoint(runSeed: config.seed, index: i) { LinearInit.weights(widths: spec.widths, seed: $0) }
             }
             let session = try TrainingSession(
-                device: device, profile: profile, program: program, layout: layout, popProgram: pop, members: members,
+                device: device, profile: profile, gemm: gemm, program: program, layout: layout, popProgram: pop, members: members,
                 initial: starts.map { layout.packWeights($0.weights, activationParameters: $0.activationParameters) },
                 seeds: starts.map(\.seed32), optimizer: config.optimizer, rowPass: rowPass, blockRows: candidateBlockRows,
                 candidateMinimum: candidatePassMinimum)
@@ -77,11 +84,20 @@ public final class PopulationTrainer: PopulationTrainerBase, @unchecked Sendable
                                         activationExecution: pop.execution)
     }
 
-    /// The profile this run takes (`DeviceProfile.resolve`) and the GEMM tile: `tile` when set, else the
-    /// profile's choice for these layer widths.
-    func tuning(widths: [Int]) throws -> (profile: DeviceProfile, tile: TileShape) {
+    /// The profile this run takes (`DeviceProfile.resolve`), the GEMM tile and the GEMMs' variant (whose
+    /// tile it is): `tile` when set, else `gemm`'s, else the profile's choice (`GEMMVariant.preferred` under
+    /// the GPU profile, `TileShape.choose` under the CPU one) for these layer widths.
+    func tuning(widths: [Int]) throws -> (profile: DeviceProfile, tile: TileShape, gemm: GEMMVariant) {
         let profile = try DeviceProfile.resolve(self.profile, device: device)
-        return (profile, tile ?? TileShape.choose(for: profile.hint(for: device), widths: widths, maxVectors: 4))
+        let chosen = gemm ?? (profile == .gpu ? GEMMVariant.preferred(for: device, tuning: gemmTuning, widths: widths) : nil)
+        let t = tile ?? chosen?.tile ?? TileShape.choose(for: profile.hint(for: device), widths: widths, maxVectors: 4)
+        var variant = GEMMVariant(tile: t, staging: chosen?.staging)
+        if let reason = variant.unsupportedReason(on: profile.hint(for: device)) {
+            // An explicit variant must run as asked; a preferred one meets an explicit tile it cannot stage.
+            guard gemm == nil else { throw TrainerError.invalidConfig("GEMM variant \(variant): \(reason)") }
+            variant.staging = nil
+        }
+        return (profile, t, variant)
     }
 
     /// Where a candidate's state lives, with room for a training batch of `batch` rows and for evaluation

@@ -7,6 +7,8 @@ final class TrainingSession: PopulationState, PopulationSession {
     let layout: MLPLayout
     let spec: MLPSpec
 
+    /// Which GEMM kernels run and in what launch shapes (`GEMMVariant`; its tile is `layout.tile`).
+    let gemm: GEMMVariant
     // Kernels (one object per session: argument setting is per kernel object).
     let forwardKernel, backwardDataKernel, backwardWeightsKernel, lossKernel, reduceKernel: ComputeKernel
     let gatherKernel, layerwiseForwardKernel, layerwiseBackwardKernel, paramGradsKernel, updateKernel: ComputeKernel
@@ -38,15 +40,17 @@ final class TrainingSession: PopulationState, PopulationSession {
     /// only after an evaluation pass gathered other rows into it).
     var inputHoldsTrainingSet = false
 
-    init(device: ComputeDevice, profile: DeviceProfile, program: ComputeProgram, layout: MLPLayout, popProgram: PopulationProgram,
+    init(device: ComputeDevice, profile: DeviceProfile, gemm: GEMMVariant? = nil, program: ComputeProgram, layout: MLPLayout, popProgram: PopulationProgram,
          members: [Int], initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
          optimizer: Optimizer, rowPass: RowPass = .candidates, blockRows: Int = 32, candidateMinimum: Int? = nil) throws {
         self.layout = layout
         let spec = layout.spec
         self.spec = spec
-        forwardKernel = try program.kernel("mlp_forward")
-        backwardDataKernel = try program.kernel("mlp_backward_data")
-        backwardWeightsKernel = try program.kernel("weight_gradients")
+        let gemm = gemm ?? GEMMVariant(tile: layout.tile)
+        self.gemm = gemm
+        forwardKernel = try program.kernel(gemm.kernelName(.forward))
+        backwardDataKernel = try program.kernel(gemm.kernelName(.backwardData))
+        backwardWeightsKernel = try program.kernel(gemm.kernelName(.backwardWeights))
         lossKernel = try program.kernel("cross_entropy_loss")
         reduceKernel = try program.kernel("metrics_reduce")
         gatherKernel = try program.kernel("mlp_gather")
@@ -128,7 +132,8 @@ final class TrainingSession: PopulationState, PopulationSession {
             let (ain, ainC, inStride) = inputOf(layer: l)
             let out = layout.paddedWidths[l + 1]
             let zl = training ? z[l] : a[l]
-            try launch(forwardKernel, global: [out / tile.columns, rowsPad / tile.rows, count], named: [
+            let shape = gemm.launchShape(columnTiles: out / tile.columns, rowTiles: rowsPad / tile.rows, candidates: count)
+            try launch(forwardKernel, global: shape.global, local: shape.local, named: [
                 "ain": ain, "ain_cstride": Int32(ainC), "in_stride": Int32(inStride), "k_in": Int32(spec.widths[l]),
                 "params": params, "pstride": Int32(layout.parameterStride), "woff": Int32(layout.weightOffsets[l]),
                 "out_pad": Int32(out), "out_n": Int32(spec.widths[l + 1]), "z": zl, "a": a[l],
@@ -200,7 +205,8 @@ final class TrainingSession: PopulationState, PopulationSession {
             guard l > 0 else { continue }
             let inPad = layout.paddedWidths[l]
             let prevSlot = spec.slot(ofLayer: l - 1)
-            try launch(backwardDataKernel, global: [inPad / tile.columns, rowsPad / tile.rows, count], named: [
+            let shape = gemm.launchShape(columnTiles: inPad / tile.columns, rowTiles: rowsPad / tile.rows, candidates: count)
+            try launch(backwardDataKernel, global: shape.global, local: shape.local, named: [
                 "dz": dz[l % 2], "dz_stride": Int32(outPad), "dz_cstride": Int32(dzC),
                 "out_n": Int32(spec.widths[l + 1]), "mirror": mirror, "mstride": Int32(layout.mirrorStride),
                 "moff": Int32(layout.mirrorOffsets[l]), "in_pad": Int32(inPad), "in_n": Int32(spec.widths[l]),
@@ -238,7 +244,9 @@ final class TrainingSession: PopulationState, PopulationSession {
     func weightGradients(layer l: Int, dz: DeviceBuffer<Float>, dzCandidateStride: Int, rows: Int) throws {
         let (ain, ainC, inStride) = inputOf(layer: l)
         let outPad = layout.paddedWidths[l + 1], tile = layout.tile
-        try launch(backwardWeightsKernel, global: [outPad / tile.columns, (spec.widths[l] + tile.rows - 1) / tile.rows, count], named: [
+        let shape = gemm.launchShape(columnTiles: outPad / tile.columns, rowTiles: (spec.widths[l] + tile.rows - 1) / tile.rows,
+                                     candidates: count)
+        try launch(backwardWeightsKernel, global: shape.global, local: shape.local, named: [
             "ain": ain, "ain_cstride": Int32(ainC), "in_stride": Int32(inStride), "in_n": Int32(spec.widths[l]),
             "dz": dz, "dz_cstride": Int32(dzCandidateStride), "out_pad": Int32(outPad),
             "out_n": Int32(spec.widths[l + 1]), "rows": Int32(rows), "grads": grads,
