@@ -58,8 +58,9 @@ extension TrainingSession {
     }
 
     /// The evaluation pass over the gathered block of `rows` rows (the split's from `rowOffset`), fused as the
-    /// training step: `mlp_eval_candidate` runs a candidate's rows through every layer and the loss and adds
-    /// their sums to `metrics` in one launch; `mlp_eval_rows` a row tile's, and `metrics_reduce` sums them.
+    /// training step: `mlp_eval_candidate` runs a candidate's rows (in blocks of `blockRows`, layer by layer)
+    /// through every layer and the loss and adds their sums to `metrics` in one launch; `mlp_eval_rows` a row
+    /// tile's, and `metrics_reduce` sums them.
     /// The per-layer launches' bits (`forward` and `loss` in evaluation mode). `skipFrozen`: the kernels' flag.
     /// Returns false, launching nothing, where this chunk evaluates per layer (no fused step, or interpreted
     /// activations).
@@ -67,7 +68,7 @@ extension TrainingSession {
         guard let fused, let kernel = fused.evaluation else { return false }
         let common = fusedArguments(info: fused.info, rows: rows, pass: NoiseKey.evaluationPass) + [skipFrozen, Int32(rowOffset)]
         if fused.pass == .candidates {
-            try launch(kernel, global: [count], local: [1], arguments: common + [metrics])
+            try launch(kernel, global: [count], local: [1], arguments: common + [metrics, Int32(fused.blockRows)])
         } else {
             try launch(kernel, global: [rowTilesPad(rows) / layout.tile.rows, count], arguments: common)
             try launch(reduceKernel, global: [count], rowLoss, rowHit, Int32(layout.capacityRows), Int32(rows),
