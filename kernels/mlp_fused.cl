@@ -9,6 +9,8 @@
 // - mlp_train_rows: a work-item per row tile; the weight gradients and the optimiser stay separate launches.
 // - mlp_train_candidate: a work-item per candidate, its rows in blocks, each block followed by its share of
 //   the weight gradients while its rows are in cache; only the optimiser stays separate.
+// The evaluation passes take the same two shapes (mlp_eval_rows, mlp_eval_candidate, at the end): every layer's
+// forward in evaluation mode (mlp_rows_layer, which the training tile runs too) and the rows' losses and hits.
 //
 // Same operations in the same order as mlp_forward, cross_entropy_loss, mlp_backward_data and weight_gradients
 // (bias first, then k = 0, 1, ...; the same epilogue, loss and weight-tile helpers), so a candidate gets the
@@ -88,38 +90,48 @@ inline __global float* mlp_rows_partials(__global float* partials, int part_cstr
 #endif
 }
 
+// Layer l's forward GEMM and activation over the TM rows of candidate c from r0 (rows w0.. of its A and Z
+// slices; layer l - 1's A rows there are its input), as mlp_forward, layerwise_forward and the interpreter
+// with `training`: in training Z, or act'(Z), where the backward needs it; in evaluation (`training` 0) A
+// only, noise off but for Gumbel-softmax's sample, keyed by row_offset + row as there (the evaluation passes'
+// rows are blocks of a split). The evaluation kernels are not built with the interpreter (its tapes run the
+// training walk here).
+inline void mlp_rows_layer(const int c, const int l, const int r0, const int w0, const int training, const int row_offset,
+                           const uint base, MLP_ROWS_PARAMS)
+{
+    const int out_pad = TN, o0 = 0;
+    __global const int* li = info + MLP_INFO * l;
+    const int k_in = li[1], out_n = li[2], slot = li[4];
+    const int in_stride = l == 0 ? input_stride : TN;
+    __global const float* A = l == 0 ? input + (size_t)r0 * input_stride
+                                     : a_all + li[5 - MLP_INFO] + (size_t)c * cstride + (size_t)w0 * TN;
+    __global const float* W = params + (size_t)c * pstride + li[0];
+    __global const float* B = W + (size_t)k_in * TN;
+    MLP_FORWARD_TILE
+    __global float* Ac = a_all + li[5] + (size_t)c * cstride + (size_t)w0 * TN;
+    __global float* Zc = z_all + li[5] + (size_t)c * cstride + (size_t)w0 * TN;
+    MLP_ROWS(FW_OUT)
+    const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
+    const bool slopes = training && mlp_slope_ok(id);
+    // Z itself where the backward needs it (learnable parameters, noise), as mlp_forward keeps it.
+    if (training && id >= 0 && !slopes) MLP_ROWS(FW_ZOUT)
+    mlp_forward_epilogue(Zc, Ac, TN, r0, 0, rows, out_n, id, mlp_slot_params(params, pstride, c, aoff, slot), training,
+                         base, l, row_offset, slopes);
+    if (id <= MLP_LW_SOFTMAX)
+        for (int m = 0; m < TM && r0 + m < rows; m++)
+            mlp_layerwise_row(id, Ac + (size_t)m * TN, Ac + (size_t)m * TN, out_n, base, l, row_offset + r0 + m);
+#ifdef AFI_SPAN
+    const int at = slot >= 0 ? tape_at[c * slots + slot] : -1;
+    if (at >= 0) mlp_interp_tile(Ac, Zc, r0, rows, out_n, tape, tape_const, at, base, l);
+#endif
+}
+
 inline void mlp_rows_tile(const int c, const int r0, const int w0, MLP_ROWS_PARAMS)
 {
-    const int out_pad = TN, in_pad = TN, dz_stride = TN, o0 = 0;
-    __global const float* P = params + (size_t)c * pstride;
+    const int in_pad = TN, dz_stride = TN;
     const uint base = af_candidate_base(seeds, c, pass);
     __global float* S = scratch + (size_t)c * rows_cap * TN + (size_t)w0 * TN;
-
-    for (int l = 0; l < layers; l++) {
-        __global const int* li = info + MLP_INFO * l;
-        const int k_in = li[1], out_n = li[2], slot = li[4];
-        const int in_stride = l == 0 ? input_stride : TN;
-        __global const float* A = l == 0 ? input + (size_t)r0 * input_stride
-                                         : a_all + li[5 - MLP_INFO] + (size_t)c * cstride + (size_t)w0 * TN;
-        __global const float* W = P + li[0];
-        __global const float* B = W + (size_t)k_in * TN;
-        MLP_FORWARD_TILE
-        __global float* Ac = a_all + li[5] + (size_t)c * cstride + (size_t)w0 * TN;
-        __global float* Zc = z_all + li[5] + (size_t)c * cstride + (size_t)w0 * TN;
-        MLP_ROWS(FW_OUT)
-        const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
-        // Z itself where the backward needs it (learnable parameters, noise), as mlp_forward keeps it.
-        if (id >= 0 && !mlp_slope_ok(id)) MLP_ROWS(FW_ZOUT)
-        mlp_forward_epilogue(Zc, Ac, TN, r0, 0, rows, out_n, id, mlp_slot_params(params, pstride, c, aoff, slot), 1, base, l, 0,
-                             mlp_slope_ok(id));
-        if (id <= MLP_LW_SOFTMAX)
-            for (int m = 0; m < TM && r0 + m < rows; m++)
-                mlp_layerwise_row(id, Ac + (size_t)m * TN, Ac + (size_t)m * TN, out_n, base, l, r0 + m);
-#ifdef AFI_SPAN
-        const int at = slot >= 0 ? tape_at[c * slots + slot] : -1;
-        if (at >= 0) mlp_interp_tile(Ac, Zc, r0, rows, out_n, tape, tape_const, at, base, l);
-#endif
-    }
+    for (int l = 0; l < layers; l++) mlp_rows_layer(c, l, r0, w0, 1, 0, base, MLP_ROWS_ARGS);
 
     // The loss of each row and dZ of the logits (over the last layer's slopes, in place; through the scratch
     // rows where the last layer keeps Z).
@@ -224,3 +236,61 @@ __kernel void mlp_train_candidate(
         }
     }
 }
+
+// The evaluation passes (RowPass as the training step's; not in the interpreter's program, whose evaluation runs
+// per layer): a block of a split's rows gathered into `input`, `row_offset` the block's first row in the split,
+// `pass` the evaluation pass. Every layer's forward in evaluation mode (mlp_rows_layer: mlp_forward's and
+// layerwise_forward's), then a row's loss and hit as cross_entropy_loss's (mlp_loss_row in evaluation mode) into
+// row_loss and row_hit (zeros past the rows), summed as metrics_reduce sums them (mlp_metrics_add): the per-layer
+// launches' bits. With skip_frozen, a frozen candidate's rows are not run, as there.
+#ifndef AFI_SPAN
+inline void mlp_rows_eval_loss(const int c, const int r0, const int w0, const uint base, MLP_ROWS_PARAMS)
+{
+    __global const int* li = info + MLP_INFO * (layers - 1);
+    const int slot = li[4];
+    const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
+    __global const float* prm = mlp_slot_params(params, pstride, c, aoff, slot);
+    const int read_to = classes > VW ? TN : min(TN, VW);
+    for (int m = 0; m < TM; m++) {
+        const int r = r0 + m;
+        __global float* L = a_all + li[5] + (size_t)c * cstride + (size_t)(w0 + m) * TN;
+        float loss, hit;
+        mlp_loss_row(L, L, L, 0, r, rows, r < rows ? labels[r] : 0, classes, read_to, inv_rows, 0, id, false, 0, prm, base,
+                     layers - 1, &loss, &hit);
+        row_loss[(size_t)c * rows_cap + r] = loss;
+        row_hit[(size_t)c * rows_cap + r] = hit;
+    }
+}
+
+// One row tile per work-item; metrics_reduce sums the rows. global: (rowsPad / TM, P).
+__kernel void mlp_eval_rows(
+    MLP_ROWS_PARAMS, __global const int* status, const int skip_frozen, const int row_offset)
+{
+    const int c = get_global_id(1), r0 = get_global_id(0) * TM;
+    if (skip_frozen && status[c] != MLP_ACTIVE) return;
+    const uint base = af_candidate_base(seeds, c, pass);
+    for (int l = 0; l < layers; l++) mlp_rows_layer(c, l, r0, r0, 0, row_offset, base, MLP_ROWS_ARGS);
+    mlp_rows_eval_loss(c, r0, r0, base, MLP_ROWS_ARGS);
+}
+
+// One candidate per work-item: its rows in blocks of block_rows (a multiple of TM), each block layer by layer
+// (a layer's weights stay in cache over the block's row tiles) in the first block_rows rows of the candidate's
+// A slices, then the block's losses; at the end the rows' sums are added to metrics[2c], [2c + 1].
+// global: (P), local: (1).
+__kernel void mlp_eval_candidate(
+    MLP_ROWS_PARAMS, __global const int* status, const int skip_frozen, const int row_offset, __global float* metrics,
+    const int block_rows)
+{
+    const int c = get_global_id(0);
+    const uint base = af_candidate_base(seeds, c, pass);
+    if (!skip_frozen || status[c] == MLP_ACTIVE) {
+        for (int b0 = 0; b0 < rows; b0 += block_rows) {
+            const int b_end = min(b0 + block_rows, rows);
+            for (int l = 0; l < layers; l++)
+                for (int r0 = b0; r0 < b_end; r0 += TM) mlp_rows_layer(c, l, r0, r0 - b0, 0, row_offset, base, MLP_ROWS_ARGS);
+            for (int r0 = b0; r0 < b_end; r0 += TM) mlp_rows_eval_loss(c, r0, r0 - b0, base, MLP_ROWS_ARGS);
+        }
+    }
+    mlp_metrics_add(row_loss, row_hit, rows_cap, rows, metrics, c);
+}
+#endif

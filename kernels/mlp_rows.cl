@@ -243,15 +243,11 @@ __kernel void cross_entropy_loss(
     row_hit[(size_t)c * rows_cap + r] = hit;
 }
 
-// Per candidate: the sum of its rows' losses and hits, in row order, added to its accumulators
-// metrics[2c] (loss sum) and metrics[2c + 1] (hits). In training, a batch whose loss is NaN or inf freezes
-// the candidate as diverged before the optimiser runs; only its own values are read. global: (P).
-__kernel void metrics_reduce(
-    __global const float* row_loss, __global const float* row_hit, const int rows_cap, const int rows,
-    __global float* metrics, const int training, __global int* status)
+// Candidate c's row losses and hits summed in row order and added to its accumulators metrics[2c] (loss sum)
+// and metrics[2c + 1] (hits); returns the loss sum. Shared by metrics_reduce and the fused evaluation pass.
+inline float mlp_metrics_add(__global const float* row_loss, __global const float* row_hit, const int rows_cap,
+                             const int rows, __global float* metrics, const int c)
 {
-    const int c = get_global_id(0);
-    if (training && status[c] != MLP_ACTIVE) return;
     float s = 0.0f, h = 0.0f;
     for (int r = 0; r < rows; r++) {
         s += row_loss[(size_t)c * rows_cap + r];
@@ -259,6 +255,18 @@ __kernel void metrics_reduce(
     }
     metrics[2 * c] += s;
     metrics[2 * c + 1] += h;
+    return s;
+}
+
+// Per candidate: mlp_metrics_add. In training, a batch whose loss is NaN or inf freezes the candidate as
+// diverged before the optimiser runs; only its own values are read. global: (P).
+__kernel void metrics_reduce(
+    __global const float* row_loss, __global const float* row_hit, const int rows_cap, const int rows,
+    __global float* metrics, const int training, __global int* status)
+{
+    const int c = get_global_id(0);
+    if (training && status[c] != MLP_ACTIVE) return;
+    const float s = mlp_metrics_add(row_loss, row_hit, rows_cap, rows, metrics, c);
     if (training && !isfinite(s)) status[c] = MLP_DIVERGED;
 }
 

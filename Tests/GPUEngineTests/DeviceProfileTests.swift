@@ -63,7 +63,7 @@ import Datasets
     func gpuProfileLaunchesPerLayerMatchesTheReferenceAndTheCPUProfile(execution: ActivationExecution) throws {
         let gpu = try Self.train(.gpu, execution: execution)
         let cpu = try Self.train(.cpu, execution: execution)
-        let fusedNames: Set = ["mlp_train_candidate", "mlp_train_rows"]
+        let fusedNames: Set = ["mlp_train_candidate", "mlp_train_rows", "mlp_eval_candidate", "mlp_eval_rows"]
         // The per-layer forward, staged or not (GEMMVariant.preferred).
         #expect(gpu.timing.kernelSeconds.keys.contains { $0.hasPrefix("mlp_forward") } && fusedNames.isDisjoint(with: gpu.timing.kernelSeconds.keys),
                 "GPU profile kernels: \(gpu.timing.kernelSeconds.keys.sorted())")

@@ -29,9 +29,11 @@ import Datasets
     }
 
     static func pooled(slots: Int, order: [Int], config: TrainingConfig, train: LabeledData, validation: LabeledData,
+                       test: LabeledData? = nil, spec: MLPSpec = spec,
                        trainer: PopulationTrainer) throws -> (results: [Int: PooledResult], stats: PoolStatistics) {
         let all = candidates()
-        let pool = try PopulationPool(trainer: trainer, spec: spec, config: config, train: train, validation: validation, slots: slots)
+        let pool = try PopulationPool(trainer: trainer, spec: spec, config: config, train: train, validation: validation,
+                                      test: test, slots: slots)
         pool.keepWeights = true
         var queue = order[...]
         var results: [Int: PooledResult] = [:]
@@ -101,6 +103,41 @@ import Datasets
         }
         // Two slots run fuller than five for the same candidates.
         #expect(a.stats.utilisation >= b.stats.utilisation)
+    }
+
+    /// With 64-wide hidden layers under the CPU profile the pool's steps and evaluation passes run fused
+    /// (`mlp_eval_candidate` / `mlp_eval_rows`, frozen slots skipped): the per-layer launches' bits, with a
+    /// validation split three times the row capacity (the training set gathered again after each pass).
+    @Test(arguments: [RowPass.tiles, .candidates])
+    func fusedEvaluationPassesGiveThePerLayerBits(pass: RowPass) throws {
+        let spec = try MLPSpec(widths: [6, 64, 64, 3], lastLayerActivation: true)
+        let train = TrainerFixture.data(rows: 24, seed: 61), val = TrainerFixture.data(rows: 53, seed: 62)
+        let test = TrainerFixture.data(rows: 30, seed: 63)
+        let config = TrainingConfig(epochs: 6, learningRate: 0.02, optimizer: .adam(), seed: 6,
+                                    earlyStopping: EarlyStopping(patience: 2, minImprovement: 0.02))
+        func run(_ rowPass: RowPass) throws -> (results: [Int: PooledResult], stats: PoolStatistics) {
+            let trainer = Self.trainer()
+            trainer.profile = .cpu
+            trainer.tile = TileShape(rows: 4, vectorWidth: 16, vectors: 4)
+            trainer.rowPass = rowPass
+            trainer.candidatePassMinimum = 1
+            trainer.evaluationBlockRows = 8
+            trainer.profileKernels = true
+            return try Self.pooled(slots: 3, order: Array(0..<13), config: config, train: train, validation: val, test: test,
+                                   spec: spec, trainer: trainer)
+        }
+        let fused = try run(pass), plain = try run(.layers)
+        #expect(fused.stats.fusedSteps == fused.stats.steps && plain.stats.fusedSteps == 0)
+        #expect(fused.stats.kernelSeconds[pass == .candidates ? "mlp_eval_candidate" : "mlp_eval_rows"] != nil)
+        #expect(fused.stats.kernelSeconds["cross_entropy_loss"] == nil && plain.stats.kernelSeconds["cross_entropy_loss"] != nil)
+        #expect(plain.results[4]!.diverged)
+        for tag in 0..<13 {
+            let f = fused.results[tag]!, p = plain.results[tag]!
+            #expect(Self.sameBits(f.history, p.history), "\(pass): candidate \(tag) history")
+            #expect(f.history.allSatisfy { $0.validation != nil && $0.test != nil }, "\(pass): candidate \(tag) evaluated")
+            #expect(f.diverged == p.diverged && f.stoppedEarly == p.stoppedEarly, "\(pass): candidate \(tag) stop reason")
+            #expect(f.weights == p.weights && f.activationParameters == p.activationParameters, "\(pass): candidate \(tag) weights")
+        }
     }
 
     @Test func sgdWithMomentumRestartsItsFirstStepPerSlot() throws {

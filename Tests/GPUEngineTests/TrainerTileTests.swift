@@ -119,8 +119,8 @@ import Datasets
     static let fusedPasses: [(pass: RowPass, blockRows: Int)] = [(.tiles, 32), (.candidates, 32), (.candidates, 8), (.candidates, 12)]
 
     static func train(_ pass: RowPass, blockRows: Int = 32, candidates: [Candidate] = candidates, config: TrainingConfig,
-                      data: LabeledData, validation: LabeledData? = nil,
-                      execution: ActivationExecution = .compiled) throws -> PopulationTrainingResult {
+                      data: LabeledData, validation: LabeledData? = nil, test: LabeledData? = nil,
+                      execution: ActivationExecution = .compiled, evaluationBlockRows: Int? = nil) throws -> PopulationTrainingResult {
         let trainer = PopulationTrainer(device: TrainerFixture.device)
         trainer.profile = .cpu
         trainer.activationExecution = execution
@@ -129,13 +129,21 @@ import Datasets
         trainer.candidateBlockRows = blockRows
         trainer.candidatePassMinimum = 1
         trainer.profileKernels = true
-        let result = try trainer.train(candidates: candidates, spec: spec, config: config, train: data, validation: validation)
-        // The pass asked for ran (the profile names every kernel that ran).
+        if let evaluationBlockRows { trainer.evaluationBlockRows = evaluationBlockRows }
+        let result = try trainer.train(candidates: candidates, spec: spec, config: config, train: data, validation: validation,
+                                       test: test)
+        // The pass asked for ran (the profile names every kernel that ran), in training and in the evaluation
+        // passes (the final one at least); interpreted populations evaluate per layer.
         let ran = Set(result.timing.kernelSeconds.keys)
+        let compiled = execution == .compiled
         #expect(ran.contains("mlp_train_candidate") == (pass == .candidates))
         #expect(ran.contains("mlp_train_rows") == (pass == .tiles))
         #expect(ran.contains("weight_gradients") == (pass != .candidates))
         #expect(ran.contains("mlp_backward_data") == (pass == .layers))
+        #expect(ran.contains("mlp_eval_candidate") == (compiled && pass == .candidates))
+        #expect(ran.contains("mlp_eval_rows") == (compiled && pass == .tiles))
+        #expect(ran.contains("mlp_forward") == (pass == .layers || !compiled))
+        #expect(ran.contains("cross_entropy_loss") == (pass == .layers || !compiled))
         return result
     }
 
@@ -253,6 +261,57 @@ import Datasets
                 for (i, (f, p)) in zip(fused.candidates, plain.candidates).enumerated() {
                     let what = "\(pass) blocks of \(blockRows), batch \(String(describing: batch)): candidate \(i)"
                     #expect(f.history == p.history, "\(what) metrics")
+                    #expect(f.weights == p.weights, "\(what) weights")
+                    #expect(f.activationParameters == p.activationParameters, "\(what) learned parameters")
+                }
+            }
+        }
+    }
+
+    /// The evaluation passes fuse where the training step does (`mlp_eval_candidate`, `mlp_eval_rows`): one
+    /// launch a block of rows, the per-layer launches' bits for every kind of slot in evaluation mode (RReLU's
+    /// eval slope, Gumbel-softmax's sample keyed by the split's row), splits in several gather blocks (full
+    /// batch: the training set gathered again after them), a diverged candidate still evaluated.
+    @Test func evaluationPassesFuseWithThePerLayerBits() throws {
+        func u(_ op: UnaryOp) -> ActivationExpr { .unary(op, .x) }
+        func u(_ op: LayerwiseOp) -> ActivationExpr { .layerwise(op) }
+        let prelu = try ActivationExpr.parse("prelu(x; a=0.25)")
+        let blowUp = try ActivationExpr.parse("exp(exp(x))")
+        let menu: [Candidate] = [
+            Candidate(activations: [u(.relu), u(.tanh), u(.erf)]),
+            Candidate(activations: [prelu, u(.rrelu), .x]),
+            Candidate(activations: [u(.softmax), u(.gelu), u(.logSoftmax)]),
+            Candidate(activations: [u(.rrelu), u(.gumbelSoftmax), u(.softmin)]),
+            Candidate(activations: [u(.softmin), prelu, u(.rrelu)]),
+            Candidate(activations: [.x, u(.logSoftmax), u(.gumbelSoftmax)]),
+            Candidate(activations: [blowUp, blowUp, .x]),
+        ]
+        let val = TrainerFixture.data(rows: 37, features: 20, classes: 10, seed: 31)
+        let test = TrainerFixture.data(rows: 23, features: 20, classes: 10, seed: 32)
+        // Full batch of 16 rows (row capacity 16: the validation split in blocks of 16, 16 and 5), and batches
+        // of 8 with a capacity of 12 (blocks down to one row, a partial row tile).
+        let setups: [(train: LabeledData, batch: Int?, blockRows: Int)] = [
+            (TrainerFixture.data(rows: 16, features: 20, classes: 10, seed: 29), nil, 8),
+            (TrainerFixture.data(rows: 30, features: 20, classes: 10, seed: 30), 8, 12),
+        ]
+        func bits(_ m: SplitMetrics?) -> [UInt64] { m.map { [$0.loss.bitPattern, $0.accuracy.bitPattern] } ?? [] }
+        func bits(_ c: TrainedCandidate<LinearStackWeights>) -> [[UInt64]] {
+            c.history.map { [UInt64($0.epoch)] + bits($0.train) + bits($0.validation) + bits($0.test) }
+                + [bits(c.finalTrain), bits(c.finalValidation), bits(c.finalTest)]
+        }
+        for (train, batch, evaluationBlockRows) in setups {
+            let config = TrainingConfig(epochs: 4, learningRate: 0.05, optimizer: .adam(), batchSize: batch, seed: 14)
+            let plain = try Self.train(.layers, candidates: menu, config: config, data: train, validation: val, test: test,
+                                       evaluationBlockRows: evaluationBlockRows)
+            #expect(plain.candidates[6].diverged && plain.candidates.prefix(6).allSatisfy { !$0.diverged })
+            #expect(plain.candidates.allSatisfy { $0.history.allSatisfy { $0.validation != nil && $0.test != nil } })
+            for (pass, blockRows) in Self.fusedPasses {
+                let fused = try Self.train(pass, blockRows: blockRows, candidates: menu, config: config, data: train,
+                                           validation: val, test: test, evaluationBlockRows: evaluationBlockRows)
+                for (i, (f, p)) in zip(fused.candidates, plain.candidates).enumerated() {
+                    let what = "\(pass) blocks of \(blockRows), batch \(String(describing: batch)): candidate \(i)"
+                    #expect(bits(f) == bits(p), "\(what) metrics")
+                    #expect(f.diverged == p.diverged, "\(what) divergence")
                     #expect(f.weights == p.weights, "\(what) weights")
                     #expect(f.activationParameters == p.activationParameters, "\(what) learned parameters")
                 }

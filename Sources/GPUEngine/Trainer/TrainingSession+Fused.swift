@@ -23,17 +23,7 @@ extension TrainingSession {
             try backwardAndUpdate(rows: rows, pass: pass, step: step, config: config)
             return
         }
-        let common: [any KernelArgumentConvertible] = [
-            input, Int32(layout.paddedWidths[0]), params, Int32(layout.parameterStride), mirror, Int32(layout.mirrorStride),
-            aAll, zAll, fused.info, Int32(spec.layerCount), Int32(layout.activationStride(layer: 0)), Int32(rows),
-            activationIDs, Int32(slots), batchLabels, Int32(spec.classCount), Float(1.0 / Double(rows)),
-            rowLoss, rowHit, Int32(layout.capacityRows),
-            // The interpreter's tapes (any buffers when the program is compiled: the kernels do not read them).
-            interpreter?.offsets ?? activationIDs, interpreter?.tape ?? fused.info, interpreter?.constants ?? params,
-            seeds, pass,
-            // Learnable parameters' partials, and the scratch rows of slots that keep Z (dz[0]: unused by fused steps).
-            parameterCounts, Int32(layout.activationParameterOffset), partials, Int32(layout.partialStride), dz[0],
-            status]
+        let common = fusedArguments(info: fused.info, rows: rows, pass: pass)
         if fused.pass == .candidates {
             try launch(fused.kernel, global: [count], local: [1], arguments: common + [grads, Int32(fused.blockRows)])
         } else {
@@ -51,6 +41,40 @@ extension TrainingSession {
         }
         try parameterGradients(rows: rows)
         try optimizerStep(step: step, config: config)
+    }
+
+    /// The arguments the fused kernels share (MLP_ROWS_PARAMS in kernels/mlp_fused.cl), then `status`.
+    private func fusedArguments(info: DeviceBuffer<Int32>, rows: Int, pass: UInt32) -> [any KernelArgumentConvertible] {
+        [input, Int32(layout.paddedWidths[0]), params, Int32(layout.parameterStride), mirror, Int32(layout.mirrorStride),
+         aAll, zAll, info, Int32(spec.layerCount), Int32(layout.activationStride(layer: 0)), Int32(rows),
+         activationIDs, Int32(slots), batchLabels, Int32(spec.classCount), Float(1.0 / Double(rows)),
+         rowLoss, rowHit, Int32(layout.capacityRows),
+         // The interpreter's tapes (any buffers when the program is compiled: the kernels do not read them).
+         interpreter?.offsets ?? activationIDs, interpreter?.tape ?? info, interpreter?.constants ?? params,
+         seeds, pass,
+         // Learnable parameters' partials, and the scratch rows of slots that keep Z (dz[0]: unused by fused steps).
+         parameterCounts, Int32(layout.activationParameterOffset), partials, Int32(layout.partialStride), dz[0],
+         status]
+    }
+
+    /// The evaluation pass over the gathered block of `rows` rows (the split's from `rowOffset`), fused as the
+    /// training step: `mlp_eval_candidate` runs a candidate's rows (in blocks of `blockRows`, layer by layer)
+    /// through every layer and the loss and adds their sums to `metrics` in one launch; `mlp_eval_rows` a row
+    /// tile's, and `metrics_reduce` sums them.
+    /// The per-layer launches' bits (`forward` and `loss` in evaluation mode). `skipFrozen`: the kernels' flag.
+    /// Returns false, launching nothing, where this chunk evaluates per layer (no fused step, or interpreted
+    /// activations).
+    func evaluateFused(rows: Int, rowOffset: Int, skipFrozen: Int32, metrics: DeviceBuffer<Float>) throws -> Bool {
+        guard let fused, let kernel = fused.evaluation else { return false }
+        let common = fusedArguments(info: fused.info, rows: rows, pass: NoiseKey.evaluationPass) + [skipFrozen, Int32(rowOffset)]
+        if fused.pass == .candidates {
+            try launch(kernel, global: [count], local: [1], arguments: common + [metrics, Int32(fused.blockRows)])
+        } else {
+            try launch(kernel, global: [rowTilesPad(rows) / layout.tile.rows, count], arguments: common)
+            try launch(reduceKernel, global: [count], rowLoss, rowHit, Int32(layout.capacityRows), Int32(rows),
+                       metrics, Int32(0), status)
+        }
+        return true
     }
 }
 

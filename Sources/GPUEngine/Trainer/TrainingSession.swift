@@ -13,8 +13,9 @@ final class TrainingSession: PopulationState, PopulationSession {
     let forwardKernel, backwardDataKernel, backwardWeightsKernel, lossKernel, reduceKernel: ComputeKernel
     let gatherKernel, layerwiseForwardKernel, layerwiseBackwardKernel, paramGradsKernel, updateKernel: ComputeKernel
     /// The fused row kernel (kernels/mlp_fused.cl) when this chunk's steps run fused: `mlp_train_candidate`
-    /// (pass `.candidates`) or `mlp_train_rows` (`.tiles`), with its per-layer table.
-    let fused: (kernel: ComputeKernel, info: DeviceBuffer<Int32>, pass: RowPass, blockRows: Int)?
+    /// (pass `.candidates`) or `mlp_train_rows` (`.tiles`), with its per-layer table; and the evaluation pass's
+    /// `mlp_eval_candidate` or `mlp_eval_rows` (nil with interpreted activations: they evaluate per layer).
+    let fused: (kernel: ComputeKernel, evaluation: ComputeKernel?, info: DeviceBuffer<Int32>, pass: RowPass, blockRows: Int)?
     /// The activation interpreter's kernels and tapes (interpreted execution only).
     let interpreter: InterpretedActivations?
 
@@ -98,8 +99,9 @@ final class TrainingSession: PopulationState, PopulationSession {
                               partialOffset: spec.slot(ofLayer: l) != nil ? layout.partialLayout[l].offset : 0)
             }))
             let tm = layout.tile.rows
-            fused = (try program.kernel(pass == .candidates ? "mlp_train_candidate" : "mlp_train_rows"), info, pass,
-                     max(tm, (blockRows + tm - 1) / tm * tm))
+            fused = (try program.kernel(pass == .candidates ? "mlp_train_candidate" : "mlp_train_rows"),
+                     interpreter == nil ? try program.kernel(pass == .candidates ? "mlp_eval_candidate" : "mlp_eval_rows") : nil,
+                     info, pass, max(tm, (blockRows + tm - 1) / tm * tm))
         } else {
             fused = nil
         }
@@ -282,15 +284,18 @@ final class TrainingSession: PopulationState, PopulationSession {
         layout.unpackWeights(slice, parameterCounts: parameterCounts)
     }
 
-    /// Evaluation-mode loss sums and hits of every candidate on a split, in blocks of the row capacity.
+    /// Evaluation-mode loss sums and hits of every candidate on a split, in blocks of the row capacity: one
+    /// fused launch a block where the training step is fused (`evaluateFused`), else the per-layer launches.
     func evaluate(split name: String) throws -> [(lossSum: Double, hits: Double)] {
         let rows = splits[name]!.rows
         try evalMetrics.fill(0)
         for start in stride(from: 0, to: rows, by: layout.capacityRows) {
             let n = min(layout.capacityRows, rows - start)
             try gather(split: name, start: start, rows: n, useOrder: false)
-            try forward(rows: n, training: false, pass: NoiseKey.evaluationPass, rowOffset: start)
-            try loss(rows: n, training: false, pass: NoiseKey.evaluationPass, metrics: evalMetrics)
+            if try !evaluateFused(rows: n, rowOffset: start, skipFrozen: skipFrozen(false), metrics: evalMetrics) {
+                try forward(rows: n, training: false, pass: NoiseKey.evaluationPass, rowOffset: start)
+                try loss(rows: n, training: false, pass: NoiseKey.evaluationPass, metrics: evalMetrics)
+            }
         }
         return try metricSums(evalMetrics)
     }
