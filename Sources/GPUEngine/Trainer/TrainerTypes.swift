@@ -74,14 +74,16 @@ public struct MLPSpec: Sendable, Equatable, Hashable {
     }
 }
 
-/// How a training step's row work is launched under the CPU profile (`DeviceProfile`). Every choice gives the same bits.
+/// How a training step's row work is launched under the CPU profile (`DeviceProfile`), and with it an evaluation
+/// pass's (compiled activations). Every choice gives the same bits.
 public enum RowPass: String, Sendable, CaseIterable {
     /// One work-item per candidate (kernels/mlp_fused.cl, `mlp_train_candidate`): its rows in blocks, each
     /// block's forward, loss and data gradients and then its share of the weight gradients, while the block is
     /// in cache. Needs as many candidates as the device has compute units; smaller populations run `tiles`.
+    /// Evaluation: `mlp_eval_candidate`, the forward and the loss of its rows and their sums in one launch.
     case candidates
     /// One work-item per row tile of a candidate (`mlp_train_rows`): forward, loss and data gradients of every
-    /// layer in one launch, then a weight-gradient launch per layer.
+    /// layer in one launch, then a weight-gradient launch per layer. Evaluation: `mlp_eval_rows`, then the sums.
     case tiles
     /// A launch per layer and stage (forward, loss, data and weight gradients), as on GPUs.
     case layers
