@@ -212,10 +212,10 @@ struct CNNPlan {
     }
 
     /// The optimiser's layer table (adam_update's mirror copy), a row per parameter layer.
-    var updateLayout: [Int32] {
-        UpdateLayerRow.table(parameterLayers.map {
+    var updateTable: [UpdateLayerRow] {
+        parameterLayers.map {
             UpdateLayerRow(weightOffset: $0.weightOffset, inputs: $0.k, outputPad: $0.outPad, mirrorOffset: $0.mirrorOffset,
                            outputs: $0.outputs, mirrorRowStride: $0.mirrorRowStride)
-        })
+        }
     }
 }

@@ -21,7 +21,6 @@ final class CNNSession: PopulationState, PopulationSession {
     let z: [DeviceBuffer<Float>?]
     let g: [DeviceBuffer<Float>?]
     let arg: [DeviceBuffer<UInt8>?]
-    let updateLayout: DeviceBuffer<Int32>
     /// Tensors a dropout works on: their producer's activation derivative cannot be fused upstream.
     let droppedTensors: Set<Int>
     /// Slots where some candidate has learnable parameters (their derivative is never fused: the
@@ -84,7 +83,6 @@ final class CNNSession: PopulationState, PopulationSession {
         }
         self.a = a; self.z = z; self.g = g; self.arg = arg
         let cap = plan.capacityImages
-        updateLayout = try device.buffer(plan.updateLayout)
         var dropped = Set<Int>()
         for case .dropout(let t, _, _) in plan.stages { dropped.insert(t) }
         droppedTensors = dropped
@@ -109,7 +107,8 @@ final class CNNSession: PopulationState, PopulationSession {
         interpreter = try InterpretedActivations(program: program, tapes: tapes, offsets: tapeOffsets, slotCount: slotCount,
                                                  tile: plan.tile)
         try super.init(device: device, initial: initial, seeds: seedValues, activationIDs: ids, parameterCounts: counts,
-                       slots: slotCount, parameterStride: ps, mirrorStride: plan.mirrorStride, rowCapacity: cap)
+                       slots: slotCount, parameterStride: ps, mirrorStride: plan.mirrorStride,
+                       updateTable: plan.updateTable, rowCapacity: cap)
         fixedWorkGroups = interpreter != nil && profile.fixesWorkGroups
         kernelsWithoutCandidates = [gatherKernel]
     }
@@ -365,14 +364,13 @@ final class CNNSession: PopulationState, PopulationSession {
     }
 
     func update(step: Int, config: TrainingConfig) throws {
-        let P = count, layers = Int32(plan.parameterLayers.count)
+        let P = count
         switch config.optimizer {
         case .adam(let b1, let b2, let eps):
             let (stepSize, c2sqrt) = config.optimizer.stepArguments(learningRate: config.learningRate, step: step)
-            try launch(updateKernel,
-                global: [plan.parameterStride / plan.tile.vectorWidth, P],
-                params, grads, moment1, moment2, Int32(plan.parameterStride), stepSize, Float(b1), Float(b2), Float(eps),
-                c2sqrt, status)
+            try launch(updateKernel, global: [plan.parameterStride / plan.tile.vectorWidth, P], named: [
+                "params": params, "grads": grads, "m1": moment1, "m2": moment2, "pstride": Int32(plan.parameterStride),
+                "step_size": stepSize, "b1": Float(b1), "b2": Float(b2), "eps": Float(eps), "c2sqrt": c2sqrt, "status": status])
             // Only the layers whose backward pass reads W (not the first: nothing flows into the input).
             for pl in plan.parameterLayers where plan.needsGradient(pl.input) {
                 try launch(mirrorTranspose,
@@ -382,11 +380,7 @@ final class CNNSession: PopulationState, PopulationSession {
             }
             return
         case .sgd(let momentum):
-            try uploadStepArguments(steps: Array(repeating: step, count: P), config: config)
-            try launch(updateKernel,
-                global: [plan.parameterStride, P],
-                params, grads, moment1, mirror, Int32(plan.parameterStride), Int32(plan.mirrorStride),
-                updateLayout, layers, stepArgs, Float(momentum), status)
+            try sgdStep(updateKernel, steps: Array(repeating: step, count: P), config: config, momentum: momentum)
         }
     }
 

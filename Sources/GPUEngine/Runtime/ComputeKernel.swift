@@ -159,8 +159,15 @@ public final class ComputeKernel: @unchecked Sendable {
     @discardableResult
     public func launch(global: [Int], local: [Int]? = nil,
                        named arguments: KeyValuePairs<String, any KernelArgumentConvertible>) throws -> KernelEvent {
+        try launch(global: global, local: local, named: arguments.map { ($0.key, $0.value) })
+    }
+
+    /// As `launch(global:local:named:)`, the pairs built up in code (a list several kernels share).
+    @discardableResult
+    public func launch(global: [Int], local: [Int]? = nil,
+                       named arguments: [(name: String, value: any KernelArgumentConvertible)]) throws -> KernelEvent {
         if let declared, arguments.count == declared.count {
-            for (index, (given, slot)) in zip(arguments.map(\.key), declared).enumerated() where !slot.name.isEmpty && given != slot.name {
+            for (index, (given, slot)) in zip(arguments.map(\.name), declared).enumerated() where !slot.name.isEmpty && given != slot.name {
                 throw KernelLaunchError.argumentName(kernel: name, index: index, expected: slot.name, got: given)
             }
         }

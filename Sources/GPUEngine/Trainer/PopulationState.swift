@@ -34,6 +34,9 @@ class PopulationState {
     let seeds: DeviceBuffer<UInt32>
     /// The optimiser's per-candidate step arguments (`Optimizer.stepArguments`), 2 floats per candidate.
     let stepArgs: DeviceBuffer<Float>
+    /// The optimiser kernels' layer table (`UpdateLayerRow`, kernels/adam_update.cl) and its row count.
+    let updateLayout: DeviceBuffer<Int32>
+    let updateLayers: Int
     /// Labels of the current batch (`rowCapacity` rows).
     let batchLabels: DeviceBuffer<Int32>
     /// The epoch's shuffled row order (mini-batch training).
@@ -50,7 +53,7 @@ class PopulationState {
     /// `initial`: per candidate its packed parameters and mirror; `ids` / `counts`: its activation row.
     init(device: ComputeDevice, initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
          activationIDs ids: [[Int32]], parameterCounts counts: [[Int]], slots: Int, parameterStride: Int,
-         mirrorStride: Int, rowCapacity: Int) throws {
+         mirrorStride: Int, updateTable: [UpdateLayerRow], rowCapacity: Int) throws {
         self.device = device
         let P = initial.count
         capacity = P
@@ -73,6 +76,8 @@ class PopulationState {
         parameterCounts = try device.buffer(counts.flatMap { $0.map(Int32.init) } + [0])
         seeds = try device.buffer(NoiseKey.deviceWords(seed32s: seedValues))
         stepArgs = try device.buffer(Float.self, count: 2 * P)
+        updateLayout = try device.buffer(UpdateLayerRow.table(updateTable))
+        updateLayers = updateTable.count
         batchLabels = try device.buffer(Int32.self, count: rowCapacity)
     }
 
@@ -95,6 +100,11 @@ class PopulationState {
     /// As `launch(_:global:local:_:)`, every argument under its name in the kernel's source (checked).
     func launch(_ kernel: ComputeKernel, global: [Int], local: [Int]? = nil,
                 named args: KeyValuePairs<String, any KernelArgumentConvertible>) throws {
+        note(try kernel.launch(global: global, local: local ?? workGroup(for: global, kernel: kernel), named: args))
+    }
+
+    func launch(_ kernel: ComputeKernel, global: [Int], local: [Int]? = nil,
+                named args: [(name: String, value: any KernelArgumentConvertible)]) throws {
         note(try kernel.launch(global: global, local: local ?? workGroup(for: global, kernel: kernel), named: args))
     }
 
@@ -161,6 +171,16 @@ class PopulationState {
             let (a, b) = config.optimizer.stepArguments(learningRate: config.learningRate, step: max(t, 0))
             return [a, b]
         })
+    }
+
+    /// SGD (`sgd_update`, the kernel object of the caller's program) over every parameter of every active
+    /// candidate, each at its own step in `steps`, the mirror copied through `updateLayout`.
+    func sgdStep(_ kernel: ComputeKernel, steps: [Int], config: TrainingConfig, momentum: Double) throws {
+        try uploadStepArguments(steps: steps, config: config)
+        try launch(kernel, global: [parameterStride, count], named: [
+            "params": params, "grads": grads, "buf": moment1, "mirror": mirror, "pstride": Int32(parameterStride),
+            "mstride": Int32(mirrorStride), "wlayout": updateLayout, "layers": Int32(updateLayers), "step_args": stepArgs,
+            "momentum": Float(momentum), "status": status])
     }
 
     /// Loss sums and hits per candidate from a metrics buffer (2 floats each).

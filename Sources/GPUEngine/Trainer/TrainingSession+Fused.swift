@@ -25,12 +25,13 @@ extension TrainingSession {
         }
         let common = fusedArguments(info: fused.info, rows: rows, pass: pass)
         if fused.pass == .candidates {
-            try launch(fused.kernel, global: [count], local: [1], arguments: common + [grads, Int32(fused.blockRows)])
+            try launch(fused.kernel, global: [count], local: [1],
+                       named: common + [("grads", grads), ("block_rows", Int32(fused.blockRows))])
         } else {
             // With tapes, each work-item holds the interpreter's register file (6 KB): work-groups of one, as
             // PoCL lays a work-group's private arrays side by side on one stack (InterpretedActivations).
             try launch(fused.kernel, global: [rowTilesPad(rows) / layout.tile.rows, count],
-                       local: interpreter == nil ? nil : [1, 1], arguments: common)
+                       local: interpreter == nil ? nil : [1, 1], named: common)
         }
         try launch(reduceKernel, global: [count], rowLoss, rowHit, Int32(layout.capacityRows), Int32(rows),
                    trainMetrics, Int32(1), status)
@@ -43,18 +44,21 @@ extension TrainingSession {
         try optimizerStep(step: step, config: config)
     }
 
-    /// The arguments the fused kernels share (MLP_ROWS_PARAMS in kernels/mlp_fused.cl), then `status`.
-    private func fusedArguments(info: DeviceBuffer<Int32>, rows: Int, pass: UInt32) -> [any KernelArgumentConvertible] {
-        [input, Int32(layout.paddedWidths[0]), params, Int32(layout.parameterStride), mirror, Int32(layout.mirrorStride),
-         aAll, zAll, info, Int32(spec.layerCount), Int32(layout.activationStride(layer: 0)), Int32(rows),
-         activationIDs, Int32(slots), batchLabels, Int32(spec.classCount), Float(1.0 / Double(rows)),
-         rowLoss, rowHit, Int32(layout.capacityRows),
+    /// The arguments the fused kernels share (MLP_ROWS_PARAMS in kernels/mlp_fused.cl), then `status`, by name.
+    private func fusedArguments(info: DeviceBuffer<Int32>, rows: Int, pass: UInt32) -> [(name: String, value: any KernelArgumentConvertible)] {
+        [("input", input), ("input_stride", Int32(layout.paddedWidths[0])), ("params", params),
+         ("pstride", Int32(layout.parameterStride)), ("mirror", mirror), ("mstride", Int32(layout.mirrorStride)),
+         ("a_all", aAll), ("z_all", zAll), ("info", info), ("layers", Int32(spec.layerCount)),
+         ("cstride", Int32(layout.activationStride(layer: 0))), ("rows", Int32(rows)), ("act_id", activationIDs),
+         ("slots", Int32(slots)), ("labels", batchLabels), ("classes", Int32(spec.classCount)),
+         ("inv_rows", Float(1.0 / Double(rows))), ("row_loss", rowLoss), ("row_hit", rowHit),
+         ("rows_cap", Int32(layout.capacityRows)),
          // The interpreter's tapes (any buffers when the program is compiled: the kernels do not read them).
-         interpreter?.offsets ?? activationIDs, interpreter?.tape ?? info, interpreter?.constants ?? params,
-         seeds, pass,
+         ("tape_at", interpreter?.offsets ?? activationIDs), ("tape", interpreter?.tape ?? info),
+         ("tape_const", interpreter?.constants ?? params), ("seeds", seeds), ("pass", pass),
          // Learnable parameters' partials, and the scratch rows of slots that keep Z (dz[0]: unused by fused steps).
-         parameterCounts, Int32(layout.activationParameterOffset), partials, Int32(layout.partialStride), dz[0],
-         status]
+         ("act_nparams", parameterCounts), ("aoff", Int32(layout.activationParameterOffset)), ("partials", partials),
+         ("part_cstride", Int32(layout.partialStride)), ("scratch", dz[0]), ("status", status)]
     }
 
     /// The evaluation pass over the gathered block of `rows` rows (the split's from `rowOffset`), fused as the
@@ -66,11 +70,13 @@ extension TrainingSession {
     /// activations).
     func evaluateFused(rows: Int, rowOffset: Int, skipFrozen: Int32, metrics: DeviceBuffer<Float>) throws -> Bool {
         guard let fused, let kernel = fused.evaluation else { return false }
-        let common = fusedArguments(info: fused.info, rows: rows, pass: NoiseKey.evaluationPass) + [skipFrozen, Int32(rowOffset)]
+        let common = fusedArguments(info: fused.info, rows: rows, pass: NoiseKey.evaluationPass)
+            + [("skip_frozen", skipFrozen), ("row_offset", Int32(rowOffset))]
         if fused.pass == .candidates {
-            try launch(kernel, global: [count], local: [1], arguments: common + [metrics, Int32(fused.blockRows)])
+            try launch(kernel, global: [count], local: [1],
+                       named: common + [("metrics", metrics), ("block_rows", Int32(fused.blockRows))])
         } else {
-            try launch(kernel, global: [rowTilesPad(rows) / layout.tile.rows, count], arguments: common)
+            try launch(kernel, global: [rowTilesPad(rows) / layout.tile.rows, count], named: common)
             try launch(reduceKernel, global: [count], rowLoss, rowHit, Int32(layout.capacityRows), Int32(rows),
                        metrics, Int32(0), status)
         }

@@ -24,7 +24,7 @@ final class TrainingSession: PopulationState, PopulationSession {
     let zAll, aAll: DeviceBuffer<Float>
     let dz: [DeviceBuffer<Float>]
     let partials: DeviceBuffer<Float>
-    let weightLayout, partialLayout: DeviceBuffer<Int32>
+    let partialLayout: DeviceBuffer<Int32>
     /// Layers whose slot is layer-wise for at least one candidate of this chunk.
     var layerwiseLayers: Set<Int>
     /// Each slot's own optimiser step when slots were filled at different steps (`PopulationPool`); nil: every
@@ -74,10 +74,6 @@ final class TrainingSession: PopulationState, PopulationSession {
         for b in [zAll, aAll] + dz { try b.fill(0) }
         partials = try device.buffer(Float.self, count: P * layout.partialStride)
         try partials.fill(0)
-        weightLayout = try device.buffer(UpdateLayerRow.table((0..<spec.layerCount).map { l in
-            UpdateLayerRow(weightOffset: layout.weightOffsets[l], inputs: spec.widths[l], outputPad: layout.paddedWidths[l + 1],
-                           mirrorOffset: layout.mirrorOffsets[l], outputs: spec.widths[l + 1], mirrorRowStride: layout.paddedWidths[l])
-        }))
         partialLayout = try device.buffer(layout.partialLayout.flatMap { [Int32($0.slot), Int32($0.offset), Int32($0.columnTiles)] } + [0])
         layerwiseLayers = Set((0..<spec.layerCount).filter { l in
             spec.slot(ofLayer: l).map { s in members.contains { popProgram.activationIDs[$0][s] <= -2 } } ?? false
@@ -109,6 +105,11 @@ final class TrainingSession: PopulationState, PopulationSession {
                        activationIDs: members.map { popProgram.activationIDs[$0] },
                        parameterCounts: members.map { popProgram.parameterCounts[$0] }, slots: spec.slotCount,
                        parameterStride: layout.parameterStride, mirrorStride: layout.mirrorStride,
+                       updateTable: (0..<spec.layerCount).map { l in
+                           UpdateLayerRow(weightOffset: layout.weightOffsets[l], inputs: spec.widths[l],
+                                          outputPad: layout.paddedWidths[l + 1], mirrorOffset: layout.mirrorOffsets[l],
+                                          outputs: spec.widths[l + 1], mirrorRowStride: layout.paddedWidths[l])
+                       },
                        rowCapacity: layout.capacityRows)
         fixedWorkGroups = interpreter != nil && profile.fixesWorkGroups
         kernelsWithoutCandidates = [gatherKernel]
@@ -258,18 +259,17 @@ final class TrainingSession: PopulationState, PopulationSession {
     /// Adam or SGD over every parameter of every active candidate. `step`: every candidate's own optimiser
     /// step (from 0), unless `slotSteps` gives one per slot (a pool whose slots were refilled at other times).
     func optimizerStep(step: Int, config: TrainingConfig) throws {
-        try uploadStepArguments(steps: Array((slotSteps ?? Array(repeating: step, count: count)).prefix(count)), config: config)
+        let steps = Array((slotSteps ?? Array(repeating: step, count: count)).prefix(count))
         switch config.optimizer {
         case .adam(let b1, let b2, let eps):
-            try launch(updateKernel,
-                global: [layout.parameterStride, count],
-                params, grads, moment1, moment2, mirror, Int32(layout.parameterStride), Int32(layout.mirrorStride),
-                weightLayout, Int32(spec.layerCount), stepArgs, Float(b1), Float(b2), Float(eps), status)
+            try uploadStepArguments(steps: steps, config: config)
+            try launch(updateKernel, global: [parameterStride, count], named: [
+                "params": params, "grads": grads, "m1": moment1, "m2": moment2, "mirror": mirror,
+                "pstride": Int32(parameterStride), "mstride": Int32(mirrorStride), "wlayout": updateLayout,
+                "layers": Int32(updateLayers), "step_args": stepArgs, "b1": Float(b1), "b2": Float(b2), "eps": Float(eps),
+                "status": status])
         case .sgd(let momentum):
-            try launch(updateKernel,
-                global: [layout.parameterStride, count],
-                params, grads, moment1, mirror, Int32(layout.parameterStride), Int32(layout.mirrorStride),
-                weightLayout, Int32(spec.layerCount), stepArgs, Float(momentum), status)
+            try sgdStep(updateKernel, steps: steps, config: config, momentum: momentum)
         }
     }
 
