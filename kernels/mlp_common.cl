@@ -70,7 +70,7 @@ inline uint af_candidate_base(__global const uint* seeds, int c, uint pass) {
     const uint own = pass == 0xffffffffu ? pass : pass - seeds[2 * c + 1];
     return af_pass_base(seeds[2 * c], own);
 }
-inline uint af_element_key(uint base, int layer, int row, int col) {
+inline __attribute__((always_inline)) uint af_element_key(uint base, int layer, int row, int col) {
     uint h = af_mix32(base ^ ((uint)layer * 0x9e3779b9u));
     h = af_mix32(h + (uint)row * 0x85ebca6bu);
     h = af_mix32(h + (uint)col * 0xc2b2ae35u);
@@ -78,8 +78,10 @@ inline uint af_element_key(uint base, int layer, int row, int col) {
 }
 // Gumbel(0,1) from a key: u in (0,1) from 24 bits, exactly as CounterRNG.openUniform. Both logs take positive
 // normal floats, so mlp_fastmath.cl's straight-line log (which every trainer program includes) serves: PoCL's
-// log is a scalar library call, and Gumbel-softmax rows spent most of their time in it.
-inline float af_gumbel(uint key) {
+// log is a scalar library call, and Gumbel-softmax rows spent most of their time in it. Forced inline, with the
+// key's hashing: PoCL kept it a call (the two logs pass its inliner's threshold), and a call per element keeps
+// mlp_layerwise_row's noise loop scalar.
+inline __attribute__((always_inline)) float af_gumbel(uint key) {
     float u = ((float)(af_mix32(key ^ 0x68e31da4u) >> 8) + 0.5f) * 0x1p-24f;
     return -af_fm_log(-af_fm_log(u));
 }

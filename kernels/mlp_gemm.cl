@@ -102,6 +102,26 @@ inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out
         }
         return;
     }
+    if (id >= 0 && r0 + TM <= rows && !(AF_KEYED && mlp_keyed(id))) {
+        // Whole rows, columns past the last output (a logits layer narrower than the tile): each row's valid
+        // columns as one span (the per-element path below called the dispatchers element by element, which
+        // cost a logits layer as much as a hidden one), then zeros in the padding, as that path writes them.
+        const uint key = training ? 1u : 0u;
+        const int span = clamp(out_n - o0, 0, TN);
+        for (int m = 0; m < TM; m++) {
+            __global float* ar = Ac + (size_t)m * out_pad;
+            __global float* zr = Zc + (size_t)m * out_pad;
+            if (span > 0) {
+                if (slopes) mlp_act_slope_span(id, ar, zr, span, prm, key);
+                else mlp_act_span(id, ar, span, prm, key);
+            }
+            for (int j = span; j < TN; j++) {
+                ar[j] = 0.0f;
+                if (training) zr[j] = 0.0f;
+            }
+        }
+        return;
+    }
     if (id < 0 && r0 + TM <= rows) {
         // Identity on a tile past the last column (the logits' 10 of 32 or 64): only the padding to zero
         // (the GEMM gives exact zeros there unless an input is inf or NaN).

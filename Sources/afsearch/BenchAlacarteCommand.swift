@@ -51,8 +51,8 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The peer script.")
     var peerScript = "bench/peers/alacarte_torch.py"
 
-    @Option(name: .long, help: "The peer's torch threads (0: torch's default).")
-    var peerThreads = 1
+    @Option(name: .long, help: "The peer's torch threads (0: the faster of 1 and every CPU, by a timed warm-up on each data set).")
+    var peerThreads = 0
 
     @Flag(name: .long, help: "Print device seconds per kernel of afsearch's study.")
     var profile = false

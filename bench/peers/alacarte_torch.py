@@ -22,6 +22,7 @@ Prints one JSON line on stdout; progress on stderr.
 import argparse
 import csv
 import json
+import os
 import random
 import statistics
 import sys
@@ -141,13 +142,13 @@ def main():
     p.add_argument("--min-delta", type=float, default=1e-3)
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads; 0 keeps torch's default")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch.set_num_threads; 0 (default) times a warm-up with 1 thread and with every CPU on this "
+                        "data set's shape and keeps the faster (small layers can run slower on more threads)")
     a = p.parse_args()
     if a.layers < 2 or a.max_epochs < 1:
         p.error("--layers must be at least 2 and --max-epochs at least 1")
 
-    if a.threads > 0:
-        torch.set_num_threads(a.threads)
     x, y = read_csv(a.train)
     vx, vy = read_csv(a.validation)
     if vx.shape[1] != x.shape[1]:
@@ -158,8 +159,23 @@ def main():
     rng = random.Random(a.seed)
     torch.manual_seed(a.seed)
 
-    # Warm-up (untimed): thread pool and allocator, so the first trial does not pay for them.
-    run_trial(widths, ["ReLU"] * a.layers, data, a.lr, 2, a.min_delta, a.patience)
+    # Warm-up (untimed): thread pool and allocator, so the first trial does not pay for them; without --threads,
+    # also the thread count: 30 epochs of a ReLU network (patience off) with each choice, twice in turn, the
+    # faster best time wins.
+    choices = [a.threads] if a.threads > 0 else sorted({1, os.cpu_count() or 1})
+    warmup = {}
+    for _ in range(2 if len(choices) > 1 else 1):
+        for threads in choices:
+            torch.set_num_threads(threads)
+            t0 = time.perf_counter()
+            run_trial(widths, ["ReLU"] * a.layers, data, a.lr, 30, a.min_delta, a.max_epochs + 1)
+            warmup[threads] = min(warmup.get(threads, float("inf")), time.perf_counter() - t0)
+    torch.set_num_threads(min(warmup, key=warmup.get))
+    if len(choices) > 1:
+        print("[alacarte_torch] thread warm-up (30 epochs): "
+              + ", ".join(f"{t} thread{'s' if t > 1 else ''} {s:.3f} s" for t, s in sorted(warmup.items()))
+              + f"; using {torch.get_num_threads()}", file=sys.stderr)
+    torch.manual_seed(a.seed)
 
     epochs, diverged, best = [], 0, 0.0
     start = time.perf_counter()
@@ -183,7 +199,8 @@ def main():
         "diverged": diverged, "best_validation_accuracy": round(best, 4),
         "train_rows": x.shape[0], "validation_rows": vx.shape[0], "features": x.shape[1], "classes": classes,
         "layers": a.layers, "hidden": a.hidden, "seed": a.seed,
-        "torch_version": torch.__version__, "threads": torch.get_num_threads(),
+        "torch_version": torch.__version__, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+        "thread_warmup_seconds": {str(t): round(s, 4) for t, s in sorted(warmup.items())},
     }))
 
 

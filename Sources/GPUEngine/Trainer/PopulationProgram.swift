@@ -208,7 +208,8 @@ struct PopulationProgram {
     /// `afsearch bench train --peak none` on the 2-core EPYC, alternating: study 1's eight functions 1567 →
     /// 1637–1691 candidate-epochs/s, GELU alone 1155 → 1381–1428. Each element's arithmetic is unchanged.
     static func spanHelpers(count: Int, generated: String) -> String {
-        let perID = (0..<count).allSatisfy { generated.contains("float af_act_\($0)(") && generated.contains("float af_dact_\($0)(") }
+        let acts = definedIDs("af_act_", in: generated), dacts = definedIDs("af_dact_", in: generated)
+        let perID = (0..<count).allSatisfy { acts.contains($0) && dacts.contains($0) }
         let hints = "#ifdef MLP_CPU_LOOP_HINTS\n#define MLP_SPAN_LOOP _Pragma(\"clang loop vectorize_width(8) interleave_count(4)\")\n"
             + "#else\n#define MLP_SPAN_LOOP\n#endif\n"
         let head = "(int id, __global float* p, int n, __global const float* prm, uint key) {\n    switch (id) {\n"
@@ -229,5 +230,17 @@ struct PopulationProgram {
         slope += "    default: " + slopeLoop("af_act(id, ", "af_dact(id, ", hinted: false) + "    }\n}\n"
         dact += "    default: for (int j = 0; j < n; j++) g[j] = g[j] * af_dact(id, z[j], prm, key); break;\n    }\n}\n"
         return hints + act + slope + dact
+    }
+
+    /// The ids n for which `source` defines `float <prefix>n(`, in one pass (Foundation's `contains` per id
+    /// cost a pool start a search of the whole generated source for each of the menu's ids, twice).
+    static func definedIDs(_ prefix: String, in source: String) -> Set<Int> {
+        var ids = Set<Int>()
+        for r in source.ranges(of: "float " + prefix) {
+            let rest = source[r.upperBound...]
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            if let id = Int(digits), rest.dropFirst(digits.count).first == "(" { ids.insert(id) }
+        }
+        return ids
     }
 }
