@@ -3,6 +3,8 @@ import Datasets
 
 /// What `PoolWidthSweep` picked for one device and workload.
 public struct PoolWidthRecord: DeviceRecord, Equatable {
+    public static let folder = "pool-width"
+    public static let what = "pool width"
     /// The cache key's text (device, driver, program, network, training rows); see `PoolWidthCache.keyText`.
     public var key: String
     public var width: Int
@@ -13,6 +15,15 @@ public struct PoolWidthRecord: DeviceRecord, Equatable {
     public var trainingRows: Int
     /// When it was measured (ISO 8601).
     public var date: String
+
+    public init(key: String, width: Int, reason: String, measurements: [PoolWidthMeasurement], trainingRows: Int, date: String) {
+        self.key = key
+        self.width = width
+        self.reason = reason
+        self.measurements = measurements
+        self.trainingRows = trainingRows
+        self.date = date
+    }
 }
 
 /// A pool width and where it came from.
@@ -55,20 +66,9 @@ public enum PoolWidthEvent: Sendable {
 /// profile and row pass, the network's layer widths and activated layers, the optimiser, the sweep's own
 /// parameters, and the training rows rounded up to a power of two (a study's replicates, whose splits differ
 /// by a few rows, share one measurement).
-public struct PoolWidthCache: Sendable {
-    let records: DeviceRecordCache<PoolWidthRecord>
-    /// nil: nothing is stored or found (every call measures).
-    public var directory: URL? { records.directory }
+public typealias PoolWidthCache = DeviceRecordCache<PoolWidthRecord>
 
-    public init(directory: URL?) { records = DeviceRecordCache(directory: directory, what: "pool width") }
-
-    /// The folder beside `ProgramCache.defaultDirectory`.
-    public static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL? {
-        DeviceRecordCache<PoolWidthRecord>.defaultDirectory(folder: "pool-width", environment: environment)
-    }
-
-    public static var shared: PoolWidthCache { PoolWidthCache(directory: defaultDirectory()) }
-
+extension DeviceRecordCache where Record == PoolWidthRecord {
     /// The power of two at or above `rows` (at least 1).
     public static func rowBucket(_ rows: Int) -> Int {
         rows <= 1 ? 1 : 1 << (Int.bitWidth - (rows - 1).leadingZeroBitCount)
@@ -91,14 +91,6 @@ public struct PoolWidthCache: Sendable {
 
             """ + sweep.keyLine
     }
-
-    public func fileURL(key: String) -> URL? { records.fileURL(key: key) }
-
-    /// The stored record for `key` (`keyText`), or nil.
-    public func record(key: String) -> PoolWidthRecord? { records.record(key: key) }
-
-    @discardableResult
-    public func store(_ record: PoolWidthRecord) throws -> URL { try records.store(record, key: record.key) }
 
     /// The width for this workload on `trainer`'s device: the cached one, else measured by `sweep` now and
     /// stored (a store that fails is reported through `report` and the measured width still returned).

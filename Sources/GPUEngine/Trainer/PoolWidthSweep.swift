@@ -10,12 +10,6 @@ public struct PoolWidthMeasurement: Codable, Sendable, Equatable {
     public var candidateEpochsPerSecond: Double
     /// Wall time this width's measurement took, its warm-up included.
     public var seconds: Double
-
-    public init(width: Int, candidateEpochsPerSecond: Double, seconds: Double) {
-        self.width = width
-        self.candidateEpochsPerSecond = candidateEpochsPerSecond
-        self.seconds = seconds
-    }
 }
 
 /// When the sweep stops doubling, and the width it picks.
@@ -98,12 +92,14 @@ public struct PoolWidthSweepResult: Sendable, Equatable {
 /// climbs to thousands of slots in about as long (its steps are short).
 public struct PoolWidthSweep: Sendable, Equatable {
     public var rule = PoolWidthRule()
-    /// Epochs every candidate of a measurement trains (no early stopping, no evaluation).
-    public var epochs = 3
+    /// Epochs every candidate of a measurement trains (no early stopping, no evaluation). Each candidate enters
+    /// with a refill (fresh weights uploaded, optimiser state cleared), so fewer epochs weigh refills more than
+    /// a study does (study 1's trials train 11 epochs at the median).
+    public var epochs = 5
     /// Least timed training per width; waves of candidates are streamed until it has passed.
     public var minimumSeconds = 0.2
 
-    public init(rule: PoolWidthRule = PoolWidthRule(), epochs: Int = 3, minimumSeconds: Double = 0.2) {
+    public init(rule: PoolWidthRule = PoolWidthRule(), epochs: Int = 5, minimumSeconds: Double = 0.2) {
         self.rule = rule
         self.epochs = epochs
         self.minimumSeconds = minimumSeconds
