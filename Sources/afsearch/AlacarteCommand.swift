@@ -36,8 +36,14 @@ struct AlacarteCommand: AsyncParsableCommand {
     @Option(name: .long, help: "random or tpe.")
     var sampler: SamplerKind = .tpe
 
-    @Option(name: .long, help: "Candidates proposed and trained together per round.")
-    var population = 64
+    @Option(name: .long, help: ArgumentHelp(
+        "Slots of the trainer's pool: trials training at once, each slot refilled as its trial stops (with "
+            + "--trainer reference: trials per round, default \(Self.referencePopulation)). " + PoolWidthDefault.help,
+        valueName: "n"))
+    var population: Int?
+
+    /// `--population` of the rounds the reference trainer runs (it has no pool to fill).
+    static let referencePopulation = 64
 
     @OptionGroup var training: AlacarteTrainingOptions
 
@@ -63,7 +69,7 @@ struct AlacarteCommand: AsyncParsableCommand {
     func validate() throws {
         try checkCount(layers, option: "--depth", max: 1_000)
         try checkCount(trials, option: "--trials", max: 10_000_000)
-        try checkCount(population, option: "--population", max: 1_000_000)
+        if let population { try checkCount(population, option: "--population", max: 1_000_000) }
         if dataset.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--dataset is empty; expected a registry name (see `afsearch datasets`) or a data file")
         }
@@ -74,8 +80,8 @@ struct AlacarteCommand: AsyncParsableCommand {
         // Everything that can fail on the user's input fails before the study folder exists.
         let menu = try training.menuChoices()
         let setup = training.setup(layers: layers, seed: training.seed)
-        let settings = AlaCarteSettings(
-            dataset: dataset, layers: layers, trials: trials, sampler: sampler, population: population,
+        var settings = AlaCarteSettings(
+            dataset: dataset, layers: layers, trials: trials, sampler: sampler, population: population ?? Self.referencePopulation,
             seed: training.seed, menuName: menu.name, menuEntries: menu.choices.map(\.name), training: setup)
         do { try settings.validate() } catch { throw ValidationError("\(error)") }
         let space = try AlaCarteSpace(menu: menu.choices, layers: layers)
@@ -91,18 +97,32 @@ struct AlacarteCommand: AsyncParsableCommand {
         if exists, !quiet, !json {
             FileHandle.standardError.write(Data("continuing study '\(name)' (\(storage))\n".utf8))
         }
+        // Without --population: the width the study started with, else the one that fills this device (cached,
+        // else measured now, before the study folder exists).
+        var origin = ""
+        if population == nil {
+            if exists, let started = try? storage.openForReading(name).settings(as: AlaCarteSettings.self) {
+                (settings.population, origin) = (started.population, " (the study's own, as it started)")
+            } else {
+                (settings.population, origin) = try PoolWidthDefault.resolve(
+                    backend: backend, setup: setup, splits: splits, workload: "\(dataset), \(layers) layers",
+                    constant: Self.referencePopulation, quiet: quiet || json)
+            }
+        }
+        let chosen = settings
 
         let newFolder = NewRunFolder(try storageOptions.folder(of: name))
         let outcome = try await newFolder.run { () async throws -> AlaCarteOutcome in
             let store = try storage.open(name, create: true)
             let evaluator = PopulationEvaluator(backend: backend, setup: setup, splits: splits,
                                                 identity: .expressionLanguage, store: store)
-            let search = try AlaCarteStudy(space: space, settings: settings, evaluator: evaluator, store: store)
+            let search = try AlaCarteStudy(space: space, settings: chosen, evaluator: evaluator, store: store)
+            search.adoptsStoredPopulation = population == nil
             if !quiet && !json {
                 FileHandle.standardError.write(Data((
                     "study \(name): \(dataset) (\(splits.train.rowCount) train / \(splits.validation.rowCount) validation / "
                     + "\(splits.test.rowCount) test rows), \(layers) layers × \(menu.choices.count) \(menu.name) choices, "
-                    + "\(sampler.rawValue), population \(population), \(backend.deviceDescription)\n").utf8))
+                    + "\(sampler.rawValue), population \(chosen.population)\(origin), \(backend.deviceDescription)\n").utf8))
             }
             let line = ProgressLine(enabled: !quiet && !json)
             let outcome = try await search.run(policy: workerOptions.policy) { progress in

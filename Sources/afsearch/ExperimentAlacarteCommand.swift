@@ -43,8 +43,14 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Trials per search.")
     var trials = 16
 
-    @Option(name: .long, help: "Candidates trained together per round.")
-    var population = 16
+    @Option(name: .long, help: ArgumentHelp(
+        "Slots of each search's pool (with --trainer reference: trials per round, default \(Self.referencePopulation)). "
+            + "Default: per dataset and depth, " + PoolWidthDefault.help.dropFirst("Default: ".count),
+        valueName: "n"))
+    var population: Int?
+
+    /// `--population` of the rounds the reference trainer runs (it has no pool to fill).
+    static let referencePopulation = 16
 
     @Option(name: .long, help: ArgumentHelp(
         "Comma-separated arms: standard (ReLU, no output activation; the baseline of every test), standard-softmax "
@@ -66,7 +72,7 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
         try checkCount(suiteLimit, option: "--suite-limit", min: 0, max: 10_000)
         try checkCount(replicates, option: "--replicates", max: 10_000)
         try checkCount(trials, option: "--trials", max: 10_000_000)
-        try checkCount(population, option: "--population", max: 1_000_000)
+        if let population { try checkCount(population, option: "--population", max: 1_000_000) }
         if let name { try checkStudyName(name) }
         _ = try depths()
         _ = try datasetNames()
@@ -106,7 +112,8 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
         let names = try datasetNames()
         let menu = try training.menuChoices()
         let settings = AlaCarteExperimentSettings(
-            datasets: names, layers: try depths(), replicates: replicates, trials: trials, population: population,
+            datasets: names, layers: try depths(), replicates: replicates, trials: trials,
+            population: population ?? (training.trainer == .reference ? Self.referencePopulation : nil),
             epochs: training.epochs ?? 20, patience: training.patience > 0 ? training.patience : nil,
             learningRate: training.lr, seed: training.seed, objective: training.objective, methods: try methodList(),
             menuName: menu.name, menuEntries: menu.choices.map(\.name))
@@ -134,9 +141,22 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
                 PopulationEvaluator(backend: backend, setup: setup, splits: splits, identity: .expressionLanguage, store: store)
             })
         experiment.storage = try storage.experimentStorage()
+        let quiet = self.quiet
+        let told = LockedSet()
+        experiment.poolWidth = { setup, splits, cell in
+            let (width, origin) = try PoolWidthDefault.resolve(
+                backend: backend, setup: setup, splits: splits, workload: "\(cell.dataset), \(cell.layers) layers",
+                constant: Self.referencePopulation, quiet: quiet)
+            // Once per dataset, depth and width (the replicates' searches share the cached width).
+            if !quiet, told.insert("\(cell.dataset) L\(cell.layers) \(width)") {
+                print("\(cell.dataset) L\(cell.layers): population \(width)\(origin)")
+            }
+            return width
+        }
         if !quiet {
+            let slots = settings.population.map { "population \($0)" } ?? "population per dataset and depth (fills this device)"
             print("experiment \(runName): \(names.count) dataset(s) × depths \(layers) × \(replicates) replicate(s), "
-                  + "\(trials) trials per search, \(menu.choices.count) \(menu.name) choices, \(backend.deviceDescription)")
+                  + "\(trials) trials per search, \(slots), \(menu.choices.count) \(menu.name) choices, \(backend.deviceDescription)")
         }
         let started = Date()
         let newFolder = NewRunFolder(folder)
@@ -171,6 +191,15 @@ final class LoadedDatasets: @unchecked Sendable {
         lock.withLock { cache[name] = rows }
         return rows
     }
+}
+
+/// Strings seen, shared by the closures of one command.
+final class LockedSet: @unchecked Sendable {
+    private let lock = NSLock()
+    private var seen = Set<String>()
+
+    /// `true` the first time `value` is inserted.
+    func insert(_ value: String) -> Bool { lock.withLock { seen.insert(value).inserted } }
 }
 
 extension AlaCarteMethod: ExpressibleByArgument {}

@@ -128,6 +128,8 @@ func syntheticSettings(space: AlaCarteSpace, trials: Int, population: Int, sampl
         #expect(all.filter { !(24..<32).contains($0.number) }.allSatisfy { $0.attempts == 1 })
     }
 
+    /// Another setting is refused; a population chosen for this process's device (no --population) gives way
+    /// to the stored one instead: the study keeps the width it started with.
     @Test func resumingWithOtherSettingsIsRefused() async throws {
         let space = try syntheticSpace(layers: 2, choices: 4)
         let store = try SQLiteStudyStore(inMemoryNamed: "s")
@@ -139,5 +141,14 @@ func syntheticSettings(space: AlaCarteSpace, trials: Int, population: Int, sampl
         await #expect(throws: StudyStoreError.settingsMismatch(study: "s", key: "sampler", stored: "tpe", requested: "random")) {
             _ = try await AlaCarteStudy(space: space, settings: other, evaluator: evaluator, store: store).run()
         }
+        let wider = syntheticSettings(space: space, trials: 7, population: 7)
+        await #expect(throws: StudyStoreError.settingsMismatch(study: "s", key: "population", stored: "5", requested: "7")) {
+            _ = try await AlaCarteStudy(space: space, settings: wider, evaluator: evaluator, store: store).run()
+        }
+        let chosen = try AlaCarteStudy(space: space, settings: wider, evaluator: evaluator, store: store)
+        chosen.adoptsStoredPopulation = true
+        #expect(try await chosen.run().trialsFinished == 7)
+        #expect(chosen.settings.population == 5)
+        #expect(try store.settings(as: AlaCarteSettings.self)?.population == 5)
     }
 }

@@ -41,6 +41,47 @@ final class Counter: @unchecked Sendable {
             })
     }
 
+    /// Without a population each search asks `poolWidth` for its dataset and depth, once, and its study
+    /// records the answer; an experiment stored with a population keeps it when run again without one.
+    @Test func searchesWithoutAPopulationTakeThePoolWidthTheyAreGiven() async throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let settings = AlaCarteExperimentSettings(
+            datasets: ["blobs"], layers: [2], replicates: 1, trials: 2, population: nil, epochs: 2, learningRate: 0.01,
+            seed: 5, methods: [.standard, .random, .tpe], menuName: "test", menuEntries: menu.map(\.name))
+        let splits: AlaCarteExperiment.SplitProvider = { _, seed in blobSplits(rows: 40, seed: seed) }
+        let evaluator: AlaCarteExperiment.EvaluatorFactory = { setup, splits, store in
+            PopulationEvaluator(backend: TrainerBackend.openCL(device: try SearchDeviceFixture.device.get()),
+                                setup: setup, splits: splits, store: store)
+        }
+        var experiment = try AlaCarteExperiment(settings: settings, menu: menu, folder: folder, splits: splits, evaluator: evaluator)
+        let asked = Counter()
+        experiment.poolWidth = { setup, splits, cell in
+            #expect(setup.slotCount == 2 && splits.train.rowCount > 0 && cell.method != .standard)
+            asked.increment()
+            return 3
+        }
+        _ = try await experiment.run()
+        #expect(asked.count == 2)
+        let studies = StudyCatalog(root: folder.appendingPathComponent("studies"))
+        for name in studies.names() {
+            #expect(try studies.open(name, create: false).settings(as: AlaCarteSettings.self)?.population == 3)
+        }
+        #expect(try SQLiteStudyStore(path: folder.appendingPathComponent("experiment.sqlite").path)
+            .settings(as: AlaCarteExperimentSettings.self)?.population == nil)
+
+        // An experiment that was started with a population: run again without one, it keeps it (nothing to do).
+        let other = try temporaryFolder("other")
+        defer { try? FileManager.default.removeItem(at: other) }
+        var fixed = settings
+        fixed.population = 2
+        _ = try await AlaCarteExperiment(settings: fixed, menu: menu, folder: other, splits: splits, evaluator: evaluator).run()
+        var again = try AlaCarteExperiment(settings: settings, menu: menu, folder: other, splits: splits,
+                                           evaluator: { _, _, _ in throw AlaCarteError.invalidSettings("nothing should train") })
+        again.poolWidth = { _, _, _ in throw AlaCarteError.invalidSettings("nothing should ask") }
+        _ = try await again.run()
+    }
+
     /// End to end on the real population trainer (OpenCL; PoCL here).
     @Test func tinyExperimentWritesAllThreeTablesAndResumes() async throws {
         let folder = try temporaryFolder()

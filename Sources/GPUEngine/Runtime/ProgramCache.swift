@@ -129,7 +129,7 @@ public final class ProgramCache: @unchecked Sendable {
             """
     }
 
-    /// The lines of a cache key that name the device and its driver (also `GEMMTuningCache`'s).
+    /// The lines of a cache key that name the device and its driver (also the keys of `DeviceRecordCache`'s records).
     static func deviceKeyLines(_ info: DeviceInfo) -> String {
         "device: \(info.name)\nvendor: \(info.vendor)\nplatform: \(info.platformName) \(info.platformVersion)\n"
             + "driver: \(info.driverVersion)\n"

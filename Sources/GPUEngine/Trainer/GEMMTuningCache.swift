@@ -2,7 +2,9 @@ import Foundation
 import Kernels
 
 /// What `afsearch bench gemm --tune` measured on one device: every variant's rates and the winner.
-public struct GEMMTuningRecord: Sendable, Codable {
+public struct GEMMTuningRecord: DeviceRecord {
+    public static let folder = "gemm-tuning"
+    public static let what = "GEMM tuning"
     /// The cache key's text (device, driver, kernels); a record read back under another key is ignored.
     public var key: String
     public var winner: GEMMVariant
@@ -19,61 +21,29 @@ public struct GEMMTuningRecord: Sendable, Codable {
 }
 
 /// The tuned GEMM variant per device, one small JSON file each, beside the program cache
-/// (`$AFSEARCH_CACHE/gemm-tuning`, else `~/.cache/afsearch/gemm-tuning`). A file is keyed, like the
-/// program cache's binaries, by device name, vendor, platform, driver version and the GEMM kernels' source,
-/// so a driver upgrade or a kernel change misses and the trainer falls back to the vendor table. Written
-/// to a temporary name and renamed; an unreadable or foreign file is ignored, never fatal.
-public struct GEMMTuningCache: Sendable {
-    /// nil: nothing is stored or found.
-    public let directory: URL?
+/// (`$AFSEARCH_CACHE/gemm-tuning`, else `~/.cache/afsearch/gemm-tuning`; `DeviceRecordCache`). A file is
+/// keyed, like the program cache's binaries, by device name, vendor, platform, driver version and the GEMM
+/// kernels' source, so a driver upgrade or a kernel change misses and the trainer falls back to the vendor
+/// table.
+public typealias GEMMTuningCache = DeviceRecordCache<GEMMTuningRecord>
 
-    public init(directory: URL?) { self.directory = directory }
-
-    /// The folder beside `ProgramCache.defaultDirectory`.
-    public static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL? {
-        ProgramCache.defaultDirectory(environment: environment)?.deletingLastPathComponent()
-            .appendingPathComponent("gemm-tuning", isDirectory: true)
-    }
-
-    public static var shared: GEMMTuningCache { GEMMTuningCache(directory: defaultDirectory()) }
-
+extension DeviceRecordCache where Record == GEMMTuningRecord {
     /// Everything a tuned result depends on, as text.
     public static func keyText(for info: DeviceInfo) -> String {
         let kernels = ProgramCache.sha256Hex(Array((KernelTemplates.mlp_gemm + KernelTemplates.mlp_gemm_staged).utf8))
         return "afsearch gemm tuning v1\n" + ProgramCache.deviceKeyLines(info) + "kernels-sha256: \(kernels)\n\n"
     }
 
-    public func fileURL(for info: DeviceInfo) -> URL? {
-        directory?.appendingPathComponent(ProgramCache.sha256Hex(Array(Self.keyText(for: info).utf8)) + ".json")
-    }
+    public func fileURL(for info: DeviceInfo) -> URL? { fileURL(key: Self.keyText(for: info)) }
 
     /// The stored record for this device and driver, or nil.
-    public func record(for info: DeviceInfo) -> GEMMTuningRecord? {
-        guard let file = fileURL(for: info), let data = FileManager.default.contents(atPath: file.path),
-              let record = try? JSONDecoder().decode(GEMMTuningRecord.self, from: data),
-              record.key == Self.keyText(for: info)
-        else { return nil }
-        return record
-    }
+    public func record(for info: DeviceInfo) -> GEMMTuningRecord? { record(key: Self.keyText(for: info)) }
 
     public func winner(for info: DeviceInfo) -> GEMMVariant? { record(for: info)?.winner }
 
     /// Stores `record` for this device (replacing an earlier one); returns the file.
     @discardableResult
     public func store(_ record: GEMMTuningRecord, for info: DeviceInfo) throws -> URL {
-        guard let file = fileURL(for: info) else {
-            throw TrainerError.invalidConfig("no GEMM tuning cache folder: set AFSEARCH_CACHE or HOME")
-        }
-        let folder = file.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let temporary = folder.appendingPathComponent(".\(file.lastPathComponent).\(getpid()).\(UUID().uuidString).tmp")
-        try encoder.encode(record).write(to: temporary)
-        guard rename(temporary.path, file.path) == 0 else {
-            try? FileManager.default.removeItem(at: temporary)
-            throw TrainerError.invalidConfig("could not write the GEMM tuning cache file \(file.path)")
-        }
-        return file
+        try store(record, key: Self.keyText(for: info))
     }
 }

@@ -106,20 +106,15 @@ public final class PopulationPool {
     public func run(next: () throws -> PoolEntry?, finished: (PooledResult) throws -> Void) throws -> PoolStatistics {
         var stats = PoolStatistics(slots: slots)
         let device = trainer.device
-        let (profile, tile, gemm) = try trainer.tuning(widths: spec.widths)
         var clock = ContinuousClock.now
-        let placeholder = Candidate(activations: Array(repeating: .x, count: spec.slotCount))
-        let pop = try PopulationProgram(candidates: Array(repeating: placeholder, count: slots), tile: tile,
-                                        activationSource: trainer.activationSource, execution: .compiled,
-                                        vocabulary: trainer.vocabulary)
-        let program = try device.program(source: pop.source, options: gemm.buildOptions(after: profile.buildOptions),
-                                         cache: trainer.cache)
+        let plan = try self.plan()
+        let (profile, gemm, pop, layout) = (plan.profile, plan.gemm, plan.program, plan.layout)
+        let program = try device.program(source: pop.source, options: plan.buildOptions, cache: trainer.cache)
         stats.compileSeconds = PopulationTrainer.seconds(since: clock)
 
         let n = train.rowCount
-        let layout = trainer.layout(spec: spec, tile: tile, kmax: pop.kmax, batch: n, splits: [train, validation, test])
         // Fewer slots than asked when the device's memory holds fewer networks of this shape.
-        let width = min(slots, try trainer.chunkSize(layout: layout, population: slots))
+        let width = try slotsThatFit(upTo: slots, plan: plan)
         stats.slots = width
         let empty = layout.packWeights(LinearInit.weights(widths: spec.widths, seed: 0),
                                        activationParameters: Array(repeating: [], count: spec.slotCount))
@@ -252,6 +247,37 @@ public final class PopulationPool {
         stats.trainSeconds = PopulationTrainer.seconds(since: clock) - evalSeconds
         stats.evaluateSeconds = evalSeconds
         return stats
+    }
+}
+
+extension PopulationPool {
+    /// What this pool launches: the trainer's tuning for the network, the program (its source and build
+    /// options) and where a slot's state lives.
+    struct Plan {
+        let profile: DeviceProfile
+        let gemm: GEMMVariant
+        let program: PopulationProgram
+        let buildOptions: String
+        let layout: MLPLayout
+    }
+
+    func plan() throws -> Plan {
+        let (profile, tile, gemm) = try trainer.tuning(widths: spec.widths)
+        let placeholder = Candidate(activations: Array(repeating: .x, count: spec.slotCount))
+        let pop = try PopulationProgram(candidates: Array(repeating: placeholder, count: slots), tile: tile,
+                                        activationSource: trainer.activationSource, execution: .compiled,
+                                        vocabulary: trainer.vocabulary)
+        let layout = trainer.layout(spec: spec, tile: tile, kmax: pop.kmax, batch: train.rowCount, splits: [train, validation, test])
+        return Plan(profile: profile, gemm: gemm, program: pop, buildOptions: gemm.buildOptions(after: profile.buildOptions),
+                    layout: layout)
+    }
+
+    /// How many slots of this network and data the trainer's memory budget and the device's largest allocation
+    /// hold, at most `limit` (`PopulationChunking`).
+    public func slotsThatFit(upTo limit: Int) throws -> Int { try slotsThatFit(upTo: limit, plan: plan()) }
+
+    func slotsThatFit(upTo limit: Int, plan: Plan) throws -> Int {
+        min(limit, try trainer.chunkSize(layout: plan.layout, population: limit))
     }
 }
 

@@ -67,7 +67,12 @@ public struct AlaCarteOutcome: Sendable, Codable {
 /// again; the claims of a killed run are retried (AlaCarteStudy+Run.swift).
 public final class AlaCarteStudy: @unchecked Sendable {
     public let space: AlaCarteSpace
-    public let settings: AlaCarteSettings
+    public private(set) var settings: AlaCarteSettings
+    /// The settings' `population` was chosen for this process's device (`PoolWidthCache`), not asked for: a
+    /// study that the store already holds keeps the pool width it was started with (a resumed study, a worker
+    /// that joins one) instead of refusing the difference. TPE's proposals depend on it: the constant liar
+    /// sees as many running trials as there are slots.
+    public var adoptsStoredPopulation = false
     let sampler: any AlaCarteSampler
     let evaluator: any CandidateEvaluator
     let store: any StudyStore
@@ -88,6 +93,7 @@ public final class AlaCarteStudy: @unchecked Sendable {
     /// Checks the store against the settings: a fresh store gets them; a used one must hold the same study.
     public func prepareStore() throws {
         if let stored = try store.settings(as: AlaCarteSettings.self) {
+            if adoptsStoredPopulation { settings.population = stored.population }
             if let conflict = stored.conflicts(with: settings).first {
                 throw StudyStoreError.settingsMismatch(
                     study: store.studyName, key: conflict.key, stored: conflict.stored, requested: conflict.requested)

@@ -22,17 +22,25 @@ public struct TrainerBackend: PopulationTrainingBackend {
         _ next: () throws -> PoolEntry?, _ finished: (PooledResult) throws -> Void
     ) throws -> PoolStatistics
 
+    /// The pool width that fills the device for one network and training set (`PoolWidthCache.width`: cached,
+    /// else measured); `report` hears of a measurement while it runs.
+    public typealias PoolWidthFunction = @Sendable (
+        _ spec: MLPSpec, _ config: TrainingConfig, _ train: LabeledData, _ report: (PoolWidthEvent) -> Void
+    ) throws -> PoolWidthChoice
+
     public let deviceDescription: String
     public let identity: CandidateIdentity
     private let trainFunction: TrainFunction
     private let streamFunction: StreamFunction?
+    private let poolWidthFunction: PoolWidthFunction?
 
     public init(deviceDescription: String, identity: CandidateIdentity = .structural, train: @escaping TrainFunction,
-                stream: StreamFunction? = nil) {
+                stream: StreamFunction? = nil, poolWidth: PoolWidthFunction? = nil) {
         self.deviceDescription = deviceDescription
         self.identity = identity
         self.trainFunction = train
         self.streamFunction = stream
+        self.poolWidthFunction = poolWidth
     }
 
     /// The plain Swift Double trainer: exact but slow; for tests and machines without OpenCL.
@@ -46,8 +54,10 @@ public struct TrainerBackend: PopulationTrainingBackend {
     /// `vocabulary`: the menu the populations are drawn from, compiled into one program for all of them
     /// (`PopulationTrainer.vocabulary`); with one, the backend can also stream candidates drawn from it
     /// through a slot pool (`stream`), which refills slots without building programs.
+    /// `poolWidths`: where the pool width that fills the device is cached (`poolWidth(setup:splits:report:)`).
     public static func openCL(device: ComputeDevice, identity: CandidateIdentity = .structural,
-                              vocabulary: [ActivationExpr] = [], profileKernels: Bool = false) -> TrainerBackend {
+                              vocabulary: [ActivationExpr] = [], profileKernels: Bool = false,
+                              poolWidths: PoolWidthCache = .shared) -> TrainerBackend {
         let trainer = PopulationTrainer(device: device)
         trainer.vocabulary = vocabulary
         trainer.profileKernels = profileKernels
@@ -55,9 +65,12 @@ public struct TrainerBackend: PopulationTrainingBackend {
             try PopulationPool(trainer: trainer, spec: spec, config: config, train: train, validation: validation, slots: slots)
                 .run(next: next, finished: finished)
         }
+        let poolWidth: PoolWidthFunction = { spec, config, train, report in
+            try poolWidths.width(trainer: trainer, spec: spec, config: config, train: train, report: report)
+        }
         return TrainerBackend(deviceDescription: device.info.name, identity: identity, train: {
             try trainer.train(candidates: $0, spec: $1, config: $2, train: $3, validation: $4, test: $5)
-        }, stream: vocabulary.isEmpty ? nil : stream)
+        }, stream: vocabulary.isEmpty ? nil : stream, poolWidth: vocabulary.isEmpty ? nil : poolWidth)
     }
 
     /// The MLP every candidate shares: inputs → hidden widths → classes, one slot per activated layer.
@@ -107,6 +120,14 @@ public struct TrainerBackend: PopulationTrainingBackend {
     /// Whether `stream` can train this setup: a pool-capable trainer and full-batch training.
     public func canStream(setup: TrainingSetup, splits: SearchSplits) -> Bool {
         streamFunction != nil && (setup.batchSize.map { $0 >= splits.train.rowCount } ?? true)
+    }
+
+    /// The pool width that fills this backend's device for `setup` on `splits`' training rows: cached for the
+    /// device and workload, else measured now (`PoolWidthCache`); nil where the backend does not stream.
+    public func poolWidth(setup: TrainingSetup, splits: SearchSplits,
+                          report: (PoolWidthEvent) -> Void = { _ in }) throws -> PoolWidthChoice? {
+        guard let poolWidthFunction, canStream(setup: setup, splits: splits) else { return nil }
+        return try poolWidthFunction(try Self.spec(setup: setup, splits: splits), Self.config(setup: setup), splits.train, report)
     }
 
     /// Trains the slot lists `next` hands out, `slots` at a time, continuously (`PopulationPool`); `finished`

@@ -7,7 +7,9 @@ public struct AlaCarteExperimentSettings: Codable, Sendable, Equatable {
     public var layers: [Int]
     public var replicates: Int
     public var trials: Int
-    public var population: Int
+    /// Slots of each search's pool (candidates per round where it does not stream); nil: each search takes the
+    /// width that fills the device for its dataset and depth (`AlaCarteExperiment.poolWidth`).
+    public var population: Int?
     public var epochs: Int
     /// Study 1's early stopping: stop a candidate when training accuracy gains < 0.001 for this many epochs
     /// (`nil`: train every candidate for `epochs`).
@@ -19,7 +21,7 @@ public struct AlaCarteExperimentSettings: Codable, Sendable, Equatable {
     public var menuName: String
     public var menuEntries: [String]
 
-    public init(datasets: [String], layers: [Int], replicates: Int, trials: Int, population: Int, epochs: Int,
+    public init(datasets: [String], layers: [Int], replicates: Int, trials: Int, population: Int?, epochs: Int,
                 patience: Int? = nil, learningRate: Double = 0.001, seed: UInt64 = 0, objective: ObjectiveSplit = .validation,
                 methods: [AlaCarteMethod] = AlaCarteMethod.allCases, menuName: String, menuEntries: [String]) {
         self.datasets = datasets
@@ -43,6 +45,9 @@ public struct AlaCarteExperimentSettings: Codable, Sendable, Equatable {
             throw AlaCarteError.invalidSettings("--layers needs depths of at least 2, got \(layers)")
         }
         guard replicates >= 1 else { throw AlaCarteError.invalidSettings("--replicates must be at least 1, got \(replicates)") }
+        if let population, population < 1 {
+            throw AlaCarteError.invalidSettings("--population must be at least 1, got \(population)")
+        }
         if let patience, patience < 1 {
             throw AlaCarteError.invalidSettings("the early-stopping patience must be at least 1 epoch, got \(patience)")
         }
@@ -82,6 +87,8 @@ public struct AlaCarteExperiment: Sendable {
     public typealias SplitProvider = @Sendable (_ dataset: String, _ replicateSeed: UInt64) throws -> SearchSplits
     public typealias EvaluatorFactory = @Sendable (_ setup: TrainingSetup, _ splits: SearchSplits, _ store: (any StudyStore)?)
         throws -> any CandidateEvaluator
+    /// A search's pool width when the settings give none (`TrainerBackend.poolWidth`).
+    public typealias PoolWidthProvider = @Sendable (_ setup: TrainingSetup, _ splits: SearchSplits, _ cell: Cell) throws -> Int
 
     public let settings: AlaCarteExperimentSettings
     public let menu: [MenuChoice]
@@ -90,6 +97,9 @@ public struct AlaCarteExperiment: Sendable {
     /// experiment's own study (named after the folder) and each search cell's as `<experiment>.<cell>`. The
     /// tables and the report are written to the folder either way.
     public var storage: StudyStorage?
+    /// Each search's pool width where `settings.population` is nil; a search already in its store keeps the
+    /// width it was started with.
+    public var poolWidth: PoolWidthProvider?
     private let splits: SplitProvider
     private let makeEvaluator: EvaluatorFactory
 
@@ -144,6 +154,9 @@ public struct AlaCarteExperiment: Sendable {
         let store: any StudyStore = try storage.map { try $0.open(name, create: true) }
             ?? SQLiteStudyStore(path: folder.appendingPathComponent("experiment.sqlite").path, studyName: name)
         let stored = try store.settings(as: AlaCarteExperimentSettings.self)
+        // Without a population of its own, an experiment started with one keeps it.
+        var settings = self.settings
+        if settings.population == nil, let stored { settings.population = stored.population }
         if let stored, stored != settings, !settings.extends(stored) {
             throw AlaCarteError.storeMismatch(
                 "experiment '\(folder.lastPathComponent)' was run with other settings; use another --name or the same "
@@ -184,14 +197,25 @@ public struct AlaCarteExperiment: Sendable {
                     ?? studies.open(cell.studyName, create: true)
                 let evaluator = try makeEvaluator(setup, data, studyStore)
                 let space = try AlaCarteSpace(menu: menu, layers: cell.layers)
+                let population: Int
+                if let fixed = settings.population {
+                    population = fixed
+                } else if let started = try studyStore.settings(as: AlaCarteSettings.self) {
+                    population = started.population
+                } else if let poolWidth {
+                    population = try poolWidth(setup, data, cell)
+                } else {
+                    throw AlaCarteError.invalidSettings("the experiment gives no population and no way to choose one")
+                }
                 let study = try AlaCarteStudy(
                     space: space,
                     settings: AlaCarteSettings(
                         dataset: cell.dataset, layers: cell.layers, trials: settings.trials,
-                        sampler: cell.method == .tpe ? .tpe : .random, population: settings.population,
+                        sampler: cell.method == .tpe ? .tpe : .random, population: population,
                         seed: SeededGenerator.derive(seed, UInt64(cell.method == .tpe ? 2 : 1)),
                         menuName: settings.menuName, menuEntries: settings.menuEntries, training: setup),
                     evaluator: evaluator, store: studyStore)
+                study.adoptsStoredPopulation = settings.population == nil
                 let outcome = try await study.run()
                 result = AlaCarteCellResult(
                     dataset: cell.dataset, layers: cell.layers, replicate: cell.replicate, method: cell.method,
