@@ -18,11 +18,12 @@ public struct GEMMTuningRecord: Sendable, Codable {
     }
 }
 
-/// The tuned GEMM variant per device, one small JSON file each, beside the program cache
-/// (`$AFSEARCH_CACHE/gemm-tuning`, else `~/.cache/afsearch/gemm-tuning`). A file is keyed, like the
-/// program cache's binaries, by device name, vendor, platform, driver version and the GEMM kernels' source,
-/// so a driver upgrade or a kernel change misses and the trainer falls back to the vendor table. Written
-/// to a temporary name and renamed; an unreadable or foreign file is ignored, never fatal.
+/// The tuned GEMM variant per device and network (`GEMMNetwork`: the MLP's and the CNN's GEMMs are tuned
+/// apart), one small JSON file each, beside the program cache (`$AFSEARCH_CACHE/gemm-tuning`, else
+/// `~/.cache/afsearch/gemm-tuning`). A file is keyed, like the program cache's binaries, by device name, vendor,
+/// platform, driver version and the network's GEMM kernels' source (the CNN's key also names the network), so a
+/// driver upgrade or a kernel change misses and the trainer falls back to the vendor table. Written to a
+/// temporary name and renamed; an unreadable or foreign file is ignored, never fatal.
 public struct GEMMTuningCache: Sendable {
     /// nil: nothing is stored or found.
     public let directory: URL?
@@ -37,31 +38,42 @@ public struct GEMMTuningCache: Sendable {
 
     public static var shared: GEMMTuningCache { GEMMTuningCache(directory: defaultDirectory()) }
 
+    /// The kernel templates a network's GEMMs are built from (the CNN's Linear weight gradients and the staged
+    /// slab copies are mlp_gemm.cl's and mlp_gemm_staged.cl's).
+    static func kernelSources(_ network: GEMMNetwork) -> String {
+        let mlp = KernelTemplates.mlp_gemm + KernelTemplates.mlp_gemm_staged
+        switch network {
+        case .mlp: return mlp
+        case .cnn: return mlp + KernelTemplates.cnn_conv + KernelTemplates.cnn_linear + KernelTemplates.cnn_conv_staged
+        }
+    }
+
     /// Everything a tuned result depends on, as text.
-    public static func keyText(for info: DeviceInfo) -> String {
-        let kernels = ProgramCache.sha256Hex(Array((KernelTemplates.mlp_gemm + KernelTemplates.mlp_gemm_staged).utf8))
-        return "afsearch gemm tuning v1\n" + ProgramCache.deviceKeyLines(info) + "kernels-sha256: \(kernels)\n\n"
+    public static func keyText(for info: DeviceInfo, network: GEMMNetwork = .mlp) -> String {
+        let kernels = ProgramCache.sha256Hex(Array(kernelSources(network).utf8))
+        let name = network == .mlp ? "" : "network: \(network.rawValue)\n"
+        return "afsearch gemm tuning v1\n" + name + ProgramCache.deviceKeyLines(info) + "kernels-sha256: \(kernels)\n\n"
     }
 
-    public func fileURL(for info: DeviceInfo) -> URL? {
-        directory?.appendingPathComponent(ProgramCache.sha256Hex(Array(Self.keyText(for: info).utf8)) + ".json")
+    public func fileURL(for info: DeviceInfo, network: GEMMNetwork = .mlp) -> URL? {
+        directory?.appendingPathComponent(ProgramCache.sha256Hex(Array(Self.keyText(for: info, network: network).utf8)) + ".json")
     }
 
-    /// The stored record for this device and driver, or nil.
-    public func record(for info: DeviceInfo) -> GEMMTuningRecord? {
-        guard let file = fileURL(for: info), let data = FileManager.default.contents(atPath: file.path),
+    /// The stored record for this device, driver and network, or nil.
+    public func record(for info: DeviceInfo, network: GEMMNetwork = .mlp) -> GEMMTuningRecord? {
+        guard let file = fileURL(for: info, network: network), let data = FileManager.default.contents(atPath: file.path),
               let record = try? JSONDecoder().decode(GEMMTuningRecord.self, from: data),
-              record.key == Self.keyText(for: info)
+              record.key == Self.keyText(for: info, network: network)
         else { return nil }
         return record
     }
 
-    public func winner(for info: DeviceInfo) -> GEMMVariant? { record(for: info)?.winner }
+    public func winner(for info: DeviceInfo, network: GEMMNetwork = .mlp) -> GEMMVariant? { record(for: info, network: network)?.winner }
 
-    /// Stores `record` for this device (replacing an earlier one); returns the file.
+    /// Stores `record` for this device and network (replacing an earlier one); returns the file.
     @discardableResult
-    public func store(_ record: GEMMTuningRecord, for info: DeviceInfo) throws -> URL {
-        guard let file = fileURL(for: info) else {
+    public func store(_ record: GEMMTuningRecord, for info: DeviceInfo, network: GEMMNetwork = .mlp) throws -> URL {
+        guard let file = fileURL(for: info, network: network) else {
             throw TrainerError.invalidConfig("no GEMM tuning cache folder: set AFSEARCH_CACHE or HOME")
         }
         let folder = file.deletingLastPathComponent()
