@@ -1,22 +1,48 @@
 // cnn_conv: the convolution kernels of the population CNN trainer, implicit GEMMs over channels-last
-// feature maps (layouts in cnn_layers.cl), using mlp_gemm.cl's register-tile macros and epilogues.
+// feature maps (layouts in cnn_layers.cl), using mlp_gemm.cl's register-tile macros and epilogues. Their
+// argument lists, stores and epilogues are macros shared with their staged forms (cnn_conv_staged.cl, the GPU
+// profile's, through local memory), which keep each output's order of terms, skipped terms included.
 
 // Register tiles live in named variables (acc<m>_<v>, via mlp_gemm.cl's MLP_ROWS / MLP_V1): PoCL keeps
 // private arrays in memory. Out-of-image taps load element 0 and select 0 (no branch in the inner loop).
+
+// CNN_SLOT_ACTIVATION: candidate c's expression id in the layer's slot (identity without one), its learnable
+// parameters and its noise base (in scope: c, slot, slots, act_id, params, pstride, aoff, seeds, pass).
+#define CNN_SLOT_ACTIVATION \
+    const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY; \
+    __global const float* prm = mlp_slot_params(params, pstride, c, aoff, slot); \
+    const uint base = af_candidate_base(seeds, c, pass);
+
+// The kernels' argument lists, shared by the unstaged kernels and their staged forms (cnn_conv_staged.cl),
+// which the host launches with the same arguments.
+#define CNN_CONV_FORWARD_ARGS \
+    __global const float* in, const int in_cand, const int in_cs, const int IC, const int IH, const int IW, \
+    const int KH, const int KW, const int pad, const int OH, const int OW, \
+    __global const float* params, const int pstride, const int woff, const int out_pad, const int OC, \
+    __global float* z, __global float* a, const int out_cand, const int rows, \
+    __global const int* act_id, const int slot, const int slots, \
+    __global const uint* seeds, const uint pass, const int training, const int layer, \
+    __global const int* status, const int skip_frozen, const int aoff
+// CNN_CONV_FORWARD_FINISH: the forward's stores of the tile (A, and Z from the registers where the backward
+// pass needs it: the epilogue writes Z only on edge tiles), then the Linear layer's epilogue. In scope: the
+// kernel's arguments, c, r0, o0 and the accumulators (cnn_conv_staged.cl's forward shares it).
+#define CF_OUT(m) { VSTORE(acc##m##_0, 0, Ac + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Ac + m * out_pad + VW);) }
+#define CF_ZOUT(m) { VSTORE(acc##m##_0, 0, Zc + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Zc + m * out_pad + VW);) }
+#define CNN_CONV_FORWARD_FINISH { \
+    CNN_SLOT_ACTIVATION \
+    __global float* Zc = z + (size_t)c * out_cand + (size_t)r0 * out_pad + o0; \
+    __global float* Ac = a + (size_t)c * out_cand + (size_t)r0 * out_pad + o0; \
+    MLP_ROWS(CF_OUT) \
+    if (training && id >= 0) { MLP_ROWS(CF_ZOUT) } \
+    mlp_forward_epilogue(Zc, Ac, out_pad, r0, o0, rows, OC, id, prm, training, base, layer, 0, false); \
+}
 
 // Convolution forward as an implicit GEMM: Z[pixel][oc] = b[oc] + sum_k in_col[pixel][k] * WT[k][oc],
 // A = act(Z). The im2col row of a pixel is gathered on the fly (zero outside the image: padding).
 // in: [images][IH][IW][in_cs] (in_cand = 0 for the shared input batch). rows = images*OH*OW.
 // The epilogue is the Linear layer's (mlp_forward_epilogue): Z only where the backward pass needs it.
 // global: (out_pad / TN, rowsPad / TM, P).
-__kernel void cnn_conv_forward(
-    __global const float* in, const int in_cand, const int in_cs, const int IC, const int IH, const int IW,
-    const int KH, const int KW, const int pad, const int OH, const int OW,
-    __global const float* params, const int pstride, const int woff, const int out_pad, const int OC,
-    __global float* z, __global float* a, const int out_cand, const int rows,
-    __global const int* act_id, const int slot, const int slots,
-    __global const uint* seeds, const uint pass, const int training, const int layer,
-    __global const int* status, const int skip_frozen, const int aoff)
+__kernel void cnn_conv_forward(CNN_CONV_FORWARD_ARGS)
 {
     const int c = get_global_id(2);
     if (skip_frozen && status[c] != MLP_ACTIVE) return;
@@ -86,29 +112,29 @@ __kernel void cnn_conv_forward(
             }
         }
     }
-    const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
-    __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
-    const uint base = af_candidate_base(seeds, c, pass);
-    __global float* Zc = z + (size_t)c * out_cand + (size_t)r0 * out_pad + o0;
-    __global float* Ac = a + (size_t)c * out_cand + (size_t)r0 * out_pad + o0;
-#define CF_OUT(m) { VSTORE(acc##m##_0, 0, Ac + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Ac + m * out_pad + VW);) }
-    MLP_ROWS(CF_OUT)
-    // Z from the registers where the backward pass needs it (the epilogue writes Z only on edge tiles).
-    if (training && id >= 0) {
-#define CF_ZOUT(m) { VSTORE(acc##m##_0, 0, Zc + m * out_pad); MLP_V1(VSTORE(acc##m##_1, 0, Zc + m * out_pad + VW);) }
-        MLP_ROWS(CF_ZOUT)
-    }
-    mlp_forward_epilogue(Zc, Ac, out_pad, r0, o0, rows, OC, id, prm, training, base, layer, 0, false);
+    CNN_CONV_FORWARD_FINISH
 }
+
+#define CNN_CONV_BACKWARD_WEIGHTS_ARGS \
+    __global const float* in, const int in_cand, const int in_cs, const int IC, const int IH, const int IW, \
+    const int KH, const int KW, const int pad, const int OH, const int OW, \
+    __global const float* dz, const int dz_cand, const int out_pad, const int images, \
+    __global float* grads, const int pstride, const int woff, __global const int* status
+// CNN_CONV_WEIGHT_STORE: the weight-gradient tile's rows k0 .. k0+TM-1 (those < K) and, when with_bias, the
+// bias row after the K rows (in scope: G at the tile's column, k0, K, out_pad, with_bias and the accumulators).
+#define CW_OUT(m) if (k0 + m < K) { VSTORE(acc##m##_0, 0, G + (size_t)(k0 + m) * out_pad); \
+        MLP_V1(VSTORE(acc##m##_1, 0, G + (size_t)(k0 + m) * out_pad + VW);) }
+#define CNN_CONV_WEIGHT_STORE \
+    MLP_ROWS(CW_OUT) \
+    if (with_bias) { \
+        VSTORE(bacc0, 0, G + (size_t)K * out_pad); \
+        MLP_V1(VSTORE(bacc1, 0, G + (size_t)K * out_pad + VW);) \
+    }
 
 // Convolution weight gradients: dWT[k][oc] = sum over pixels of in_col[pixel][k] * dZ[pixel][oc] and
 // db = column sums of dZ, pixels in order (image, y, x). Written to grads at the layer's offsets.
 // global: (out_pad / TN, ceil(K / TM), P).
-__kernel void cnn_conv_backward_weights(
-    __global const float* in, const int in_cand, const int in_cs, const int IC, const int IH, const int IW,
-    const int KH, const int KW, const int pad, const int OH, const int OW,
-    __global const float* dz, const int dz_cand, const int out_pad, const int images,
-    __global float* grads, const int pstride, const int woff, __global const int* status)
+__kernel void cnn_conv_backward_weights(CNN_CONV_BACKWARD_WEIGHTS_ARGS)
 {
     const int c = get_global_id(2);
     if (status[c] != MLP_ACTIVE) return;
@@ -169,13 +195,29 @@ __kernel void cnn_conv_backward_weights(
         }
     }
     __global float* G = grads + (size_t)c * pstride + woff + o0;
-#define CW_OUT(m) if (k0 + m < K) { VSTORE(acc##m##_0, 0, G + (size_t)(k0 + m) * out_pad); \
-        MLP_V1(VSTORE(acc##m##_1, 0, G + (size_t)(k0 + m) * out_pad + VW);) }
-    MLP_ROWS(CW_OUT)
-    if (with_bias) {
-        VSTORE(bacc0, 0, G + (size_t)K * out_pad);
-        MLP_V1(VSTORE(bacc1, 0, G + (size_t)K * out_pad + VW);)
-    }
+    CNN_CONV_WEIGHT_STORE
+}
+
+#define CNN_CONV_BACKWARD_DATA_ARGS \
+    __global const float* dz, const int dz_cand, const int out_pad, const int OC, const int OH, const int OW, \
+    const int KH, const int KW, const int pad, \
+    __global const float* mirror, const int mstride, const int moff, const int m_pad, \
+    __global const float* zin, __global float* din, const int in_cand, const int in_cs, const int IC, \
+    const int IH, const int IW, const int rows, \
+    __global const float* params, const int pstride, \
+    __global const int* act_id, const int slot, const int slots, \
+    __global const uint* seeds, const uint pass, const int layer_prev, __global const int* status, const int aoff
+// CNN_CONV_DATA_FINISH: stores the raw tile dIn, then the Linear layer's backward epilogue (times act'(Zin)
+// where the input is an activated conv's output). In scope: the kernel's arguments, c, r0, i0 and the
+// accumulators (cnn_conv_staged.cl's data gradient shares it).
+#define CD_OUT(m) { VSTORE(acc##m##_0, 0, Gc + m * in_cs); MLP_V1(VSTORE(acc##m##_1, 0, Gc + m * in_cs + VW);) }
+#define CNN_CONV_DATA_FINISH { \
+    CNN_SLOT_ACTIVATION \
+    __global const float* Zc = zin + (size_t)c * in_cand + (size_t)r0 * in_cs + i0; \
+    __global float* Gc = din + (size_t)c * in_cand + (size_t)r0 * in_cs + i0; \
+    MLP_ROWS(CD_OUT) \
+    float psum[1]; \
+    mlp_backward_epilogue(Zc, Gc, in_cs, r0, i0, rows, IC, id, prm, base, layer_prev, psum, 0, false); \
 }
 
 // Convolution backward into its input: dIn[pixel][ic] = sum_{kh,kw,oc} dZ[(y-kh+pad, x-kw+pad)][oc] *
@@ -183,15 +225,7 @@ __kernel void cnn_conv_backward_weights(
 // an activated conv's output (slot >= 0; the Linear layer's backward epilogue). Rows = images*IH*IW input
 // pixels; columns >= IC are zeros. mirror: W at moff, oc rows of m_pad floats, entry (kh*KW + kw)*IC + ic.
 // global: (in_cs / TN, rowsPad / TM, P).
-__kernel void cnn_conv_backward_data(
-    __global const float* dz, const int dz_cand, const int out_pad, const int OC, const int OH, const int OW,
-    const int KH, const int KW, const int pad,
-    __global const float* mirror, const int mstride, const int moff, const int m_pad,
-    __global const float* zin, __global float* din, const int in_cand, const int in_cs, const int IC,
-    const int IH, const int IW, const int rows,
-    __global const float* params, const int pstride,
-    __global const int* act_id, const int slot, const int slots,
-    __global const uint* seeds, const uint pass, const int layer_prev, __global const int* status, const int aoff)
+__kernel void cnn_conv_backward_data(CNN_CONV_BACKWARD_DATA_ARGS)
 {
     const int c = get_global_id(2);
     if (status[c] != MLP_ACTIVE) return;
@@ -238,13 +272,5 @@ __kernel void cnn_conv_backward_data(
             }
         }
     }
-    const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;
-    __global const float* prm = params + (size_t)c * pstride + aoff + (slot >= 0 ? slot : 0) * AF_KMAX;
-    const uint base = af_candidate_base(seeds, c, pass);
-    __global const float* Zc = zin + (size_t)c * in_cand + (size_t)r0 * in_cs + i0;
-    __global float* Gc = din + (size_t)c * in_cand + (size_t)r0 * in_cs + i0;
-#define CD_OUT(m) { VSTORE(acc##m##_0, 0, Gc + m * in_cs); MLP_V1(VSTORE(acc##m##_1, 0, Gc + m * in_cs + VW);) }
-    MLP_ROWS(CD_OUT)
-    float psum[1];
-    mlp_backward_epilogue(Zc, Gc, in_cs, r0, i0, rows, IC, id, prm, base, layer_prev, psum, 0, false);
+    CNN_CONV_DATA_FINISH
 }

@@ -12,6 +12,8 @@
 // unstaged kernel (bias first, then k = 0, 1, ...): the results are the same bits, whatever the work-group
 // shape and slab depth (GEMMVariantTests). The kernels take the unstaged kernels' arguments; the global size
 // is rounded up to whole work-groups, and work-items outside the matrix load and wait but store nothing.
+// The CNN trainer's staged kernels (cnn_conv_staged.cl, after this file) use mlp_stage, the forward's and the
+// data gradient's staged loops (MLP_FORWARD_STAGED_TILE, MLP_DATA_STAGED_TILE) and weight_gradients_staged.
 
 #ifdef MLP_STAGED
 #if MLP_BK % VW != 0
@@ -50,75 +52,90 @@ inline void mlp_stage_slabs(__local float* sa, int sa_ld, __global const float* 
     barrier(CLK_LOCAL_MEM_FENCE);
 }
 
+// MLP_STAGED_BLOCK(X): a staged GEMM's slabs (sa: the block's rows x MLP_BK, sw: MLP_BK x the block's columns)
+// and the work-item's place, for a launch whose dimension 1 walks row tiles: rows_pad (rows rounded up to the
+// tile), the group's first row g_r and column g_X, the work-item's offsets l_r, l_X and its tile's r0, X0.
+#define MLP_STAGED_BLOCK(X) \
+    __local float sa[MLP_BM * MLP_BK]; \
+    __local float sw[MLP_BK * MLP_BN]; \
+    const int rows_pad = (rows + TM - 1) / TM * TM; \
+    const int g_r = get_group_id(1) * get_local_size(1) * TM, g_##X = get_group_id(0) * get_local_size(0) * TN; \
+    const int l_r = get_local_id(1) * TM, l_##X = get_local_id(0) * TN; \
+    const int r0 = g_r + l_r, X##0 = g_##X + l_##X;
+
+// MLP_FORWARD_STAGED_TILE: MLP_FORWARD_TILE's sums through local memory, for the work-item's tile of a
+// staged launch; declares the slabs, r0, o0, rows_pad, `inside` (the tile lies in the matrix) and the
+// accumulators. In scope: MLP_FORWARD_ARGS' ain, ain_cstride, in_stride, k_in, params, pstride, woff, out_pad,
+// out_n and rows, and c (cnn_linear_forward_staged shares it).
+#define MLP_FORWARD_STAGED_TILE \
+    MLP_STAGED_BLOCK(o) \
+    const bool inside = r0 < rows_pad && o0 < out_pad; \
+    __global const float* W = params + (size_t)c * pstride + woff; \
+    __global const float* B = W + (size_t)k_in * out_pad + (inside ? o0 : 0); \
+    __global const float* A = ain + (size_t)c * ain_cstride + (size_t)g_r * in_stride; \
+    MLP_LOAD_VECTORS(b, B) \
+    MLP_ROWS(FW_DECL) \
+    const bool narrow = TNV > 1 && o0 + VW >= out_n; \
+    const int ak_stride = MLP_BK; \
+    for (int k0 = 0; k0 < k_in; k0 += MLP_BK) { \
+        mlp_stage_slabs(sa, MLP_BK, A + k0, in_stride, get_local_size(1) * TM, MLP_BK, rows_pad - g_r, in_stride - k0, \
+                        sw, W + (size_t)k0 * out_pad + g_o, out_pad, k_in - k0, out_pad - g_o); \
+        const int kn = min(MLP_BK, k_in - k0); \
+        if (narrow) { \
+            for (int k = 0; k < kn; k++) { \
+                const vfloat w0 = VLOAD(0, sw + k * MLP_BN + l_o); \
+                __local const float* ak = sa + l_r * MLP_BK + k; \
+                MLP_ROWS(FW_STEP1) \
+            } \
+        } else { \
+            for (int k = 0; k < kn; k++) { \
+                MLP_LOAD_VECTORS(w, sw + k * MLP_BN + l_o) \
+                __local const float* ak = sa + l_r * MLP_BK + k; \
+                MLP_ROWS(FW_STEP) \
+            } \
+        } \
+    }
+
 // mlp_forward through local memory. Left slab: A rows of the block x k (sa, rows MLP_BK apart); right slab:
 // W rows k x the block's columns (sw, rows MLP_BN apart). global: (column tiles, row tiles) rounded up to
 // the work-group, P.
 __kernel void mlp_forward_staged(MLP_FORWARD_ARGS)
 {
-    __local float sa[MLP_BM * MLP_BK];
-    __local float sw[MLP_BK * MLP_BN];
     const int c = get_global_id(2);
     if (skip_frozen && status[c] != MLP_ACTIVE) return;
-    const int rows_pad = (rows + TM - 1) / TM * TM;
-    const int g_r = get_group_id(1) * get_local_size(1) * TM, g_o = get_group_id(0) * get_local_size(0) * TN;
-    const int l_r = get_local_id(1) * TM, l_o = get_local_id(0) * TN;
-    const int r0 = g_r + l_r, o0 = g_o + l_o;
-    const bool inside = r0 < rows_pad && o0 < out_pad;
-    __global const float* W = params + (size_t)c * pstride + woff;
-    __global const float* B = W + (size_t)k_in * out_pad + (inside ? o0 : 0);
-    __global const float* A = ain + (size_t)c * ain_cstride + (size_t)g_r * in_stride;
-    MLP_LOAD_VECTORS(b, B)
-    MLP_ROWS(FW_DECL)
-    const bool narrow = TNV > 1 && o0 + VW >= out_n;
-    const int ak_stride = MLP_BK;
-    for (int k0 = 0; k0 < k_in; k0 += MLP_BK) {
-        mlp_stage_slabs(sa, MLP_BK, A + k0, in_stride, get_local_size(1) * TM, MLP_BK, rows_pad - g_r, in_stride - k0,
-                        sw, W + (size_t)k0 * out_pad + g_o, out_pad, k_in - k0, out_pad - g_o);
-        const int kn = min(MLP_BK, k_in - k0);
-        if (narrow) {
-            for (int k = 0; k < kn; k++) {
-                const vfloat w0 = VLOAD(0, sw + k * MLP_BN + l_o);
-                __local const float* ak = sa + l_r * MLP_BK + k;
-                MLP_ROWS(FW_STEP1)
-            }
-        } else {
-            for (int k = 0; k < kn; k++) {
-                MLP_LOAD_VECTORS(w, sw + k * MLP_BN + l_o)
-                __local const float* ak = sa + l_r * MLP_BK + k;
-                MLP_ROWS(FW_STEP)
-            }
-        }
-    }
+    MLP_FORWARD_STAGED_TILE
     if (!inside) return;
     MLP_FORWARD_FINISH
 }
+
+// MLP_DATA_STAGED_TILE: MLP_DATA_TILE's sums through local memory, for the work-item's tile of a staged
+// launch; declares the slabs, r0, i0, rows_pad and the accumulators. In scope: MLP_BACKWARD_DATA_ARGS' dz,
+// dz_stride, dz_cstride, out_n, mirror, mstride, moff, in_pad and rows, and c (cnn_linear_backward_data_staged
+// shares it).
+#define MLP_DATA_STAGED_TILE \
+    MLP_STAGED_BLOCK(i) \
+    __global const float* M = mirror + (size_t)c * mstride + moff; \
+    __global const float* D = dz + (size_t)c * dz_cstride + (size_t)g_r * dz_stride; \
+    MLP_ROWS(BD_DECL) \
+    const int dk_stride = MLP_BK; \
+    for (int k0 = 0; k0 < out_n; k0 += MLP_BK) { \
+        mlp_stage_slabs(sa, MLP_BK, D + k0, dz_stride, get_local_size(1) * TM, MLP_BK, rows_pad - g_r, dz_stride - k0, \
+                        sw, M + (size_t)k0 * in_pad + g_i, in_pad, out_n - k0, in_pad - g_i); \
+        const int kn = min(MLP_BK, out_n - k0); \
+        for (int k = 0; k < kn; k++) { \
+            MLP_LOAD_VECTORS(w, sw + k * MLP_BN + l_i) \
+            __local const float* dk = sa + l_r * MLP_BK + k; \
+            MLP_ROWS(BD_STEP) \
+        } \
+    }
 
 // mlp_backward_data through local memory. Left slab: dz rows of the block x k (k < out_n); right slab:
 // the mirror's W rows k x the block's columns of the layer's input. global as mlp_forward_staged.
 __kernel void mlp_backward_data_staged(MLP_BACKWARD_DATA_ARGS)
 {
-    __local float sa[MLP_BM * MLP_BK];
-    __local float sw[MLP_BK * MLP_BN];
     const int c = get_global_id(2);
     if (status[c] != MLP_ACTIVE) return;
-    const int rows_pad = (rows + TM - 1) / TM * TM;
-    const int g_r = get_group_id(1) * get_local_size(1) * TM, g_i = get_group_id(0) * get_local_size(0) * TN;
-    const int l_r = get_local_id(1) * TM, l_i = get_local_id(0) * TN;
-    const int r0 = g_r + l_r, i0 = g_i + l_i;
-    __global const float* M = mirror + (size_t)c * mstride + moff;
-    __global const float* D = dz + (size_t)c * dz_cstride + (size_t)g_r * dz_stride;
-    MLP_ROWS(BD_DECL)
-    const int dk_stride = MLP_BK;
-    for (int k0 = 0; k0 < out_n; k0 += MLP_BK) {
-        mlp_stage_slabs(sa, MLP_BK, D + k0, dz_stride, get_local_size(1) * TM, MLP_BK, rows_pad - g_r, dz_stride - k0,
-                        sw, M + (size_t)k0 * in_pad + g_i, in_pad, out_n - k0, in_pad - g_i);
-        const int kn = min(MLP_BK, out_n - k0);
-        for (int k = 0; k < kn; k++) {
-            MLP_LOAD_VECTORS(w, sw + k * MLP_BN + l_i)
-            __local const float* dk = sa + l_r * MLP_BK + k;
-            MLP_ROWS(BD_STEP)
-        }
-    }
+    MLP_DATA_STAGED_TILE
     if (r0 >= rows_pad || i0 >= in_pad) return;
     __global float* Gc = dzprev + (size_t)c * prev_cstride + (size_t)r0 * in_pad + i0;
     MLP_ROWS(BD_OUT)

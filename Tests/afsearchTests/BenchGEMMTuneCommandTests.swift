@@ -22,6 +22,23 @@ import Testing
         #expect((stored["key"] as? String)?.contains("driver: ") == true)
     }
 
+    /// The CNN's GEMMs on the CNN benchmark's workload cut down to two candidates and eight images: its own
+    /// cache entry, keyed by the network as well.
+    @Test func tuneTheCNNOnATinyBudgetWritesItsOwnCacheEntry() throws {
+        let cli = try CLI()
+        let result = try cli.run(["bench", "gemm", "--tune", "--tune-network", "cnn", "--tune-budget", "2", "--tune-population", "2",
+                                  "--tune-samples", "8", "--tune-epochs", "1", "--json"], timeout: 300)
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(result.json as? [String: Any], "\(result.stdout)")
+        #expect(report["network"] as? String == "cnn")
+        let measurements = try #require(report["measurements"] as? [[String: Any]])
+        #expect(measurements.count == 2)
+        #expect(measurements.allSatisfy { $0["matchesReference"] as? Bool == true && ($0["gflops"] as? Double ?? 0) > 0 })
+        let file = try #require(report["cacheFile"] as? String)
+        let stored = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any])
+        #expect((stored["key"] as? String)?.contains("network: cnn") == true)
+    }
+
     @Test func tuneBudgetMustBePositive() throws {
         let result = try CLI().run(["bench", "gemm", "--tune", "--tune-budget", "0"])
         #expect(result.status != 0)

@@ -42,20 +42,25 @@ public struct CNNWorkload: Sendable, Codable, Equatable {
     /// Training FLOPs of one image through one candidate: 2 per multiply-add of the forward pass, times 3
     /// (forward, gradient of the input, gradient of the weights).
     public static func trainingFLOPsPerImage(_ arch: NetworkArchitecture) throws -> Double {
+        6 * (try layerMACsPerImage(arch)).reduce(0, +)
+    }
+
+    /// Multiply-adds of one image's forward pass through each conv and Linear layer, in order.
+    public static func layerMACsPerImage(_ arch: NetworkArchitecture) throws -> [Double] {
         let shapes = try CNNShapes(architecture: arch, inputShape: inputShape)
-        var macs = 0.0
+        var macs: [Double] = []
         for (i, layer) in arch.layers.enumerated() {
             switch layer {
             case .conv(let kh, let kw, let oc, _, _):
                 let inC = i == 0 ? inputShape[0] : shapes.outputs[i - 1].c
-                macs += Double(shapes.outputs[i].h * shapes.outputs[i].w * oc * inC * kh * kw)
+                macs.append(Double(shapes.outputs[i].h * shapes.outputs[i].w * oc * inC * kh * kw))
             case .linear(let n, _):
                 let prev = i == 0 ? (inputShape[0], inputShape[1], inputShape[2]) : shapes.outputs[i - 1]
-                macs += Double(prev.0 * prev.1 * prev.2 * n)
+                macs.append(Double(prev.0 * prev.1 * prev.2 * n))
             default: break
             }
         }
-        return 6 * macs
+        return macs
     }
 }
 

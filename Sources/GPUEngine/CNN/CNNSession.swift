@@ -5,9 +5,12 @@ import Kernels
 /// One chunk of a CNN population on the device: its buffers and the launches of a micro-batch's forward
 /// pass, loss, backward pass and the optimiser step. Linear layers, the loss, the metric reduction and
 /// Adam/SGD are the MLP trainer's kernels (mlp_gemm.cl, mlp_rows.cl, adam_update.cl); convolution,
-/// pooling and dropout are cnn_layers.cl.
+/// pooling and dropout are cnn_layers.cl. The GEMMs (convolutions, Linear layers) run `gemm`'s kernels: the
+/// unstaged ones of cnn_conv.cl and cnn_linear.cl, or their staged forms (cnn_conv_staged.cl).
 final class CNNSession: PopulationState, PopulationSession {
     let plan: CNNPlan
+    /// Which GEMM kernels run and in what launch shapes (`GEMMVariant`; its tile is `plan.tile`).
+    let gemm: GEMMVariant
 
     let convForward, convBackwardWeights, convBackwardData, poolForward, poolBackward: ComputeKernel
     let dropoutKernel, actBackward, accumulate, gatherKernel: ComputeKernel
@@ -39,22 +42,25 @@ final class CNNSession: PopulationState, PopulationSession {
     /// and the slots some candidate runs through them (their GEMMs and fused derivatives see the identity).
     let interpreter: InterpretedActivations?
 
-    init(device: ComputeDevice, profile: DeviceProfile, program: ComputeProgram, plan: CNNPlan, activationIDs ids: [[Int32]],
+    init(device: ComputeDevice, profile: DeviceProfile, gemm: GEMMVariant? = nil, program: ComputeProgram, plan: CNNPlan,
+         activationIDs ids: [[Int32]],
          parameterCounts counts: [[Int]], initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
          optimizer: Optimizer, needsAccumulation: Bool, tapes: PackedTapes? = nil, tapeOffsets: [[Int32]] = []) throws {
         self.plan = plan
-        convForward = try program.kernel("cnn_conv_forward")
-        convBackwardWeights = try program.kernel("cnn_conv_backward_weights")
-        convBackwardData = try program.kernel("cnn_conv_backward_data")
+        let gemm = gemm ?? GEMMVariant(tile: plan.tile)
+        self.gemm = gemm
+        convForward = try program.kernel(gemm.kernelName(unstaged: "cnn_conv_forward"))
+        convBackwardWeights = try program.kernel(gemm.kernelName(unstaged: "cnn_conv_backward_weights"))
+        convBackwardData = try program.kernel(gemm.kernelName(unstaged: "cnn_conv_backward_data"))
         poolForward = try program.kernel("cnn_pool_forward")
         poolBackward = try program.kernel("cnn_pool_backward")
         dropoutKernel = try program.kernel("cnn_dropout")
         actBackward = try program.kernel("cnn_act_backward")
         accumulate = try program.kernel("cnn_grad_accumulate")
         gatherKernel = try program.kernel("cnn_gather_images")
-        linearForward = try program.kernel("cnn_linear_forward")
-        linearBackwardData = try program.kernel("cnn_linear_backward_data")
-        linearBackwardWeights = try program.kernel("weight_gradients")
+        linearForward = try program.kernel(gemm.kernelName(unstaged: "cnn_linear_forward"))
+        linearBackwardData = try program.kernel(gemm.kernelName(unstaged: "cnn_linear_backward_data"))
+        linearBackwardWeights = try program.kernel(gemm.kernelName(.backwardWeights))
         lossKernel = try program.kernel("cross_entropy_loss")
         reduceKernel = try program.kernel("metrics_reduce")
         if case .adam = optimizer { updateKernel = try program.kernel("cnn_adam_update") } else { updateKernel = try program.kernel("sgd_update") }
@@ -133,10 +139,17 @@ final class CNNSession: PopulationState, PopulationSession {
     }
 
     /// Row tiles one work-item of a Linear layer walks: all of them, unless that leaves fewer than 64
-    /// work-items to spread over the device's cores.
+    /// work-items to spread over the device's cores; one under a staged variant.
     private func tilesPerItem(rowTiles: Int, columnTiles: Int) -> Int {
+        guard gemm.staging == nil else { return 1 }
         let groups = min(rowTiles, max(1, (64 + columnTiles * count - 1) / (columnTiles * count)))
         return (rowTiles + groups - 1) / groups
+    }
+
+    /// The launch shape of a GEMM of `columnTiles` × `rowTiles` register tiles per candidate whose work-items
+    /// take `perItem` row tiles each (the unstaged Linear kernels; 1 under a staged variant).
+    private func gemmShape(columnTiles: Int, rowTiles: Int, perItem: Int = 1) -> (global: [Int], local: [Int]?) {
+        gemm.launchShape(columnTiles: columnTiles, rowTiles: (rowTiles + perItem - 1) / perItem, candidates: count)
     }
 
     private func pad(_ n: Int) -> Int { n.roundedUp(toMultipleOf: plan.tile.rows) }
@@ -161,7 +174,8 @@ final class CNNSession: PopulationState, PopulationSession {
                 let tin = plan.tensors[pl.input], tout = plan.tensors[pl.output], cv = pl.conv!
                 let rows = images * tout.pixels
                 let zb = training && z[pl.output] != nil ? z[pl.output]! : a[pl.output]
-                try launch(convForward, global: [pl.outPad / tn, pad(rows) / t.rows, P], named: [
+                let shape = gemmShape(columnTiles: pl.outPad / tn, rowTiles: pad(rows) / t.rows)
+                try launch(convForward, global: shape.global, local: shape.local, named: [
                     "in": a[pl.input], "in_cand": cand(pl.input), "in_cs": Int32(tin.channelStride),
                     "IC": Int32(cv.inChannels), "IH": Int32(tin.height), "IW": Int32(tin.width), "KH": Int32(cv.kh),
                     "KW": Int32(cv.kw), "pad": Int32(cv.pad), "OH": Int32(tout.height), "OW": Int32(tout.width),
@@ -176,7 +190,8 @@ final class CNNSession: PopulationState, PopulationSession {
                 let tin = plan.tensors[pl.input]
                 let zb = training && z[pl.output] != nil ? z[pl.output]! : a[pl.output]
                 let rowTiles = pad(images) / t.rows, per = tilesPerItem(rowTiles: rowTiles, columnTiles: pl.outPad / tn)
-                try launch(linearForward, global: [pl.outPad / tn, (rowTiles + per - 1) / per, P], named: [
+                let shape = gemmShape(columnTiles: pl.outPad / tn, rowTiles: rowTiles, perItem: per)
+                try launch(linearForward, global: shape.global, local: shape.local, named: [
                     "ain": a[pl.input], "ain_cstride": cand(pl.input),
                     "in_stride": Int32(tin.pixels == 1 ? tin.channelStride : tin.imageFloats), "k_in": Int32(pl.k),
                     "params": params, "pstride": Int32(plan.parameterStride), "woff": Int32(pl.weightOffset),
@@ -286,7 +301,8 @@ final class CNNSession: PopulationState, PopulationSession {
                 try finishActivation(pl.output)
                 let tin = plan.tensors[pl.input]
                 let inStride = tin.pixels == 1 ? tin.channelStride : tin.imageFloats
-                try launch(linearBackwardWeights, global: [pl.outPad / tn, (pl.k + t.rows - 1) / t.rows, P], named: [
+                let weights = gemmShape(columnTiles: pl.outPad / tn, rowTiles: (pl.k + t.rows - 1) / t.rows)
+                try launch(linearBackwardWeights, global: weights.global, local: weights.local, named: [
                     "ain": a[pl.input], "ain_cstride": cand(pl.input), "in_stride": Int32(inStride),
                     "in_n": Int32(pl.k), "dz": g[pl.output]!, "dz_cstride": cand(pl.output),
                     "out_pad": Int32(pl.outPad), "out_n": Int32(pl.outputs), "rows": Int32(images), "grads": target,
@@ -295,7 +311,8 @@ final class CNNSession: PopulationState, PopulationSession {
                 let fuse = canFuse(pl.input) && tin.pixels == 1
                 let act = fuse ? tin.activatedBy : nil
                 let rowTiles = pad(images) / t.rows, per = tilesPerItem(rowTiles: rowTiles, columnTiles: pl.mirrorRowStride / tn)
-                try launch(linearBackwardData, global: [pl.mirrorRowStride / tn, (rowTiles + per - 1) / per, P], named: [
+                let shape = gemmShape(columnTiles: pl.mirrorRowStride / tn, rowTiles: rowTiles, perItem: per)
+                try launch(linearBackwardData, global: shape.global, local: shape.local, named: [
                     "dz": g[pl.output]!, "dz_stride": Int32(pl.outPad), "dz_cstride": cand(pl.output),
                     "out_n": Int32(pl.outputs), "mirror": mirror, "mstride": Int32(plan.mirrorStride),
                     "moff": Int32(pl.mirrorOffset), "in_pad": Int32(pl.mirrorRowStride), "in_n": Int32(pl.k),
@@ -308,7 +325,8 @@ final class CNNSession: PopulationState, PopulationSession {
             case .conv(let pl):
                 try finishActivation(pl.output)
                 let tin = plan.tensors[pl.input], tout = plan.tensors[pl.output], cv = pl.conv!
-                try launch(convBackwardWeights, global: [pl.outPad / tn, (pl.k + t.rows - 1) / t.rows, P], named: [
+                let weights = gemmShape(columnTiles: pl.outPad / tn, rowTiles: (pl.k + t.rows - 1) / t.rows)
+                try launch(convBackwardWeights, global: weights.global, local: weights.local, named: [
                     "in": a[pl.input], "in_cand": cand(pl.input), "in_cs": Int32(tin.channelStride),
                     "IC": Int32(cv.inChannels), "IH": Int32(tin.height), "IW": Int32(tin.width), "KH": Int32(cv.kh),
                     "KW": Int32(cv.kw), "pad": Int32(cv.pad), "OH": Int32(tout.height), "OW": Int32(tout.width),
@@ -319,7 +337,8 @@ final class CNNSession: PopulationState, PopulationSession {
                 let fuse = canFuse(pl.input)
                 let act = fuse ? tin.activatedBy : nil
                 let rows = images * tin.pixels
-                try launch(convBackwardData, global: [tin.channelStride / tn, pad(rows) / t.rows, P], named: [
+                let shape = gemmShape(columnTiles: tin.channelStride / tn, rowTiles: pad(rows) / t.rows)
+                try launch(convBackwardData, global: shape.global, local: shape.local, named: [
                     "dz": g[pl.output]!, "dz_cand": cand(pl.output), "out_pad": Int32(pl.outPad),
                     "OC": Int32(pl.outputs), "OH": Int32(tout.height), "OW": Int32(tout.width), "KH": Int32(cv.kh),
                     "KW": Int32(cv.kw), "pad": Int32(cv.pad), "mirror": mirror, "mstride": Int32(plan.mirrorStride),

@@ -24,7 +24,7 @@ public final class PopulationCNNTrainer: PopulationTrainerBase, @unchecked Senda
         try validate(candidates: candidates, architecture: architecture, shape: shape, config: config,
                      splits: [("training", train), ("validation", validation), ("test", test)])
         var timing = TrainingTiming()
-        let (profile, tile) = try tuning(inputChannels: shape[0], architecture: architecture)
+        let (profile, tile, gemm) = try tuning(inputChannels: shape[0], architecture: architecture)
         guard tile.vectors <= 2 else {
             throw TrainerError.invalidSpec("tile \(tile.rows)x\(tile.vectorWidth)x\(tile.vectors): the CNN kernels hold one or two vectors "
                 + "per tile row; choose a tile with vectors 1 or 2")
@@ -32,7 +32,8 @@ public final class PopulationCNNTrainer: PopulationTrainerBase, @unchecked Senda
         let clock = ContinuousClock.now
         let pop = try PopulationProgram(candidates: candidates.map { Candidate(activations: $0.activations) }, tile: tile,
                                         activationSource: activationSource, execution: activationExecution)
-        let program = try device.program(source: pop.source + "\n" + Self.layerKernels, options: profile.buildOptions, cache: cache)
+        let program = try device.program(source: pop.source + "\n" + Self.layerKernels, options: gemm.buildOptions(after: profile.buildOptions),
+                                         cache: cache)
         timing.compileSeconds = PopulationTrainer.seconds(since: clock)
 
         let batch = min(config.batchSize ?? train.rowCount, train.rowCount)
@@ -49,7 +50,7 @@ public final class PopulationCNNTrainer: PopulationTrainerBase, @unchecked Senda
                 }
             }
             let counts = members.map { pop.parameterCounts[$0] }
-            let session = try CNNSession(device: device, profile: profile, program: program, plan: plan,
+            let session = try CNNSession(device: device, profile: profile, gemm: gemm, program: program, plan: plan,
                                          activationIDs: members.map { pop.activationIDs[$0] }, parameterCounts: counts,
                                          initial: starts.map { plan.pack($0.weights, activationParameters: $0.activationParameters) },
                                          seeds: starts.map(\.seed32), optimizer: config.optimizer,
@@ -65,20 +66,25 @@ public final class PopulationCNNTrainer: PopulationTrainerBase, @unchecked Senda
                                  activationExecution: pop.execution, microBatchImages: plan.capacityImages)
     }
 
-    /// kernels/cnn_layers.cl, cnn_conv.cl and cnn_linear.cl, in that order, as embedded at build time (an
-    /// installed binary never reads kernels from the working directory).
+    /// kernels/cnn_layers.cl, cnn_conv.cl, cnn_linear.cl and cnn_conv_staged.cl (compiled only under a staged
+    /// variant's -DMLP_STAGED), in that order, as embedded at build time (an installed binary never reads
+    /// kernels from the working directory).
     static var layerKernels: String {
-        return [KernelTemplates.cnn_layers, KernelTemplates.cnn_conv, KernelTemplates.cnn_linear].joined(separator: "\n")
+        return [KernelTemplates.cnn_layers, KernelTemplates.cnn_conv, KernelTemplates.cnn_linear,
+                KernelTemplates.cnn_conv_staged].joined(separator: "\n")
     }
 
-    /// The profile this run takes (`DeviceProfile.resolve`) and the tile: `tile` when set, else the profile's
-    /// choice for the input channels and each conv/Linear layer's outputs.
-    func tuning(inputChannels: Int, architecture: NetworkArchitecture) throws -> (profile: DeviceProfile, tile: TileShape) {
+    /// The profile this run takes (`DeviceProfile.resolve`), the tile and the GEMMs' variant (whose tile it is),
+    /// as the MLP trainer chooses them (`GEMMVariant.resolve` for the CNN's kernels): `tile` when set, else
+    /// `gemm`'s, else the profile's choice for the input channels and each conv/Linear layer's outputs.
+    func tuning(inputChannels: Int, architecture: NetworkArchitecture) throws -> (profile: DeviceProfile, tile: TileShape, gemm: GEMMVariant) {
         let profile = try DeviceProfile.resolve(self.profile, device: device)
         let channels = architecture.layers.compactMap { l -> Int? in
             switch l { case .conv(_, _, let c, _, _), .linear(let c, _): return c; default: return nil }
         }
-        return (profile, tile ?? TileShape.choose(for: profile.hint(for: device), widths: [inputChannels] + channels))
+        let variant = try GEMMVariant.resolve(explicit: gemm, tile: tile, profile: profile, device: device, tuning: gemmTuning,
+                                              widths: [inputChannels] + channels, network: .cnn)
+        return (profile, variant.tile, variant)
     }
 
     func chunkSize(plan: CNNPlan, population: Int) throws -> Int {

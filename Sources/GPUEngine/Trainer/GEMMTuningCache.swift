@@ -20,30 +20,46 @@ public struct GEMMTuningRecord: DeviceRecord {
     }
 }
 
-/// The tuned GEMM variant per device, one small JSON file each, beside the program cache
-/// (`$AFSEARCH_CACHE/gemm-tuning`, else `~/.cache/afsearch/gemm-tuning`; `DeviceRecordCache`). A file is
-/// keyed, like the program cache's binaries, by device name, vendor, platform, driver version and the GEMM
-/// kernels' source, so a driver upgrade or a kernel change misses and the trainer falls back to the vendor
+/// The tuned GEMM variant per device and network (`GEMMNetwork`: the MLP's and the CNN's GEMMs are tuned
+/// apart), one small JSON file each, beside the program cache (`$AFSEARCH_CACHE/gemm-tuning`, else
+/// `~/.cache/afsearch/gemm-tuning`; `DeviceRecordCache`). A file is keyed, like the program cache's binaries, by
+/// device name, vendor, platform, driver version and the network's GEMM kernels' source (the CNN's key also
+/// names the network), so a driver upgrade or a kernel change misses and the trainer falls back to the vendor
 /// table.
 public typealias GEMMTuningCache = DeviceRecordCache<GEMMTuningRecord>
 
 extension DeviceRecordCache where Record == GEMMTuningRecord {
-    /// Everything a tuned result depends on, as text.
-    public static func keyText(for info: DeviceInfo) -> String {
-        let kernels = ProgramCache.sha256Hex(Array((KernelTemplates.mlp_gemm + KernelTemplates.mlp_gemm_staged).utf8))
-        return "afsearch gemm tuning v1\n" + ProgramCache.deviceKeyLines(info) + "kernels-sha256: \(kernels)\n\n"
+    /// The kernel templates a network's GEMMs are built from (the CNN's Linear weight gradients and the staged
+    /// slab copies are mlp_gemm.cl's and mlp_gemm_staged.cl's).
+    static func kernelSources(_ network: GEMMNetwork) -> String {
+        let mlp = KernelTemplates.mlp_gemm + KernelTemplates.mlp_gemm_staged
+        switch network {
+        case .mlp: return mlp
+        case .cnn: return mlp + KernelTemplates.cnn_conv + KernelTemplates.cnn_linear + KernelTemplates.cnn_conv_staged
+        }
     }
 
-    public func fileURL(for info: DeviceInfo) -> URL? { fileURL(key: Self.keyText(for: info)) }
+    /// Everything a tuned result depends on, as text.
+    public static func keyText(for info: DeviceInfo, network: GEMMNetwork = .mlp) -> String {
+        let kernels = ProgramCache.sha256Hex(Array(kernelSources(network).utf8))
+        let name = network == .mlp ? "" : "network: \(network.rawValue)\n"
+        return "afsearch gemm tuning v1\n" + name + ProgramCache.deviceKeyLines(info) + "kernels-sha256: \(kernels)\n\n"
+    }
 
-    /// The stored record for this device and driver, or nil.
-    public func record(for info: DeviceInfo) -> GEMMTuningRecord? { record(key: Self.keyText(for: info)) }
+    public func fileURL(for info: DeviceInfo, network: GEMMNetwork = .mlp) -> URL? {
+        fileURL(key: Self.keyText(for: info, network: network))
+    }
 
-    public func winner(for info: DeviceInfo) -> GEMMVariant? { record(for: info)?.winner }
+    /// The stored record for this device, driver and network, or nil.
+    public func record(for info: DeviceInfo, network: GEMMNetwork = .mlp) -> GEMMTuningRecord? {
+        record(key: Self.keyText(for: info, network: network))
+    }
 
-    /// Stores `record` for this device (replacing an earlier one); returns the file.
+    public func winner(for info: DeviceInfo, network: GEMMNetwork = .mlp) -> GEMMVariant? { record(for: info, network: network)?.winner }
+
+    /// Stores `record` for this device and network (replacing an earlier one); returns the file.
     @discardableResult
-    public func store(_ record: GEMMTuningRecord, for info: DeviceInfo) throws -> URL {
-        try store(record, key: Self.keyText(for: info))
+    public func store(_ record: GEMMTuningRecord, for info: DeviceInfo, network: GEMMNetwork = .mlp) throws -> URL {
+        try store(record, key: Self.keyText(for: info, network: network))
     }
 }

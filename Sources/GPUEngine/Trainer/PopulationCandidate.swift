@@ -5,9 +5,15 @@ import Kernels
 public protocol NetworkWeights: Sendable, Equatable {
     /// Adds its tensors to a safetensors file under PyTorch's names, each prefixed with `prefix`.
     func store(into file: inout SafetensorsFile, prefix: String)
+    /// Every weight and bias, layer by layer (each layer's weights, then its biases).
+    var values: [Float] { get }
 }
-extension LinearStackWeights: NetworkWeights {}
-extension CNNWeights: NetworkWeights {}
+extension LinearStackWeights: NetworkWeights {
+    public var values: [Float] { layers.flatMap { $0.weight + $0.bias } }
+}
+extension CNNWeights: NetworkWeights {
+    public var values: [Float] { layers.flatMap { $0.weight + $0.bias } }
+}
 
 /// One network of a population: an expression per activation slot (`.layerwise(op)`, the softmax family, is
 /// allowed; identity is `.x`), and optionally its own seed and starting point.

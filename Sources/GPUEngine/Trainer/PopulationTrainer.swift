@@ -20,13 +20,6 @@ import Datasets
 /// candidate's result does not depend on the rest of the population, on the chunking or on the tile
 /// shape (same device, same seed → same bits).
 public final class PopulationTrainer: PopulationTrainerBase, @unchecked Sendable {
-    /// The GEMMs' variant (tile and local-memory staging, `GEMMVariant`); nil: under the GPU profile
-    /// `GEMMVariant.preferred` (the tuned winner in `gemmTuning`, else the vendor table or its fallback), under
-    /// the CPU profile the unstaged kernels. `tile`, when set, replaces the variant's tile (a preferred staging
-    /// the tile cannot take is dropped; an explicit one is an error).
-    public var gemm: GEMMVariant?
-    /// Where the GPU profile looks for `afsearch bench gemm --tune`'s winner.
-    public var gemmTuning = GEMMTuningCache.shared
     /// Most rows one pass holds (training batch excepted); larger splits are evaluated in blocks this size.
     public var evaluationBlockRows = 2048
     /// Compiled execution: expressions compiled into every program, in this order, used or not. A search
@@ -89,15 +82,9 @@ public final class PopulationTrainer: PopulationTrainerBase, @unchecked Sendable
     /// the GPU profile, `TileShape.choose` under the CPU one) for these layer widths.
     func tuning(widths: [Int]) throws -> (profile: DeviceProfile, tile: TileShape, gemm: GEMMVariant) {
         let profile = try DeviceProfile.resolve(self.profile, device: device)
-        let chosen = gemm ?? (profile == .gpu ? GEMMVariant.preferred(for: device, tuning: gemmTuning, widths: widths) : nil)
-        let t = tile ?? chosen?.tile ?? TileShape.choose(for: profile.hint(for: device), widths: widths, maxVectors: 4)
-        var variant = GEMMVariant(tile: t, staging: chosen?.staging)
-        if let reason = variant.unsupportedReason(on: profile.hint(for: device)) {
-            // An explicit variant must run as asked; a preferred one meets an explicit tile it cannot stage.
-            guard gemm == nil else { throw TrainerError.invalidConfig("GEMM variant \(variant): \(reason)") }
-            variant.staging = nil
-        }
-        return (profile, t, variant)
+        let variant = try GEMMVariant.resolve(explicit: gemm, tile: tile, profile: profile, device: device, tuning: gemmTuning,
+                                              widths: widths, network: .mlp)
+        return (profile, variant.tile, variant)
     }
 
     /// Where a candidate's state lives, with room for a training batch of `batch` rows and for evaluation

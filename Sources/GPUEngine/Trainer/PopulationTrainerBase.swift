@@ -7,6 +7,13 @@ public class PopulationTrainerBase: @unchecked Sendable {
     public let device: ComputeDevice
     /// Register tile of the GEMMs; chosen from the device unless given.
     public var tile: TileShape?
+    /// The GEMMs' variant (tile and local-memory staging, `GEMMVariant`); nil: under the GPU profile
+    /// `GEMMVariant.preferred` (the tuned winner for this trainer's network in `gemmTuning`, else the vendor
+    /// table or its fallback), under the CPU profile the unstaged kernels. `tile`, when set, replaces the
+    /// variant's tile (a preferred staging the tile cannot take is dropped; an explicit one is an error).
+    public var gemm: GEMMVariant?
+    /// Where the GPU profile looks for `afsearch bench gemm --tune`'s winner.
+    public var gemmTuning = GEMMTuningCache.shared
     /// Whose choices the trainer makes (tile, fused row passes, work-group sizes, build options); nil:
     /// `$AFSEARCH_PROFILE`, else the device's own kind. `.gpu` on PoCL runs a GPU's path (`DeviceProfile`).
     public var profile: DeviceProfile?
