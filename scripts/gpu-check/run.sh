@@ -4,8 +4,8 @@
 #
 #   ./run.sh [--out DIR] [--device N|NAME] [--budget SECONDS]
 #
-# Runs, one after another, each under a time limit: devices, selftest, bench gemm, bench gemm --tune (the
-# trainer's GEMM variants; the winner is cached for the steps after it), bench train at P = 256,
+# Runs, one after another, each under a time limit: devices, selftest, bench gemm, bench gemm --tune for the
+# MLP and for the CNN (the trainers' GEMM variants; each winner is cached for the steps after it), bench train at P = 256,
 # 1024 and 4096, the CNN bench, an evolve of population 1024 (GPU) for 3 generations, and bench alacarte
 # (no PyTorch peer on a bare machine). On a CPU device (PoCL) the same steps run at smaller sizes, so the
 # whole check stays within 8 minutes there too; each step's line in the results says what it ran.
@@ -114,9 +114,9 @@ if [ -z "$sizes" ]; then
   if [ -z "$device" ] && grep -q '"kind" *: *"gpu"' "$out/devices.out" 2>/dev/null; then sizes=gpu; else sizes=cpu; fi
 fi
 if [ "$sizes" = gpu ]; then
-  gpu=1; train_epochs=50; gemm_flags=(); tune_flags=(--tune-population 1024 --tune-epochs 2); cnn_population=256; evolve_population=1024; evolve_rows=4000; alacarte_population=1024; alacarte_trials=2048
+  gpu=1; train_epochs=50; gemm_flags=(); tune_flags=(--tune-population 1024 --tune-epochs 2); cnn_tune_flags=(--tune-population 64 --tune-epochs 1); cnn_population=256; evolve_population=1024; evolve_rows=4000; alacarte_population=1024; alacarte_trials=2048
 else
-  gpu=0; train_epochs=2; gemm_flags=(--quick); tune_flags=(--tune-budget 3 --tune-population 16 --tune-samples 200 --tune-epochs 1); cnn_population=8; evolve_population=16; evolve_rows=1000; alacarte_population=64; alacarte_trials=128
+  gpu=0; train_epochs=2; gemm_flags=(--quick); tune_flags=(--tune-budget 3 --tune-population 16 --tune-samples 200 --tune-epochs 1); cnn_tune_flags=(--tune-budget 2 --tune-population 2 --tune-samples 128 --tune-epochs 1); cnn_population=8; evolve_population=16; evolve_rows=1000; alacarte_population=64; alacarte_trials=128
 fi
 echo "gpu-check: $([ $gpu = 1 ] && echo 'GPU sizes' || echo 'no GPU device: CPU sizes')"
 
@@ -125,6 +125,7 @@ step gemm 120 --json bench gemm --json "${gemm_flags[@]}"
 # The trainer's GEMM variants on study 1's workload; the winner goes into the tuning cache, so the train
 # steps below run the tuned GEMMs.
 step gemm-tune 150 --json bench gemm --tune --json "${tune_flags[@]}"
+step gemm-tune-cnn 150 --json bench gemm --tune --tune-network cnn --json "${cnn_tune_flags[@]}"
 for p in 256 1024 4096; do
   step "train-p$p" 120 --json bench train --json --peak none --population "$p" --epochs "$train_epochs"
 done
@@ -160,6 +161,8 @@ esac
   echo "| bench gemm | the plain batched GEMM's best tile | $(fmt "$peak") | 1 | $(ratio "$peak" "$vendor") |"
   g=$(field gemm-tune winnerGFLOPs)
   echo "| bench gemm --tune | the trainer's three GEMMs at the tuned variant, P=$(field gemm-tune population) | $(fmt "$g") | $(ratio "$g" "$peak") | $(ratio "$g" "$vendor") |"
+  g=$(field gemm-tune-cnn winnerGFLOPs)
+  echo "| bench gemm --tune --tune-network cnn | the CNN's convolutions and Linear layers at the tuned variant, P=$(field gemm-tune-cnn population) | $(fmt "$g") | $(ratio "$g" "$peak") | $(ratio "$g" "$vendor") |"
   for p in 256 1024 4096; do
     g=$(field "train-p$p" gflops)
     echo "| bench train P=$p | $(fmt "$(field "train-p$p" candidateEpochsPerSecond)") candidate-epochs/s | $(fmt "$g") | $(ratio "$g" "$peak") | $(ratio "$g" "$vendor") |"
