@@ -40,15 +40,16 @@ inline void mlp_layerwise_row(int id, __global const float* z, __global float* y
     float m = -INFINITY;
     for (int j = 0; j < width; j++) m = fmax(m, y[j]);
     float s = 0.0f;
-    for (int j = 0; j < width; j++) {
-        const float e = exp(y[j] - m);
-        if (id != MLP_LW_LOG_SOFTMAX) y[j] = e;
-        s += e;
-    }
     if (id == MLP_LW_LOG_SOFTMAX) {
+        for (int j = 0; j < width; j++) s += exp(y[j] - m);
         const float lse = m + log(s);
         for (int j = 0; j < width; j++) y[j] = y[j] - lse;
     } else {
+        // The exps in a loop of their own, which carries no sum and so vectorises (with the span loops' hint,
+        // PopulationProgram.spanHelpers), then their sum in the same order as before: the same values and the
+        // same bits as one loop doing both (that loop ran scalar).
+        MLP_SPAN_LOOP for (int j = 0; j < width; j++) y[j] = exp(y[j] - m);
+        for (int j = 0; j < width; j++) s += y[j];
         for (int j = 0; j < width; j++) y[j] = y[j] / s;
     }
 }
