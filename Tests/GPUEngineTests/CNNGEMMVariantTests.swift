@@ -73,6 +73,25 @@ import Datasets
         #expect(same)
     }
 
+    /// A Linear layer fed straight from the images (flatten first): 1 × 5 × 5 images give rows of 25 floats,
+    /// not a multiple of the vector width, so the staged slabs' last vector of a row reaches past its end
+    /// (into the next row, or the buffer's slack after the last); those columns are never used or stored.
+    @Test func stagedLinearOnRowsOfOddWidthTrainsTheUnstagedBits() throws {
+        let arch = try NetworkArchitecture(parsing: "flatten,fc:7,fc:5,fc:3")
+        let data = CNNFixture.images(rows: 13, shape: [1, 5, 5], seed: 43)
+        let cands = [CNNCandidate(activations: [.unary(.tanh, .x), .unary(.sigmoid, .x)]),
+                     CNNCandidate(activations: [CNNActivationFeatureTests.prelu, .unary(.softplus, .x)])]
+        func train(_ variant: GEMMVariant) throws -> CNNTrainingResult {
+            try Self.trainer(variant).train(candidates: cands, architecture: arch, config: Self.config, train: data)
+        }
+        let reference = try train(GEMMVariant(tile: Self.gpuTile))
+        #expect(reference.candidates.allSatisfy { !$0.diverged })
+        let run = try train(.fallback)
+        #expect(run.timing.kernelSeconds["cnn_linear_forward_staged"] != nil)
+        let same = GEMMTuner.sameBits(reference, run)
+        #expect(same)
+    }
+
     /// The fallback's staged kernels against the Double reference CNN (10 Adam steps, micro-batches of 8 + 4).
     @Test func stagedFallbackMatchesTheReference() throws {
         let data = CNNFixture.images(rows: 24, seed: 1)
