@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import GPUEngine
 import Search
 
 /// `afsearch experiment alacarte`: study 1's replicated comparison of the standard network, random search
@@ -142,13 +143,13 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
             })
         experiment.storage = try storage.experimentStorage()
         let quiet = self.quiet
-        let told = LockedSet()
+        let told = LockedState(Set<String>())
         experiment.poolWidth = { setup, splits, cell in
             let (width, origin) = try PoolWidthDefault.resolve(
                 backend: backend, setup: setup, splits: splits, workload: "\(cell.dataset), \(cell.layers) layers",
                 constant: Self.referencePopulation, quiet: quiet)
             // Once per dataset, depth and width (the replicates' searches share the cached width).
-            if !quiet, told.insert("\(cell.dataset) L\(cell.layers) \(width)") {
+            if !quiet, told.withLock({ $0.insert("\(cell.dataset) L\(cell.layers) \(width)").inserted }) {
                 print("\(cell.dataset) L\(cell.layers): population \(width)\(origin)")
             }
             return width
@@ -191,15 +192,6 @@ final class LoadedDatasets: @unchecked Sendable {
         lock.withLock { cache[name] = rows }
         return rows
     }
-}
-
-/// Strings seen, shared by the closures of one command.
-final class LockedSet: @unchecked Sendable {
-    private let lock = NSLock()
-    private var seen = Set<String>()
-
-    /// `true` the first time `value` is inserted.
-    func insert(_ value: String) -> Bool { lock.withLock { seen.insert(value).inserted } }
 }
 
 extension AlaCarteMethod: ExpressibleByArgument {}
