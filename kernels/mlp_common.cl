@@ -8,8 +8,10 @@
 //   params  [c][pstride]: per layer l: WT_l (in_l x outPad_l), b_l (outPad_l); then slots x AF_KMAX
 //           learnable activation parameters. Padded entries stay exactly 0 (their gradients are 0).
 //   mirror  [c][mstride]: per layer W_l (out_l x inPad_l), PyTorch's out x in, for the backward GEMM.
-//   Z_l, A_l[c][rowsPad][outPad_l]: pre-activation and activation; A_0 is the shared input (candidate
-//           stride 0). Padded rows and columns of everything the kernels write are exact zeros.
+//   Z_l, A_l[c][rowsPad][outPad_l]: pre-activation and activation; A_0 is the input batch: shared
+//           (candidate stride 0), or one per candidate where a slot pool's candidates are at different
+//           epochs of their mini-batch shuffles (mlp_gather_slots). Padded rows and columns of everything
+//           the kernels write are exact zeros.
 //   act_id  [c][slots]: >= 0 element-wise expression id, -1 identity, <= -2 a layer-wise op (MLP_LW_*).
 //   status  [c]: 0 training, 1 stopped early, 2 diverged. Frozen candidates skip training work.
 

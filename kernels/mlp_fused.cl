@@ -20,6 +20,8 @@
 //
 // a_all, z_all: every layer's A and Z/dZ, layer l at the same offset in both, candidate c at + c * cstride,
 // rows TN apart; w0 is the row of the tile's first row r0 there (r0 itself, or r0's row within its block).
+// input, labels: the batch, candidate c's at + c * input_cstride and + c * label_cstride (0: one batch shared by
+// every candidate; a slot pool's mini-batches give each candidate its own).
 // info: MLP_INFO ints per layer (FusedLayerRow writes them): weight offset, inputs, outputs, mirror offset,
 // slot, A/Z offset, parameter partials offset. scratch: rows_cap x TN per candidate, a tile's dZ (or loss rows) while Z is still read.
 // tape_at, tape, tape_const: the interpreter's tapes (a compiled program never reads them); seeds and pass key
@@ -27,18 +29,18 @@
 
 // The parameters mlp_rows_tile and both kernels share, and the same names passed on.
 #define MLP_ROWS_PARAMS \
-    __global const float* input, const int input_stride, \
+    __global const float* input, const int input_stride, const int input_cstride, \
     __global const float* params, const int pstride, __global const float* mirror, const int mstride, \
     __global float* a_all, __global float* z_all, __global const int* info, const int layers, const int cstride, \
     const int rows, __global const int* act_id, const int slots, \
-    __global const int* labels, const int classes, const float inv_rows, \
+    __global const int* labels, const int label_cstride, const int classes, const float inv_rows, \
     __global float* row_loss, __global float* row_hit, const int rows_cap, \
     __global const int* tape_at, __global const int4* tape, __global const float* tape_const, \
     __global const uint* seeds, const uint pass, \
     __global const int* act_nparams, const int aoff, __global float* partials, const int part_cstride, \
     __global float* scratch
-#define MLP_ROWS_ARGS input, input_stride, params, pstride, mirror, mstride, a_all, z_all, info, layers, cstride, \
-    rows, act_id, slots, labels, classes, inv_rows, row_loss, row_hit, rows_cap, tape_at, tape, tape_const, \
+#define MLP_ROWS_ARGS input, input_stride, input_cstride, params, pstride, mirror, mstride, a_all, z_all, info, layers, cstride, \
+    rows, act_id, slots, labels, label_cstride, classes, inv_rows, row_loss, row_hit, rows_cap, tape_at, tape, tape_const, \
     seeds, pass, act_nparams, aoff, partials, part_cstride, scratch
 #define MLP_INFO 7
 
@@ -103,7 +105,7 @@ inline void mlp_rows_layer(const int c, const int l, const int r0, const int w0,
     __global const int* li = info + MLP_INFO * l;
     const int k_in = li[1], out_n = li[2], slot = li[4];
     const int in_stride = l == 0 ? input_stride : TN;
-    __global const float* A = l == 0 ? input + (size_t)r0 * input_stride
+    __global const float* A = l == 0 ? input + (size_t)c * input_cstride + (size_t)r0 * input_stride
                                      : a_all + li[5 - MLP_INFO] + (size_t)c * cstride + (size_t)w0 * TN;
     __global const float* W = params + (size_t)c * pstride + li[0];
     __global const float* B = W + (size_t)k_in * TN;
@@ -150,7 +152,7 @@ inline void mlp_rows_tile(const int c, const int r0, const int w0, MLP_ROWS_PARA
             __global float* Z = z_all + li[5] + (size_t)c * cstride + (size_t)(w0 + m) * TN;
             __global float* G = keeps_z ? S + (size_t)m * TN : Z;
             float loss, hit;
-            mlp_loss_row(L, Z, G, mlp_rows_partials(partials, part_cstride, c, li, r), r, rows, r < rows ? labels[r] : 0,
+            mlp_loss_row(L, Z, G, mlp_rows_partials(partials, part_cstride, c, li, r), r, rows, r < rows ? labels[(size_t)c * label_cstride + r] : 0,
                          classes, read_to, inv_rows, 1, id, slope, np, prm, base, layers - 1, &loss, &hit);
             if (keeps_z) for (int j = 0; j < read_to; j++) Z[j] = G[j];
             row_loss[(size_t)c * rows_cap + r] = loss;
@@ -229,7 +231,7 @@ __kernel void mlp_train_candidate(
             __global const int* li = info + MLP_INFO * l;
             const int k_in = li[1], out_n = li[2];
             const int in_stride = l == 0 ? input_stride : TN;
-            __global const float* A = l == 0 ? input + (size_t)b0 * input_stride : a_all + li[5 - MLP_INFO] + (size_t)c * cstride;
+            __global const float* A = l == 0 ? input + (size_t)c * input_cstride + (size_t)b0 * input_stride : a_all + li[5 - MLP_INFO] + (size_t)c * cstride;
             __global const float* D = z_all + li[5] + (size_t)c * cstride;
             for (int i0 = 0; i0 < k_in; i0 += TM)
                 mlp_weight_tile(A + i0, in_stride, D, TN, out_n, 0, b_end - b0, G + li[0], i0, k_in, b0 == 0);
@@ -255,7 +257,7 @@ inline void mlp_rows_eval_loss(const int c, const int r0, const int w0, const ui
         const int r = r0 + m;
         __global float* L = a_all + li[5] + (size_t)c * cstride + (size_t)(w0 + m) * TN;
         float loss, hit;
-        mlp_loss_row(L, L, L, 0, r, rows, r < rows ? labels[r] : 0, classes, read_to, inv_rows, 0, id, false, 0, prm, base,
+        mlp_loss_row(L, L, L, 0, r, rows, r < rows ? labels[(size_t)c * label_cstride + r] : 0, classes, read_to, inv_rows, 0, id, false, 0, prm, base,
                      layers - 1, &loss, &hit);
         row_loss[(size_t)c * rows_cap + r] = loss;
         row_hit[(size_t)c * rows_cap + r] = hit;

@@ -2,26 +2,48 @@
 // batch gathering, layer-wise activations (softmax family) forward and backward, the loss, the metric
 // reduction with the divergence guard, and the learnable-parameter gradient reduction.
 
-// Copies rows order[start + r] (or start + r without an order) of x (n x features) into dst
-// (rowsPad x dst_stride), zero-padding columns and rows >= rows; labels likewise.
-// global: (rowsPad).
+// Row r of a batch: row order[start + r] (or start + r without an order) of x (n x features) into d (dst_stride
+// floats), zero-padding columns, and its label into *dl; zeros for rows >= rows.
+inline void mlp_gather_row(__global const float* x, const int features, __global const int* labels,
+                           __global const int* order, const int start, const int rows, const int r,
+                           __global float* d, const int dst_stride, __global int* dl)
+{
+    if (r >= rows) {
+        for (int j = 0; j < dst_stride; j++) d[j] = 0.0f;
+        *dl = 0;
+        return;
+    }
+    const int src = order ? order[start + r] : start + r;
+    __global const float* s = x + (size_t)src * features;
+    for (int j = 0; j < features; j++) d[j] = s[j];
+    for (int j = features; j < dst_stride; j++) d[j] = 0.0f;
+    *dl = labels[src];
+}
+
+// The shared batch: rows of x into dst (rowsPad x dst_stride) and dst_labels. global: (rowsPad).
 __kernel void mlp_gather(
     __global const float* x, const int features, __global const int* labels,
     __global const int* order, const int use_order, const int start, const int rows,
     __global float* dst, const int dst_stride, __global int* dst_labels)
 {
     const int r = get_global_id(0);
-    __global float* d = dst + (size_t)r * dst_stride;
-    if (r >= rows) {
-        for (int j = 0; j < dst_stride; j++) d[j] = 0.0f;
-        dst_labels[r] = 0;
-        return;
-    }
-    const int src = use_order ? order[start + r] : start + r;
-    __global const float* s = x + (size_t)src * features;
-    for (int j = 0; j < features; j++) d[j] = s[j];
-    for (int j = features; j < dst_stride; j++) d[j] = 0.0f;
-    dst_labels[r] = labels[src];
+    mlp_gather_row(x, features, labels, use_order ? order : 0, start, rows, r, dst + (size_t)r * dst_stride, dst_stride,
+                   dst_labels + r);
+}
+
+// Each active candidate's own batch (a slot pool's mini-batches): candidate c's rows come through its own
+// epoch's order, orders + order_at[c], into its slice of dst (dst_cstride floats) and of dst_labels
+// (label_cstride ints). global: (rowsPad, P).
+__kernel void mlp_gather_slots(
+    __global const float* x, const int features, __global const int* labels,
+    __global const int* orders, __global const int* order_at, const int start, const int rows,
+    __global float* dst, const int dst_stride, const int dst_cstride, __global int* dst_labels, const int label_cstride,
+    __global const int* status)
+{
+    const int r = get_global_id(0), c = get_global_id(1);
+    if (status[c] != MLP_ACTIVE) return;
+    mlp_gather_row(x, features, labels, orders + order_at[c], start, rows, r,
+                   dst + (size_t)c * dst_cstride + (size_t)r * dst_stride, dst_stride, dst_labels + (size_t)c * label_cstride + r);
 }
 
 // One row of a layer-wise function; z may equal y. Max-shifted so exp never overflows. The shifted inputs
@@ -217,7 +239,7 @@ inline void mlp_loss_row(__global const float* L, __global const float* zl, __gl
 // global: (rowsPad, P).
 __kernel void cross_entropy_loss(
     __global const float* logits, __global const float* zlast, const int stride, const int cstride,
-    const int classes, const int rows, __global const int* labels, const float inv_rows,
+    const int classes, const int rows, __global const int* labels, const int label_cstride, const float inv_rows,
     __global float* row_loss, __global float* row_hit, const int rows_cap,
     const int training, __global float* dz,
     __global const float* params, const int pstride, const int aoff,
@@ -237,7 +259,7 @@ __kernel void cross_entropy_loss(
     __global float* P = 0;
 #endif
     float loss, hit;
-    mlp_loss_row(logits + at, zlast + at, dz + at, P, r, rows, r < rows ? labels[r] : 0, classes, read_to, inv_rows,
+    mlp_loss_row(logits + at, zlast + at, dz + at, P, r, rows, r < rows ? labels[(size_t)c * label_cstride + r] : 0, classes, read_to, inv_rows,
                  training, id, slopes && mlp_slope_ok(id), mlp_slot_nparams(act_nparams, c, slots, slot, id),
                  mlp_slot_params(params, pstride, c, aoff, slot), af_candidate_base(seeds, c, pass), layer, &loss, &hit);
     row_loss[(size_t)c * rows_cap + r] = loss;

@@ -175,6 +175,9 @@ struct AlacarteTrainingOptions: ParsableArguments {
     @Option(name: .long, help: "Adam learning rate.")
     var lr = 0.001
 
+    @Option(name: .long, help: "Mini-batch size (default: full batch, study 1's protocol); each epoch's batches in a shuffle of its own.")
+    var batch: Int?
+
     @Option(name: .long, help: "Stop a candidate when training accuracy gains < 0.001 for this many epochs; 0 = never.")
     var patience = 10
 
@@ -200,6 +203,7 @@ struct AlacarteTrainingOptions: ParsableArguments {
     func validate() throws {
         if let epochs { try checkCount(epochs, option: "--epochs", max: TrainCommand.maxEpochs) }
         try checkPositive(lr, option: "--lr")
+        if let batch { try checkCount(batch, option: "--batch", max: 100_000_000) }
         try checkCount(patience, option: "--patience", min: 0, max: TrainCommand.maxEpochs)
         try checkFraction(testFraction, option: "--test-fraction", allowZero: false)
         try checkFraction(validationFraction, option: "--validation-fraction", allowZero: true)
@@ -210,7 +214,7 @@ struct AlacarteTrainingOptions: ParsableArguments {
 
     func setup(layers: Int, seed: UInt64) -> TrainingSetup {
         TrainingSetup(hiddenWidths: Array(repeating: 64, count: max(layers - 1, 0)), slotCount: layers, epochs: epochs ?? 100,
-                      learningRate: lr, earlyStopPatience: patience > 0 ? patience : nil, seed: seed,
+                      learningRate: lr, batchSize: batch, earlyStopPatience: patience > 0 ? patience : nil, seed: seed,
                       objective: objective, selection: .final)
     }
 

@@ -140,6 +140,75 @@ import Datasets
         }
     }
 
+    /// Mini-batches: the pool refills at epoch boundaries and each candidate gathers its batches through the
+    /// shuffle of its own epoch, so a candidate entering at the pool's epoch 5 trains on the batches it would
+    /// see alone. 40 rows in batches of 16 (a short last batch); per-layer launches on the small network, and
+    /// both fused row passes on 64-wide hidden layers (per-candidate input and labels in mlp_fused.cl).
+    @Test(arguments: [RowPass.layers, .tiles, .candidates])
+    func miniBatchCandidatesGetTheirAloneBitsWhateverTheirEntryEpoch(pass: RowPass) throws {
+        let spec = pass == .layers ? Self.spec : try MLPSpec(widths: [6, 64, 64, 3], lastLayerActivation: true)
+        let train = TrainerFixture.data(rows: 40, seed: 71), val = TrainerFixture.data(rows: 17, seed: 72)
+        let config = TrainingConfig(epochs: 9, learningRate: 0.02, optimizer: .adam(), batchSize: 16, seed: 8,
+                                    earlyStopping: EarlyStopping(patience: 2, minImprovement: 0.02))
+        let trainer = Self.trainer()
+        trainer.profile = .cpu
+        if pass != .layers {
+            trainer.tile = TileShape(rows: 4, vectorWidth: 16, vectors: 4)
+            trainer.candidatePassMinimum = 1
+        }
+        trainer.rowPass = pass
+        trainer.evaluationBlockRows = 8
+        let (results, stats) = try Self.pooled(slots: 3, order: Array(0..<13), config: config, train: train,
+                                               validation: val, spec: spec, trainer: trainer)
+        #expect(results.count == 13 && stats.candidatesTrained == 13)
+        #expect(stats.steps % 3 == 0 && stats.steps > 0, "whole epochs of ceil(40 / 16) = 3 steps")
+        #expect(stats.slotEpochs == stats.candidateEpochs, "full slots, then launches narrowed to the occupied ones")
+        #expect(pass == .layers ? stats.fusedSteps == 0 : stats.fusedSteps == stats.steps)
+        #expect(results[4]!.diverged)
+        let entries = Set(results.values.map { $0.history.count })
+        #expect(entries.count > 2, "candidates stop at different epochs, so later ones enter at other epochs")
+        for (tag, c) in Self.candidates().enumerated() {
+            var alone = c
+            alone.seed = Candidate.derivedSeed(runSeed: config.seed, index: tag)
+            let r = try trainer.train(candidates: [alone], spec: spec, config: config, train: train, validation: val).candidates[0]
+            let p = results[tag]!
+            #expect(Self.sameBits(p.history, r.history), "\(pass): candidate \(tag) history")
+            #expect(p.diverged == r.diverged && p.stoppedEarly == r.stoppedEarly, "\(pass): candidate \(tag) stop reason")
+            if !r.diverged {
+                #expect(p.weights == r.weights && p.activationParameters == r.activationParameters, "\(pass): candidate \(tag) weights")
+            }
+        }
+    }
+
+    /// Mini-batch pooled training against the Double reference (which shuffles each epoch the same way).
+    @Test func miniBatchPoolFollowsTheDoubleReference() throws {
+        let spec = try MLPSpec(widths: [6, 16, 12, 3], lastLayerActivation: false)
+        let train = TrainerFixture.data(rows: 36, seed: 81)
+        let config = TrainingConfig(epochs: 7, learningRate: 0.01, optimizer: .adam(), batchSize: 10, seed: 5,
+                                    earlyStopping: EarlyStopping(patience: 2, minImprovement: 0.02))
+        let cands = [Candidate(activations: [.unary(.tanh, .x), TrainerFixture.prelu]),
+                     Candidate(activations: [.unary(.relu, .x), .unary(.gelu, .x)]),
+                     Candidate(activations: [TrainerFixture.prelu, .unary(.tanh, .x)]),
+                     Candidate(activations: [.unary(.gelu, .x), .unary(.relu, .x)])]
+        let trainer = PopulationTrainer(device: TrainerFixture.device)
+        trainer.vocabulary = [.unary(.tanh, .x), .unary(.relu, .x), .unary(.gelu, .x), TrainerFixture.prelu]
+        let pool = try PopulationPool(trainer: trainer, spec: spec, config: config, train: train, slots: 2)
+        pool.keepWeights = true
+        var queue = cands.indices[...]
+        var results: [Int: PooledResult] = [:]
+        try pool.run(next: { queue.popFirst().map { PoolEntry(tag: $0, candidate: cands[$0]) } },
+                     finished: { results[$0.tag] = $0 })
+        let ref = try ReferenceTrainer().train(candidates: cands, spec: spec, config: config, train: train)
+        for i in cands.indices {
+            let p = results[i]!, r = ref.candidates[i]
+            #expect(p.history.count == r.history.count, "candidate \(i): epochs")
+            for (g, e) in zip(p.history, r.history) { #expect(abs(g.train.loss - e.train.loss) < 1e-4, "candidate \(i) epoch \(g.epoch)") }
+            for (gl, rl) in zip(p.weights!.layers, r.weights.layers) {
+                #expect(zip(gl.weight, rl.weight).allSatisfy { abs($0 - $1) < 1e-4 }, "candidate \(i) weights")
+            }
+        }
+    }
+
     @Test func sgdWithMomentumRestartsItsFirstStepPerSlot() throws {
         let train = TrainerFixture.data(rows: 32, seed: 41)
         let config = TrainingConfig(epochs: 5, learningRate: 0.05, optimizer: .sgd(momentum: 0.9), seed: 2,
@@ -190,9 +259,8 @@ import Datasets
     @Test func refusesWhatItCannotStream() throws {
         let train = TrainerFixture.data(rows: 32, seed: 41)
         let trainer = Self.trainer()
-        let miniBatch = TrainingConfig(epochs: 2, learningRate: 0.01, batchSize: 8)
         #expect(throws: TrainerError.self) {
-            _ = try PopulationPool(trainer: trainer, spec: Self.spec, config: miniBatch, train: train, slots: 2)
+            _ = try PopulationPool(trainer: trainer, spec: Self.spec, config: TrainingConfig(epochs: 2, learningRate: 0.01), train: train, slots: 0)
         }
         let pool = try PopulationPool(trainer: trainer, spec: Self.spec, config: TrainingConfig(epochs: 2, learningRate: 0.01),
                                       train: train, slots: 2)

@@ -159,15 +159,18 @@ final class StreamingSyntheticEvaluator: StreamingCandidateEvaluator, @unchecked
     }
 
     /// On the real trainer (OpenCL, PoCL here): every streamed trial's score is the score the same candidate
-    /// gets in a batch, whatever its slot and the trials it shared the pool with.
-    @Test func streamedTrialsScoreExactlyAsInABatchOnTheRealTrainer() async throws {
+    /// gets in a batch, whatever its slot and the trials it shared the pool with; full batch, and mini-batches
+    /// (each candidate through its own epoch's shuffle).
+    @Test(arguments: [nil, 8] as [Int?])
+    func streamedTrialsScoreExactlyAsInABatchOnTheRealTrainer(batchSize: Int?) async throws {
         let menu = try ["relu", "tanh", "prelu(x; a=0.25)", "softmax", "rrelu", "sin"].map {
             MenuChoice(name: $0, expression: try ActivationExpr.parse($0.contains("(") ? $0 : "\($0)(x)"))
         }
         let space = try AlaCarteSpace(menu: menu, layers: 3)
-        let setup = TrainingSetup(hiddenWidths: [8, 8], slotCount: 3, epochs: 25, learningRate: 0.01, earlyStopPatience: 2,
-                                  earlyStopMinDelta: 0.01, seed: 5)
+        let setup = TrainingSetup(hiddenWidths: [8, 8], slotCount: 3, epochs: 25, learningRate: 0.01, batchSize: batchSize,
+                                  earlyStopPatience: 2, earlyStopMinDelta: 0.01, seed: 5)
         let splits = blobSplits(rows: 40, seed: 3)
+        #expect(batchSize.map { $0 < splits.train.rowCount } ?? true)
         let backend = TrainerBackend.openCL(device: try SearchDeviceFixture.device.get(), vocabulary: menu.map(\.expression))
         let settings = AlaCarteSettings(dataset: "blobs", layers: 3, trials: 14, sampler: .random, population: 3, seed: 8,
                                         menuName: "tiny", menuEntries: menu.map(\.name), training: setup)

@@ -86,4 +86,23 @@ import Testing
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stderr.contains("population \(record.width) (the study's own, as it started)"), "\(resumed.stderr)")
     }
+
+    /// `--batch`: the study streams its mini-batch trials through the pool (each trial through its own epochs'
+    /// shuffles), stores the batch size, and refuses to continue with another one.
+    @Test func miniBatchStudiesStreamAndKeepTheirBatchSize() throws {
+        let cli = try CLI()
+        let data = try Self.writeData(cli)
+        let run = try cli.run(Self.command(data, study: "mini", trials: 5) + ["--batch", "8", "--population", "2", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let pool = (run.json as? [String: Any])?["pool"] as? [String: Any]
+        #expect((pool?["candidatesTrained"] as? Int ?? 0) >= 1, "trials went through the slot pool: \(run.stdout)")
+        // 34 training rows in batches of 8: 5 steps an epoch.
+        #expect(((pool?["steps"] as? Int) ?? 1) % 5 == 0, "\(run.stdout)")
+        let store = try SQLiteStudyStore(path: cli.root.appendingPathComponent("runs/mini/study.sqlite").path, studyName: "mini")
+        #expect(try store.settings(as: AlaCarteSettings.self)?.training.batchSize == 8)
+
+        let other = try cli.run(Self.command(data, study: "mini", trials: 6) + ["--batch", "16", "--population", "2", "--resume"])
+        #expect(other.status != 0)
+        #expect(other.stderr.contains("batch"), "\(other.stderr)")
+    }
 }

@@ -246,7 +246,7 @@ final class CNNSession: PopulationState, PopulationSession {
         let logitPartials = training ? partialOffsets[L] : nil
         try launch(lossKernel, global: [pad(images), count], named: [
             "logits": a[L], "zlast": zlast, "stride": Int32(last.outPad), "cstride": cand(L),
-            "classes": Int32(last.outputs), "rows": Int32(images), "labels": batchLabels,
+            "classes": Int32(last.outputs), "rows": Int32(images), "labels": batchLabels, "label_cstride": Int32(0),
             "inv_rows": Float(1.0 / Double(batchImages)), "row_loss": rowLoss, "row_hit": rowHit,
             "rows_cap": Int32(plan.capacityImages), "training": Int32(training ? 1 : 0), "dz": g[L]!, "params": params,
             "pstride": Int32(plan.parameterStride), "aoff": Int32(plan.activationOffset), "act_id": activationIDs,

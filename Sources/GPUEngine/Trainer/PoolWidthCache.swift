@@ -74,6 +74,13 @@ extension DeviceRecordCache where Record == PoolWidthRecord {
         rows <= 1 ? 1 : 1 << (Int.bitWidth - (rows - 1).leadingZeroBitCount)
     }
 
+    /// The batch size where it is smaller than the training rows (full batch adds no line: its keys predate
+    /// mini-batch pools).
+    static func miniBatchLine(config: TrainingConfig, train: LabeledData) -> String {
+        guard let b = config.batchSize, b < train.rowCount else { return "" }
+        return "batch: \(b)\n"
+    }
+
     /// Everything a measured width depends on, as text.
     public static func keyText(trainer: PopulationTrainer, spec: MLPSpec, config: TrainingConfig, train: LabeledData,
                                sweep: PoolWidthSweep = PoolWidthSweep()) throws -> String {
@@ -89,7 +96,7 @@ extension DeviceRecordCache where Record == PoolWidthRecord {
             optimizer: \(config.optimizer)
             training rows: up to \(rowBucket(train.rowCount))
 
-            """ + sweep.keyLine
+            """ + miniBatchLine(config: config, train: train) + sweep.keyLine
     }
 
     /// The width for this workload on `trainer`'s device: the cached one, else measured by `sweep` now and

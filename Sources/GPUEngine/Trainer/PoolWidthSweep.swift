@@ -82,7 +82,7 @@ public struct PoolWidthSweepResult: Sendable, Equatable {
 }
 
 /// Measures how wide a `PopulationPool` should be on this device for one study's workload: the study's
-/// network, its training rows and its menu's program, full-batch Adam, a fixed mix of the menu's functions
+/// network, its training rows and its menu's program, its optimiser and batch size, a fixed mix of the menu's functions
 /// (candidate i takes the menu's entries i·slots, i·slots+1, … in turn). Each width gets a warm-up pool of
 /// one step (the program comes from the cache; the driver compiles the kernels for the new launch shapes),
 /// then a timed pool that streams waves of `width` candidates of `epochs` epochs each until `minimumSeconds`
@@ -107,7 +107,8 @@ public struct PoolWidthSweep: Sendable, Equatable {
 
     /// The parameters as text (part of `PoolWidthCache`'s key: another rule measures again).
     var keyLine: String {
-        "sweep: start \(rule.start), gain \(rule.minimumGain), cap \(rule.cap), epochs \(epochs)\n"
+        "sweep: start \(rule.start), gain \(rule.minimumGain), cap \(rule.cap), budget \(rule.budgetSeconds) s, epochs \(epochs), "
+            + "least \(minimumSeconds) s\n"
     }
 
     /// Sweeps widths on `trainer` (its `vocabulary` is the menu) for `spec` trained on `train` with `config`'s
@@ -116,7 +117,6 @@ public struct PoolWidthSweep: Sendable, Equatable {
                     progress: (PoolWidthMeasurement) -> Void = { _ in }) throws -> PoolWidthSweepResult {
         var timed = config
         timed.epochs = max(epochs, 1)
-        timed.batchSize = nil
         timed.earlyStopping = nil
         timed.evaluateEveryEpoch = false
         var warm = timed

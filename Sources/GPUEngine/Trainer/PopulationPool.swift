@@ -57,12 +57,17 @@ public struct PoolStatistics: Sendable, Equatable, Codable {
 /// Exactness: a candidate's result depends only on its seed, never on its slot, its entry step or its
 /// neighbours: the same bits as `PopulationTrainer.train` gives it alone (`PopulationPoolTests`).
 ///
-/// Scope: full-batch training (study 1's protocol), where a slot can be refilled at any step. Mini-batch
-/// populations share one shuffled batch sequence per epoch, so a candidate entering mid-run would see other
-/// batches than alone; they train in chunks (`PopulationTrainer.train`), where every member starts together
-/// (evolution's fitness batches are of that kind: a fixed epoch budget). Activations are compiled: every
-/// streamed expression must be in `PopulationTrainer.vocabulary` (à la carte's menu), so no program is built
-/// after the first; interpreted tapes are not streamed.
+/// Batches: full batch (study 1's protocol) is one step an epoch, so a slot is refilled at any step. With
+/// mini-batches every candidate has the same steps an epoch, so the pool steps through its epochs in lockstep
+/// and refills slots at epoch boundaries; alone, a candidate's epoch e visits the rows in the run's shuffle of
+/// epoch e (`EpochShuffle`, keyed by the run seed and e), so in the pool each candidate gathers its own batch
+/// through the shuffle of its own epoch (`mlp_gather_slots` into per-candidate batch buffers; the fused and
+/// per-layer kernels read the first layer's input and the labels with a candidate stride). The shuffles are
+/// made and uploaded once each, the first time a candidate reaches that epoch: a table of at most `epochs` ×
+/// training rows indices. A pool whose candidates all entered together behaves as a chunk, and evolution's
+/// fitness batches (a fixed epoch budget, no early stopping) still train in chunks (`PopulationTrainer.train`).
+/// Activations are compiled: every streamed expression must be in `PopulationTrainer.vocabulary` (à la
+/// carte's menu), so no program is built after the first; interpreted tapes are not streamed.
 ///
 /// End of a stream: when `next` has nothing more, the remaining candidates move to the lowest slots and the
 /// launches shrink to exactly them, so stragglers do not pay for empty slots. Under the CPU profile the
@@ -80,9 +85,9 @@ public final class PopulationPool {
     public init(trainer: PopulationTrainer, spec: MLPSpec, config: TrainingConfig, train: LabeledData,
                 validation: LabeledData? = nil, test: LabeledData? = nil, slots: Int) throws {
         guard slots >= 1 else { throw TrainerError.invalidConfig("a pool needs at least 1 slot, got \(slots)") }
-        if let b = config.batchSize, b < train.rowCount {
+        if min(config.batchSize ?? train.rowCount, train.rowCount) < train.rowCount, config.epochs.multipliedReportingOverflow(by: train.rowCount).partialValue > Int(Int32.max) {
             throw TrainerError.invalidConfig(
-                "the slot pool trains full batch only (batch \(b) < \(train.rowCount) training rows); train mini-batch populations with PopulationTrainer.train")
+                "a mini-batch pool keeps one shuffle per epoch: \(config.epochs) epochs of \(train.rowCount) rows are more indices than it addresses (2^31)")
         }
         guard trainer.activationExecution == .compiled else {
             throw TrainerError.invalidConfig("the slot pool runs compiled activations only (the trainer asks for interpreted ones)")
@@ -135,7 +140,11 @@ public final class PopulationPool {
         var status = [Int32](repeating: 1, count: width)
         var rows = [[Int32]](repeating: [], count: width)
         var exhausted = false
+        // The pool's step counter: a slot's own step (Adam's bias correction, its noise) is `pass − entry`.
         var pass: UInt32 = 0
+        let batch = batchRows
+        var shuffles = batch < n ? try ShuffleTable(device: device, rows: n, epochs: config.epochs, seed: config.seed) : nil
+        if shuffles != nil { try session.enableSlotBatches(rows: batch) }
         var evalSeconds = 0.0
         clock = ContinuousClock.now
 
@@ -185,17 +194,30 @@ public final class PopulationPool {
                 guard let s = spec.slot(ofLayer: l) else { return false }
                 return rows.prefix(session.count).contains { $0.count > s && $0[s] <= -2 }
             })
-            session.slotSteps = (0..<session.count).map { k in occupants[k].map { Int(pass &- $0.entry) } ?? 0 }
+            if let sb = session.slotBatches, shuffles != nil {
+                // Each candidate's own epoch's shuffle (a free slot's offset is never read: it is frozen).
+                let at = try (0..<session.count).map { k in try occupants[k].map { try shuffles!.start(epoch: $0.history.count) } ?? 0 }
+                try sb.orderAt.upload(at)
+            }
 
-            // One full-batch step: the whole training set in the input batch (an evaluation pass gathers its own rows).
-            if !session.inputHoldsTrainingSet { try session.gather(split: "train", start: 0, rows: n, useOrder: false) }
+            // One epoch: the whole training set in one step (the input batch holds it, unless an evaluation pass
+            // gathered other rows into it), or every mini-batch, each candidate's from its own shuffle.
             try session.trainMetrics.fill(0)
-            try session.trainStep(rows: n, pass: pass, step: 0, config: config)
+            for start in stride(from: 0, to: n, by: batch) {
+                let rows = min(batch, n - start)
+                session.slotSteps = (0..<session.count).map { k in occupants[k].map { Int(pass &- $0.entry) } ?? 0 }
+                if let table = shuffles?.buffer {
+                    try session.gatherSlots(start: start, rows: rows, orders: table)
+                } else if !session.inputHoldsTrainingSet {
+                    try session.gather(split: "train", start: 0, rows: n, useOrder: false)
+                }
+                try session.trainStep(rows: rows, pass: pass, step: 0, config: config)
+                stats.steps += 1
+                if session.fused != nil { stats.fusedSteps += 1 }
+                pass &+= 1
+            }
             let P = session.count
-            stats.steps += 1
             stats.slotEpochs += P
-            if session.fused != nil { stats.fusedSteps += 1 }
-            pass &+= 1
             let metrics = try session.trainMetrics.download(0..<(2 * P))
             try session.collectProfile()
             let after = try session.status.download(0..<P)
@@ -267,7 +289,7 @@ extension PopulationPool {
         let pop = try PopulationProgram(candidates: Array(repeating: placeholder, count: slots), tile: tile,
                                         activationSource: trainer.activationSource, execution: .compiled,
                                         vocabulary: trainer.vocabulary)
-        let layout = trainer.layout(spec: spec, tile: tile, kmax: pop.kmax, batch: train.rowCount, splits: [train, validation, test])
+        let layout = trainer.layout(spec: spec, tile: tile, kmax: pop.kmax, batch: batchRows, splits: [train, validation, test])
         return Plan(profile: profile, gemm: gemm, program: pop, buildOptions: gemm.buildOptions(after: profile.buildOptions),
                     layout: layout)
     }
@@ -277,8 +299,18 @@ extension PopulationPool {
     public func slotsThatFit(upTo limit: Int) throws -> Int { try slotsThatFit(upTo: limit, plan: plan()) }
 
     func slotsThatFit(upTo limit: Int, plan: Plan) throws -> Int {
-        min(limit, try trainer.chunkSize(layout: plan.layout, population: limit))
+        let layout = plan.layout
+        // Mini-batches: each slot's own batch and labels besides the layout's buffers.
+        let ownBatch = batchRows < train.rowCount
+            ? 4 * batchRows.roundedUp(toMultipleOf: layout.tile.rows) * (layout.paddedWidths[0] + 1) : 0
+        return min(limit, try trainer.chunkSize(
+            bytesPerCandidate: layout.bytesPerCandidate + ownBatch,
+            largestBufferBytesPerCandidate: max(layout.largestBufferBytesPerCandidate, ownBatch),
+            population: limit, needs: "one candidate needs \(layout.bytesPerCandidate + ownBatch) bytes"))
     }
+
+    /// Rows of a training step: the batch size, or every training row.
+    var batchRows: Int { min(config.batchSize ?? train.rowCount, train.rowCount) }
 }
 
 /// The host's record of the candidate in one slot.
@@ -291,4 +323,27 @@ private struct SlotOccupant {
     var history: [EpochMetrics] = []
     var diverged = false
     var stoppedEarly = false
+}
+
+/// The mini-batch shuffles a pool's candidates are at: epoch e's (`EpochShuffle.order`, the run seed) at
+/// e · rows in `buffer`, made and uploaded the first time a candidate reaches epoch e.
+private struct ShuffleTable {
+    let buffer: DeviceBuffer<Int32>
+    let rows: Int
+    let seed: UInt64
+    private var uploaded: Set<Int> = []
+
+    init(device: ComputeDevice, rows: Int, epochs: Int, seed: UInt64) throws {
+        buffer = try device.buffer(Int32.self, count: rows * max(epochs, 1))
+        self.rows = rows
+        self.seed = seed
+    }
+
+    /// Where epoch `epoch`'s order starts in `buffer`.
+    mutating func start(epoch: Int) throws -> Int32 {
+        if uploaded.insert(epoch).inserted {
+            try buffer.upload(EpochShuffle.order(rows: rows, seed: seed, epoch: epoch), at: epoch * rows)
+        }
+        return Int32(epoch * rows)
+    }
 }

@@ -23,7 +23,7 @@ extension TrainingSession {
             try backwardAndUpdate(rows: rows, pass: pass, step: step, config: config)
             return
         }
-        let common = fusedArguments(info: fused.info, rows: rows, pass: pass)
+        let common = fusedArguments(info: fused.info, rows: rows, pass: pass, training: true)
         if fused.pass == .candidates {
             try launch(fused.kernel, global: [count], local: [1],
                        named: common + [("grads", grads), ("block_rows", Int32(fused.blockRows))])
@@ -45,20 +45,24 @@ extension TrainingSession {
     }
 
     /// The arguments the fused kernels share (MLP_ROWS_PARAMS in kernels/mlp_fused.cl), then `status`, by name.
-    private func fusedArguments(info: DeviceBuffer<Int32>, rows: Int, pass: UInt32) -> [(name: String, value: any KernelArgumentConvertible)] {
-        [("input", input), ("input_stride", Int32(layout.paddedWidths[0])), ("params", params),
-         ("pstride", Int32(layout.parameterStride)), ("mirror", mirror), ("mstride", Int32(layout.mirrorStride)),
-         ("a_all", aAll), ("z_all", zAll), ("info", info), ("layers", Int32(spec.layerCount)),
-         ("cstride", Int32(layout.activationStride(layer: 0))), ("rows", Int32(rows)), ("act_id", activationIDs),
-         ("slots", Int32(slots)), ("labels", batchLabels), ("classes", Int32(spec.classCount)),
-         ("inv_rows", Float(1.0 / Double(rows))), ("row_loss", rowLoss), ("row_hit", rowHit),
-         ("rows_cap", Int32(layout.capacityRows)),
-         // The interpreter's tapes (any buffers when the program is compiled: the kernels do not read them).
-         ("tape_at", interpreter?.offsets ?? activationIDs), ("tape", interpreter?.tape ?? info),
-         ("tape_const", interpreter?.constants ?? params), ("seeds", seeds), ("pass", pass),
-         // Learnable parameters' partials, and the scratch rows of slots that keep Z (dz[0]: unused by fused steps).
-         ("act_nparams", parameterCounts), ("aoff", Int32(layout.activationParameterOffset)), ("partials", partials),
-         ("part_cstride", Int32(layout.partialStride)), ("scratch", dz[0]), ("status", status)]
+    private func fusedArguments(info: DeviceBuffer<Int32>, rows: Int, pass: UInt32,
+                                training: Bool) -> [(name: String, value: any KernelArgumentConvertible)] {
+        let slotBatch = training ? slotBatches : nil
+        let (labels, labelStride) = labelsRead(training: training)
+        return [("input", slotBatch?.input ?? input), ("input_stride", Int32(layout.paddedWidths[0])),
+            ("input_cstride", Int32(slotBatch?.inputStride ?? 0)), ("params", params),
+            ("pstride", Int32(layout.parameterStride)), ("mirror", mirror), ("mstride", Int32(layout.mirrorStride)),
+            ("a_all", aAll), ("z_all", zAll), ("info", info), ("layers", Int32(spec.layerCount)),
+            ("cstride", Int32(layout.activationStride(layer: 0))), ("rows", Int32(rows)), ("act_id", activationIDs),
+            ("slots", Int32(slots)), ("labels", labels), ("label_cstride", Int32(labelStride)), ("classes", Int32(spec.classCount)),
+            ("inv_rows", Float(1.0 / Double(rows))), ("row_loss", rowLoss), ("row_hit", rowHit),
+            ("rows_cap", Int32(layout.capacityRows)),
+            // The interpreter's tapes (any buffers when the program is compiled: the kernels do not read them).
+            ("tape_at", interpreter?.offsets ?? activationIDs), ("tape", interpreter?.tape ?? info),
+            ("tape_const", interpreter?.constants ?? params), ("seeds", seeds), ("pass", pass),
+            // Learnable parameters' partials, and the scratch rows of slots that keep Z (dz[0]: unused by fused steps).
+            ("act_nparams", parameterCounts), ("aoff", Int32(layout.activationParameterOffset)), ("partials", partials),
+            ("part_cstride", Int32(layout.partialStride)), ("scratch", dz[0]), ("status", status)]
     }
 
     /// The evaluation pass over the gathered block of `rows` rows (the split's from `rowOffset`), fused as the
@@ -70,7 +74,7 @@ extension TrainingSession {
     /// activations).
     func evaluateFused(rows: Int, rowOffset: Int, skipFrozen: Int32, metrics: DeviceBuffer<Float>) throws -> Bool {
         guard let fused, let kernel = fused.evaluation else { return false }
-        let common = fusedArguments(info: fused.info, rows: rows, pass: NoiseKey.evaluationPass)
+        let common = fusedArguments(info: fused.info, rows: rows, pass: NoiseKey.evaluationPass, training: false)
             + [("skip_frozen", skipFrozen), ("row_offset", Int32(rowOffset))]
         if fused.pass == .candidates {
             try launch(kernel, global: [count], local: [1],

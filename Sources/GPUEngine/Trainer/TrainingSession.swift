@@ -11,7 +11,7 @@ final class TrainingSession: PopulationState, PopulationSession {
     let gemm: GEMMVariant
     // Kernels (one object per session: argument setting is per kernel object).
     let forwardKernel, backwardDataKernel, backwardWeightsKernel, lossKernel, reduceKernel: ComputeKernel
-    let gatherKernel, layerwiseForwardKernel, layerwiseBackwardKernel, paramGradsKernel, updateKernel: ComputeKernel
+    let gatherKernel, gatherSlotsKernel, layerwiseForwardKernel, layerwiseBackwardKernel, paramGradsKernel, updateKernel: ComputeKernel
     /// The fused row kernel (kernels/mlp_fused.cl) when this chunk's steps run fused: `mlp_train_candidate`
     /// (pass `.candidates`) or `mlp_train_rows` (`.tiles`), with its per-layer table; and the evaluation pass's
     /// `mlp_eval_candidate` or `mlp_eval_rows` (nil with interpreted activations: they evaluate per layer).
@@ -35,8 +35,12 @@ final class TrainingSession: PopulationState, PopulationSession {
     var evaluationSkipsFrozen = false
     /// Layers whose slot is interpreted for at least one candidate of this chunk.
     let interpretedLayers: Set<Int>
-    /// The shared input batch.
+    /// The shared input batch (and its labels, `batchLabels`): every evaluation pass, and training steps
+    /// unless `slotBatches`.
     let input: DeviceBuffer<Float>
+    /// Each candidate's own training batch, where a slot pool's candidates are at different epochs of their
+    /// mini-batch shuffles (`enableSlotBatches`, `gatherSlots`); nil: training steps read the shared batch.
+    private(set) var slotBatches: SlotBatches?
     /// The input batch holds the whole training set in order (full-batch training gathers it once, and again
     /// only after an evaluation pass gathered other rows into it).
     var inputHoldsTrainingSet = false
@@ -55,6 +59,7 @@ final class TrainingSession: PopulationState, PopulationSession {
         lossKernel = try program.kernel("cross_entropy_loss")
         reduceKernel = try program.kernel("metrics_reduce")
         gatherKernel = try program.kernel("mlp_gather")
+        gatherSlotsKernel = try program.kernel("mlp_gather_slots")
         layerwiseForwardKernel = try program.kernel("layerwise_forward")
         layerwiseBackwardKernel = try program.kernel("layerwise_backward")
         paramGradsKernel = try program.kernel("mlp_param_grads")
@@ -115,6 +120,29 @@ final class TrainingSession: PopulationState, PopulationSession {
         kernelsWithoutCandidates = [gatherKernel]
     }
 
+    /// Per-candidate training batches of up to `rows` rows (`slotBatches`).
+    func enableSlotBatches(rows: Int) throws {
+        let rowsPad = rowTilesPad(rows), width = layout.paddedWidths[0]
+        let x = try device.buffer(Float.self, count: capacity * rowsPad * width)
+        let labels = try device.buffer(Int32.self, count: capacity * rowsPad)
+        try x.fill(0)
+        try labels.fill(0)
+        slotBatches = SlotBatches(input: x, labels: labels, rowsPad: rowsPad, inputStride: rowsPad * width,
+                                  orderAt: try device.buffer(Int32.self, count: capacity))
+    }
+
+    /// Gathers each active candidate's rows `start ..< start + rows` of the training split through its own
+    /// order: `orders` holds shuffles, candidate c's starting at `orderAt[c]` (uploaded by `setOrders`).
+    func gatherSlots(start: Int, rows: Int, orders: DeviceBuffer<Int32>) throws {
+        guard let sb = slotBatches else { preconditionFailure("gatherSlots without enableSlotBatches") }
+        let s = splits["train"]!
+        try launch(gatherSlotsKernel, global: [rowTilesPad(rows), count], named: [
+            "x": s.x, "features": Int32(spec.inputCount), "labels": s.labels, "orders": orders, "order_at": sb.orderAt,
+            "start": Int32(start), "rows": Int32(rows), "dst": sb.input, "dst_stride": Int32(layout.paddedWidths[0]),
+            "dst_cstride": Int32(sb.inputStride), "dst_labels": sb.labels, "label_cstride": Int32(sb.rowsPad),
+            "status": status])
+    }
+
     func rowTilesPad(_ rows: Int) -> Int { rows.roundedUp(toMultipleOf: layout.tile.rows) }
 
     /// Copies rows of a split into the shared input batch (through `order` when given).
@@ -132,7 +160,7 @@ final class TrainingSession: PopulationState, PopulationSession {
     func forward(rows: Int, training: Bool, pass: UInt32, rowOffset: Int) throws {
         let rowsPad = rowTilesPad(rows), tile = layout.tile
         for l in 0..<spec.layerCount {
-            let (ain, ainC, inStride) = inputOf(layer: l)
+            let (ain, ainC, inStride) = inputOf(layer: l, training: training)
             let out = layout.paddedWidths[l + 1]
             let zl = training ? z[l] : a[l]
             let shape = gemm.launchShape(columnTiles: out / tile.columns, rowTiles: rowsPad / tile.rows, candidates: count)
@@ -173,8 +201,16 @@ final class TrainingSession: PopulationState, PopulationSession {
     private func skipFrozen(_ training: Bool) -> Int32 { training || evaluationSkipsFrozen ? 1 : 0 }
 
     /// The activations feeding layer `l`: buffer, candidate stride, row stride.
-    private func inputOf(layer l: Int) -> (DeviceBuffer<Float>, Int, Int) {
-        l == 0 ? (input, 0, layout.paddedWidths[0]) : (a[l - 1], layout.activationStride(layer: l - 1), layout.paddedWidths[l])
+    private func inputOf(layer l: Int, training: Bool) -> (DeviceBuffer<Float>, Int, Int) {
+        guard l == 0 else { return (a[l - 1], layout.activationStride(layer: l - 1), layout.paddedWidths[l]) }
+        if training, let sb = slotBatches { return (sb.input, sb.inputStride, layout.paddedWidths[0]) }
+        return (input, 0, layout.paddedWidths[0])
+    }
+
+    /// The labels of the batch a pass reads, and their candidate stride.
+    func labelsRead(training: Bool) -> (DeviceBuffer<Int32>, Int) {
+        if training, let sb = slotBatches { return (sb.labels, sb.rowsPad) }
+        return (batchLabels, 0)
     }
 
     /// Per-row losses and hits of the current batch, summed into `metrics`; in training also dZ of the
@@ -183,10 +219,11 @@ final class TrainingSession: PopulationState, PopulationSession {
         let rowsPad = rowTilesPad(rows), L = spec.layerCount - 1
         let slot = spec.slot(ofLayer: L)
         let partOff = slot != nil ? layout.partialLayout[L].offset : 0
+        let (labels, labelStride) = labelsRead(training: training)
         try launch(lossKernel, global: [rowsPad, count], named: [
             "logits": a[L], "zlast": z[L], "stride": Int32(layout.paddedWidths[L + 1]),
             "cstride": Int32(layout.activationStride(layer: L)), "classes": Int32(spec.classCount),
-            "rows": Int32(rows), "labels": batchLabels, "inv_rows": Float(1.0 / Double(rows)), "row_loss": rowLoss,
+            "rows": Int32(rows), "labels": labels, "label_cstride": Int32(labelStride), "inv_rows": Float(1.0 / Double(rows)), "row_loss": rowLoss,
             "row_hit": rowHit, "rows_cap": Int32(layout.capacityRows), "training": Int32(training ? 1 : 0),
             "dz": dz[L % 2], "params": params, "pstride": Int32(layout.parameterStride),
             "aoff": Int32(layout.activationParameterOffset), "act_id": activationIDs, "act_nparams": parameterCounts,
@@ -245,7 +282,7 @@ final class TrainingSession: PopulationState, PopulationSession {
 
     /// dW and db of layer `l` from its input activations and `dz` (rows × the layer's padded width).
     func weightGradients(layer l: Int, dz: DeviceBuffer<Float>, dzCandidateStride: Int, rows: Int) throws {
-        let (ain, ainC, inStride) = inputOf(layer: l)
+        let (ain, ainC, inStride) = inputOf(layer: l, training: true)
         let outPad = layout.paddedWidths[l + 1], tile = layout.tile
         let shape = gemm.launchShape(columnTiles: outPad / tile.columns, rowTiles: (spec.widths[l] + tile.rows - 1) / tile.rows,
                                      candidates: count)
@@ -299,4 +336,15 @@ final class TrainingSession: PopulationState, PopulationSession {
         }
         return try metricSums(evalMetrics)
     }
+}
+
+/// A slot pool's per-candidate training batches (`TrainingSession.enableSlotBatches`): candidate c's rows at
+/// `input` + c · `inputStride`, its labels at `labels` + c · `rowsPad`, its order's start in the pool's
+/// shuffle table at `orderAt[c]`.
+struct SlotBatches {
+    let input: DeviceBuffer<Float>
+    let labels: DeviceBuffer<Int32>
+    let rowsPad: Int
+    let inputStride: Int
+    let orderAt: DeviceBuffer<Int32>
 }

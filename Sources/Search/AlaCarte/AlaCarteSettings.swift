@@ -59,6 +59,9 @@ public struct AlaCarteSettings: Codable, Sendable, Equatable {
         check("learning rate", training.learningRate, other.training.learningRate)
         check("hidden widths", training.hiddenWidths, other.training.hiddenWidths)
         check("training seed", training.seed, other.training.seed)
+        check("batch", training.batchSize.map(String.init) ?? "full", other.training.batchSize.map(String.init) ?? "full")
+        check("patience", training.earlyStopPatience.map(String.init) ?? "never", other.training.earlyStopPatience.map(String.init) ?? "never")
+        check("early-stopping gain", training.earlyStopMinDelta, other.training.earlyStopMinDelta)
         return list
     }
 }

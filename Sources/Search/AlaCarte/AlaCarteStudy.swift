@@ -49,7 +49,7 @@ public struct AlaCarteOutcome: Sendable, Codable {
 
 /// Runs an à la carte study until the trial budget is spent, then scores the best trial once on the test
 /// split. Two ways to spend the budget:
-/// - streaming (an evaluator that `canStream`: the OpenCL trainer, full batch): the trainer keeps
+/// - streaming (an evaluator that `canStream`: the OpenCL trainer with the menu): the trainer keeps
 ///   `population` slots busy; whenever one frees, the sampler proposes one point (TPE sees the running
 ///   trials as constant liars with the worst value), the trial is committed as `running`,
 ///   and its score is committed the moment it stops;

@@ -117,10 +117,8 @@ public struct TrainerBackend: PopulationTrainingBackend {
         return run.candidates.map { Self.result($0.history, diverged: $0.diverged, test: evaluateTest) }
     }
 
-    /// Whether `stream` can train this setup: a pool-capable trainer and full-batch training.
-    public func canStream(setup: TrainingSetup, splits: SearchSplits) -> Bool {
-        streamFunction != nil && (setup.batchSize.map { $0 >= splits.train.rowCount } ?? true)
-    }
+    /// Whether `stream` can train this setup: a pool-capable trainer (full batch or mini-batches).
+    public func canStream(setup: TrainingSetup, splits: SearchSplits) -> Bool { streamFunction != nil }
 
     /// The pool width that fills this backend's device for `setup` on `splits`' training rows: cached for the
     /// device and workload, else measured now (`PoolWidthCache`); nil where the backend does not stream.
@@ -136,7 +134,7 @@ public struct TrainerBackend: PopulationTrainingBackend {
                        next: () throws -> (tag: Int, activations: SlotActivations)?,
                        finished: (Int, CandidateTrainingResult) throws -> Void) throws -> PoolStatistics {
         guard let streamFunction, canStream(setup: setup, splits: splits) else {
-            throw TrainerError.invalidConfig("this trainer cannot stream candidates (it needs the OpenCL trainer and full-batch training)")
+            throw TrainerError.invalidConfig("this trainer cannot stream candidates (it needs the OpenCL trainer with a menu: PopulationTrainer.vocabulary)")
         }
         return try streamFunction(
             try Self.spec(setup: setup, splits: splits), Self.config(setup: setup), splits.train,
