@@ -36,6 +36,9 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Early stopping: epochs of training-accuracy gain < 0.001 (study 1: 10).")
     var patience = 10
 
+    @Option(name: .long, help: "Mini-batch rows (default: full batch, study 1's protocol); both sides shuffle each epoch.")
+    var batch: Int?
+
     @Option(name: .long, help: "Seed of the split, the sampler and the weights.")
     var seed: UInt64 = 0
 
@@ -73,6 +76,7 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
         guard population >= 1 else { throw ValidationError("--population must be at least 1, got \(population)") }
         guard depth >= 1 else { throw ValidationError("--depth must be at least 1, got \(depth)") }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1, got \(batch)") }
         guard patience >= 0 else { throw ValidationError("--patience must be 0 or more, got \(patience)") }
         guard peerTrials >= 0 else { throw ValidationError("--peer-trials must be 0 or more, got \(peerTrials)") }
         guard peerThreads >= 0 else { throw ValidationError("--peer-threads must be 0 or more, got \(peerThreads)") }
@@ -94,11 +98,11 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
         var options = try AlacarteTrainingOptions.parse([])
         options.seed = seed
         let setup = TrainingSetup(hiddenWidths: Array(repeating: 64, count: max(depth - 1, 0)), slotCount: depth,
-                                  epochs: epochs, learningRate: 0.001, earlyStopPatience: patience > 0 ? patience : nil,
+                                  epochs: epochs, learningRate: 0.001, batchSize: batch, earlyStopPatience: patience > 0 ? patience : nil,
                                   seed: seed, objective: .train, selection: .final)
         let log = { (s: String) in if !common.json { print(s) } }
         log("device: \(device.info.name)")
-        log("study 1's protocol: \(depth) layers of 64, \(choices.count) functions, Adam 1e-3 full batch, ≤ \(epochs) epochs, "
+        log("study 1's protocol: \(depth) layers of 64, \(choices.count) functions, Adam 1e-3 \(batch.map { "batch \($0)" } ?? "full batch"), ≤ \(epochs) epochs, "
             + "early stop after \(patience) epochs of gain < 0.001, random search, population \(population)")
         var report = Report(device: device.info.name, runs: [])
         for name in names {

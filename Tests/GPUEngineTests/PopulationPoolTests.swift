@@ -151,8 +151,10 @@ import Datasets
         let config = TrainingConfig(epochs: 9, learningRate: 0.02, optimizer: .adam(), batchSize: 16, seed: 8,
                                     earlyStopping: EarlyStopping(patience: 2, minImprovement: 0.02))
         let trainer = Self.trainer()
-        trainer.profile = .cpu
+        // Per-layer launches under the run's profile (AFSEARCH_PROFILE=gpu: the staged GEMMs read each
+        // candidate's own batch); the fused row passes are the CPU profile's.
         if pass != .layers {
+            trainer.profile = .cpu
             trainer.tile = TileShape(rows: 4, vectorWidth: 16, vectors: 4)
             trainer.candidatePassMinimum = 1
         }

@@ -16,10 +16,10 @@ import Testing
 
     /// Prints the peer's JSON with the row counts of the CSVs it was handed (header excluded).
     static let standIn = """
-        while [ $# -gt 0 ]; do case "$1" in --train) train=$2;; --validation) val=$2;; --trials) trials=$2;; esac; shift; done
+        while [ $# -gt 0 ]; do case "$1" in --train) train=$2;; --validation) val=$2;; --trials) trials=$2;; --batch) batch=$2;; esac; shift; done
         head -1 "$train" | grep -q '^f0,f1,f2,f3,label$' || { echo "bad header" >&2; exit 3; }
         tr=$(($(wc -l < "$train") - 1)); va=$(($(wc -l < "$val") - 1))
-        echo "{\\"trials\\": $trials, \\"candidate_epochs\\": $((trials * 10)), \\"wall_seconds\\": 2.0, \\"trials_per_second\\": 1.5, \\"candidate_epochs_per_second\\": 15.0, \\"median_epochs\\": 10, \\"diverged\\": 0, \\"torch_version\\": \\"stand-in $tr/$va\\", \\"threads\\": 1}"
+        echo "{\\"trials\\": $trials, \\"candidate_epochs\\": $((trials * 10)), \\"wall_seconds\\": 2.0, \\"trials_per_second\\": 1.5, \\"candidate_epochs_per_second\\": 15.0, \\"median_epochs\\": 10, \\"diverged\\": 0, \\"torch_version\\": \\"stand-in $tr/$va${batch:+ batch $batch}\\", \\"threads\\": 1}"
         """
 
     @Test func benchAlacarteStreamsAStudyAndComparesItWithThePeer() throws {
@@ -46,6 +46,18 @@ import Testing
         #expect(peerRun["trials"] as? Int == 5)
         let ratio = try #require(entry["candidateEpochRatio"] as? Double)
         #expect(abs(ratio - (run["wallSeconds"] as? Double).map { Double(run["candidateEpochs"] as! Int) / $0 / 15.0 }!) < 1e-9)
+
+        // Mini-batches: afsearch streams them through the pool, and the peer is told the batch size.
+        let mini = try cli.run(["bench", "alacarte", "--datasets", data.path, "--trials", "6", "--population", "3",
+                                "--depth", "3", "--epochs", "6", "--batch", "8", "--menu", "relu,tanh",
+                                "--peer-trials", "2", "--python", "/bin/sh", "--peer-script", peer.path, "--json"])
+        #expect(mini.status == 0, "\(mini.stderr)")
+        let miniEntry = try #require(((mini.json as? [String: Any])?["runs"] as? [[String: Any]])?.first, "\(mini.stdout)")
+        let miniRun = try #require(miniEntry["afsearch"] as? [String: Any])
+        let miniPool = try #require(miniRun["pool"] as? [String: Any])
+        let steps = try #require(miniPool["steps"] as? Int), rows = try #require(miniRun["trainRows"] as? Int)
+        #expect(steps > 0 && steps % ((rows + 7) / 8) == 0, "whole epochs of ceil(\(rows) / 8) steps: \(steps)")
+        #expect((miniEntry["peer"] as? [String: Any])?["torch_version"] as? String == "stand-in \(rows)/\(validationRows) batch 8")
 
         let noPeer = try cli.run(["bench", "alacarte", "--datasets", data.path, "--python", cli.root.appendingPathComponent("none").path])
         #expect(noPeer.status != 0)

@@ -8,7 +8,8 @@ candidate-epochs/s (epochs summed over trials, since early stopping makes trials
 
 Protocol (PAPERS.md, study 1): L Linear layers in→64, (L−2)×(64→64), 64→classes, each followed by its own
 activation drawn uniformly from the 48-entry menu (the last layer's included), output into CrossEntropyLoss;
-Adam lr 1e-3, one full-batch step per epoch, at most 300 epochs; after each step an eval-mode accuracy pass over
+Adam lr 1e-3, one full-batch step per epoch (or, with --batch, mini-batches in a fresh shuffle each epoch), at most
+300 epochs; after each step an eval-mode accuracy pass over
 the validation set; stop when training accuracy (from the step's logits) improved by less than 0.001 over the
 previous epoch for 10 epochs in a row, or at once when the loss is NaN/inf (diverged). A trial's score is its
 validation accuracy after its last completed epoch; the best score is reported as a sanity check.
@@ -103,23 +104,34 @@ def accuracy(logits, y):
     return (logits.argmax(dim=1) == y).float().mean().item()
 
 
-def run_trial(widths, activations, data, lr, max_epochs, min_delta, patience):
-    """Trains one network with study 1's rule; returns (epochs run, diverged, last validation accuracy)."""
+def run_trial(widths, activations, data, lr, max_epochs, min_delta, patience, batch=None):
+    """Trains one network with study 1's rule; returns (epochs run, diverged, last validation accuracy).
+    With `batch`, each epoch steps through the rows in a fresh shuffle, batch rows at a time, and its training
+    accuracy is the share of rows each step's logits got right (as afsearch reports a mini-batch epoch)."""
     x, y, vx, vy = data
+    n = x.shape[0]
     net = network(widths, activations)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     previous, stale, score = None, 0, 0.0
     for epoch in range(1, max_epochs + 1):
         net.train()
-        logits = net(x)
-        loss = loss_fn(logits, y)
-        if not torch.isfinite(loss):
-            return epoch, True, score
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        train_accuracy = accuracy(logits, y)
+        if batch is None or batch >= n:
+            steps = [(x, y)]
+        else:
+            order = torch.randperm(n)
+            steps = [(x[order[i:i + batch]], y[order[i:i + batch]]) for i in range(0, n, batch)]
+        hits = 0.0
+        for bx, by in steps:
+            logits = net(bx)
+            loss = loss_fn(logits, by)
+            if not torch.isfinite(loss):
+                return epoch, True, score
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            hits += (logits.argmax(dim=1) == by).sum().item()
+        train_accuracy = hits / n
         net.eval()
         with torch.no_grad():
             score = accuracy(net(vx), vy)
@@ -142,6 +154,7 @@ def main():
     p.add_argument("--min-delta", type=float, default=1e-3)
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=0, help="mini-batch rows (0, the default: full batch, study 1's protocol)")
     p.add_argument("--threads", type=int, default=0,
                    help="torch.set_num_threads; 0 (default) times a warm-up with 1 thread and with every CPU on this "
                         "data set's shape and keeps the faster (small layers can run slower on more threads)")
@@ -168,7 +181,7 @@ def main():
         for threads in choices:
             torch.set_num_threads(threads)
             t0 = time.perf_counter()
-            run_trial(widths, ["ReLU"] * a.layers, data, a.lr, 30, a.min_delta, a.max_epochs + 1)
+            run_trial(widths, ["ReLU"] * a.layers, data, a.lr, 30, a.min_delta, a.max_epochs + 1, a.batch or None)
             warmup[threads] = min(warmup.get(threads, float("inf")), time.perf_counter() - t0)
     torch.set_num_threads(min(warmup, key=warmup.get))
     if len(choices) > 1:
@@ -181,7 +194,7 @@ def main():
     start = time.perf_counter()
     for trial in range(1, a.trials + 1):
         activations = [rng.choice(NAMES) for _ in range(a.layers)]
-        n, bad, score = run_trial(widths, activations, data, a.lr, a.max_epochs, a.min_delta, a.patience)
+        n, bad, score = run_trial(widths, activations, data, a.lr, a.max_epochs, a.min_delta, a.patience, a.batch or None)
         epochs.append(n)
         diverged += bad
         best = max(best, score)
@@ -198,7 +211,7 @@ def main():
         "median_epochs": statistics.median(epochs), "mean_epochs": round(statistics.mean(epochs), 2),
         "diverged": diverged, "best_validation_accuracy": round(best, 4),
         "train_rows": x.shape[0], "validation_rows": vx.shape[0], "features": x.shape[1], "classes": classes,
-        "layers": a.layers, "hidden": a.hidden, "seed": a.seed,
+        "layers": a.layers, "hidden": a.hidden, "seed": a.seed, "batch": a.batch or None,
         "torch_version": torch.__version__, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
         "thread_warmup_seconds": {str(t): round(s, 4) for t, s in sorted(warmup.items())},
     }))

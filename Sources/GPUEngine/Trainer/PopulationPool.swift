@@ -204,14 +204,14 @@ public final class PopulationPool {
             // gathered other rows into it), or every mini-batch, each candidate's from its own shuffle.
             try session.trainMetrics.fill(0)
             for start in stride(from: 0, to: n, by: batch) {
-                let rows = min(batch, n - start)
+                let stepRows = min(batch, n - start)
                 session.slotSteps = (0..<session.count).map { k in occupants[k].map { Int(pass &- $0.entry) } ?? 0 }
                 if let table = shuffles?.buffer {
-                    try session.gatherSlots(start: start, rows: rows, orders: table)
+                    try session.gatherSlots(start: start, rows: stepRows, orders: table)
                 } else if !session.inputHoldsTrainingSet {
                     try session.gather(split: "train", start: 0, rows: n, useOrder: false)
                 }
-                try session.trainStep(rows: rows, pass: pass, step: 0, config: config)
+                try session.trainStep(rows: stepRows, pass: pass, step: 0, config: config)
                 stats.steps += 1
                 if session.fused != nil { stats.fusedSteps += 1 }
                 pass &+= 1

@@ -4,7 +4,7 @@ import GPUEngine
 import Kernels
 
 /// Study 1's real protocol end to end (`afsearch bench alacarte`): random per-layer choices from the menu,
-/// full-batch Adam with early stopping, one eval-mode validation pass per epoch, trials streamed through the
+/// Adam with early stopping (full batch, or mini-batches with `--batch`), one eval-mode validation pass per epoch, trials streamed through the
 /// slot pool; and the same protocol run one trial after another by a PyTorch peer (bench/peers/alacarte_torch.py)
 /// on the same split, so the two can be compared as candidate-epochs the early-stopping rule needed per second.
 public enum AlaCarteBenchmark {
@@ -126,6 +126,7 @@ public enum AlaCarteBenchmark {
                          "--max-epochs", "\(setup.epochs)", "--lr", "\(setup.learningRate)", "--seed", "\(seed)",
                          "--threads", "\(threads)", "--min-delta", "\(setup.earlyStopMinDelta)"]
         arguments += ["--patience", "\(setup.earlyStopPatience ?? setup.epochs + 1)"]
+        if let batch = setup.batchSize, batch < splits.train.rowCount { arguments += ["--batch", "\(batch)"] }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = arguments
