@@ -116,7 +116,7 @@ struct ExperimentAlacarteCommand: AsyncParsableCommand {
             datasets: names, layers: try depths(), replicates: replicates, trials: trials,
             population: population ?? (training.trainer == .reference ? Self.referencePopulation : nil),
             epochs: training.epochs ?? 20, patience: training.patience > 0 ? training.patience : nil,
-            learningRate: training.lr, seed: training.seed, objective: training.objective, methods: try methodList(),
+            learningRate: training.lr, batchSize: training.batch, seed: training.seed, objective: training.objective, methods: try methodList(),
             menuName: menu.name, menuEntries: menu.choices.map(\.name))
         let runName = name ?? "alacarte-" + (datasets == nil ? suite : names.joined(separator: "-"))
             .replacingOccurrences(of: "/", with: "_")

@@ -260,4 +260,22 @@ final class Counter: @unchecked Sendable {
         grown.trials += 1
         #expect(!grown.extends(settings))
     }
+
+    /// `--batch`: every search of the experiment trains with it; an experiment stored before the field existed
+    /// reads back as full batch, and another batch size is another experiment.
+    @Test func settingsCarryTheBatchSize() throws {
+        var settings = AlaCarteExperimentSettings(datasets: ["d"], layers: [5], replicates: 2, trials: 8, population: 4,
+                                                  epochs: 30, patience: 10, batchSize: 32, menuName: "m", menuEntries: ["relu"])
+        try settings.validate()
+        #expect(settings.training(layers: 5, replicate: 1).batchSize == 32)
+        var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(settings)) as! [String: Any]
+        json["batchSize"] = nil
+        let old = try JSONDecoder().decode(AlaCarteExperimentSettings.self, from: JSONSerialization.data(withJSONObject: json))
+        #expect(old.batchSize == nil && old.training(layers: 5, replicate: 1).batchSize == nil)
+        var grown = old
+        grown.datasets = ["d", "e"]
+        #expect(old != settings && !grown.extends(settings))
+        settings.batchSize = 0
+        #expect(throws: AlaCarteError.self) { try settings.validate() }
+    }
 }

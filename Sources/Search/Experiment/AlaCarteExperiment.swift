@@ -15,6 +15,8 @@ public struct AlaCarteExperimentSettings: Codable, Sendable, Equatable {
     /// (`nil`: train every candidate for `epochs`).
     public var patience: Int?
     public var learningRate: Double
+    /// Mini-batch rows; nil: full batch (study 1's protocol).
+    public var batchSize: Int?
     public var seed: UInt64
     public var objective: ObjectiveSplit
     public var methods: [AlaCarteMethod]
@@ -22,7 +24,7 @@ public struct AlaCarteExperimentSettings: Codable, Sendable, Equatable {
     public var menuEntries: [String]
 
     public init(datasets: [String], layers: [Int], replicates: Int, trials: Int, population: Int?, epochs: Int,
-                patience: Int? = nil, learningRate: Double = 0.001, seed: UInt64 = 0, objective: ObjectiveSplit = .validation,
+                patience: Int? = nil, learningRate: Double = 0.001, batchSize: Int? = nil, seed: UInt64 = 0, objective: ObjectiveSplit = .validation,
                 methods: [AlaCarteMethod] = AlaCarteMethod.allCases, menuName: String, menuEntries: [String]) {
         self.datasets = datasets
         self.layers = layers
@@ -32,6 +34,7 @@ public struct AlaCarteExperimentSettings: Codable, Sendable, Equatable {
         self.epochs = epochs
         self.patience = patience
         self.learningRate = learningRate
+        self.batchSize = batchSize
         self.seed = seed
         self.objective = objective
         self.methods = methods
@@ -47,6 +50,9 @@ public struct AlaCarteExperimentSettings: Codable, Sendable, Equatable {
         guard replicates >= 1 else { throw AlaCarteError.invalidSettings("--replicates must be at least 1, got \(replicates)") }
         if let population, population < 1 {
             throw AlaCarteError.invalidSettings("--population must be at least 1, got \(population)")
+        }
+        if let batchSize, batchSize < 1 {
+            throw AlaCarteError.invalidSettings("--batch must be at least 1, got \(batchSize)")
         }
         if let patience, patience < 1 {
             throw AlaCarteError.invalidSettings("the early-stopping patience must be at least 1 epoch, got \(patience)")
@@ -72,7 +78,7 @@ public struct AlaCarteExperimentSettings: Codable, Sendable, Equatable {
 
     public func training(layers: Int, replicate: Int) -> TrainingSetup {
         TrainingSetup(hiddenWidths: Array(repeating: 64, count: layers - 1), slotCount: layers, epochs: epochs,
-                      learningRate: learningRate, earlyStopPatience: patience, seed: replicateSeed(replicate),
+                      learningRate: learningRate, batchSize: batchSize, earlyStopPatience: patience, seed: replicateSeed(replicate),
                       objective: objective, selection: .final)
     }
 }
