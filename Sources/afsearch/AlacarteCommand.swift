@@ -119,10 +119,11 @@ struct AlacarteCommand: AsyncParsableCommand {
             let search = try AlaCarteStudy(space: space, settings: chosen, evaluator: evaluator, store: store)
             search.adoptsStoredPopulation = population == nil
             if !quiet && !json {
+                let batches: String = setup.batchSize.map { "mini-batches of \($0), " } ?? ""
                 FileHandle.standardError.write(Data((
                     "study \(name): \(dataset) (\(splits.train.rowCount) train / \(splits.validation.rowCount) validation / "
                     + "\(splits.test.rowCount) test rows), \(layers) layers × \(menu.choices.count) \(menu.name) choices, "
-                    + "\(sampler.rawValue), population \(chosen.population)\(origin), \(backend.deviceDescription)\n").utf8))
+                    + "\(sampler.rawValue), population \(chosen.population)\(origin), \(batches)\(backend.deviceDescription)\n").utf8))
             }
             let line = ProgressLine(enabled: !quiet && !json)
             let outcome = try await search.run(policy: workerOptions.policy) { progress in

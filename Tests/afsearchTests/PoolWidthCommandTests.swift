@@ -101,7 +101,9 @@ import Testing
         let store = try SQLiteStudyStore(path: cli.root.appendingPathComponent("runs/mini/study.sqlite").path, studyName: "mini")
         #expect(try store.settings(as: AlaCarteSettings.self)?.training.batchSize == 8)
 
-        let other = try cli.run(Self.command(data, study: "mini", trials: 6) + ["--batch", "16", "--population", "2", "--resume"])
+        let more = try cli.run(Self.command(data, study: "mini", trials: 6) + ["--batch", "8", "--population", "2"])
+        #expect(more.status == 0 && more.stderr.contains("population 2, mini-batches of 8, "), "\(more.stderr)")
+        let other = try cli.run(Self.command(data, study: "mini", trials: 7) + ["--batch", "16", "--population", "2", "--resume"])
         #expect(other.status != 0)
         #expect(other.stderr.contains("batch"), "\(other.stderr)")
     }
