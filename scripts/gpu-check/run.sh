@@ -6,7 +6,8 @@
 #
 # Runs, one after another, each under a time limit: devices, selftest, bench gemm, bench gemm --tune for the
 # MLP and for the CNN (the trainers' GEMM variants; each winner is cached for the steps after it), bench train at P = 256,
-# 1024 and 4096, the CNN bench, an evolve of population 1024 (GPU) for 3 generations, and bench alacarte
+# 1024 and 4096, the CNN bench, an evolve of population 1024 (GPU) for 3 generations, and bench alacarte (full
+# batch and mini-batches of 128)
 # (no PyTorch peer on a bare machine). On a CPU device (PoCL) the same steps run at smaller sizes, so the
 # whole check stays within 8 minutes there too; each step's line in the results says what it ran.
 # Writes DIR/gpu-check.json (every step: command, exit status, seconds, output) and DIR/gpu-check.md
@@ -134,6 +135,8 @@ step evolve 180 --json evolve --json --quiet --dataset mnist-5k --population "$e
   --train-rows "$evolve_rows" --validation-rows 500 --test-rows 1000 --final-epochs 3 --study gpu-check-evolve
 step alacarte 120 --json bench alacarte --json --datasets sklearn/digits --trials "$alacarte_trials" \
   --population "$alacarte_population" --peer-trials 0
+step alacarte-batch 120 --json bench alacarte --json --datasets sklearn/digits --batch 128 --trials "$alacarte_trials" \
+  --population "$alacarte_population" --peer-trials 0
 
 printf '\n  ],\n  "gpu": %s,\n  "failed": %s,\n  "seconds": %s\n}\n' "$gpu" "$failed" "$(( $(date +%s) - started ))" >> "$json"
 
@@ -171,6 +174,7 @@ esac
   echo "| CNN bench | $(fmt "$(field cnn candidateImagesPerSecond)") candidate-images/s | $(fmt "$g") | $(ratio "$g" "$peak") | $(ratio "$g" "$vendor") |"
   echo "| evolve | final test accuracy $(fmt "$(field evolve testAccuracy)"), $(grep -o '"name": "evolve", "status": "[^"]*", "seconds": [0-9.]*' "$json" | sed 's/.*: //') s | | | |"
   echo "| bench alacarte (digits) | $(field alacarte trials) trials in $(fmt "$(field alacarte wallSeconds)") s, slot utilisation $(ratio "$(field alacarte candidateEpochs)" "$(field alacarte slotEpochs)") | | | |"
+  echo "| bench alacarte (digits, --batch 128) | $(field alacarte-batch trials) trials in $(fmt "$(field alacarte-batch wallSeconds)") s, slot utilisation $(ratio "$(field alacarte-batch candidateEpochs)" "$(field alacarte-batch slotEpochs)") | | | |"
   echo
   if [ -n "$vendor" ]; then echo "Vendor FP32 peak (non-tensor, boost clock): $vendor GFLOP/s."; else echo "Vendor FP32 peak: not known to this script for this device."; fi
   echo
