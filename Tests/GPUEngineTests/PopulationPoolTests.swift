@@ -53,6 +53,19 @@ import Datasets
         }
     }
 
+    /// Sets `trainer` to run `pass`: per-layer launches under the run's profile (AFSEARCH_PROFILE=gpu: the
+    /// staged GEMMs read each candidate's own batch), the fused row passes under the CPU profile (a tile as
+    /// wide as 64-unit hidden layers); evaluation in blocks of 8 rows.
+    static func launch(_ pass: RowPass, on trainer: PopulationTrainer) {
+        if pass != .layers {
+            trainer.profile = .cpu
+            trainer.tile = TileShape(rows: 4, vectorWidth: 16, vectors: 4)
+            trainer.candidatePassMinimum = 1
+        }
+        trainer.rowPass = pass
+        trainer.evaluationBlockRows = 8
+    }
+
     static func trainer() -> PopulationTrainer {
         let t = PopulationTrainer(device: TrainerFixture.device)
         t.vocabulary = vocabulary
@@ -151,15 +164,7 @@ import Datasets
         let config = TrainingConfig(epochs: 9, learningRate: 0.02, optimizer: .adam(), batchSize: 16, seed: 8,
                                     earlyStopping: EarlyStopping(patience: 2, minImprovement: 0.02))
         let trainer = Self.trainer()
-        // Per-layer launches under the run's profile (AFSEARCH_PROFILE=gpu: the staged GEMMs read each
-        // candidate's own batch); the fused row passes are the CPU profile's.
-        if pass != .layers {
-            trainer.profile = .cpu
-            trainer.tile = TileShape(rows: 4, vectorWidth: 16, vectors: 4)
-            trainer.candidatePassMinimum = 1
-        }
-        trainer.rowPass = pass
-        trainer.evaluationBlockRows = 8
+        Self.launch(pass, on: trainer)
         let (results, stats) = try Self.pooled(slots: 3, order: Array(0..<13), config: config, train: train,
                                                validation: val, spec: spec, trainer: trainer)
         #expect(results.count == 13 && stats.candidatesTrained == 13)

@@ -62,12 +62,17 @@ public struct PoolStatistics: Sendable, Equatable, Codable {
 /// and refills slots at epoch boundaries; alone, a candidate's epoch e visits the rows in the run's shuffle of
 /// epoch e (`EpochShuffle`, keyed by the run seed and e), so in the pool each candidate gathers its own batch
 /// through the shuffle of its own epoch (`mlp_gather_slots` into per-candidate batch buffers; the fused and
-/// per-layer kernels read the first layer's input and the labels with a candidate stride). The shuffles are
+/// per-layer kernels read the first layer's input and the labels with a candidate stride). An epoch in which
+/// every candidate is at the same epoch of its own (an evolution generation, which enters together) gathers
+/// each batch once into the shared batch instead. The shuffles are
 /// made and uploaded once each, the first time a candidate reaches that epoch: a table of at most `epochs` ×
-/// training rows indices. A pool whose candidates all entered together behaves as a chunk, and evolution's
-/// fitness batches (a fixed epoch budget, no early stopping) still train in chunks (`PopulationTrainer.train`).
-/// Activations are compiled: every streamed expression must be in `PopulationTrainer.vocabulary` (à la
-/// carte's menu), so no program is built after the first; interpreted tapes are not streamed.
+/// training rows indices. A pool whose candidates all entered together behaves as a chunk.
+///
+/// Activations: compiled, every streamed expression must be in the pool's vocabulary (`PopulationTrainer.vocabulary`
+/// by default: à la carte's menu), so no program is built after the first; interpreted, the program is the
+/// interpreter's (built once for every population) and each entering candidate's tapes are written into its
+/// slot's own tape regions (`InterpretedActivations.place`), so any expression the interpreter runs enters
+/// without a build. Evolution's fitness batches (`Study2TrainingBackend`) stream a generation through a pool.
 ///
 /// End of a stream: when `next` has nothing more, the remaining candidates move to the lowest slots and the
 /// launches shrink to exactly them, so stragglers do not pay for empty slots. Under the CPU profile the
@@ -78,19 +83,22 @@ public final class PopulationPool {
     public let spec: MLPSpec
     public let config: TrainingConfig
     public let slots: Int
+    /// How the activations run: compiled (from `vocabulary`) or interpreted (tapes per slot).
+    public let execution: ActivationExecution
+    /// Compiled: the expressions the program holds, the only ones a streamed candidate may use.
+    public let vocabulary: [ActivationExpr]
     /// Download each leaving candidate's weights into its result.
     public var keepWeights = false
     private let train: LabeledData, validation: LabeledData?, test: LabeledData?
 
+    /// `execution` and `vocabulary` default to the trainer's (`activationExecution`, `vocabulary`).
     public init(trainer: PopulationTrainer, spec: MLPSpec, config: TrainingConfig, train: LabeledData,
-                validation: LabeledData? = nil, test: LabeledData? = nil, slots: Int) throws {
+                validation: LabeledData? = nil, test: LabeledData? = nil, slots: Int,
+                execution: ActivationExecution? = nil, vocabulary: [ActivationExpr]? = nil) throws {
         guard slots >= 1 else { throw TrainerError.invalidConfig("a pool needs at least 1 slot, got \(slots)") }
         if min(config.batchSize ?? train.rowCount, train.rowCount) < train.rowCount, config.epochs.multipliedReportingOverflow(by: train.rowCount).partialValue > Int(Int32.max) {
             throw TrainerError.invalidConfig(
                 "a mini-batch pool keeps one shuffle per epoch: \(config.epochs) epochs of \(train.rowCount) rows are more indices than it addresses (2^31)")
-        }
-        guard trainer.activationExecution == .compiled else {
-            throw TrainerError.invalidConfig("the slot pool runs compiled activations only (the trainer asks for interpreted ones)")
         }
         let placeholder = Candidate(activations: Array(repeating: .x, count: spec.slotCount))
         try TrainingInputCheck.validate(candidates: [placeholder], spec: spec, config: config,
@@ -99,6 +107,8 @@ public final class PopulationPool {
         self.spec = spec
         self.config = config
         self.slots = slots
+        self.execution = execution ?? trainer.activationExecution
+        self.vocabulary = vocabulary ?? trainer.vocabulary
         self.train = train
         self.validation = validation
         self.test = test
@@ -127,7 +137,7 @@ public final class PopulationPool {
             device: device, profile: profile, gemm: gemm, program: program, layout: layout, popProgram: pop, members: Array(0..<width),
             initial: Array(repeating: empty, count: width), seeds: Array(repeating: 0, count: width),
             optimizer: config.optimizer, rowPass: trainer.rowPass, blockRows: trainer.candidateBlockRows,
-            candidateMinimum: trainer.candidatePassMinimum)
+            candidateMinimum: trainer.candidatePassMinimum, slotTapes: true)
         session.profiling = trainer.profileKernels
         session.evaluationSkipsFrozen = true
         session.fixedWorkGroups = profile.fixesWorkGroups
@@ -139,6 +149,7 @@ public final class PopulationPool {
         var occupants = [SlotOccupant?](repeating: nil, count: width)
         var status = [Int32](repeating: 1, count: width)
         var rows = [[Int32]](repeating: [], count: width)
+        var tapes = [[ActivationTape?]](repeating: [], count: width)
         var exhausted = false
         // The pool's step counter: a slot's own step (Adam's bias correction, its noise) is `pass − entry`.
         var pass: UInt32 = 0
@@ -154,19 +165,22 @@ public final class PopulationPool {
                 guard let entry = try next() else { exhausted = true; return }
                 try TrainingInputCheck.validate(candidate: entry.candidate, index: entry.tag, spec: spec)
                 guard let row = pop.slotRow(for: entry.candidate) else {
-                    throw TrainerError.invalidCandidate(
-                        index: entry.tag, problem: "an expression outside the pool's vocabulary (PopulationTrainer.vocabulary): "
-                            + entry.candidate.activations.map(\.description).joined(separator: ", "))
+                    let names = entry.candidate.activations.map(\.description).joined(separator: ", ")
+                    throw TrainerError.invalidCandidate(index: entry.tag, problem: pop.tapes != nil
+                        ? "an expression the activation interpreter cannot run (learnable parameters, or more than \(ActivationInterpreter.registers) registers): \(names)"
+                        : "an expression outside the pool's vocabulary (PopulationTrainer.vocabulary): \(names)")
                 }
                 let start = entry.candidate.startingPoint(runSeed: config.seed, index: entry.tag) {
                     LinearInit.weights(widths: spec.widths, seed: $0)
                 }
                 try session.fill(slot: k, initial: layout.packWeights(start.weights, activationParameters: start.activationParameters),
                                  ids: row.ids, counts: row.counts, seed32: start.seed32, entryPass: pass)
+                try session.interpreter?.place(candidate: k, tapes: row.tapes)
                 occupants[k] = SlotOccupant(tag: entry.tag, entry: pass, parameterCounts: row.counts,
                                             stopper: config.earlyStopping.map(EarlyStoppingTracker.init))
                 status[k] = 0
                 rows[k] = row.ids
+                tapes[k] = row.tapes
             }
         }
 
@@ -178,9 +192,11 @@ public final class PopulationPool {
                 while high >= 0, occupants[high] == nil { high -= 1 }
                 guard low < high else { break }
                 try session.move(slot: high, to: low)
+                try session.interpreter?.place(candidate: low, tapes: tapes[high])
                 (occupants[low], occupants[high]) = (occupants[high], nil)
                 (status[low], status[high]) = (status[high], 1)
                 (rows[low], rows[high]) = (rows[high], [])
+                (tapes[low], tapes[high]) = (tapes[high], [])
             }
             session.count = max(1, (occupants.lastIndex { $0 != nil } ?? -1) + 1)
         }
@@ -194,10 +210,23 @@ public final class PopulationPool {
                 guard let s = spec.slot(ofLayer: l) else { return false }
                 return rows.prefix(session.count).contains { $0.count > s && $0[s] <= -2 }
             })
+            session.interpretedLayers = Set((0..<spec.layerCount).filter { l in
+                guard let s = spec.slot(ofLayer: l) else { return false }
+                return tapes.prefix(session.count).contains { $0.count > s && $0[s] != nil }
+            })
+            // Mini-batches: each candidate's own epoch's shuffle (a free slot's offset is never read: it is
+            // frozen), or, where every candidate is at the same epoch (an evolution generation; a study's
+            // first epoch), that epoch's batches gathered once into the shared batch.
+            var sharedOrder: Int32?
             if let sb = session.slotBatches, shuffles != nil {
-                // Each candidate's own epoch's shuffle (a free slot's offset is never read: it is frozen).
-                let at = try (0..<session.count).map { k in try occupants[k].map { try shuffles!.start(epoch: $0.history.count) } ?? 0 }
-                try sb.orderAt.upload(at)
+                let epochs = Set(occupants.prefix(session.count).compactMap { $0?.history.count })
+                if epochs.count == 1 {
+                    sharedOrder = try shuffles!.start(epoch: epochs.first!)
+                } else {
+                    let at = try (0..<session.count).map { k in try occupants[k].map { try shuffles!.start(epoch: $0.history.count) } ?? 0 }
+                    try sb.orderAt.upload(at)
+                }
+                session.sharesTrainingBatch = sharedOrder != nil
             }
 
             // One epoch: the whole training set in one step (the input batch holds it, unless an evaluation pass
@@ -206,7 +235,10 @@ public final class PopulationPool {
             for start in stride(from: 0, to: n, by: batch) {
                 let stepRows = min(batch, n - start)
                 session.slotSteps = (0..<session.count).map { k in occupants[k].map { Int(pass &- $0.entry) } ?? 0 }
-                if let table = shuffles?.buffer {
+                if let table = shuffles?.buffer, let sharedOrder {
+                    session.order = table
+                    try session.gather(split: "train", start: Int(sharedOrder) + start, rows: stepRows, useOrder: true)
+                } else if let table = shuffles?.buffer {
                     try session.gatherSlots(start: start, rows: stepRows, orders: table)
                 } else if !session.inputHoldsTrainingSet {
                     try session.gather(split: "train", start: 0, rows: n, useOrder: false)
@@ -260,6 +292,7 @@ public final class PopulationPool {
                 occupants[k] = nil
                 status[k] = 1
                 rows[k] = []
+                tapes[k] = []
                 stats.candidatesTrained += 1
                 try finished(result)
             }
@@ -287,8 +320,8 @@ extension PopulationPool {
         let (profile, tile, gemm) = try trainer.tuning(widths: spec.widths)
         let placeholder = Candidate(activations: Array(repeating: .x, count: spec.slotCount))
         let pop = try PopulationProgram(candidates: Array(repeating: placeholder, count: slots), tile: tile,
-                                        activationSource: trainer.activationSource, execution: .compiled,
-                                        vocabulary: trainer.vocabulary)
+                                        activationSource: trainer.activationSource, execution: execution,
+                                        vocabulary: vocabulary)
         let layout = trainer.layout(spec: spec, tile: tile, kmax: pop.kmax, batch: batchRows, splits: [train, validation, test])
         return Plan(profile: profile, gemm: gemm, program: pop, buildOptions: gemm.buildOptions(after: profile.buildOptions),
                     layout: layout)

@@ -118,21 +118,45 @@ struct PopulationProgram {
                   KernelTemplates.adam_update, KernelTemplates.mlp_fused].joined(separator: "\n")
     }
 
-    /// A new candidate's row of `activationIDs` and `parameterCounts` in this compiled program, or nil when one
-    /// of its expressions is not among the program's (`PopulationPool` refills slots without building).
-    func slotRow(for candidate: Candidate) -> (ids: [Int32], counts: [Int])? {
-        guard tapes == nil else { return nil }
-        var ids: [Int32] = [], counts: [Int] = []
+    /// A new candidate's row in this program (`PopulationPool` refills slots without building): its
+    /// `activationIDs` and `parameterCounts` rows, and, interpreted, each slot's tape (nil: not interpreted).
+    /// Nil when one of its expressions is not among a compiled program's, or one the interpreter cannot run.
+    func slotRow(for candidate: Candidate) -> SlotRow? {
+        var row = SlotRow()
         for e in candidate.activations {
             switch e {
-            case .x: ids.append(-1); counts.append(0)
-            case .layerwise(let op): ids.append(Self.layerwiseCode(op)); counts.append(0)
+            case .x: row.append(-1, 0, nil)
+            case .layerwise(let op): row.append(Self.layerwiseCode(op), 0, nil)
             default:
-                guard let id = elementwise.firstIndex(of: e), e.parameterCount <= kmax else { return nil }
-                ids.append(Int32(id)); counts.append(e.parameterCount)
+                if tapes != nil {
+                    guard let tape = try? ActivationTape(e) else { return nil }
+                    row.append(-1, 0, tape)
+                } else {
+                    guard let id = elementwise.firstIndex(of: e), e.parameterCount <= kmax else { return nil }
+                    row.append(Int32(id), e.parameterCount, nil)
+                }
             }
         }
-        return (ids, counts)
+        return row
+    }
+
+    /// One candidate's row of a program (`slotRow(for:)`).
+    struct SlotRow {
+        var ids: [Int32] = []
+        var counts: [Int] = []
+        /// Per slot, the tape the interpreter runs there (interpreted programs).
+        var tapes: [ActivationTape?] = []
+        mutating func append(_ id: Int32, _ count: Int, _ tape: ActivationTape?) {
+            ids.append(id)
+            counts.append(count)
+            tapes.append(tape)
+        }
+    }
+
+    /// Whether the interpreter runs every element-wise expression of `candidates` (else an interpreted
+    /// population is compiled, as `init` does).
+    static func interprets(_ candidates: [Candidate]) -> Bool {
+        candidates.allSatisfy { c in c.activations.allSatisfy { e in e.isLayerwise || e == .x || (try? ActivationTape(e)) != nil } }
     }
 
     /// Tapes of all expressions, or nil when one of them cannot be interpreted.

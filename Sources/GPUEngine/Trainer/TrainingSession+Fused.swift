@@ -47,7 +47,7 @@ extension TrainingSession {
     /// The arguments the fused kernels share (MLP_ROWS_PARAMS in kernels/mlp_fused.cl), then `status`, by name.
     private func fusedArguments(info: DeviceBuffer<Int32>, rows: Int, pass: UInt32,
                                 training: Bool) -> [(name: String, value: any KernelArgumentConvertible)] {
-        let slotBatch = training ? slotBatches : nil
+        let slotBatch = training ? trainingSlotBatches : nil
         let (labels, labelStride) = labelsRead(training: training)
         return [("input", slotBatch?.input ?? input), ("input_stride", Int32(layout.paddedWidths[0])),
             ("input_cstride", Int32(slotBatch?.inputStride ?? 0)), ("params", params),

@@ -33,21 +33,29 @@ final class TrainingSession: PopulationState, PopulationSession {
     /// Evaluation passes skip frozen candidates (a pool's empty and finished slots) instead of running every
     /// candidate.
     var evaluationSkipsFrozen = false
-    /// Layers whose slot is interpreted for at least one candidate of this chunk.
-    let interpretedLayers: Set<Int>
+    /// Layers whose slot is interpreted for at least one candidate of this chunk (a pool updates it as
+    /// candidates enter).
+    var interpretedLayers: Set<Int>
     /// The shared input batch (and its labels, `batchLabels`): every evaluation pass, and training steps
     /// unless `slotBatches`.
     let input: DeviceBuffer<Float>
     /// Each candidate's own training batch, where a slot pool's candidates are at different epochs of their
     /// mini-batch shuffles (`enableSlotBatches`, `gatherSlots`); nil: training steps read the shared batch.
     private(set) var slotBatches: SlotBatches?
+    /// Every active candidate of a pool is at the same epoch: the training steps read the shared batch
+    /// (gathered once through that epoch's shuffle) instead of `slotBatches` (the same rows, gathered once
+    /// instead of once per candidate).
+    var sharesTrainingBatch = false
+    /// The per-candidate batches training steps read now: `slotBatches` unless `sharesTrainingBatch`.
+    var trainingSlotBatches: SlotBatches? { sharesTrainingBatch ? nil : slotBatches }
     /// The input batch holds the whole training set in order (full-batch training gathers it once, and again
     /// only after an evaluation pass gathered other rows into it).
     var inputHoldsTrainingSet = false
 
     init(device: ComputeDevice, profile: DeviceProfile, gemm: GEMMVariant? = nil, program: ComputeProgram, layout: MLPLayout, popProgram: PopulationProgram,
          members: [Int], initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
-         optimizer: Optimizer, rowPass: RowPass = .candidates, blockRows: Int = 32, candidateMinimum: Int? = nil) throws {
+         optimizer: Optimizer, rowPass: RowPass = .candidates, blockRows: Int = 32, candidateMinimum: Int? = nil,
+         slotTapes: Bool = false) throws {
         self.layout = layout
         let spec = layout.spec
         self.spec = spec
@@ -83,9 +91,12 @@ final class TrainingSession: PopulationState, PopulationSession {
         layerwiseLayers = Set((0..<spec.layerCount).filter { l in
             spec.slot(ofLayer: l).map { s in members.contains { popProgram.activationIDs[$0][s] <= -2 } } ?? false
         })
-        let interpreter = try InterpretedActivations(program: program, tapes: popProgram.tapes,
-                                                     offsets: members.map { popProgram.tapeOffsets[$0] },
-                                                     slotCount: spec.slotCount, tile: layout.tile)
+        // A slot pool's tapes change as candidates enter (`slotTapes`); a chunk's are the program's.
+        let interpreter = popProgram.tapes != nil && slotTapes
+            ? try InterpretedActivations(program: program, regionsFor: P, slotCount: spec.slotCount, tile: layout.tile)
+            : try InterpretedActivations(program: program, tapes: popProgram.tapes,
+                                         offsets: members.map { popProgram.tapeOffsets[$0] },
+                                         slotCount: spec.slotCount, tile: layout.tile)
         self.interpreter = interpreter
         interpretedLayers = Set((0..<spec.layerCount).filter { l in
             spec.slot(ofLayer: l).map { interpreter?.slots.contains($0) ?? false } ?? false
@@ -203,13 +214,13 @@ final class TrainingSession: PopulationState, PopulationSession {
     /// The activations feeding layer `l`: buffer, candidate stride, row stride.
     private func inputOf(layer l: Int, training: Bool) -> (DeviceBuffer<Float>, Int, Int) {
         guard l == 0 else { return (a[l - 1], layout.activationStride(layer: l - 1), layout.paddedWidths[l]) }
-        if training, let sb = slotBatches { return (sb.input, sb.inputStride, layout.paddedWidths[0]) }
+        if training, let sb = trainingSlotBatches { return (sb.input, sb.inputStride, layout.paddedWidths[0]) }
         return (input, 0, layout.paddedWidths[0])
     }
 
     /// The labels of the batch a pass reads, and their candidate stride.
     func labelsRead(training: Bool) -> (DeviceBuffer<Int32>, Int) {
-        if training, let sb = slotBatches { return (sb.labels, sb.rowsPad) }
+        if training, let sb = trainingSlotBatches { return (sb.labels, sb.rowsPad) }
         return (batchLabels, 0)
     }
 

@@ -54,11 +54,15 @@ public final class Study2TrainingBackend: PopulationTrainingBackend, @unchecked 
     private let lock = NSLock()
     private var compileTotal = 0.0
 
-    public init(network: Study2FCN = .paper, deviceDescription: String, train: @escaping TrainerBackend.TrainFunction) {
+    private init(network: Study2FCN, architecture: NetworkArchitecture?, deviceDescription: String, engine: @escaping Engine) {
         self.network = network
-        self.architecture = nil
+        self.architecture = architecture
         self.deviceDescription = deviceDescription
-        self.engine = { population, config, splits, test in
+        self.engine = engine
+    }
+
+    public convenience init(network: Study2FCN = .paper, deviceDescription: String, train: @escaping TrainerBackend.TrainFunction) {
+        self.init(network: network, architecture: nil, deviceDescription: deviceDescription) { population, config, splits, test in
             let spec = try network.spec(inputs: splits.train.featureCount, classes: splits.train.classCount)
             let candidates = population.map { Candidate(activations: $0, seed: config.seed) }
             return Self.summary(try train(candidates, spec, config, splits.train, splits.validation, test))
@@ -66,11 +70,8 @@ public final class Study2TrainingBackend: PopulationTrainingBackend, @unchecked 
     }
 
     /// A CNN backend: `architecture` has three slots (input, hidden, output stage).
-    public init(architecture: NetworkArchitecture, deviceDescription: String, train: @escaping CNNTrainFunction) {
-        self.network = .paper
-        self.architecture = architecture
-        self.deviceDescription = deviceDescription
-        self.engine = { population, config, splits, test in
+    public convenience init(architecture: NetworkArchitecture, deviceDescription: String, train: @escaping CNNTrainFunction) {
+        self.init(network: .paper, architecture: architecture, deviceDescription: deviceDescription) { population, config, splits, test in
             let candidates = population.map { CNNCandidate(activations: $0, seed: config.seed) }
             return Self.summary(try train(candidates, architecture, config, splits.train, splits.validation, test))
         }
@@ -80,10 +81,16 @@ public final class Study2TrainingBackend: PopulationTrainingBackend, @unchecked 
         (run.candidates.map { ($0.history, $0.diverged) }, run.timing.compileSeconds)
     }
 
-    /// The OpenCL population trainer.
+    /// The OpenCL population trainer. A generation streams through a slot pool (`PopulationTrainer.trainPooled`):
+    /// as wide as the generation where memory holds it (one launch per step, as a chunk); where it does not,
+    /// a candidate that diverges frees its slot for the next at once. The same bits as `train` gives.
     public convenience init(trainer: PopulationTrainer, network: Study2FCN = .paper) {
-        self.init(network: network, deviceDescription: trainer.device.info.name) {
-            try trainer.train(candidates: $0, spec: $1, config: $2, train: $3, validation: $4, test: $5)
+        self.init(network: network, architecture: nil, deviceDescription: trainer.device.info.name) { population, config, splits, test in
+            let spec = try network.spec(inputs: splits.train.featureCount, classes: splits.train.classCount)
+            let candidates = population.map { Candidate(activations: $0, seed: config.seed) }
+            let (results, stats) = try trainer.trainPooled(candidates: candidates, spec: spec, config: config, train: splits.train,
+                                                           validation: splits.validation, test: test)
+            return (results.map { ($0.history, $0.diverged) }, stats.compileSeconds)
         }
     }
 
