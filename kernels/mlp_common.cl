@@ -78,13 +78,16 @@ inline __attribute__((always_inline)) uint af_element_key(uint base, int layer, 
     h = af_mix32(h + (uint)col * 0xc2b2ae35u);
     return h | 1u;
 }
-// Gumbel(0,1) from a key: u in (0,1) from 24 bits, exactly as CounterRNG.openUniform. Both logs take positive
-// normal floats, so mlp_fastmath.cl's straight-line log (which every trainer program includes) serves: PoCL's
-// log is a scalar library call, and Gumbel-softmax rows spent most of their time in it. Forced inline, with the
-// key's hashing: PoCL kept it a call (the two logs pass its inliner's threshold), and a call per element keeps
-// mlp_layerwise_row's noise loop scalar.
+// Gumbel(0,1) from a key: u in (0,1) from 24 bits, exactly as CounterRNG.openUniform: (k + 0.5) · 2^-24 in
+// float, where k + 0.5 rounds to even from k = 2^23 on, and the top draw (k = 2^24 − 1) rounds to 1.0, whose
+// -log(-log u) is +inf: one element in 2^24, so a Gumbel-softmax layer of 64 units on 1,000 rows made its network
+// diverge (NaN loss) within a few hundred epochs about one time in two. The min holds it at the largest float
+// below 1. Both logs take positive normal floats, so mlp_fastmath.cl's straight-line log (which every trainer
+// program includes) serves: PoCL's log is a scalar library call, and Gumbel-softmax rows spent most of their
+// time in it. Forced inline, with the key's hashing: PoCL kept it a call (the two logs pass its inliner's
+// threshold), and a call per element keeps mlp_layerwise_row's noise loop scalar.
 inline __attribute__((always_inline)) float af_gumbel(uint key) {
-    float u = ((float)(af_mix32(key ^ 0x68e31da4u) >> 8) + 0.5f) * 0x1p-24f;
+    const float u = fmin(((float)(af_mix32(key ^ 0x68e31da4u) >> 8) + 0.5f) * 0x1p-24f, 0x1.fffffep-1f);
     return -af_fm_log(-af_fm_log(u));
 }
 

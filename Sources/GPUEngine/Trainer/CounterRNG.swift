@@ -33,11 +33,12 @@ public enum CounterRNG {
         return x
     }
 
-    /// Uniform in (0, 1) from 24 bits of a 32-bit hash, exactly representable in float: never 0 or 1, so
-    /// `-log(-log(u))` is finite.
+    /// Uniform in (0, 1) from 24 bits of a 32-bit hash, the float the kernels draw (mlp_common.cl's
+    /// `af_gumbel`): (k + 0.5) · 2^-24 rounded to float (to even from k = 2^23 on), the top draw, which rounds to
+    /// 1, held at the largest float below 1. Never 0 or 1, so `-log(-log(u))` is finite.
     @inline(__always)
     public static func openUniform(_ h: UInt32) -> Double {
-        (Double(h >> 8) + 0.5) * 0x1p-24
+        Double(min((Float(h >> 8) + 0.5) * 0x1p-24, Float(1).nextDown))
     }
 }
 
