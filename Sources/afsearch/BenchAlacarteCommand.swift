@@ -11,8 +11,10 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
         discussion: """
             Per dataset: a random-search study of --trials trials with --population slots (continuous training), \
             then the PyTorch peer (bench/peers/alacarte_torch.py, run with --python) on the same split for \
-            --peer-trials trials. Compared as candidate-epochs the early-stopping rule needed per second of wall \
-            time (trials/s alone depends on which functions each side drew); slot utilisation = candidate-epochs \
+            --peer-trials trials: with the paper1 menu, the functions of afsearch's first --peer-trials trials \
+            (so both sides' epochs and divergences can be compared over the same networks), with another menu its \
+            own draws from paper1. Compared as candidate-epochs the early-stopping rule needed per second of wall \
+            time (trials/s alone depends on which functions each trial holds); slot utilisation = candidate-epochs \
             trained / slot-epochs launched. Set up the peer with `bash bench/peers/setup-torch.sh`.
             """)
 
@@ -68,6 +70,13 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
             var peer: AlaCarteBenchmark.PeerRun?
             var candidateEpochRatio: Double?
             var trialRatio: Double?
+            /// afsearch's median epochs and divergences over the trials the peer replayed (its first ones).
+            var afsearchOnPeerTrials: SameTrials?
+        }
+        struct SameTrials: Encodable {
+            var trials: Int
+            var medianEpochs: Double
+            var diverged: Int
         }
     }
 
@@ -123,13 +132,20 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
             }
             if peerTrials > 0 {
                 let peer = try AlaCarteBenchmark.runPeer(python: python, script: peerScript, splits: splits, setup: setup,
-                                                         trials: peerTrials, seed: seed, threads: peerThreads)
+                                                         trials: peerTrials, seed: seed, threads: peerThreads,
+                                                         functions: menu == "paper1" ? run.trialLog.map(\.functions) : [])
                 entry.peer = peer
                 entry.candidateEpochRatio = peer.candidateEpochsPerSecond > 0 ? run.candidateEpochsPerSecond / peer.candidateEpochsPerSecond : nil
                 entry.trialRatio = peer.trialsPerSecond > 0 ? run.trialsPerSecond / peer.trialsPerSecond : nil
                 log(String(format: "%@: PyTorch %@ (%d thread%@) %d trials in %.1f s: %.2f trials/s, %.0f candidate-epochs/s (median %.0f epochs, %d diverged)",
                            name, peer.torchVersion, peer.threads, peer.threads == 1 ? "" : "s", peer.trials, peer.wallSeconds,
                            peer.trialsPerSecond, peer.candidateEpochsPerSecond, peer.medianEpochs, peer.diverged))
+                let same = run.firstTrials(peer.trials)
+                if menu != "paper1" { log("\(name): the peer drew its own trials from paper1 (it knows no other menu)") }
+                entry.afsearchOnPeerTrials = Report.SameTrials(trials: min(peer.trials, run.trialLog.count), medianEpochs: same.medianEpochs,
+                                                        diverged: same.diverged)
+                log(String(format: "%@: afsearch on the same %d trials (the peer trains afsearch's functions): median %.0f epochs, %d diverged",
+                           name, min(peer.trials, run.trialLog.count), same.medianEpochs, same.diverged))
                 log(String(format: "%@: afsearch / PyTorch = %.2f× candidate-epochs/s, %.2f× trials/s",
                            name, entry.candidateEpochRatio ?? 0, entry.trialRatio ?? 0))
             }

@@ -14,9 +14,10 @@ import Testing
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Prints the peer's JSON with the row counts of the CSVs it was handed (header excluded).
+    /// Prints the peer's JSON with the row counts of the CSVs it was handed (header excluded), and keeps the
+    /// functions file it was handed beside itself.
     static let standIn = """
-        while [ $# -gt 0 ]; do case "$1" in --train) train=$2;; --validation) val=$2;; --trials) trials=$2;; --batch) batch=$2;; esac; shift; done
+        while [ $# -gt 0 ]; do case "$1" in --train) train=$2;; --validation) val=$2;; --trials) trials=$2;; --batch) batch=$2;; --functions) cp "$2" "$(dirname "$0")/functions-seen.json";; esac; shift; done
         head -1 "$train" | grep -q '^f0,f1,f2,f3,label$' || { echo "bad header" >&2; exit 3; }
         tr=$(($(wc -l < "$train") - 1)); va=$(($(wc -l < "$val") - 1))
         echo "{\\"trials\\": $trials, \\"candidate_epochs\\": $((trials * 10)), \\"wall_seconds\\": 2.0, \\"trials_per_second\\": 1.5, \\"candidate_epochs_per_second\\": 15.0, \\"median_epochs\\": 10, \\"diverged\\": 0, \\"torch_version\\": \\"stand-in $tr/$va${batch:+ batch $batch}\\", \\"threads\\": 1}"
@@ -44,12 +45,17 @@ import Testing
         let trainRows = try #require(run["trainRows"] as? Int), validationRows = try #require(run["validationRows"] as? Int)
         #expect(peerRun["torch_version"] as? String == "stand-in \(trainRows)/\(validationRows)")
         #expect(peerRun["trials"] as? Int == 5)
+        // A menu of expressions is not the peer's: it draws its own trials.
+        let seenFile = cli.root.appendingPathComponent("functions-seen.json")
+        #expect(!FileManager.default.fileExists(atPath: seenFile.path))
+        #expect(try #require(run["trialLog"] as? [[String: Any]]).count == 12)
         let ratio = try #require(entry["candidateEpochRatio"] as? Double)
         #expect(abs(ratio - (run["wallSeconds"] as? Double).map { Double(run["candidateEpochs"] as! Int) / $0 / 15.0 }!) < 1e-9)
 
         // Mini-batches: afsearch streams them through the pool, and the peer is told the batch size.
+        // With paper1 the peer is handed afsearch's first trials' functions, and afsearch's numbers over them.
         let mini = try cli.run(["bench", "alacarte", "--datasets", data.path, "--trials", "6", "--population", "3",
-                                "--depth", "3", "--epochs", "6", "--batch", "8", "--menu", "relu,tanh",
+                                "--depth", "3", "--epochs", "6", "--batch", "8",
                                 "--peer-trials", "2", "--python", "/bin/sh", "--peer-script", peer.path, "--json"])
         #expect(mini.status == 0, "\(mini.stderr)")
         let miniEntry = try #require(((mini.json as? [String: Any])?["runs"] as? [[String: Any]])?.first, "\(mini.stdout)")
@@ -58,6 +64,13 @@ import Testing
         let steps = try #require(miniPool["steps"] as? Int), rows = try #require(miniRun["trainRows"] as? Int)
         #expect(steps > 0 && steps % ((rows + 7) / 8) == 0, "whole epochs of ceil(\(rows) / 8) steps: \(steps)")
         #expect((miniEntry["peer"] as? [String: Any])?["torch_version"] as? String == "stand-in \(rows)/\(validationRows) batch 8")
+        let log = try #require(miniRun["trialLog"] as? [[String: Any]])
+        #expect(log.count == 6)
+        let seen = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: seenFile)) as? [[String]])
+        #expect(seen == log.prefix(2).map { $0["functions"] as? [String] ?? [] } && seen.allSatisfy { $0.count == 3 })
+        let same = try #require(miniEntry["afsearchOnPeerTrials"] as? [String: Any])
+        #expect(same["trials"] as? Int == 2)
+        #expect(same["diverged"] as? Int == log.prefix(2).filter { $0["diverged"] as? Bool == true }.count)
 
         let noPeer = try cli.run(["bench", "alacarte", "--datasets", data.path, "--python", cli.root.appendingPathComponent("none").path])
         #expect(noPeer.status != 0)

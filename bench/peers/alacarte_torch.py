@@ -13,6 +13,8 @@ Adam lr 1e-3, one full-batch step per epoch (or, with --batch, mini-batches in a
 the validation set; stop when training accuracy (from the step's logits) improved by less than 0.001 over the
 previous epoch for 10 epochs in a row, or at once when the loss is NaN/inf (diverged). A trial's score is its
 validation accuracy after its last completed epoch; the best score is reported as a sanity check.
+With --functions (what `afsearch bench alacarte` passes), the trials train the functions afsearch drew, in its
+trial order, instead of the peer's own draws, so both sides' epochs and divergences are over the same networks.
 
 Input CSVs: a header line, then feature columns (already standardised) and an integer label 0..C−1 last.
 Prints one JSON line on stdout; progress on stderr.
@@ -155,12 +157,23 @@ def main():
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=0, help="mini-batch rows (0, the default: full batch, study 1's protocol)")
+    p.add_argument("--functions", help="JSON: a list of trials, each a list of menu names (one per layer); "
+                                       "trains these, the first --trials of them, instead of drawing")
     p.add_argument("--threads", type=int, default=0,
                    help="torch.set_num_threads; 0 (default) times a warm-up with 1 thread and with every CPU on this "
                         "data set's shape and keeps the faster (small layers can run slower on more threads)")
     a = p.parse_args()
     if a.layers < 2 or a.max_epochs < 1:
         p.error("--layers must be at least 2 and --max-epochs at least 1")
+
+    planned = None
+    if a.functions:
+        with open(a.functions) as f:
+            planned = json.load(f)[:a.trials]
+        unknown = sorted({n for t in planned for n in t if n not in MENU} | {str(len(t)) + " layers" for t in planned if len(t) != a.layers})
+        if unknown:
+            sys.exit(f"{a.functions}: not in the menu or not {a.layers} per trial: {', '.join(unknown)}")
+        a.trials = len(planned)
 
     x, y = read_csv(a.train)
     vx, vy = read_csv(a.validation)
@@ -193,7 +206,7 @@ def main():
     epochs, diverged, best = [], 0, 0.0
     start = time.perf_counter()
     for trial in range(1, a.trials + 1):
-        activations = [rng.choice(NAMES) for _ in range(a.layers)]
+        activations = planned[trial - 1] if planned is not None else [rng.choice(NAMES) for _ in range(a.layers)]
         n, bad, score = run_trial(widths, activations, data, a.lr, a.max_epochs, a.min_delta, a.patience, a.batch or None)
         epochs.append(n)
         diverged += bad
@@ -211,7 +224,7 @@ def main():
         "median_epochs": statistics.median(epochs), "mean_epochs": round(statistics.mean(epochs), 2),
         "diverged": diverged, "best_validation_accuracy": round(best, 4),
         "train_rows": x.shape[0], "validation_rows": vx.shape[0], "features": x.shape[1], "classes": classes,
-        "layers": a.layers, "hidden": a.hidden, "seed": a.seed, "batch": a.batch or None,
+        "layers": a.layers, "hidden": a.hidden, "seed": a.seed, "batch": a.batch or None, "replayed": planned is not None,
         "torch_version": torch.__version__, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
         "thread_warmup_seconds": {str(t): round(s, 4) for t, s in sorted(warmup.items())},
     }))

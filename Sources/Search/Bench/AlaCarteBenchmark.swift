@@ -25,6 +25,20 @@ public enum AlaCarteBenchmark {
         public var diverged: Int
         public var medianEpochs: Double
         public var pool: PoolStatistics?
+        /// Every trial in trial order: its menu choice per layer, epochs and whether it diverged. The peer trains
+        /// the first trials' functions (`runPeer(functions:)`), so both sides' medians and divergences can be
+        /// compared over the same networks (`firstTrials`).
+        public var trialLog: [TrialLine] = []
+        public struct TrialLine: Codable, Sendable {
+            public var functions: [String]
+            public var epochs: Int?
+            public var diverged: Bool
+        }
+        /// The median epochs and the diverged count of the first `n` trials.
+        public func firstTrials(_ n: Int) -> (medianEpochs: Double, diverged: Int) {
+            let first = trialLog.prefix(n)
+            return (AlaCarteBenchmark.median(first.compactMap(\.epochs)), first.filter(\.diverged).count)
+        }
         public var trialsPerSecond: Double { wallSeconds > 0 ? Double(trials) / wallSeconds : 0 }
         public var candidateEpochsPerSecond: Double { wallSeconds > 0 ? Double(candidateEpochs) / wallSeconds : 0 }
         /// Share of the training steps that ran the fused row pass.
@@ -93,12 +107,20 @@ public enum AlaCarteBenchmark {
         let outcome = try await study.run(progress: progress)
         let wall = clock.duration(to: .now)
         let trained = try store.trials(states: TrialState.finished, group: nil).filter { $0.duplicateOf == nil }
-        let epochs = trained.compactMap(\.epochs).sorted()
-        let median = epochs.isEmpty ? 0 : Double(epochs[(epochs.count - 1) / 2] + epochs[epochs.count / 2]) / 2
+        let epochs = trained.compactMap(\.epochs)
+        let trialLog = try store.trials(states: nil, group: nil).sorted { $0.number < $1.number }.map { trial in
+            Run.TrialLine(functions: (0..<setup.slotCount).map { trial.parameters[AlaCarteSpace.parameterName(layer: $0)] ?? "" },
+                          epochs: trial.epochs, diverged: trial.state == .diverged)
+        }
         return Run(dataset: dataset, trainRows: splits.train.rowCount, validationRows: splits.validation.rowCount,
                    trials: outcome.trialsFinished, population: population, wallSeconds: seconds(wall),
                    compileSeconds: seconds(compile), candidateEpochs: epochs.reduce(0, +), trained: trained.count,
-                   diverged: outcome.divergedCount, medianEpochs: median, pool: outcome.pool)
+                   diverged: outcome.divergedCount, medianEpochs: median(epochs), pool: outcome.pool, trialLog: trialLog)
+    }
+
+    static func median(_ values: [Int]) -> Double {
+        let v = values.sorted()
+        return v.isEmpty ? 0 : Double(v[(v.count - 1) / 2] + v[v.count / 2]) / 2
     }
 
     /// Writes a split as the peer reads it: a header, then the (standardised) features and the label per row.
@@ -113,8 +135,10 @@ public enum AlaCarteBenchmark {
     }
 
     /// Runs the PyTorch peer on the same split and protocol and reads its JSON line.
+    /// `functions`: the trials to train, each a menu name per layer (afsearch's, `Run.functions`), the first
+    /// `trials` of them; empty: the peer draws its own.
     public static func runPeer(python: String, script: String, splits: SearchSplits, setup: TrainingSetup, trials: Int,
-                               seed: UInt64, threads: Int) throws -> PeerRun {
+                               seed: UInt64, threads: Int, functions: [[String]] = []) throws -> PeerRun {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("afsearch-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -127,6 +151,11 @@ public enum AlaCarteBenchmark {
                          "--threads", "\(threads)", "--min-delta", "\(setup.earlyStopMinDelta)"]
         arguments += ["--patience", "\(setup.earlyStopPatience ?? setup.epochs + 1)"]
         if let batch = setup.batchSize, batch < splits.train.rowCount { arguments += ["--batch", "\(batch)"] }
+        if !functions.isEmpty {
+            let file = folder.appendingPathComponent("functions.json")
+            try JSONEncoder().encode(Array(functions.prefix(trials))).write(to: file)
+            arguments += ["--functions", file.path]
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = arguments
