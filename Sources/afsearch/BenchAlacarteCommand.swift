@@ -71,12 +71,7 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
             var candidateEpochRatio: Double?
             var trialRatio: Double?
             /// afsearch's median epochs and divergences over the trials the peer replayed (its first ones).
-            var afsearchOnPeerTrials: SameTrials?
-        }
-        struct SameTrials: Encodable {
-            var trials: Int
-            var medianEpochs: Double
-            var diverged: Int
+            var afsearchOnPeerTrials: AlaCarteBenchmark.Run.TrialSummary?
         }
     }
 
@@ -131,21 +126,25 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
                 for (k, v) in kernels.sorted(by: { $0.value > $1.value }) { log("    " + benchPadded(k, 26, left: true) + String(format: " %8.3f s", v)) }
             }
             if peerTrials > 0 {
+                // The peer knows paper1's names only: with another menu it draws its own trials.
+                let replays = menu == "paper1"
                 let peer = try AlaCarteBenchmark.runPeer(python: python, script: peerScript, splits: splits, setup: setup,
                                                          trials: peerTrials, seed: seed, threads: peerThreads,
-                                                         functions: menu == "paper1" ? run.trialLog.map(\.functions) : [])
+                                                         functions: replays ? run.trialLog.map(\.functions) : [])
                 entry.peer = peer
                 entry.candidateEpochRatio = peer.candidateEpochsPerSecond > 0 ? run.candidateEpochsPerSecond / peer.candidateEpochsPerSecond : nil
                 entry.trialRatio = peer.trialsPerSecond > 0 ? run.trialsPerSecond / peer.trialsPerSecond : nil
                 log(String(format: "%@: PyTorch %@ (%d thread%@) %d trials in %.1f s: %.2f trials/s, %.0f candidate-epochs/s (median %.0f epochs, %d diverged)",
                            name, peer.torchVersion, peer.threads, peer.threads == 1 ? "" : "s", peer.trials, peer.wallSeconds,
                            peer.trialsPerSecond, peer.candidateEpochsPerSecond, peer.medianEpochs, peer.diverged))
-                let same = run.firstTrials(peer.trials)
-                if menu != "paper1" { log("\(name): the peer drew its own trials from paper1 (it knows no other menu)") }
-                entry.afsearchOnPeerTrials = Report.SameTrials(trials: min(peer.trials, run.trialLog.count), medianEpochs: same.medianEpochs,
-                                                        diverged: same.diverged)
-                log(String(format: "%@: afsearch on the same %d trials (the peer trains afsearch's functions): median %.0f epochs, %d diverged",
-                           name, min(peer.trials, run.trialLog.count), same.medianEpochs, same.diverged))
+                if replays {
+                    let same = run.firstTrials(peer.trials)
+                    entry.afsearchOnPeerTrials = same
+                    log(String(format: "%@: afsearch on the same %d trials (the peer trains afsearch's functions): median %.0f epochs, %d diverged",
+                               name, same.trials, same.medianEpochs, same.diverged))
+                } else {
+                    log("\(name): the peer drew its own trials from paper1 (it knows no other menu)")
+                }
                 log(String(format: "%@: afsearch / PyTorch = %.2f× candidate-epochs/s, %.2f× trials/s",
                            name, entry.candidateEpochRatio ?? 0, entry.trialRatio ?? 0))
             }

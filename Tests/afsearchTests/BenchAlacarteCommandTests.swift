@@ -48,6 +48,7 @@ import Testing
         // A menu of expressions is not the peer's: it draws its own trials.
         let seenFile = cli.root.appendingPathComponent("functions-seen.json")
         #expect(!FileManager.default.fileExists(atPath: seenFile.path))
+        #expect(entry["afsearchOnPeerTrials"] == nil, "no same-trials summary when the peer drew its own")
         #expect(try #require(run["trialLog"] as? [[String: Any]]).count == 12)
         let ratio = try #require(entry["candidateEpochRatio"] as? Double)
         #expect(abs(ratio - (run["wallSeconds"] as? Double).map { Double(run["candidateEpochs"] as! Int) / $0 / 15.0 }!) < 1e-9)

@@ -148,14 +148,15 @@ public final class PopulationPool {
 
         var occupants = [SlotOccupant?](repeating: nil, count: width)
         var status = [Int32](repeating: 1, count: width)
-        var rows = [[Int32]](repeating: [], count: width)
-        var tapes = [[ActivationTape?]](repeating: [], count: width)
         var exhausted = false
         // The pool's step counter: a slot's own step (Adam's bias correction, its noise) is `pass − entry`.
         var pass: UInt32 = 0
         let batch = batchRows
         var shuffles = batch < n ? try ShuffleTable(device: device, rows: n, epochs: config.epochs, seed: config.seed) : nil
-        if shuffles != nil { try session.enableSlotBatches(rows: batch) }
+        if let table = shuffles?.buffer {
+            try session.enableSlotBatches(rows: batch)
+            session.order = table  // the shared batch's gathers (every candidate at one epoch) read it too
+        }
         var evalSeconds = 0.0
         clock = ContinuousClock.now
 
@@ -176,11 +177,9 @@ public final class PopulationPool {
                 try session.fill(slot: k, initial: layout.packWeights(start.weights, activationParameters: start.activationParameters),
                                  ids: row.ids, counts: row.counts, seed32: start.seed32, entryPass: pass)
                 try session.interpreter?.place(candidate: k, tapes: row.tapes)
-                occupants[k] = SlotOccupant(tag: entry.tag, entry: pass, parameterCounts: row.counts,
+                occupants[k] = SlotOccupant(tag: entry.tag, entry: pass, row: row,
                                             stopper: config.earlyStopping.map(EarlyStoppingTracker.init))
                 status[k] = 0
-                rows[k] = row.ids
-                tapes[k] = row.tapes
             }
         }
 
@@ -192,11 +191,9 @@ public final class PopulationPool {
                 while high >= 0, occupants[high] == nil { high -= 1 }
                 guard low < high else { break }
                 try session.move(slot: high, to: low)
-                try session.interpreter?.place(candidate: low, tapes: tapes[high])
+                try session.interpreter?.place(candidate: low, tapes: occupants[high]!.row.tapes)
                 (occupants[low], occupants[high]) = (occupants[high], nil)
                 (status[low], status[high]) = (status[high], 1)
-                (rows[low], rows[high]) = (rows[high], [])
-                (tapes[low], tapes[high]) = (tapes[high], [])
             }
             session.count = max(1, (occupants.lastIndex { $0 != nil } ?? -1) + 1)
         }
@@ -206,14 +203,15 @@ public final class PopulationPool {
             if exhausted { try compact() }
             guard occupants.contains(where: { $0 != nil }) else { break }
             try session.status.upload(status)
-            session.layerwiseLayers = Set((0..<spec.layerCount).filter { l in
-                guard let s = spec.slot(ofLayer: l) else { return false }
-                return rows.prefix(session.count).contains { $0.count > s && $0[s] <= -2 }
-            })
-            session.interpretedLayers = Set((0..<spec.layerCount).filter { l in
-                guard let s = spec.slot(ofLayer: l) else { return false }
-                return tapes.prefix(session.count).contains { $0.count > s && $0[s] != nil }
-            })
+            /// Layers whose slot satisfies `uses` for some occupant.
+            func layers(where uses: (PopulationProgram.SlotRow, Int) -> Bool) -> Set<Int> {
+                Set((0..<spec.layerCount).filter { l in
+                    guard let s = spec.slot(ofLayer: l) else { return false }
+                    return occupants.prefix(session.count).contains { $0.map { uses($0.row, s) } ?? false }
+                })
+            }
+            session.layerwiseLayers = layers { $0.ids[$1] <= -2 }
+            session.interpretedLayers = layers { $0.tapes[$1] != nil }
             // Mini-batches: each candidate's own epoch's shuffle (a free slot's offset is never read: it is
             // frozen), or, where every candidate is at the same epoch (an evolution generation; a study's
             // first epoch), that epoch's batches gathered once into the shared batch.
@@ -235,8 +233,7 @@ public final class PopulationPool {
             for start in stride(from: 0, to: n, by: batch) {
                 let stepRows = min(batch, n - start)
                 session.slotSteps = (0..<session.count).map { k in occupants[k].map { Int(pass &- $0.entry) } ?? 0 }
-                if let table = shuffles?.buffer, let sharedOrder {
-                    session.order = table
+                if let sharedOrder {
                     try session.gather(split: "train", start: Int(sharedOrder) + start, rows: stepRows, useOrder: true)
                 } else if let table = shuffles?.buffer {
                     try session.gatherSlots(start: start, rows: stepRows, orders: table)
@@ -285,14 +282,12 @@ public final class PopulationPool {
                 if keepWeights {
                     let ps = layout.parameterStride
                     let (w, act) = session.unpack(try session.params.download(k * ps..<(k + 1) * ps)[...],
-                                                  parameterCounts: o.parameterCounts)
+                                                  parameterCounts: o.row.counts)
                     result.weights = w
                     result.activationParameters = act
                 }
                 occupants[k] = nil
                 status[k] = 1
-                rows[k] = []
-                tapes[k] = []
                 stats.candidatesTrained += 1
                 try finished(result)
             }
@@ -351,7 +346,8 @@ private struct SlotOccupant {
     let tag: Int
     /// The pass at which it entered: its own step is `pass − entry`.
     let entry: UInt32
-    let parameterCounts: [Int]
+    /// Its activation ids, learnable parameter counts and tapes per slot.
+    let row: PopulationProgram.SlotRow
     var stopper: EarlyStoppingTracker?
     var history: [EpochMetrics] = []
     var diverged = false

@@ -153,10 +153,10 @@ struct PopulationProgram {
         }
     }
 
-    /// Whether the interpreter runs every element-wise expression of `candidates` (else an interpreted
-    /// population is compiled, as `init` does).
+    /// Whether the interpreter runs every element-wise expression of `candidates` (`pack`, as `init` decides;
+    /// else an interpreted population is compiled).
     static func interprets(_ candidates: [Candidate]) -> Bool {
-        candidates.allSatisfy { c in c.activations.allSatisfy { e in e.isLayerwise || e == .x || (try? ActivationTape(e)) != nil } }
+        pack(Array(Set(candidates.flatMap(\.activations).filter { !$0.isLayerwise && $0 != .x }))) != nil
     }
 
     /// Tapes of all expressions, or nil when one of them cannot be interpreted.

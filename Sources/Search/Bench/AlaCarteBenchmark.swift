@@ -34,10 +34,16 @@ public enum AlaCarteBenchmark {
             public var epochs: Int?
             public var diverged: Bool
         }
-        /// The median epochs and the diverged count of the first `n` trials.
-        public func firstTrials(_ n: Int) -> (medianEpochs: Double, diverged: Int) {
+        /// The first `n` trials' median epochs and diverged count.
+        public func firstTrials(_ n: Int) -> TrialSummary {
             let first = trialLog.prefix(n)
-            return (AlaCarteBenchmark.median(first.compactMap(\.epochs)), first.filter(\.diverged).count)
+            return TrialSummary(trials: first.count, medianEpochs: AlaCarteBenchmark.median(first.compactMap(\.epochs)),
+                                diverged: first.filter(\.diverged).count)
+        }
+        public struct TrialSummary: Codable, Sendable {
+            public var trials: Int
+            public var medianEpochs: Double
+            public var diverged: Int
         }
         public var trialsPerSecond: Double { wallSeconds > 0 ? Double(trials) / wallSeconds : 0 }
         public var candidateEpochsPerSecond: Double { wallSeconds > 0 ? Double(candidateEpochs) / wallSeconds : 0 }
@@ -135,7 +141,7 @@ public enum AlaCarteBenchmark {
     }
 
     /// Runs the PyTorch peer on the same split and protocol and reads its JSON line.
-    /// `functions`: the trials to train, each a menu name per layer (afsearch's, `Run.functions`), the first
+    /// `functions`: the trials to train, each a menu name per layer (afsearch's, `Run.trialLog`), the first
     /// `trials` of them; empty: the peer draws its own.
     public static func runPeer(python: String, script: String, splits: SearchSplits, setup: TrainingSetup, trials: Int,
                                seed: UInt64, threads: Int, functions: [[String]] = []) throws -> PeerRun {
