@@ -13,7 +13,7 @@ SWIFT_TEST_FLAGS ?=
 # skips with its reason where /usr/bin/python3 lacks torch) a second time under the GPU profile
 # (AFSEARCH_PROFILE=gpu, DeviceProfile): PoCL then takes a GPU's tiles, launches and build options. The
 # fused-row and tile suites pin the CPU profile or their tiles, so they are not repeated.
-GPU_PROFILE_SUITES := GPUEngineTests\.(TrainerTests|TrainerInterpreterTests|CNNTrainerTests|CNNInterpreterTests|PopulationPoolTests|PopulationPoolInterpreterTests|SafetensorsTorchInteropTests|CNNSafetensorsTorchInteropTests)/
+GPU_PROFILE_SUITES := GPUEngineTests\.(TrainerTests|TrainerInterpreterTests|CNNTrainerTests|CNNInterpreterTests|CNNPoolTests|PopulationPoolTests|PopulationPoolInterpreterTests|SafetensorsTorchInteropTests|CNNSafetensorsTorchInteropTests)/
 GPU_PROFILE_TEST_FLAGS ?= --skip-build --filter '$(GPU_PROFILE_SUITES)'
 RUN_ARGS ?=
 # The job `make run` runs after the selftest, with RUN_ARGS.

@@ -35,6 +35,31 @@ __kernel void cnn_gather_images(
     dst_labels[r] = labels[src];
 }
 
+// A slot pool's per-candidate batches: candidate c's images orders[order_at[c] + start + r] into
+// dst + c * dst_cand as cnn_gather_images lays them out, its labels at dst_labels + c * label_cand (its own
+// epoch's shuffle: PopulationPool). Only active candidates. global: (imagesPad, P).
+__kernel void cnn_gather_slots(
+    __global const float* x, const int C, const int H, const int W, __global const int* labels,
+    __global const int* orders, __global const int* order_at, const int start, const int rows,
+    __global float* dst, const int dst_cand, __global int* dst_labels, const int label_cand, __global const int* status)
+{
+    const int r = get_global_id(0), c = get_global_id(1);
+    if (status[c] != MLP_ACTIVE) return;
+    const int F = C * H * W;
+    __global float* d = dst + (size_t)c * dst_cand + (size_t)r * F;
+    __global int* l = dst_labels + (size_t)c * label_cand + r;
+    if (r >= rows) {
+        for (int j = 0; j < F; j++) d[j] = 0.0f;
+        *l = 0;
+        return;
+    }
+    const int src = orders[order_at[c] + start + r];
+    __global const float* s = x + (size_t)src * F;
+    for (int ch = 0; ch < C; ch++)
+        for (int p = 0; p < H * W; p++) d[p * C + ch] = s[ch * H * W + p];
+    *l = labels[src];
+}
+
 
 // Vector forms of VW lanes for the pooling kernels' argmax bytes and masks.
 #if VW == 1
@@ -238,19 +263,19 @@ __kernel void cnn_param_grads(
 #endif
 }
 
-// Dropout on the shared input batch: each candidate gets its own copy [images][H][W][C] (channels-last,
-// as the gathered batch), elements kept with probability 1 - rate and scaled by 1/(1 - rate) in
-// training (keys as cnn_dropout's: PyTorch's flattened index), copied unchanged in evaluation.
-// global: (capacityImages, P).
+// Dropout on the input batch (shared: x_cand 0; a pool's per-candidate batches: x_cand apart): each
+// candidate gets its own copy [images][H][W][C] (channels-last, as the gathered batch), elements kept with
+// probability 1 - rate and scaled by 1/(1 - rate) in training (keys as cnn_dropout's: PyTorch's flattened
+// index), copied unchanged in evaluation. global: (capacityImages, P).
 __kernel void cnn_input_dropout(
-    __global const float* x, __global float* out, const int cand, const int C, const int H, const int W,
+    __global const float* x, const int x_cand, __global float* out, const int cand, const int C, const int H, const int W,
     const float rate, const float scale, __global const uint* seeds, const uint pass, const int layer,
     const int training, __global const int* status, const int skip_frozen)
 {
     const int n = get_global_id(0), c = get_global_id(1);
     if (skip_frozen && status[c] != MLP_ACTIVE) return;
     const int F = C * H * W;
-    __global const float* S = x + (size_t)n * F;
+    __global const float* S = x + (size_t)c * x_cand + (size_t)n * F;
     __global float* D = out + (size_t)c * cand + (size_t)n * F;
     if (!training) {
         for (int j = 0; j < F; j++) D[j] = S[j];
@@ -277,15 +302,15 @@ __kernel void cnn_grad_accumulate(
 
 // torch.optim.Adam over every parameter of every active candidate, VW floats per work-item (pstride is
 // a multiple of 16): the same per-element arithmetic as adam_update.cl, without its mirror copy (the CNN
-// trainer rewrites the mirrors it needs with cnn_mirror_transpose, in cache-friendly blocks).
-// global: (pstride / VW, P).
+// trainer rewrites the mirrors it needs with cnn_mirror_transpose, in cache-friendly blocks). step_args: per
+// candidate (step_size, sqrt(1 - b2^t)) at its own step t, as adam_update's. global: (pstride / VW, P).
 __kernel void cnn_adam_update(
     __global float* params, __global const float* grads, __global float* m1, __global float* m2, const int pstride,
-    const float step_size, const float b1, const float b2, const float eps, const float c2sqrt,
-    __global const int* status)
+    __global const float* step_args, const float b1, const float b2, const float eps, __global const int* status)
 {
     const int q = get_global_id(0), c = get_global_id(1);
     if (status[c] != MLP_ACTIVE) return;
+    const float step_size = step_args[2 * c], c2sqrt = step_args[2 * c + 1];
     const size_t i = (size_t)c * pstride + (size_t)q * VW;
     const vfloat g = VLOAD(0, grads + i);
     vfloat m = VLOAD(0, m1 + i);

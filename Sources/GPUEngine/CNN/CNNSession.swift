@@ -13,13 +13,14 @@ final class CNNSession: PopulationState, PopulationSession {
     let gemm: GEMMVariant
 
     let convForward, convBackwardWeights, convBackwardData, poolForward, poolBackward: ComputeKernel
-    let dropoutKernel, actBackward, accumulate, gatherKernel: ComputeKernel
+    let dropoutKernel, actBackward, accumulate, gatherKernel, gatherSlotsKernel: ComputeKernel
     let linearForward, linearBackwardData, linearBackwardWeights, lossKernel, reduceKernel, updateKernel: ComputeKernel
     let mirrorTranspose, layerwiseForward, layerwiseBackward, paramGrads, inputDropout: ComputeKernel
 
     /// Gradients of the later micro-batches of a step, added into `grads` (allocated only when needed).
     let scratch: DeviceBuffer<Float>?
-    /// Per tensor (index 0 = the shared input batch): values, pre-activations, gradients, pool argmax.
+    /// Per tensor (index 0 = the input batch: shared, and in a slot pool also each candidate's own, see
+    /// `slotBatches`): values, pre-activations, gradients, pool argmax.
     let a: [DeviceBuffer<Float>]
     let z: [DeviceBuffer<Float>?]
     let g: [DeviceBuffer<Float>?]
@@ -27,25 +28,37 @@ final class CNNSession: PopulationState, PopulationSession {
     /// Tensors a dropout works on: their producer's activation derivative cannot be fused upstream.
     let droppedTensors: Set<Int>
     /// Slots where some candidate has learnable parameters (their derivative is never fused: the
-    /// parameter partials come from cnn_act_backward or the loss kernel), and slots where some candidate
-    /// has a layer-wise function (Linear layers only; finished by layerwise_backward).
-    let parameterSlots: Set<Int>
-    let layerwiseSlots: Set<Int>
+    /// parameter partials come from cnn_act_backward or the loss kernel), slots where some candidate
+    /// has a layer-wise function (Linear layers only; finished by layerwise_backward), and slots some
+    /// candidate runs through the interpreter (their GEMMs and fused derivatives see the identity). A slot
+    /// pool sets them as candidates enter (`setActivationRows`).
+    private(set) var parameterSlots: Set<Int> = []
+    private(set) var layerwiseSlots: Set<Int> = []
+    private(set) var interpretedSlots: Set<Int> = []
     /// With learnable parameters: per-row partials of every layer activated by a parameter slot
-    /// (`partialOffsets` by tensor), their layout for cnn_param_grads, and a sink for the per-row partials
-    /// the loss kernel writes when the logits' slot has none.
+    /// (`partialOffsets` by tensor, a subset of `partialRegions`), their layout for cnn_param_grads, and a
+    /// sink for the per-row partials the loss kernel writes when the logits' slot has none.
     let partials, partialSink: DeviceBuffer<Float>
     let partialStride, sinkStride: Int
-    let partialOffsets: [Int: Int]
+    /// Where each tensor's partials live: the tensors of parameter slots (a chunk), or of every activated
+    /// tensor (a slot pool whose program has learnable parameters: which slots have them changes).
+    private let partialRegions: [Int: Int]
+    private(set) var partialOffsets: [Int: Int] = [:]
     let partialLayout: DeviceBuffer<Int32>
-    /// Interpreted activations (`ActivationExecution.interpreted`): the interpreter's kernels and tapes,
-    /// and the slots some candidate runs through them (their GEMMs and fused derivatives see the identity).
+    /// Interpreted activations (`ActivationExecution.interpreted`): the interpreter's kernels and tapes.
     let interpreter: InterpretedActivations?
+    /// A slot pool's per-candidate training batches (`gatherSlots`): candidate c's images in `a[0]` at
+    /// c · `tensorFloats(0)`, its labels at c · `capacityImages`, its order's start in the pool's shuffle table
+    /// at `orderAt[c]`; nil: the input batch is shared.
+    let slotBatches: (labels: DeviceBuffer<Int32>, orderAt: DeviceBuffer<Int32>)?
+    /// The training steps read the candidates' own batches (`slotBatches`) rather than the shared one.
+    var readsSlotBatches = false
 
     init(device: ComputeDevice, profile: DeviceProfile, gemm: GEMMVariant? = nil, program: ComputeProgram, plan: CNNPlan,
          activationIDs ids: [[Int32]],
          parameterCounts counts: [[Int]], initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
-         optimizer: Optimizer, needsAccumulation: Bool, tapes: PackedTapes? = nil, tapeOffsets: [[Int32]] = []) throws {
+         optimizer: Optimizer, needsAccumulation: Bool, tapes: PackedTapes? = nil, tapeOffsets: [[Int32]] = [],
+         pool: Bool = false) throws {
         self.plan = plan
         let gemm = gemm ?? GEMMVariant(tile: plan.tile)
         self.gemm = gemm
@@ -58,6 +71,7 @@ final class CNNSession: PopulationState, PopulationSession {
         actBackward = try program.kernel("cnn_act_backward")
         accumulate = try program.kernel("cnn_grad_accumulate")
         gatherKernel = try program.kernel("cnn_gather_images")
+        gatherSlotsKernel = try program.kernel("cnn_gather_slots")
         linearForward = try program.kernel(gemm.kernelName(unstaged: "cnn_linear_forward"))
         linearBackwardData = try program.kernel(gemm.kernelName(unstaged: "cnn_linear_backward_data"))
         linearBackwardWeights = try program.kernel(gemm.kernelName(.backwardWeights))
@@ -75,8 +89,10 @@ final class CNNSession: PopulationState, PopulationSession {
         try scratch?.fill(0)
         var a: [DeviceBuffer<Float>] = [], z: [DeviceBuffer<Float>?] = [], g: [DeviceBuffer<Float>?] = []
         var arg: [DeviceBuffer<UInt8>?] = []
-        a.append(try device.buffer(Float.self, count: plan.tensorFloats(0)))
+        a.append(try device.buffer(Float.self, count: (pool ? P : 1) * plan.tensorFloats(0)))
         try a[0].fill(0)
+        slotBatches = pool ? (try device.buffer(Int32.self, count: P * plan.capacityImages), try device.buffer(Int32.self, count: P)) : nil
+        try slotBatches?.labels.fill(0)
         z.append(nil); g.append(nil); arg.append(nil)
         for t in 1..<plan.tensors.count {
             let n = P * plan.tensorFloats(t)
@@ -93,37 +109,54 @@ final class CNNSession: PopulationState, PopulationSession {
         for case .dropout(let t, _, _) in plan.stages { dropped.insert(t) }
         droppedTensors = dropped
         let slotCount = plan.architecture.slotCount
-        parameterSlots = Set((0..<slotCount).filter { s in counts.contains { $0[s] > 0 } })
-        layerwiseSlots = Set((0..<slotCount).filter { s in ids.contains { $0[s] <= -2 } })
+        let chunkParameterSlots = Set((0..<slotCount).filter { s in counts.contains { $0[s] > 0 } })
         // One partial per row (pixel or image) and parameter for each tensor activated by a parameter slot.
-        var offsets: [Int: Int] = [:], layout: [Int32] = [], off = 0, sink: Int
+        var regions: [Int: Int] = [:], off = 0
         for (t, tensor) in plan.tensors.enumerated() {
-            guard let act = tensor.activatedBy, parameterSlots.contains(act.slot) else { continue }
-            offsets[t] = off
-            layout += [Int32(act.slot), Int32(off), Int32(tensor.pixels)]
+            guard let act = tensor.activatedBy, pool ? plan.kmax > 0 : chunkParameterSlots.contains(act.slot) else { continue }
+            regions[t] = off
             off += (cap * tensor.pixels).roundedUp(toMultipleOf: plan.tile.rows) * plan.kmax
         }
-        sink = cap.roundedUp(toMultipleOf: plan.tile.rows) * plan.kmax
-        partialOffsets = offsets
+        partialRegions = regions
         partialStride = max(off, 1)
-        sinkStride = max(sink, 1)
+        sinkStride = max(cap.roundedUp(toMultipleOf: plan.tile.rows) * plan.kmax, 1)
         partials = try device.buffer(Float.self, count: plan.kmax > 0 ? P * partialStride : 1)
         partialSink = try device.buffer(Float.self, count: plan.kmax > 0 ? P * sinkStride : 1)
-        partialLayout = try device.buffer(layout + [0])
-        interpreter = try InterpretedActivations(program: program, tapes: tapes, offsets: tapeOffsets, slotCount: slotCount,
-                                                 tile: plan.tile)
+        partialLayout = try device.buffer(Int32.self, count: 3 * regions.count + 1)
+        // A slot pool's tapes change as candidates enter; a chunk's are the program's.
+        interpreter = tapes != nil && pool
+            ? try InterpretedActivations(program: program, regionsFor: P, slotCount: slotCount, tile: plan.tile)
+            : try InterpretedActivations(program: program, tapes: tapes, offsets: tapeOffsets, slotCount: slotCount, tile: plan.tile)
         try super.init(device: device, initial: initial, seeds: seedValues, activationIDs: ids, parameterCounts: counts,
                        slots: slotCount, parameterStride: ps, mirrorStride: plan.mirrorStride,
                        updateTable: plan.updateTable, rowCapacity: cap)
-        fixedWorkGroups = interpreter != nil && profile.fixesWorkGroups
+        try setActivationRows(ids: ids, counts: counts, interpreted: interpreter?.slots ?? [])
+        fixedWorkGroups = (interpreter != nil || pool) && profile.fixesWorkGroups
         kernelsWithoutCandidates = [gatherKernel]
+    }
+
+    /// The slots the launches treat specially, from the activation rows of the candidates they run (and the
+    /// slots some of them interpret): learnable parameters, layer-wise functions. A slot pool calls it as
+    /// candidates enter.
+    func setActivationRows(ids: [[Int32]], counts: [[Int]], interpreted: Set<Int>) throws {
+        let slotCount = plan.architecture.slotCount
+        let parameters = Set((0..<slotCount).filter { s in counts.contains { $0[s] > 0 } })
+        layerwiseSlots = Set((0..<slotCount).filter { s in ids.contains { $0[s] <= -2 } })
+        interpretedSlots = interpreted
+        guard parameters != parameterSlots else { return }
+        parameterSlots = parameters
+        partialOffsets = partialRegions.filter { t, _ in plan.tensors[t].activatedBy.map { parameters.contains($0.slot) } ?? false }
+        let layout = partialOffsets.keys.sorted().flatMap { t -> [Int32] in
+            [Int32(plan.tensors[t].activatedBy!.slot), Int32(partialOffsets[t]!), Int32(plan.tensors[t].pixels)]
+        }
+        try partialLayout.upload(layout + [0])
     }
 
     /// A = f(Z) (and Z kept in training) for the interpreted candidates of the activated tensor `t`, which
     /// its producer (conv or Linear, run with the identity for them) holds in A.
     private func interpretForward(tensor t: Int, images: Int, training: Bool, pass: UInt32) throws {
         let tt = plan.tensors[t]
-        guard let ip = interpreter, let act = tt.activatedBy, ip.slots.contains(act.slot) else { return }
+        guard let ip = interpreter, let act = tt.activatedBy, interpretedSlots.contains(act.slot) else { return }
         note(try ip.forward(a: a[t], z: training ? z[t]! : a[t], stride: tt.channelStride, candidateStride: cand(t), cols: tt.channels,
                        rows: images * tt.pixels, candidates: count, slot: act.slot, layer: act.layer, rowOffset: 0,
                        training: training, seeds: seeds, pass: pass, status: status))
@@ -132,7 +165,7 @@ final class CNNSession: PopulationState, PopulationSession {
     /// dL/dZ = dL/dA · f'(Z) in place in g[t] for the interpreted candidates of the activated tensor `t`.
     private func interpretBackward(tensor t: Int, images: Int, pass: UInt32) throws {
         let tt = plan.tensors[t]
-        guard let ip = interpreter, let act = tt.activatedBy, ip.slots.contains(act.slot) else { return }
+        guard let ip = interpreter, let act = tt.activatedBy, interpretedSlots.contains(act.slot) else { return }
         note(try ip.backward(g: g[t]!, z: z[t]!, stride: tt.channelStride, candidateStride: cand(t), cols: tt.channels,
                         rows: images * tt.pixels, candidates: count, slot: act.slot, layer: act.layer, seeds: seeds, pass: pass,
                         status: status))
@@ -154,7 +187,7 @@ final class CNNSession: PopulationState, PopulationSession {
 
     private func pad(_ n: Int) -> Int { n.roundedUp(toMultipleOf: plan.tile.rows) }
     private var tn: Int { plan.tile.columns }
-    private func cand(_ t: Int) -> Int32 { t == 0 ? 0 : Int32(plan.tensorFloats(t)) }
+    private func cand(_ t: Int) -> Int32 { t > 0 || readsSlotBatches ? Int32(plan.tensorFloats(t)) : 0 }
 
     /// Copies `images` rows of a split (through `order` when given) into the input batch as H×W×C.
     func gather(split name: String, start: Int, images: Int, useOrder: Bool) throws {
@@ -162,6 +195,18 @@ final class CNNSession: PopulationState, PopulationSession {
         try launch(gatherKernel, global: [plan.capacityImages],
                                 s.x, Int32(shape[0]), Int32(shape[1]), Int32(shape[2]), s.labels,
                                 order ?? batchLabels, Int32(useOrder ? 1 : 0), Int32(start), Int32(images), a[0], batchLabels)
+    }
+
+    /// Gathers each active candidate's images `start ..< start + images` of the training split through its own
+    /// order into its own batch (`slotBatches`): `orders` holds shuffles, candidate c's from `orderAt[c]`.
+    func gatherSlots(start: Int, images: Int, orders: DeviceBuffer<Int32>) throws {
+        guard let sb = slotBatches else { preconditionFailure("gatherSlots without a pool's slot batches") }
+        let s = splits["train"]!, shape = plan.inputShape
+        try launch(gatherSlotsKernel, global: [plan.capacityImages, count], named: [
+            "x": s.x, "C": Int32(shape[0]), "H": Int32(shape[1]), "W": Int32(shape[2]), "labels": s.labels,
+            "orders": orders, "order_at": sb.orderAt, "start": Int32(start), "rows": Int32(images), "dst": a[0],
+            "dst_cand": Int32(plan.tensorFloats(0)), "dst_labels": sb.labels, "label_cand": Int32(plan.capacityImages),
+            "status": status])
     }
 
     /// The forward pass of the current input batch; evaluation (training false) keeps no pre-activations
@@ -183,7 +228,7 @@ final class CNNSession: PopulationState, PopulationSession {
                     "out_pad": Int32(pl.outPad), "OC": Int32(pl.outputs), "z": zb, "a": a[pl.output],
                     "out_cand": cand(pl.output), "rows": Int32(rows), "act_id": activationIDs,
                     "slot": Int32(pl.slot ?? -1), "slots": Int32(slots), "seeds": seeds, "pass": pass,
-                    "training": train, "layer": Int32(pl.layer), "status": status, "skip_frozen": train,
+                    "training": train, "layer": Int32(pl.layer), "status": status, "skip_frozen": skipFrozen(training),
                     "aoff": Int32(plan.activationOffset)])
                 try interpretForward(tensor: pl.output, images: images, training: training, pass: pass)
             case .linear(let pl):
@@ -199,7 +244,7 @@ final class CNNSession: PopulationState, PopulationSession {
                     "out_cstride": cand(pl.output), "rows": Int32(images), "act_id": activationIDs,
                     "slot": Int32(pl.slot ?? -1), "slots": Int32(slots), "aoff": Int32(plan.activationOffset),
                     "seeds": seeds, "pass": pass, "training": train, "layer": Int32(pl.layer), "status": status,
-                    "skip_frozen": train, "row_tiles": Int32(rowTiles), "tiles_per_item": Int32(per)])
+                    "skip_frozen": skipFrozen(training), "row_tiles": Int32(rowTiles), "tiles_per_item": Int32(per)])
                 try interpretForward(tensor: pl.output, images: images, training: training, pass: pass)
                 if let slot = pl.slot, layerwiseSlots.contains(slot) {
                     // The GEMM left A = Z for these candidates; the row kernel applies the function in place.
@@ -207,7 +252,7 @@ final class CNNSession: PopulationState, PopulationSession {
                         "z": a[pl.output], "a": a[pl.output], "stride": Int32(pl.outPad), "cstride": cand(pl.output),
                         "width": Int32(pl.outputs), "rows": Int32(images), "act_id": activationIDs,
                         "slot": Int32(slot), "slots": Int32(slots), "seeds": seeds, "pass": pass,
-                        "layer": Int32(pl.layer), "row_offset": Int32(0), "status": status, "skip_frozen": train])
+                        "layer": Int32(pl.layer), "row_offset": Int32(0), "status": status, "skip_frozen": skipFrozen(training)])
                 }
             case .pool(let input, let output, _):
                 let tin = plan.tensors[input], tout = plan.tensors[output]
@@ -215,16 +260,16 @@ final class CNNSession: PopulationState, PopulationSession {
                     "in": a[input], "out": a[output], "arg": arg[output]!, "cand": cand(input),
                     "out_cand": cand(output), "cs": Int32(tin.channelStride), "C": Int32(tin.channels),
                     "H": Int32(tin.height), "W": Int32(tin.width), "images": Int32(images), "status": status,
-                    "skip_frozen": train])
+                    "skip_frozen": skipFrozen(training)])
             case .dropout(let tensor, let rate, let layer):
                 guard training else { continue }
                 try dropout(a[tensor], tensor: tensor, rate: rate, layer: layer, images: images, pass: pass, skipFrozen: true)
             case .inputDropout(let output, let rate, let layer):
                 let tt = plan.tensors[output]
                 try launch(inputDropout, global: [plan.capacityImages, P], named: [
-                    "x": a[0], "out": a[output], "cand": cand(output), "C": Int32(tt.channels), "H": Int32(tt.height),
+                    "x": a[0], "x_cand": cand(0), "out": a[output], "cand": cand(output), "C": Int32(tt.channels), "H": Int32(tt.height),
                     "W": Int32(tt.width), "rate": Float(rate), "scale": Float(1 / (1 - rate)), "seeds": seeds,
-                    "pass": pass, "layer": Int32(layer), "training": train, "status": status, "skip_frozen": train])
+                    "pass": pass, "layer": Int32(layer), "training": train, "status": status, "skip_frozen": skipFrozen(training)])
             }
         }
     }
@@ -246,7 +291,9 @@ final class CNNSession: PopulationState, PopulationSession {
         let logitPartials = training ? partialOffsets[L] : nil
         try launch(lossKernel, global: [pad(images), count], named: [
             "logits": a[L], "zlast": zlast, "stride": Int32(last.outPad), "cstride": cand(L),
-            "classes": Int32(last.outputs), "rows": Int32(images), "labels": batchLabels, "label_cstride": Int32(0),
+            "classes": Int32(last.outputs), "rows": Int32(images),
+            "labels": readsSlotBatches ? slotBatches!.labels : batchLabels,
+            "label_cstride": Int32(readsSlotBatches ? plan.capacityImages : 0),
             "inv_rows": Float(1.0 / Double(batchImages)), "row_loss": rowLoss, "row_hit": rowHit,
             "rows_cap": Int32(plan.capacityImages), "training": Int32(training ? 1 : 0), "dz": g[L]!, "params": params,
             "pstride": Int32(plan.parameterStride), "aoff": Int32(plan.activationOffset), "act_id": activationIDs,
@@ -254,7 +301,7 @@ final class CNNSession: PopulationState, PopulationSession {
             "partials": logitPartials != nil ? partials : partialSink,
             "part_cstride": Int32(logitPartials != nil ? partialStride : sinkStride),
             "part_off": Int32(logitPartials ?? 0), "seeds": seeds, "pass": pass, "layer": Int32(last.layer),
-            "status": status, "skip_frozen": Int32(training ? 1 : 0), "slopes": Int32(0)])
+            "status": status, "skip_frozen": skipFrozen(training), "slopes": Int32(0)])
         try launch(reduceKernel, global: [count], rowLoss, rowHit, Int32(plan.capacityImages), Int32(images),
                                 metrics, Int32(training ? 1 : 0), status)
         if training { try interpretBackward(tensor: L, images: images, pass: pass) }
@@ -382,14 +429,15 @@ final class CNNSession: PopulationState, PopulationSession {
         }
     }
 
+    /// The optimiser step: every candidate at `step`, unless `slotSteps` gives each its own (a slot pool).
     func update(step: Int, config: TrainingConfig) throws {
-        let P = count
+        let P = count, steps = candidateSteps(step)
         switch config.optimizer {
         case .adam(let b1, let b2, let eps):
-            let (stepSize, c2sqrt) = config.optimizer.stepArguments(learningRate: config.learningRate, step: step)
+            try uploadStepArguments(steps: steps, config: config)
             try launch(updateKernel, global: [plan.parameterStride / plan.tile.vectorWidth, P], named: [
                 "params": params, "grads": grads, "m1": moment1, "m2": moment2, "pstride": Int32(plan.parameterStride),
-                "step_size": stepSize, "b1": Float(b1), "b2": Float(b2), "eps": Float(eps), "c2sqrt": c2sqrt, "status": status])
+                "step_args": stepArgs, "b1": Float(b1), "b2": Float(b2), "eps": Float(eps), "status": status])
             // Only the layers whose backward pass reads W (not the first: nothing flows into the input).
             for pl in plan.parameterLayers where plan.needsGradient(pl.input) {
                 try launch(mirrorTranspose,
@@ -399,18 +447,27 @@ final class CNNSession: PopulationState, PopulationSession {
             }
             return
         case .sgd(let momentum):
-            try sgdStep(updateKernel, steps: Array(repeating: step, count: P), config: config, momentum: momentum)
+            try sgdStep(updateKernel, steps: steps, config: config, momentum: momentum)
         }
     }
 
     /// `PopulationSession`: the batch in micro-batches of `plan.capacityImages` images (the later ones' gradients
     /// added into the first's), then the optimiser step. Every micro-batch draws its own dropout masks.
     func trainBatch(start: Int, rows: Int, shuffled: Bool, step: Int, config: TrainingConfig) throws {
+        try trainStep(rows: rows, step: step, config: config) { first, images in
+            try gather(split: "train", start: start + first, images: images, useOrder: shuffled)
+        }
+    }
+
+    /// One optimiser step over `rows` images in micro-batches; `gather(first, images)` puts images
+    /// `first ..< first + images` of the step's batch into the input batch (shared, or each candidate's own).
+    /// Dropout keys: `DropoutMask.pass(step, micro)`, less a candidate's entry pass (a slot pool's).
+    func trainStep(rows: Int, step: Int, config: TrainingConfig, gather: (Int, Int) throws -> Void) throws {
         let cap = plan.capacityImages
         for (micro, first) in stride(from: 0, to: rows, by: cap).enumerated() {
             let images = min(cap, rows - first)
             let pass = DropoutMask.pass(step: step, micro: micro)
-            try gather(split: "train", start: start + first, images: images, useOrder: shuffled)
+            try gather(first, images)
             try forward(images: images, training: true, pass: pass)
             try loss(images: images, batchImages: rows, training: true, pass: pass, metrics: trainMetrics)
             try backward(images: images, pass: pass, firstMicroBatch: micro == 0)

@@ -24,11 +24,7 @@ public final class PopulationCNNTrainer: PopulationTrainerBase, @unchecked Senda
         try validate(candidates: candidates, architecture: architecture, shape: shape, config: config,
                      splits: [("training", train), ("validation", validation), ("test", test)])
         var timing = TrainingTiming()
-        let (profile, tile, gemm) = try tuning(inputChannels: shape[0], architecture: architecture)
-        guard tile.vectors <= 2 else {
-            throw TrainerError.invalidSpec("tile \(tile.rows)x\(tile.vectorWidth)x\(tile.vectors): the CNN kernels hold one or two vectors "
-                + "per tile row; choose a tile with vectors 1 or 2")
-        }
+        let (profile, tile, gemm) = try checkedTuning(inputChannels: shape[0], architecture: architecture)
         let clock = ContinuousClock.now
         let pop = try PopulationProgram(candidates: candidates.map { Candidate(activations: $0.activations) }, tile: tile,
                                         activationSource: activationSource, execution: activationExecution)
@@ -87,21 +83,46 @@ public final class PopulationCNNTrainer: PopulationTrainerBase, @unchecked Senda
         return (profile, variant.tile, variant)
     }
 
-    func chunkSize(plan: CNNPlan, population: Int) throws -> Int {
-        try chunkSize(bytesPerCandidate: plan.bytesPerCandidate, largestBufferBytesPerCandidate: plan.largestBufferBytesPerCandidate,
-                      population: population,
-                      needs: "one CNN candidate needs \(plan.bytesPerCandidate) bytes at \(plan.capacityImages) images per micro-batch",
-                      advice: "; lower microBatchImages")
+    /// `tuning`, refusing a tile the CNN kernels cannot run.
+    func checkedTuning(inputChannels: Int, architecture: NetworkArchitecture) throws -> (profile: DeviceProfile, tile: TileShape, gemm: GEMMVariant) {
+        let tuned = try tuning(inputChannels: inputChannels, architecture: architecture)
+        let tile = tuned.tile
+        guard tile.vectors <= 2 else {
+            throw TrainerError.invalidSpec("tile \(tile.rows)x\(tile.vectorWidth)x\(tile.vectors): the CNN kernels hold one or two vectors "
+                + "per tile row; choose a tile with vectors 1 or 2")
+        }
+        return tuned
+    }
+
+    /// How many candidates of `plan` one chunk (or a pool, with its per-candidate input batches as
+    /// `ownBatchBytes`) holds, at most `population`.
+    func chunkSize(plan: CNNPlan, population: Int, ownBatchBytes: Int = 0) throws -> Int {
+        let bytes = plan.bytesPerCandidate + ownBatchBytes
+        return try chunkSize(bytesPerCandidate: bytes, largestBufferBytesPerCandidate: max(plan.largestBufferBytesPerCandidate, ownBatchBytes),
+                             population: population,
+                             needs: "one CNN candidate needs \(bytes) bytes at \(plan.capacityImages) images per micro-batch",
+                             advice: "; lower microBatchImages")
+    }
+
+    /// An MLP spec with the architecture's input size, slots and classes, for `TrainingInputCheck`.
+    static func standIn(architecture: NetworkArchitecture, shape: [Int]) throws -> MLPSpec {
+        let slots = architecture.slotCount
+        return try MLPSpec(widths: [shape.reduce(1, *)] + Array(repeating: 2, count: slots) + [max(2, architecture.classCount)],
+                           slotOfLayer: Array(0..<slots), lastLayerActivation: false)
     }
 
     func validate(candidates: [CNNCandidate], architecture: NetworkArchitecture, shape: [Int], config: TrainingConfig,
                   splits: [(name: String, data: LabeledData?)]) throws {
-        let asMLP = candidates.map { Candidate(activations: $0.activations) }
         // The shared checks (population, config, splits) through a stand-in MLP spec of the right sizes.
-        let slots = architecture.slotCount
-        let stand = try MLPSpec(widths: [shape.reduce(1, *)] + Array(repeating: 2, count: slots) + [max(2, architecture.classCount)],
-                                slotOfLayer: Array(0..<slots), lastLayerActivation: false)
-        try TrainingInputCheck.validate(candidates: asMLP, spec: stand, config: config, splits: splits)
+        try TrainingInputCheck.validate(candidates: candidates.map { Candidate(activations: $0.activations) },
+                                        spec: Self.standIn(architecture: architecture, shape: shape), config: config, splits: splits)
+        for (i, c) in candidates.enumerated() { try validate(candidate: c, index: i, architecture: architecture, shape: shape) }
+    }
+
+    /// What one candidate must be for this architecture (the pool checks each as it enters).
+    func validate(candidate c: CNNCandidate, index i: Int, architecture: NetworkArchitecture, shape: [Int]) throws {
+        try TrainingInputCheck.validate(candidate: Candidate(activations: c.activations), index: i,
+                                        spec: Self.standIn(architecture: architecture, shape: shape))
         // Where a layer-wise function (softmax family) may go: a slot that activates only Linear layers
         // whose outputs no dropout changes in place (its backward pass needs the function's own output).
         var layerwiseProblem: [Int: String] = [:]
@@ -119,28 +140,26 @@ public final class PopulationCNNTrainer: PopulationTrainerBase, @unchecked Senda
             default: break
             }
         }
-        for (i, c) in candidates.enumerated() {
-            for (s, e) in c.activations.enumerated() where e.isLayerwise {
-                if let problem = layerwiseProblem[s] {
-                    throw TrainerError.invalidCandidate(index: i, problem: "slot \(s) holds \(e): \(problem)")
-                }
+        for (s, e) in c.activations.enumerated() where e.isLayerwise {
+            if let problem = layerwiseProblem[s] {
+                throw TrainerError.invalidCandidate(index: i, problem: "slot \(s) holds \(e): \(problem)")
             }
-            if let given = c.initialActivationParameters {
-                let expected = c.activations.map { $0.isLayerwise ? 0 : $0.parameterCount }
-                guard given.map(\.count) == expected else {
-                    throw TrainerError.invalidCandidate(index: i, problem: "initial activation parameters have counts "
-                        + "\(given.map(\.count)) per slot; its expressions have \(expected)")
-                }
+        }
+        if let given = c.initialActivationParameters {
+            let expected = c.activations.map { $0.isLayerwise ? 0 : $0.parameterCount }
+            guard given.map(\.count) == expected else {
+                throw TrainerError.invalidCandidate(index: i, problem: "initial activation parameters have counts "
+                    + "\(given.map(\.count)) per slot; its expressions have \(expected)")
             }
-            if let w = c.initialWeights {
-                let expected = try CNNWeights.shapes(architecture: architecture, inputShape: shape)
-                let matches = w.layers.count == expected.count
-                    && zip(w.layers, expected).allSatisfy { $0.shape == $1.shape && $0.index == $1.index }
-                guard matches else {
-                    throw TrainerError.invalidCandidate(index: i, problem: "initial weights have "
-                        + w.layers.map { "layers.\($0.index) \($0.shape)" }.joined(separator: ", ") + "; the architecture needs "
-                        + expected.map { "layers.\($0.index) \($0.shape)" }.joined(separator: ", "))
-                }
+        }
+        if let w = c.initialWeights {
+            let expected = try CNNWeights.shapes(architecture: architecture, inputShape: shape)
+            let matches = w.layers.count == expected.count
+                && zip(w.layers, expected).allSatisfy { $0.shape == $1.shape && $0.index == $1.index }
+            guard matches else {
+                throw TrainerError.invalidCandidate(index: i, problem: "initial weights have "
+                    + w.layers.map { "layers.\($0.index) \($0.shape)" }.joined(separator: ", ") + "; the architecture needs "
+                    + expected.map { "layers.\($0.index) \($0.shape)" }.joined(separator: ", "))
             }
         }
     }

@@ -121,9 +121,9 @@ struct PopulationProgram {
     /// A new candidate's row in this program (`PopulationPool` refills slots without building): its
     /// `activationIDs` and `parameterCounts` rows, and, interpreted, each slot's tape (nil: not interpreted).
     /// Nil when one of its expressions is not among a compiled program's, or one the interpreter cannot run.
-    func slotRow(for candidate: Candidate) -> SlotRow? {
+    func slotRow(for activations: [ActivationExpr]) -> SlotRow? {
         var row = SlotRow()
-        for e in candidate.activations {
+        for e in activations {
             switch e {
             case .x: row.append(-1, 0, nil)
             case .layerwise(let op): row.append(Self.layerwiseCode(op), 0, nil)
@@ -140,6 +140,14 @@ struct PopulationProgram {
         return row
     }
 
+    /// Why `slotRow(for:)` has no row for these activations, for a `TrainerError.invalidCandidate`.
+    func outsideMessage(_ activations: [ActivationExpr]) -> String {
+        let names = activations.map(\.description).joined(separator: ", ")
+        return tapes != nil
+            ? "an expression the activation interpreter cannot run (learnable parameters, or more than \(ActivationInterpreter.registers) registers): \(names)"
+            : "an expression outside the pool's vocabulary (the trainer's vocabulary, or the pool's): \(names)"
+    }
+
     /// One candidate's row of a program (`slotRow(for:)`).
     struct SlotRow {
         var ids: [Int32] = []
@@ -153,10 +161,23 @@ struct PopulationProgram {
         }
     }
 
-    /// Whether the interpreter runs every element-wise expression of `candidates` (`pack`, as `init` decides;
+    /// Whether the interpreter runs every element-wise expression of `population` (`pack`, as `init` decides;
     /// else an interpreted population is compiled).
-    static func interprets(_ candidates: [Candidate]) -> Bool {
-        pack(Array(Set(candidates.flatMap(\.activations).filter { !$0.isLayerwise && $0 != .x }))) != nil
+    static func interprets(_ population: [[ActivationExpr]]) -> Bool {
+        pack(Array(Set(population.joined().filter { !$0.isLayerwise && $0 != .x }))) != nil
+    }
+
+    /// How a slot pool runs a fixed population so that its program is the one a chunk of the trainer builds
+    /// for it (same source, so the program cache hits, and the same bits): interpreted where `execution` is
+    /// and the interpreter runs every expression; else compiled from `vocabulary` (compiled execution only)
+    /// and then the population's own expressions in order of appearance.
+    static func poolExecution(for population: [[ActivationExpr]], execution: ActivationExecution,
+                              vocabulary: [ActivationExpr]) -> (execution: ActivationExecution, vocabulary: [ActivationExpr]) {
+        if execution == .interpreted && interprets(population) { return (.interpreted, []) }
+        var words = execution == .interpreted ? [] : vocabulary
+        var seen = Set(words)
+        for e in population.joined() where seen.insert(e).inserted { words.append(e) }
+        return (.compiled, words)
     }
 
     /// Tapes of all expressions, or nil when one of them cannot be interpreted.

@@ -165,6 +165,21 @@ class PopulationState {
         try seeds.copy(from: seeds, sourceOffset: 2 * from, to: 2 * to, count: 2)
     }
 
+    /// Each slot's own optimiser step when slots were filled at different steps (`PopulationPool`); nil: every
+    /// candidate is at the step the session's training step is given.
+    var slotSteps: [Int]?
+    /// Evaluation passes skip frozen candidates (a pool's empty and finished slots) instead of running every
+    /// candidate.
+    var evaluationSkipsFrozen = false
+
+    /// The kernels' skip_frozen flag: always in training; in evaluation where `evaluationSkipsFrozen`.
+    func skipFrozen(_ training: Bool) -> Int32 { training || evaluationSkipsFrozen ? 1 : 0 }
+
+    /// The optimiser step of each candidate the launches cover: `step`, or its own (`slotSteps`).
+    func candidateSteps(_ step: Int) -> [Int] {
+        Array((slotSteps ?? Array(repeating: step, count: count)).prefix(count))
+    }
+
     /// `stepArgs` for the optimiser kernels: per candidate `Optimizer.stepArguments` at its own step.
     func uploadStepArguments(steps: [Int], config: TrainingConfig) throws {
         try stepArgs.upload(steps.flatMap { t -> [Float] in

@@ -27,12 +27,6 @@ final class TrainingSession: PopulationState, PopulationSession {
     let partialLayout: DeviceBuffer<Int32>
     /// Layers whose slot is layer-wise for at least one candidate of this chunk.
     var layerwiseLayers: Set<Int>
-    /// Each slot's own optimiser step when slots were filled at different steps (`PopulationPool`); nil: every
-    /// candidate is at the step `trainStep` is given.
-    var slotSteps: [Int]?
-    /// Evaluation passes skip frozen candidates (a pool's empty and finished slots) instead of running every
-    /// candidate.
-    var evaluationSkipsFrozen = false
     /// Layers whose slot is interpreted for at least one candidate of this chunk (a pool updates it as
     /// candidates enter).
     var interpretedLayers: Set<Int>
@@ -209,7 +203,6 @@ final class TrainingSession: PopulationState, PopulationSession {
     }
 
     /// The kernels' skip_frozen flag: training always skips frozen candidates, evaluation when asked to.
-    private func skipFrozen(_ training: Bool) -> Int32 { training || evaluationSkipsFrozen ? 1 : 0 }
 
     /// The activations feeding layer `l`: buffer, candidate stride, row stride.
     private func inputOf(layer l: Int, training: Bool) -> (DeviceBuffer<Float>, Int, Int) {
@@ -307,7 +300,7 @@ final class TrainingSession: PopulationState, PopulationSession {
     /// Adam or SGD over every parameter of every active candidate. `step`: every candidate's own optimiser
     /// step (from 0), unless `slotSteps` gives one per slot (a pool whose slots were refilled at other times).
     func optimizerStep(step: Int, config: TrainingConfig) throws {
-        let steps = Array((slotSteps ?? Array(repeating: step, count: count)).prefix(count))
+        let steps = candidateSteps(step)
         switch config.optimizer {
         case .adam(let b1, let b2, let eps):
             try uploadStepArguments(steps: steps, config: config)

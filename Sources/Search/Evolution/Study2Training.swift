@@ -94,10 +94,14 @@ public final class Study2TrainingBackend: PopulationTrainingBackend, @unchecked 
         }
     }
 
-    /// The OpenCL population CNN trainer.
+    /// The OpenCL population CNN trainer; a generation streams through a slot pool (`PopulationCNNTrainer.trainPooled`)
+    /// as the FCN's does.
     public convenience init(cnnTrainer: PopulationCNNTrainer, architecture: NetworkArchitecture) {
-        self.init(architecture: architecture, deviceDescription: cnnTrainer.device.info.name) {
-            try cnnTrainer.train(candidates: $0, architecture: $1, config: $2, train: $3, validation: $4, test: $5)
+        self.init(network: .paper, architecture: architecture, deviceDescription: cnnTrainer.device.info.name) { population, config, splits, test in
+            let candidates = population.map { CNNCandidate(activations: $0, seed: config.seed) }
+            let (results, stats) = try cnnTrainer.trainPooled(candidates: candidates, architecture: architecture, config: config,
+                                                              train: splits.train, validation: splits.validation, test: test)
+            return (results.map { ($0.history, $0.diverged) }, stats.compileSeconds)
         }
     }
 
