@@ -40,7 +40,8 @@ struct SelftestCommand: AsyncParsableCommand {
         let program = try device.program(source: KernelTemplates.selftest)
         let buildSeconds = Date().timeIntervalSince(started)
         let after = cache.counters
-        let source = after.memoryHits > before.memoryHits ? "memory" : after.diskHits > before.diskHits ? "disk cache" : "compiled"
+        let source = after.memoryHits > before.memoryHits ? "memory" : after.diskHits > before.diskHits ? "disk cache"
+            : cache.storesBinaries(of: info) ? "compiled" : "built from source; the driver caches its builds"
         print("program  selftest: \(program.kernelNames.joined(separator: ", ")) ready in \(Self.milliseconds(buildSeconds)) (\(source))")
 
         try checkSaxpy(program, device: device)
@@ -48,7 +49,8 @@ struct SelftestCommand: AsyncParsableCommand {
 
         if verbose {
             let counters = cache.counters
-            print("cache    \(cache.directory?.path ?? "(memory only)"): builds \(counters.builds), memory hits \(counters.memoryHits), disk hits \(counters.diskHits), rejected files \(counters.diskRejected), write failures \(counters.diskWriteFailures)")
+            let folder = cache.directory.map { cache.storesBinaries(of: info) ? $0.path : "\($0.path) (unused: the driver caches its own builds)" }
+            print("cache    \(folder ?? "(memory only)"): builds \(counters.builds), memory hits \(counters.memoryHits), disk hits \(counters.diskHits), rejected files \(counters.diskRejected), write failures \(counters.diskWriteFailures)")
         }
         print("selftest passed")
     }

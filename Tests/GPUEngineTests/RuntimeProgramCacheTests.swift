@@ -33,14 +33,14 @@ import Kernels
         let folder = try RuntimeFixture.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let source = Self.source(offset: 11)
-        let cache = ProgramCache(directory: folder)
+        let cache = ProgramCache(directory: folder, binaries: .always)
         let first = try cache.program(source: source, device: device)
         let second = try cache.program(source: source, device: device)
         #expect(first === second)
         #expect(cache.counters.builds == 1 && cache.counters.memoryHits == 1 && cache.counters.diskHits == 0)
         #expect(try cacheFiles(folder).count == 1)
 
-        let fresh = ProgramCache(directory: folder)  // what a second process sees
+        let fresh = ProgramCache(directory: folder, binaries: .always)  // what a second process sees
         let fromDisk = try fresh.program(source: source, device: device)
         #expect(fresh.counters == ProgramCache.Counters(builds: 0, memoryHits: 0, diskHits: 1))
         try checkAffine(fromDisk, offset: 11)
@@ -50,10 +50,28 @@ import Kernels
         }
     }
 
+    /// By default a driver that caches its own source builds (PoCL) gets no binary files: asking it for one
+    /// compiles every kernel again. Another process builds from source (PoCL's cache answers).
+    @Test func defaultStorageLeavesPoCLProgramsToPoCLsCache() throws {
+        let folder = try RuntimeFixture.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let source = Self.source(offset: 12)
+        let cache = ProgramCache(directory: folder)
+        try checkAffine(try cache.program(source: source, device: device), offset: 12)
+        let pocl = device.info.cachesSourceBuilds
+        #expect(pocl == device.info.platformName.contains("Portable Computing Language"))
+        #expect(cache.storesBinaries(of: device.info) == !pocl)
+        #expect(try cacheFiles(folder).count == (pocl ? 0 : 1))
+        let fresh = ProgramCache(directory: folder)
+        try checkAffine(try fresh.program(source: source, device: device), offset: 12)
+        #expect(fresh.counters.builds == (pocl ? 1 : 0) && fresh.counters.diskHits == (pocl ? 0 : 1))
+        #expect(!ProgramCache(directory: nil, binaries: .always).storesBinaries(of: device.info))
+    }
+
     @Test func changedSourceOrOptionsMiss() throws {
         let folder = try RuntimeFixture.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let cache = ProgramCache(directory: folder)
+        let cache = ProgramCache(directory: folder, binaries: .always)
         let base = try cache.program(source: Self.source(offset: 21), device: device)
         let changedSource = try cache.program(source: Self.source(offset: 22), device: device)
         let changedOptions = try cache.program(source: Self.source(offset: 21), options: "-cl-fast-relaxed-math", device: device)
@@ -70,8 +88,8 @@ import Kernels
         defer { try? FileManager.default.removeItem(at: folder) }
         let offset = 31 + ["flipped", "truncated", "garbage", "otherKey"].firstIndex(of: damage)!
         let source = Self.source(offset: offset)
-        _ = try ProgramCache(directory: folder).program(source: source, device: device)
-        let file = try #require(ProgramCache(directory: folder).fileURL(source: source, options: "", device: device))
+        _ = try ProgramCache(directory: folder, binaries: .always).program(source: source, device: device)
+        let file = try #require(ProgramCache(directory: folder, binaries: .always).fileURL(source: source, options: "", device: device))
         var bytes = [UInt8](try Data(contentsOf: file))
         switch damage {
         case "flipped": bytes[bytes.count / 2] ^= 0xFF
@@ -84,12 +102,12 @@ import Kernels
         }
         try Data(bytes).write(to: file)
 
-        let fresh = ProgramCache(directory: folder)
+        let fresh = ProgramCache(directory: folder, binaries: .always)
         let rebuilt = try fresh.program(source: source, device: device)
         #expect(fresh.counters.diskRejected == 1 && fresh.counters.builds == 1 && fresh.counters.diskHits == 0)
         try checkAffine(rebuilt, offset: offset)
         // The rebuilt file replaced the damaged one and is a disk hit for the next process.
-        let third = ProgramCache(directory: folder)
+        let third = ProgramCache(directory: folder, binaries: .always)
         _ = try third.program(source: source, device: device)
         #expect(third.counters.diskHits == 1 && third.counters.builds == 0)
     }
@@ -99,7 +117,7 @@ import Kernels
         defer { try? FileManager.default.removeItem(at: folder) }
         let blocker = folder.appendingPathComponent("file")
         try Data("x".utf8).write(to: blocker)
-        let cache = ProgramCache(directory: blocker.appendingPathComponent("programs"))  // a folder under a file
+        let cache = ProgramCache(directory: blocker.appendingPathComponent("programs"), binaries: .always)  // a folder under a file
         try checkAffine(try cache.program(source: Self.source(offset: 41), device: device), offset: 41)
         #expect(cache.counters.builds == 1 && cache.counters.diskWriteFailures == 1)
     }

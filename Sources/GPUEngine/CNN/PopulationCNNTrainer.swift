@@ -5,7 +5,8 @@ import Datasets
 /// Trains a population of CNNs on one OpenCL device, all candidates in the same launches: convolutions
 /// as implicit GEMMs with bias and the candidate's activation fused in the epilogue, 2×2 max-pooling that
 /// keeps its argmax, dropout from a counter RNG keyed by the candidate's seed, and the MLP trainer's
-/// Linear, loss and Adam kernels. Every weight and feature map is per candidate; the input batch is shared.
+/// Linear, loss and Adam kernels. Every weight and feature map is per candidate; the input batch is shared
+/// (in a `CNNPool` whose candidates are at different epochs, each has its own).
 ///
 /// An optimiser step over more images than `microBatchImages` runs as several micro-batches whose
 /// gradients are summed in order (the loss is still the mean over the whole batch). Like the MLP trainer,

@@ -29,6 +29,10 @@ public struct DeviceInfo: Codable, Equatable, Sendable {
     public var preferredFloatVectorWidth: Int
     public var nativeFloatVectorWidth: Int
     public var extensions: [String]
+
+    /// The driver keeps its own cache of programs built from source (PoCL), so a rebuild of an unchanged
+    /// program is a cache hit there (`ProgramCache.BinaryStorage`).
+    public var cachesSourceBuilds: Bool { platformName.contains("Portable Computing Language") }
 }
 
 /// The facts a kernel generator needs to pick tile shapes for a device (DESIGN.md: explicit vectors

@@ -1,7 +1,8 @@
 import Crypto
 import Foundation
 
-/// Built programs, kept in memory per (device, options, source) and on disk as device binaries.
+/// Built programs, kept in memory per (device, options, source) and on disk as device binaries (on drivers
+/// that do not cache source builds themselves: `BinaryStorage`).
 ///
 /// Disk files live in `directory`, one per key: the key is the SHA-256 of device name, vendor, platform
 /// version, driver version, build options and the source's SHA-256, so a driver upgrade or an option
@@ -23,8 +24,22 @@ public final class ProgramCache: @unchecked Sendable {
         public var diskWriteFailures = 0
     }
 
+    /// Which devices' programs are written to disk as binaries.
+    public enum BinaryStorage: Sendable {
+        /// Every device's.
+        case always
+        /// Not those of drivers that cache their own source builds (`DeviceInfo.cachesSourceBuilds`: PoCL, in
+        /// `~/.cache/pocl`). Asking PoCL for a program's binary compiles every kernel of the program once more,
+        /// for any work-group size, launched or not: a trainer program's first build on this project's 2-core
+        /// machine took 4.25 s with its binary against 0.90 s without, and a later load from the binary saved
+        /// 0.04 s over a build that PoCL's own cache answers. (Cold `swift test` compiled 3,631 kernels, 2,229
+        /// of them such generic copies.)
+        case unlessDriverCaches
+    }
+
     /// `nil` keeps programs in memory only.
     public let directory: URL?
+    public let binaries: BinaryStorage
     /// How many programs the memory tier keeps; the least recently used is dropped beyond it (it stays
     /// alive while kernels of it are in use, and on disk). A search builds one program per generation,
     /// so an unbounded table would grow for the whole run.
@@ -43,8 +58,9 @@ public final class ProgramCache: @unchecked Sendable {
             .appendingPathComponent(".cache/afsearch/programs", isDirectory: true)
     }
 
-    public init(directory: URL?, memoryCapacity: Int = 32) {
+    public init(directory: URL?, memoryCapacity: Int = 32, binaries: BinaryStorage = .unlessDriverCaches) {
         self.directory = directory
+        self.binaries = binaries
         self.memoryCapacity = max(1, memoryCapacity)
     }
 
@@ -76,7 +92,8 @@ public final class ProgramCache: @unchecked Sendable {
     private func count(_ update: (inout Counters) -> Void) { counterState.withLock { update(&$0) } }
 
     /// The program for `source` built with `options` on `device`: from memory, else from disk, else
-    /// compiled (and then written to disk). A build failure throws `ProgramBuildError` and is not cached.
+    /// compiled (and then written to disk where `binaries` keeps this device's). A build failure throws
+    /// `ProgramBuildError` and is not cached.
     public func program(source: String, options: String = "", device: ComputeDevice) throws -> ComputeProgram {
         let key = MemoryKey(device: device.info.index, options: options, source: source)
         let slot = table.withLock { table in
@@ -99,7 +116,7 @@ public final class ProgramCache: @unchecked Sendable {
             count { $0.memoryHits += 1 }
             return program
         }
-        let file = fileURL(source: source, options: options, device: device)
+        let file = storesBinaries(of: device.info) ? fileURL(source: source, options: options, device: device) : nil
         if let file, let program = loadFromDisk(file, keyText: keyText(source: source, options: options, device: device),
                                                 options: options, device: device) {
             count { $0.diskHits += 1 }
@@ -111,6 +128,11 @@ public final class ProgramCache: @unchecked Sendable {
         slot.program = program
         if let file { saveToDisk(program, file: file, keyText: keyText(source: source, options: options, device: device)) }
         return program
+    }
+
+    /// Whether programs of this device go to disk.
+    public func storesBinaries(of device: DeviceInfo) -> Bool {
+        directory != nil && (binaries == .always || !device.cachesSourceBuilds)
     }
 
     /// Forgets the in-memory programs (the disk files stay); the next request is a disk hit.
