@@ -131,7 +131,7 @@ final class CNNSession: PopulationState, PopulationSession {
                        slots: slotCount, parameterStride: ps, mirrorStride: plan.mirrorStride,
                        updateTable: plan.updateTable, rowCapacity: cap)
         try setActivationRows(ids: ids, counts: counts, interpreted: interpreter?.slots ?? [])
-        fixedWorkGroups = (interpreter != nil || pool) && profile.fixesWorkGroups
+        fixedWorkGroups = profile.fixesWorkGroups
         kernelsWithoutCandidates = [gatherKernel]
     }
 

@@ -62,9 +62,12 @@ public enum DeviceProfile: String, Sendable, CaseIterable {
     /// Whether a training step's row work may run as one fused launch (`RowPass`, kernels/mlp_fused.cl).
     var fusesRowPasses: Bool { self == .cpu }
 
-    /// Whether launches whose candidate count changes from launch to launch (interpreted populations, a slot
-    /// pool's narrowing launches) take work-group sizes independent of it (`PopulationState.workGroup(for:kernel:)`),
-    /// so PoCL compiles each kernel once; otherwise the driver chooses.
+    /// Whether launches that give no work-group size take one independent of the candidate count
+    /// (`PopulationState.workGroup(for:kernel:)`): PoCL compiles a kernel once per work-group size, and its own
+    /// choice follows the whole launch (an interpreted population's, a slot pool's narrowing launches, every
+    /// test's shapes made new compiles), and it trained the CNN more slowly (the CNN bench 3356–3667 against
+    /// 4514–4778 candidate-images/s with fixed sizes, `bench/results/ab-fixed-workgroups-20261207T1353Z.txt`).
+    /// Otherwise the driver chooses.
     var fixesWorkGroups: Bool { self == .cpu }
 
     /// Build options of a trainer program: CPUs get the span loops' vectorisation hints

@@ -82,7 +82,6 @@ public final class PopulationPool {
             candidateMinimum: trainer.candidatePassMinimum, slotTapes: true)
         session.profiling = trainer.profileKernels
         session.evaluationSkipsFrozen = true
-        session.fixedWorkGroups = profile.fixesWorkGroups
         if batchRows < train.rowCount { try session.enableSlotBatches(rows: batchRows) }
         let driver = MLPSlotDriver(session: session, program: pop, spec: spec, config: config)
         try SlotPoolLoop(driver: driver, config: config, train: train, validation: validation, test: test, keepWeights: keepWeights)

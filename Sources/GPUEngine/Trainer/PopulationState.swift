@@ -114,7 +114,7 @@ class PopulationState {
     }
 
     /// Launch with work-group sizes independent of the candidate count (`workGroup(for:kernel:)`); set under the
-    /// CPU profile (`DeviceProfile.fixesWorkGroups`) for interpreted populations and a slot pool.
+    /// CPU profile (`DeviceProfile.fixesWorkGroups`).
     var fixedWorkGroups = false
     /// Kernels whose launches have no candidate dimension (the batch gathers).
     var kernelsWithoutCandidates: [ComputeKernel] = []

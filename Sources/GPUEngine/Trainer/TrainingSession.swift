@@ -121,7 +121,7 @@ final class TrainingSession: PopulationState, PopulationSession {
                                           outputs: spec.widths[l + 1], mirrorRowStride: layout.paddedWidths[l])
                        },
                        rowCapacity: layout.capacityRows)
-        fixedWorkGroups = interpreter != nil && profile.fixesWorkGroups
+        fixedWorkGroups = profile.fixesWorkGroups
         kernelsWithoutCandidates = [gatherKernel]
     }
 
