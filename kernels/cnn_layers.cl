@@ -13,31 +13,37 @@
 //   pool argmax: one uchar per pooled element, 0..3 = (dy*2 + dx) of the window's first maximum.
 // All sums run in a fixed order, so a candidate's numbers never depend on its neighbours.
 
-// Copies images order[start + r] (PyTorch's C x H x W rows of x) into dst as H x W x C, zeroing images
-// r >= rows; labels likewise. global: (imagesPad).
+// Image r of a batch: image `src` of x (PyTorch's C x H x W row) into d as H x W x C and its label into *l;
+// r >= rows (padding) zeroes both. The gather kernels' one body.
+inline void cnn_gather_image(__global const float* x, const int C, const int H, const int W, __global const int* labels,
+                             const int r, const int rows, const int src, __global float* d, __global int* l)
+{
+    const int F = C * H * W;
+    if (r >= rows) {
+        for (int j = 0; j < F; j++) d[j] = 0.0f;
+        *l = 0;
+        return;
+    }
+    __global const float* s = x + (size_t)src * F;
+    for (int ch = 0; ch < C; ch++)
+        for (int p = 0; p < H * W; p++) d[p * C + ch] = s[ch * H * W + p];
+    *l = labels[src];
+}
+
+// Copies images order[start + r] into dst (cnn_gather_image), zeroing images r >= rows. global: (imagesPad).
 __kernel void cnn_gather_images(
     __global const float* x, const int C, const int H, const int W, __global const int* labels,
     __global const int* order, const int use_order, const int start, const int rows,
     __global float* dst, __global int* dst_labels)
 {
     const int r = get_global_id(0);
-    const int F = C * H * W;
-    __global float* d = dst + (size_t)r * F;
-    if (r >= rows) {
-        for (int j = 0; j < F; j++) d[j] = 0.0f;
-        dst_labels[r] = 0;
-        return;
-    }
-    const int src = use_order ? order[start + r] : start + r;
-    __global const float* s = x + (size_t)src * F;
-    for (int ch = 0; ch < C; ch++)
-        for (int p = 0; p < H * W; p++) d[p * C + ch] = s[ch * H * W + p];
-    dst_labels[r] = labels[src];
+    const int src = r >= rows ? 0 : use_order ? order[start + r] : start + r;
+    cnn_gather_image(x, C, H, W, labels, r, rows, src, dst + (size_t)r * C * H * W, dst_labels + r);
 }
 
 // A slot pool's per-candidate batches: candidate c's images orders[order_at[c] + start + r] into
 // dst + c * dst_cand as cnn_gather_images lays them out, its labels at dst_labels + c * label_cand (its own
-// epoch's shuffle: PopulationPool). Only active candidates. global: (imagesPad, P).
+// epoch's shuffle: CNNPool). Only active candidates. global: (imagesPad, P).
 __kernel void cnn_gather_slots(
     __global const float* x, const int C, const int H, const int W, __global const int* labels,
     __global const int* orders, __global const int* order_at, const int start, const int rows,
@@ -45,21 +51,10 @@ __kernel void cnn_gather_slots(
 {
     const int r = get_global_id(0), c = get_global_id(1);
     if (status[c] != MLP_ACTIVE) return;
-    const int F = C * H * W;
-    __global float* d = dst + (size_t)c * dst_cand + (size_t)r * F;
-    __global int* l = dst_labels + (size_t)c * label_cand + r;
-    if (r >= rows) {
-        for (int j = 0; j < F; j++) d[j] = 0.0f;
-        *l = 0;
-        return;
-    }
-    const int src = orders[order_at[c] + start + r];
-    __global const float* s = x + (size_t)src * F;
-    for (int ch = 0; ch < C; ch++)
-        for (int p = 0; p < H * W; p++) d[p * C + ch] = s[ch * H * W + p];
-    *l = labels[src];
+    const int src = r >= rows ? 0 : orders[order_at[c] + start + r];
+    cnn_gather_image(x, C, H, W, labels, r, rows, src, dst + (size_t)c * dst_cand + (size_t)r * C * H * W,
+                     dst_labels + (size_t)c * label_cand + r);
 }
-
 
 // Vector forms of VW lanes for the pooling kernels' argmax bytes and masks.
 #if VW == 1

@@ -41,7 +41,7 @@ public final class CNNPool {
         guard let shape = inputShape ?? train.imageShape else {
             throw TrainerError.invalidData(split: "training", problem: "has no image shape; pass inputShape [channels, height, width]")
         }
-        try SlotPoolLoop<CNNSlotDriver>.checkShuffleTable(config: config, rows: train.rowCount)
+        try ShuffleTable.check(config: config, rows: train.rowCount)
         try trainer.validate(candidates: [CNNCandidate(activations: Array(repeating: .x, count: architecture.slotCount))],
                              architecture: architecture, shape: shape, config: config,
                              splits: [("training", train), ("validation", validation), ("test", test)])
@@ -79,7 +79,8 @@ public final class CNNPool {
             activationIDs: Array(repeating: Array(repeating: -1, count: slotCount), count: width),
             parameterCounts: Array(repeating: Array(repeating: 0, count: slotCount), count: width),
             initial: Array(repeating: empty, count: width), seeds: Array(repeating: 0, count: width), optimizer: config.optimizer,
-            needsAccumulation: batchImages > layout.capacityImages, tapes: plan.program.tapes, pool: true)
+            needsAccumulation: batchImages > layout.capacityImages, tapes: plan.program.tapes, pool: true,
+            slotBatches: ownBatches)
         session.profiling = trainer.profileKernels
         session.evaluationSkipsFrozen = true
         let driver = CNNSlotDriver(session: session, program: plan.program, trainer: trainer, architecture: architecture,
@@ -112,14 +113,16 @@ public final class CNNPool {
     }
 
     func slotsThatFit(upTo limit: Int, plan: Plan) throws -> Int {
-        // Each slot's own input batch, labels and order start besides the chunk's buffers.
+        // Mini-batches: each slot's own input batch, labels and order start besides the chunk's buffers.
         let layout = plan.layout
         return try trainer.chunkSize(plan: layout, population: limit,
-                                     ownBatchBytes: 4 * (layout.tensorFloats(0) + layout.capacityImages + 1))
+                                     ownBatchBytes: ownBatches ? 4 * (layout.tensorFloats(0) + layout.capacityImages + 1) : 0)
     }
 
     /// Images of an optimiser step: the batch size, or every training image.
     var batchImages: Int { min(config.batchSize ?? train.rowCount, train.rowCount) }
+    /// Mini-batches: candidates at different epochs read their own batches (full batch: all read the same).
+    var ownBatches: Bool { batchImages < train.rowCount }
 }
 
 /// The CNN half of a slot pool (`SlotPoolDriver`): `CNNSession`'s launches.

@@ -47,7 +47,7 @@ final class CNNSession: PopulationState, PopulationSession {
     let partialLayout: DeviceBuffer<Int32>
     /// Interpreted activations (`ActivationExecution.interpreted`): the interpreter's kernels and tapes.
     let interpreter: InterpretedActivations?
-    /// A slot pool's per-candidate training batches (`gatherSlots`): candidate c's images in `a[0]` at
+    /// A mini-batch slot pool's per-candidate training batches (`gatherSlots`): candidate c's images in `a[0]` at
     /// c · `tensorFloats(0)`, its labels at c · `capacityImages`, its order's start in the pool's shuffle table
     /// at `orderAt[c]`; nil: the input batch is shared.
     let slotBatches: (labels: DeviceBuffer<Int32>, orderAt: DeviceBuffer<Int32>)?
@@ -58,7 +58,7 @@ final class CNNSession: PopulationState, PopulationSession {
          activationIDs ids: [[Int32]],
          parameterCounts counts: [[Int]], initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
          optimizer: Optimizer, needsAccumulation: Bool, tapes: PackedTapes? = nil, tapeOffsets: [[Int32]] = [],
-         pool: Bool = false) throws {
+         pool: Bool = false, slotBatches ownBatches: Bool = false) throws {
         self.plan = plan
         let gemm = gemm ?? GEMMVariant(tile: plan.tile)
         self.gemm = gemm
@@ -89,9 +89,9 @@ final class CNNSession: PopulationState, PopulationSession {
         try scratch?.fill(0)
         var a: [DeviceBuffer<Float>] = [], z: [DeviceBuffer<Float>?] = [], g: [DeviceBuffer<Float>?] = []
         var arg: [DeviceBuffer<UInt8>?] = []
-        a.append(try device.buffer(Float.self, count: (pool ? P : 1) * plan.tensorFloats(0)))
+        a.append(try device.buffer(Float.self, count: (ownBatches ? P : 1) * plan.tensorFloats(0)))
         try a[0].fill(0)
-        slotBatches = pool ? (try device.buffer(Int32.self, count: P * plan.capacityImages), try device.buffer(Int32.self, count: P)) : nil
+        slotBatches = ownBatches ? (try device.buffer(Int32.self, count: P * plan.capacityImages), try device.buffer(Int32.self, count: P)) : nil
         try slotBatches?.labels.fill(0)
         z.append(nil); g.append(nil); arg.append(nil)
         for t in 1..<plan.tensors.count {

@@ -42,7 +42,7 @@ public final class PopulationPool {
                 validation: LabeledData? = nil, test: LabeledData? = nil, slots: Int,
                 execution: ActivationExecution? = nil, vocabulary: [ActivationExpr]? = nil) throws {
         guard slots >= 1 else { throw TrainerError.invalidConfig("a pool needs at least 1 slot, got \(slots)") }
-        try SlotPoolLoop<MLPSlotDriver>.checkShuffleTable(config: config, rows: train.rowCount)
+        try ShuffleTable.check(config: config, rows: train.rowCount)
         let placeholder = Candidate(activations: Array(repeating: .x, count: spec.slotCount))
         try TrainingInputCheck.validate(candidates: [placeholder], spec: spec, config: config,
                                         splits: [("training", train), ("validation", validation), ("test", test)])

@@ -124,14 +124,6 @@ struct SlotPoolLoop<Driver: SlotPoolDriver> {
     let train: LabeledData, validation: LabeledData?, test: LabeledData?
     let keepWeights: Bool
 
-    /// The mini-batch shuffle table addresses `epochs` × rows indices with 32-bit offsets.
-    static func checkShuffleTable(config: TrainingConfig, rows: Int) throws {
-        if min(config.batchSize ?? rows, rows) < rows, config.epochs.multipliedReportingOverflow(by: rows).partialValue > Int(Int32.max) {
-            throw TrainerError.invalidConfig(
-                "a mini-batch pool keeps one shuffle per epoch: \(config.epochs) epochs of \(rows) rows are more indices than it addresses (2^31)")
-        }
-    }
-
     /// Trains until `next` returns nil and every slot has emptied (see `PopulationPool.run`). `stats` has the
     /// pool's width and its compile time; the rest is counted here.
     func run(stats: inout PoolStatistics, next: () throws -> SlotPoolEntry<Driver.Weights>?,
@@ -264,11 +256,19 @@ private struct SlotOccupant {
 
 /// The mini-batch shuffles a pool's candidates are at: epoch e's (`EpochShuffle.order`, the run seed) at
 /// e · rows in `buffer`, made and uploaded the first time a candidate reaches epoch e.
-private struct ShuffleTable {
+struct ShuffleTable {
     let buffer: DeviceBuffer<Int32>
     let rows: Int
     let seed: UInt64
     private var uploaded: Set<Int> = []
+
+    /// A mini-batch pool's table addresses `epochs` × rows indices with 32-bit offsets (checked when the pool is made).
+    static func check(config: TrainingConfig, rows: Int) throws {
+        if min(config.batchSize ?? rows, rows) < rows, config.epochs.multipliedReportingOverflow(by: rows).partialValue > Int(Int32.max) {
+            throw TrainerError.invalidConfig(
+                "a mini-batch pool keeps one shuffle per epoch: \(config.epochs) epochs of \(rows) rows are more indices than it addresses (2^31)")
+        }
+    }
 
     init(device: ComputeDevice, rows: Int, epochs: Int, seed: UInt64) throws {
         buffer = try device.buffer(Int32.self, count: rows * max(epochs, 1))

@@ -202,8 +202,6 @@ final class TrainingSession: PopulationState, PopulationSession {
                              candidates: count, slot: spec.slot(ofLayer: l)!, layer: l, seeds: seeds, pass: pass, status: status))
     }
 
-    /// The kernels' skip_frozen flag: training always skips frozen candidates, evaluation when asked to.
-
     /// The activations feeding layer `l`: buffer, candidate stride, row stride.
     private func inputOf(layer l: Int, training: Bool) -> (DeviceBuffer<Float>, Int, Int) {
         guard l == 0 else { return (a[l - 1], layout.activationStride(layer: l - 1), layout.paddedWidths[l]) }

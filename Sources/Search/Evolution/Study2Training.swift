@@ -81,6 +81,11 @@ public final class Study2TrainingBackend: PopulationTrainingBackend, @unchecked 
         (run.candidates.map { ($0.history, $0.diverged) }, run.timing.compileSeconds)
     }
 
+    private static func summary<W>(_ pooled: (results: [SlotPoolResult<W>], statistics: PoolStatistics))
+        -> (runs: [(history: [EpochMetrics], diverged: Bool)], compile: Double) {
+        (pooled.results.map { ($0.history, $0.diverged) }, pooled.statistics.compileSeconds)
+    }
+
     /// The OpenCL population trainer. A generation streams through a slot pool (`PopulationTrainer.trainPooled`):
     /// as wide as the generation where memory holds it (one launch per step, as a chunk); where it does not,
     /// a candidate that diverges frees its slot for the next at once. The same bits as `train` gives.
@@ -88,9 +93,8 @@ public final class Study2TrainingBackend: PopulationTrainingBackend, @unchecked 
         self.init(network: network, architecture: nil, deviceDescription: trainer.device.info.name) { population, config, splits, test in
             let spec = try network.spec(inputs: splits.train.featureCount, classes: splits.train.classCount)
             let candidates = population.map { Candidate(activations: $0, seed: config.seed) }
-            let (results, stats) = try trainer.trainPooled(candidates: candidates, spec: spec, config: config, train: splits.train,
-                                                           validation: splits.validation, test: test)
-            return (results.map { ($0.history, $0.diverged) }, stats.compileSeconds)
+            return Self.summary(try trainer.trainPooled(candidates: candidates, spec: spec, config: config, train: splits.train,
+                                                        validation: splits.validation, test: test))
         }
     }
 
@@ -99,9 +103,8 @@ public final class Study2TrainingBackend: PopulationTrainingBackend, @unchecked 
     public convenience init(cnnTrainer: PopulationCNNTrainer, architecture: NetworkArchitecture) {
         self.init(network: .paper, architecture: architecture, deviceDescription: cnnTrainer.device.info.name) { population, config, splits, test in
             let candidates = population.map { CNNCandidate(activations: $0, seed: config.seed) }
-            let (results, stats) = try cnnTrainer.trainPooled(candidates: candidates, architecture: architecture, config: config,
-                                                              train: splits.train, validation: splits.validation, test: test)
-            return (results.map { ($0.history, $0.diverged) }, stats.compileSeconds)
+            return Self.summary(try cnnTrainer.trainPooled(candidates: candidates, architecture: architecture, config: config,
+                                                           train: splits.train, validation: splits.validation, test: test))
         }
     }
 
