@@ -72,11 +72,15 @@ inline uint af_candidate_base(__global const uint* seeds, int c, uint pass) {
     const uint own = pass == 0xffffffffu ? pass : pass - seeds[2 * c + 1];
     return af_pass_base(seeds[2 * c], own);
 }
+// A row's hash, then each column's key from it (af_element_key in two steps, for loops along a row).
+inline __attribute__((always_inline)) uint af_row_hash(uint base, int layer, int row) {
+    return af_mix32(af_mix32(base ^ ((uint)layer * 0x9e3779b9u)) + (uint)row * 0x85ebca6bu);
+}
+inline __attribute__((always_inline)) uint af_key_in_row(uint row_hash, int col) {
+    return af_mix32(row_hash + (uint)col * 0xc2b2ae35u) | 1u;
+}
 inline __attribute__((always_inline)) uint af_element_key(uint base, int layer, int row, int col) {
-    uint h = af_mix32(base ^ ((uint)layer * 0x9e3779b9u));
-    h = af_mix32(h + (uint)row * 0x85ebca6bu);
-    h = af_mix32(h + (uint)col * 0xc2b2ae35u);
-    return h | 1u;
+    return af_key_in_row(af_row_hash(base, layer, row), col);
 }
 // Gumbel(0,1) from a key: u in (0,1) from 24 bits, exactly as CounterRNG.openUniform: (k + 0.5) · 2^-24 in
 // float, where k + 0.5 rounds to even from k = 2^23 on, and the top draw (k = 2^24 − 1) rounds to 1.0, whose

@@ -90,7 +90,8 @@ inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out
 {
     const bool full = r0 + TM <= rows && o0 + TN <= out_n;
     if (full && id < 0) return;
-    if (full && !(AF_KEYED && mlp_keyed(id))) {
+    // A noisy expression in evaluation takes key 0, as every element of it would: the span paths serve.
+    if (full && !(AF_KEYED && training && mlp_keyed(id))) {
         const uint key = training ? 1u : 0u;
         const bool whole = out_pad == TN;
         const int spans = whole ? 1 : TM, span = whole ? TM * TN : TN;
@@ -102,20 +103,23 @@ inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out
         }
         return;
     }
-    if (id >= 0 && r0 + TM <= rows && !(AF_KEYED && mlp_keyed(id))) {
+    if (id >= 0 && r0 + TM <= rows && !(AF_KEYED && training && mlp_keyed(id))) {
         // Whole rows, columns past the last output (a logits layer narrower than the tile): each row's valid
         // columns as one span (the per-element path below called the dispatchers element by element, which
         // cost a logits layer as much as a hidden one), then zeros in the padding, as that path writes them.
+        // The span reaches into the padding up to whole vector bodies of the span loops (MLP_SPAN_BODY): a
+        // 10-class row is shorter than one body and ran in the loops' scalar remainder, element by element.
         const uint key = training ? 1u : 0u;
-        const int span = clamp(out_n - o0, 0, TN);
+        const int valid = clamp(out_n - o0, 0, TN);
+        const int span = min(TN, (valid + MLP_SPAN_BODY - 1) / MLP_SPAN_BODY * MLP_SPAN_BODY);
         for (int m = 0; m < TM; m++) {
             __global float* ar = Ac + (size_t)m * out_pad;
             __global float* zr = Zc + (size_t)m * out_pad;
-            if (span > 0) {
+            if (valid > 0) {
                 if (slopes) mlp_act_slope_span(id, ar, zr, span, prm, key);
                 else mlp_act_span(id, ar, span, prm, key);
             }
-            for (int j = span; j < TN; j++) {
+            for (int j = valid; j < TN; j++) {
                 ar[j] = 0.0f;
                 if (training) zr[j] = 0.0f;
             }
@@ -129,6 +133,18 @@ inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out
             for (int j = max(out_n - o0, 0); j < TN; j++) Ac[(size_t)m * out_pad + j] = 0.0f;
         return;
     }
+#ifdef MLP_KEYED_SPANS
+    if (full && training) {
+        // A noisy expression on a whole tile, in training: row by row, Z kept for the backward pass (as below).
+        for (int m = 0; m < TM; m++) {
+            __global float* ar = Ac + (size_t)m * out_pad;
+            __global float* zr = Zc + (size_t)m * out_pad;
+            for (int j = 0; j < TN; j++) zr[j] = ar[j];
+            mlp_act_keyed_span(id, ar, TN, prm, af_row_hash(base, layer, row_offset + r0 + m), o0);
+        }
+        return;
+    }
+#endif
     for (int m = 0; m < TM; m++) {
         const int row = r0 + m;
         __global float* ar = Ac + (size_t)m * out_pad;
@@ -241,6 +257,15 @@ inline void mlp_backward_epilogue(__global const float* Zc, __global float* Gc, 
         }
         return;
     }
+#ifdef MLP_KEYED_SPANS
+    if (full && np == 0 && id >= 0) {
+        // A noisy expression without learnable parameters on a whole tile: row by row, keyed as below.
+        for (int m = 0; m < TM; m++)
+            mlp_dact_keyed_span(id, Gc + (size_t)m * in_pad, Zc + (size_t)m * in_pad, TN, prm,
+                                af_row_hash(base, layer_prev, r0 + m), i0);
+        return;
+    }
+#endif
     for (int m = 0; m < TM; m++) {
         const int row = r0 + m;
         __global float* gr = Gc + (size_t)m * in_pad;

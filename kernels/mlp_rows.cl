@@ -46,49 +46,83 @@ __kernel void mlp_gather_slots(
                    dst + (size_t)c * dst_cstride + (size_t)r * dst_stride, dst_stride, dst_labels + (size_t)c * label_cstride + r);
 }
 
+// Row reductions of the layer-wise functions, in one fixed order wherever they run (the fused passes and the
+// per-layer launches call the same functions, so both give the same bits): eight running values (lane j mod 8)
+// over whole groups of eight, folded pairwise, then the rest in order. A single running sum is one dependency
+// chain of 64 additions per row, which kept these rows scalar; the float8 form vectorises.
+#define MLP_FOLD8(v, OP) OP(OP(OP((v).s0, (v).s4), OP((v).s2, (v).s6)), OP(OP((v).s1, (v).s5), OP((v).s3, (v).s7)))
+inline float mlp_row_max(__global const float* y, int n) {
+    float8 acc = (float8)(-INFINITY);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) acc = fmax(acc, vload8(0, y + j));
+    float m = MLP_FOLD8(acc, fmax);
+    for (; j < n; j++) m = fmax(m, y[j]);
+    return m;
+}
+inline float mlp_row_sum(__global const float* y, int n) {
+    float8 acc = (float8)(0.0f);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) acc += vload8(0, y + j);
+    float s = MLP_FOLD8(acc, MLP_ADD);
+    for (; j < n; j++) s += y[j];
+    return s;
+}
+inline float mlp_row_dot(__global const float* y, __global const float* g, int n) {
+    float8 acc = (float8)(0.0f);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) acc += vload8(0, g + j) * vload8(0, y + j);
+    float s = MLP_FOLD8(acc, MLP_ADD);
+    for (; j < n; j++) s += g[j] * y[j];
+    return s;
+}
+// The sum of exp(y[j] - m), in mlp_row_sum's order.
+inline float mlp_row_sum_exp(__global const float* y, float m, int n) {
+    float8 acc = (float8)(0.0f);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) acc += exp(vload8(0, y + j) - m);
+    float s = MLP_FOLD8(acc, MLP_ADD);
+    for (; j < n; j++) s += exp(y[j] - m);
+    return s;
+}
+
 // One row of a layer-wise function; z may equal y. Max-shifted so exp never overflows. The shifted inputs
 // (with the Gumbel sample, recomputed from its key, so both passes see the same noise), then their exps,
 // are kept in y between the loops: each element's noise (two logs) and exp are computed once.
+// Every element loop reads and writes y alone (z is copied in first where it is another array): with z and y
+// two pointers to one row, the vectoriser's overlap check failed and the noise loop ran scalar (Gumbel-softmax
+// rows were most of the time of studies that drew it).
 inline void mlp_layerwise_row(int id, __global const float* z, __global float* y, int width,
                               uint base, int layer, int row)
 {
-    // The noise loop has no branch in it, so the compiler can vectorise the hashing and the logs.
+    if (z != y) for (int j = 0; j < width; j++) y[j] = z[j];
     if (id == MLP_LW_GUMBEL_SOFTMAX) {
-        for (int j = 0; j < width; j++) y[j] = z[j] + af_gumbel(af_element_key(base, layer, row, j));
-    } else {
-        const float sign = id == MLP_LW_SOFTMIN ? -1.0f : 1.0f;
-        for (int j = 0; j < width; j++) y[j] = sign * z[j];
+        const uint h = af_row_hash(base, layer, row);
+        MLP_SPAN_LOOP for (int j = 0; j < width; j++) y[j] = y[j] + af_gumbel(af_key_in_row(h, j));
+    } else if (id == MLP_LW_SOFTMIN) {
+        MLP_SPAN_LOOP for (int j = 0; j < width; j++) y[j] = -y[j];
     }
-    float m = -INFINITY;
-    for (int j = 0; j < width; j++) m = fmax(m, y[j]);
-    float s = 0.0f;
+    const float m = mlp_row_max(y, width);
     if (id == MLP_LW_LOG_SOFTMAX) {
-        for (int j = 0; j < width; j++) s += exp(y[j] - m);
-        const float lse = m + log(s);
-        for (int j = 0; j < width; j++) y[j] = y[j] - lse;
+        const float lse = m + log(mlp_row_sum_exp(y, m, width));
+        MLP_SPAN_LOOP for (int j = 0; j < width; j++) y[j] = y[j] - lse;
     } else {
-        // The exps in a loop of their own, which carries no sum and so vectorises (with the span loops' hint,
-        // PopulationProgram.spanHelpers), then their sum in the same order as before: the same values and the
-        // same bits as one loop doing both (that loop ran scalar).
         MLP_SPAN_LOOP for (int j = 0; j < width; j++) y[j] = exp(y[j] - m);
-        for (int j = 0; j < width; j++) s += y[j];
-        for (int j = 0; j < width; j++) y[j] = y[j] / s;
+        const float s = mlp_row_sum(y, width);
+        MLP_SPAN_LOOP for (int j = 0; j < width; j++) y[j] = y[j] / s;
     }
 }
 
 // dL/dz of a layer-wise function in place: g holds dL/dy on entry, y is the function's output.
 // softmax (and Gumbel-softmax, given its sample): y * (dy - <dy, y>); softmin is softmax(-z): the same
 // with the sign flipped; log_softmax: dy - softmax(z) * sum(dy), with softmax(z) = exp(y).
-inline void mlp_layerwise_row_backward(int id, __global const float* y, __global float* g, int width) {
+inline void mlp_layerwise_row_backward(int id, __global const float* restrict y, __global float* restrict g, int width) {
     if (id == MLP_LW_LOG_SOFTMAX) {
-        float total = 0.0f;
-        for (int j = 0; j < width; j++) total += g[j];
-        for (int j = 0; j < width; j++) g[j] = g[j] - exp(y[j]) * total;
+        const float total = mlp_row_sum(g, width);
+        MLP_SPAN_LOOP for (int j = 0; j < width; j++) g[j] = g[j] - exp(y[j]) * total;
     } else {
         const float sign = id == MLP_LW_SOFTMIN ? -1.0f : 1.0f;
-        float dot = 0.0f;
-        for (int j = 0; j < width; j++) dot += g[j] * y[j];
-        for (int j = 0; j < width; j++) g[j] = sign * y[j] * (g[j] - dot);
+        const float dot = mlp_row_dot(y, g, width);
+        MLP_SPAN_LOOP for (int j = 0; j < width; j++) g[j] = sign * y[j] * (g[j] - dot);
     }
 }
 

@@ -181,3 +181,34 @@ extension TrainerTests {
         #expect(abs(gpu.history[1].test!.loss - ref.history[1].test!.loss) < 1e-4)
     }
 }
+
+extension TrainerTests {
+    /// Study 1's noisy and row-wise functions on hidden layers one tile wide, where the fused row pass runs them as
+    /// whole tiles (RReLU through the keyed span loops, each element keyed by its row's hash and its column; the
+    /// softmax family's rows with their vectorised reductions), and on a 10-class logits layer (spans padded to
+    /// whole vector bodies), follow the Double reference, whose keys are the kernels' (`ReferenceMLP`).
+    @Test func noisyAndRowWiseFunctionsOnWholeTilesFollowTheDoubleReference() throws {
+        func u(_ op: UnaryOp) -> ActivationExpr { .unary(op, .x) }
+        func u(_ op: LayerwiseOp) -> ActivationExpr { .layerwise(op) }
+        let spec = try MLPSpec(widths: [20, 64, 64, 10], lastLayerActivation: true)
+        let data = TrainerFixture.data(rows: 45, features: 20, classes: 10, seed: 41)
+        let config = TrainingConfig(epochs: 6, learningRate: 0.01, optimizer: .adam(), seed: 13, evaluateEveryEpoch: false)
+        let cand = [
+            Candidate(activations: [u(.rrelu), u(.gumbelSoftmax), u(.rrelu)]),
+            Candidate(activations: [u(.softmin), u(.rrelu), u(.tanh)]),
+            Candidate(activations: [u(.logSoftmax), u(.softmax), u(.sin)]),
+        ]
+        let gpu = try trainer.train(candidates: cand, spec: spec, config: config, train: data)
+        let ref = try ReferenceTrainer().train(candidates: cand, spec: spec, config: config, train: data)
+        for (i, (g, r)) in zip(gpu.candidates, ref.candidates).enumerated() {
+            #expect(g.history.count == 6 && !g.diverged, "candidate \(i)")
+            for (ge, re) in zip(g.history, r.history) {
+                #expect(abs(ge.train.loss - re.train.loss) < 1e-4, "candidate \(i), epoch \(ge.epoch): \(ge.train.loss) against \(re.train.loss)")
+            }
+            for (gl, rl) in zip(g.weights.layers, r.weights.layers) {
+                let worst = zip(gl.weight + gl.bias, rl.weight + rl.bias).map { abs($0 - $1) }.max() ?? 0
+                #expect(worst < 1e-4, "candidate \(i): weights differ by \(worst)")
+            }
+        }
+    }
+}

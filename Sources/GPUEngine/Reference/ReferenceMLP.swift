@@ -25,6 +25,12 @@ public enum NoiseKey {
         h = CounterRNG.mix32(h &+ UInt32(truncatingIfNeeded: column) &* 0xC2B2_AE35)
         return h | 1
     }
+    /// RReLU's training slope for the element with this key: U(1/8, 1/3) from 24 bits, as `af_rrelu_slope` draws
+    /// it for the expression's node `node` (0 when the slot's expression is rrelu(x) itself).
+    public static func rreluSlope(key: UInt32, node: UInt32 = 0) -> Double {
+        let h = CounterRNG.mix32(key ^ CounterRNG.mix32(node &* 0x9E37_79B9 &+ 0x632B_E5AB))
+        return 0.125 + 0.20833333333333334 * (Double(h >> 8) / 16_777_216)
+    }
     /// Gumbel(0, 1) noise −log(−log u) for the element with this key.
     public static func gumbel(key: UInt32) -> Double {
         -log(-log(CounterRNG.openUniform(CounterRNG.mix32(key ^ 0x68E3_1DA4))))
@@ -41,6 +47,9 @@ struct ReferenceMLP {
     /// Learnable activation parameters per slot.
     var parameters: [[Double]]
     let seed32: UInt32
+    /// Slots whose expression is rrelu(x) itself: in training each element draws its slope from its key
+    /// (`NoiseKey.rreluSlope`), as the kernels do. RReLU inside a larger expression keeps the mean slope here.
+    let rreluSlots: Set<Int>
 
     struct Gradients {
         var weights: [[Double]]
@@ -57,6 +66,7 @@ struct ReferenceMLP {
     init(spec: MLPSpec, activations: [ActivationExpr], weights w: LinearStackWeights, parameters: [[Double]]?, seed: UInt64) throws {
         self.spec = spec
         slots = try activations.map(ReferenceSlotActivation.init)
+        rreluSlots = Set(activations.indices.filter { activations[$0] == .unary(.rrelu, .x) })
         weights = w.layers.map { $0.weight.map(Double.init) }
         biases = w.layers.map { $0.bias.map(Double.init) }
         self.parameters = try parameters ?? activations.map { e in
@@ -84,6 +94,8 @@ struct ReferenceMLP {
             var y = z
             if let slot = spec.slot(ofLayer: l) {
                 switch slots[slot] {
+                case .elementwise where pass != NoiseKey.evaluationPass && rreluSlots.contains(slot):
+                    for k in y.indices where z[k] < 0 { y[k] = z[k] * rreluSlope(base: base, layer: l, element: k, width: nOut) }
                 case .elementwise(let f):
                     for k in y.indices { y[k] = (try? f.evaluate(z[k], parameters: parameters[slot]).value) ?? .nan }
                 case .layerwise(let op):
@@ -100,6 +112,11 @@ struct ReferenceMLP {
             out.a.append(y)
         }
         return out
+    }
+
+    /// The training slope of element `element` (row-major, rows `width` long) of layer `layer`'s RReLU.
+    func rreluSlope(base: UInt32, layer: Int, element k: Int, width: Int) -> Double {
+        NoiseKey.rreluSlope(key: NoiseKey.elementKey(base: base, layer: layer, row: k / width, column: k % width))
     }
 
     static func softmax(_ z: [Double]) -> [Double] {
@@ -167,6 +184,9 @@ struct ReferenceMLP {
             var dz = da
             if let slot = spec.slot(ofLayer: l) {
                 switch slots[slot] {
+                case .elementwise where pass != NoiseKey.evaluationPass && rreluSlots.contains(slot):
+                    let base = NoiseKey.passBase(seed32: seed32, pass: pass)
+                    for k in dz.indices where fw.z[l][k] <= 0 { dz[k] = da[k] * rreluSlope(base: base, layer: l, element: k, width: nOut) }
                 case .elementwise(let f):
                     for k in dz.indices {
                         let e = (try? f.evaluate(fw.z[l][k], parameters: parameters[slot])) ?? (.nan, .nan, parameters[slot].map { _ in .nan })

@@ -114,6 +114,7 @@ struct PopulationProgram {
                   Self.slopeTable(distinct.indices.filter { distinct[$0].parameterCount == 0 && !distinct[$0].isStochastic },
                                   keyed: distinct.indices.filter { distinct[$0].isStochastic }),
                   KernelTemplates.mlp_common,
+                  Self.keyedSpanHelpers(distinct.indices.filter { distinct[$0].isStochastic }, generated: generated),
                   KernelTemplates.mlp_gemm, KernelTemplates.mlp_gemm_staged, KernelTemplates.mlp_rows,
                   KernelTemplates.adam_update, KernelTemplates.mlp_fused].joined(separator: "\n")
     }
@@ -252,11 +253,13 @@ struct PopulationProgram {
     /// erfc, two exps and a division per element) then ran one dependency chain at a time. Measured with
     /// `afsearch bench train --peak none` on the 2-core EPYC, alternating: study 1's eight functions 1567 →
     /// 1637–1691 candidate-epochs/s, GELU alone 1155 → 1381–1428. Each element's arithmetic is unchanged.
+    /// `MLP_SPAN_BODY` is the elements one vector body of those loops covers (8 × 4; 1 elsewhere): a span shorter
+    /// than it runs in the scalar remainder, so `mlp_forward_epilogue` pads a logits row's span to it.
     static func spanHelpers(count: Int, generated: String) -> String {
         let acts = definedIDs("af_act_", in: generated), dacts = definedIDs("af_dact_", in: generated)
         let perID = (0..<count).allSatisfy { acts.contains($0) && dacts.contains($0) }
         let hints = "#ifdef MLP_CPU_LOOP_HINTS\n#define MLP_SPAN_LOOP _Pragma(\"clang loop vectorize_width(8) interleave_count(4)\")\n"
-            + "#else\n#define MLP_SPAN_LOOP\n#endif\n"
+            + "#define MLP_SPAN_BODY 32\n#else\n#define MLP_SPAN_LOOP\n#define MLP_SPAN_BODY 1\n#endif\n"
         let head = "(int id, __global float* p, int n, __global const float* prm, uint key) {\n    switch (id) {\n"
         var act = "inline void mlp_act_span" + head
         var slope = "inline void mlp_act_slope_span(int id, __global float* restrict p, __global float* restrict s, int n, __global const float* prm, uint key) {\n    switch (id) {\n"
@@ -275,6 +278,26 @@ struct PopulationProgram {
         slope += "    default: " + slopeLoop("af_act(id, ", "af_dact(id, ", hinted: false) + "    }\n}\n"
         dact += "    default: for (int j = 0; j < n; j++) g[j] = g[j] * af_dact(id, z[j], prm, key); break;\n    }\n}\n"
         return hints + act + slope + dact
+    }
+
+    /// `mlp_act_keyed_span` / `mlp_dact_keyed_span`: a noisy expression (RReLU) over one row's run of elements,
+    /// each keyed by its column from the row's hash (`af_row_hash`, `af_key_in_row`: the keys of
+    /// `af_element_key`), so its training passes vectorise as the other expressions' spans do: element by
+    /// element through the dispatchers, an RReLU layer had cost about three times another one. Defines
+    /// `MLP_KEYED_SPANS`; empty for a program without noise. Placed after mlp_common.cl, which holds the hashes.
+    static func keyedSpanHelpers(_ keyed: [Int], generated: String) -> String {
+        guard !keyed.isEmpty else { return "" }
+        let acts = definedIDs("af_act_", in: generated), dacts = definedIDs("af_dact_", in: generated)
+        let key = "af_key_in_row(h, col0 + j)"
+        var act = "#define MLP_KEYED_SPANS 1\ninline void mlp_act_keyed_span(int id, __global float* p, int n, __global const float* prm, uint h, int col0) {\n    switch (id) {\n"
+        var dact = "inline void mlp_dact_keyed_span(int id, __global float* restrict g, __global const float* restrict z, int n, __global const float* prm, uint h, int col0) {\n    switch (id) {\n"
+        for i in keyed where acts.contains(i) && dacts.contains(i) {
+            act += "    case \(i): MLP_SPAN_LOOP for (int j = 0; j < n; j++) p[j] = af_act_\(i)(p[j], prm, \(key)); break;\n"
+            dact += "    case \(i): MLP_SPAN_LOOP for (int j = 0; j < n; j++) g[j] = g[j] * af_dact_\(i)(z[j], prm, \(key)); break;\n"
+        }
+        act += "    default: for (int j = 0; j < n; j++) p[j] = af_act(id, p[j], prm, \(key)); break;\n    }\n}\n"
+        dact += "    default: for (int j = 0; j < n; j++) g[j] = g[j] * af_dact(id, z[j], prm, \(key)); break;\n    }\n}\n"
+        return act + dact
     }
 
     /// The ids n for which `source` defines `float <prefix>n(`, in one pass (Foundation's `contains` per id
