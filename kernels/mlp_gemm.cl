@@ -135,13 +135,10 @@ inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out
     }
 #ifdef MLP_KEYED_SPANS
     if (full && training) {
-        // A noisy expression on a whole tile, in training: row by row, Z kept for the backward pass (as below).
-        for (int m = 0; m < TM; m++) {
-            __global float* ar = Ac + (size_t)m * out_pad;
-            __global float* zr = Zc + (size_t)m * out_pad;
-            for (int j = 0; j < TN; j++) zr[j] = ar[j];
-            mlp_act_keyed_span(id, ar, TN, prm, af_row_hash(base, layer, row_offset + r0 + m), o0);
-        }
+        // A noisy expression on a whole tile, in training: row by row (its Z, which the backward pass reads, is
+        // already stored: every caller stores Z in training for an expression without slopes).
+        for (int m = 0; m < TM; m++)
+            mlp_act_keyed_span(id, Ac + (size_t)m * out_pad, TN, prm, af_row_hash(base, layer, row_offset + r0 + m), o0);
         return;
     }
 #endif

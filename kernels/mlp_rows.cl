@@ -51,39 +51,21 @@ __kernel void mlp_gather_slots(
 // over whole groups of eight, folded pairwise, then the rest in order. A single running sum is one dependency
 // chain of 64 additions per row, which kept these rows scalar; the float8 form vectorises.
 #define MLP_FOLD8(v, OP) OP(OP(OP((v).s0, (v).s4), OP((v).s2, (v).s6)), OP(OP((v).s1, (v).s5), OP((v).s3, (v).s7)))
-inline float mlp_row_max(__global const float* y, int n) {
-    float8 acc = (float8)(-INFINITY);
-    int j = 0;
-    for (; j + 8 <= n; j += 8) acc = fmax(acc, vload8(0, y + j));
-    float m = MLP_FOLD8(acc, fmax);
-    for (; j < n; j++) m = fmax(m, y[j]);
-    return m;
-}
-inline float mlp_row_sum(__global const float* y, int n) {
-    float8 acc = (float8)(0.0f);
-    int j = 0;
-    for (; j + 8 <= n; j += 8) acc += vload8(0, y + j);
-    float s = MLP_FOLD8(acc, MLP_ADD);
-    for (; j < n; j++) s += y[j];
-    return s;
-}
-inline float mlp_row_dot(__global const float* y, __global const float* g, int n) {
-    float8 acc = (float8)(0.0f);
-    int j = 0;
-    for (; j + 8 <= n; j += 8) acc += vload8(0, g + j) * vload8(0, y + j);
-    float s = MLP_FOLD8(acc, MLP_ADD);
-    for (; j < n; j++) s += g[j] * y[j];
-    return s;
-}
+// The one order: OP over TERM8(j) (eight elements from j) into eight lanes, folded, then OP over TERM(j).
+#define MLP_ROW_REDUCE(INIT, OP, TERM8, TERM) { \
+    float8 acc = (float8)(INIT); \
+    int j = 0; \
+    for (; j + 8 <= n; j += 8) acc = OP(acc, TERM8); \
+    float r = MLP_FOLD8(acc, OP); \
+    for (; j < n; j++) r = OP(r, TERM); \
+    return r; }
+inline float mlp_row_max(__global const float* y, int n) MLP_ROW_REDUCE(-INFINITY, fmax, vload8(0, y + j), y[j])
+inline float mlp_row_sum(__global const float* y, int n) MLP_ROW_REDUCE(0.0f, MLP_ADD, vload8(0, y + j), y[j])
+inline float mlp_row_dot(__global const float* y, __global const float* g, int n)
+    MLP_ROW_REDUCE(0.0f, MLP_ADD, vload8(0, g + j) * vload8(0, y + j), g[j] * y[j])
 // The sum of exp(y[j] - m), in mlp_row_sum's order.
-inline float mlp_row_sum_exp(__global const float* y, float m, int n) {
-    float8 acc = (float8)(0.0f);
-    int j = 0;
-    for (; j + 8 <= n; j += 8) acc += exp(vload8(0, y + j) - m);
-    float s = MLP_FOLD8(acc, MLP_ADD);
-    for (; j < n; j++) s += exp(y[j] - m);
-    return s;
-}
+inline float mlp_row_sum_exp(__global const float* y, float m, int n)
+    MLP_ROW_REDUCE(0.0f, MLP_ADD, exp(vload8(0, y + j) - m), exp(y[j] - m))
 
 // One row of a layer-wise function; z may equal y. Max-shifted so exp never overflows. The shifted inputs
 // (with the Gumbel sample, recomputed from its key, so both passes see the same noise), then their exps,
