@@ -45,7 +45,7 @@
 __kernel void cnn_conv_forward(CNN_CONV_FORWARD_ARGS)
 {
     const int c = get_global_id(2);
-    if (skip_frozen && status[c] != MLP_ACTIVE) return;
+    if (MLP_SKIPS(skip_frozen, status[c])) return;
     const int r0 = get_global_id(1) * TM;
     const int o0 = get_global_id(0) * TN;
     const int K = KH * KW * IC, P = OH * OW;

@@ -56,7 +56,7 @@ __kernel void cnn_conv_forward_staged(CNN_CONV_FORWARD_ARGS)
 {
     MLP_STAGED_BLOCK(o)
     const int c = get_global_id(2);
-    if (skip_frozen && status[c] != MLP_ACTIVE) return;
+    if (MLP_SKIPS(skip_frozen, status[c])) return;
     const int K = KH * KW * IC, P = OH * OW;
     const bool inside = r0 < rows_pad && o0 < out_pad;
     __global const float* W = params + (size_t)c * pstride + woff;
@@ -196,7 +196,7 @@ __kernel void cnn_conv_backward_data_staged(CNN_CONV_BACKWARD_DATA_ARGS)
 __kernel void cnn_linear_forward_staged(CNN_LINEAR_FORWARD_ARGS)
 {
     const int c = get_global_id(2);
-    if (skip_frozen && status[c] != MLP_ACTIVE) return;
+    if (MLP_SKIPS(skip_frozen, status[c])) return;
     MLP_FORWARD_STAGED_TILE
     if (!inside) return;
     CNN_SLOT_ACTIVATION

@@ -85,7 +85,7 @@ __kernel void cnn_pool_forward(
     __global const int* status, const int skip_frozen)
 {
     const int q = get_global_id(0), c = get_global_id(1);
-    if (skip_frozen && status[c] != MLP_ACTIVE) return;
+    if (MLP_SKIPS(skip_frozen, status[c])) return;
     const int PH = H / 2, PW = W / 2;
     const int n = q / (PH * PW), p = q % (PH * PW), py = p / PW, px = p % PW;
     __global float* O = out + (size_t)c * out_cand + (size_t)q * cs;
@@ -184,7 +184,7 @@ __kernel void cnn_dropout(
     __global const int* status, const int skip_frozen)
 {
     const int n = get_global_id(0), c = get_global_id(1);
-    if (n >= images || (skip_frozen && status[c] != MLP_ACTIVE)) return;
+    if (n >= images || (MLP_SKIPS(skip_frozen, status[c]))) return;
     const uint base = af_candidate_base(seeds, c, pass);
     __global float* B = buf + (size_t)c * cand + (size_t)n * H * W * cs;
     for (int p = 0; p < H * W; p++)
@@ -268,7 +268,7 @@ __kernel void cnn_input_dropout(
     const int training, __global const int* status, const int skip_frozen)
 {
     const int n = get_global_id(0), c = get_global_id(1);
-    if (skip_frozen && status[c] != MLP_ACTIVE) return;
+    if (MLP_SKIPS(skip_frozen, status[c])) return;
     const int F = C * H * W;
     __global const float* S = x + (size_t)c * x_cand + (size_t)n * F;
     __global float* D = out + (size_t)c * cand + (size_t)n * F;

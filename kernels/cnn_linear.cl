@@ -47,7 +47,7 @@
 __kernel void cnn_linear_forward(CNN_LINEAR_FORWARD_ARGS)
 {
     const int c = get_global_id(2);
-    if (skip_frozen && status[c] != MLP_ACTIVE) return;
+    if (MLP_SKIPS(skip_frozen, status[c])) return;
     const int o0 = get_global_id(0) * TN;
     __global const float* W = params + (size_t)c * pstride + woff + o0;
     __global const float* B = params + (size_t)c * pstride + woff + (size_t)k_in * out_pad + o0;

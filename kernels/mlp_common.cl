@@ -52,6 +52,11 @@ inline float mlp_hsum16(float16 v) MLP_FOLD16(v, MLP_ADD)
 #define MLP_ACTIVE 0
 #define MLP_STOPPED 1
 #define MLP_DIVERGED 2
+// Whether a launch skips a candidate of status s. skip_frozen 0: none (a chunk's evaluation covers every
+// member); 1: all but the active ones (training); 2: the stopped ones only (a slot pool's evaluation: empty
+// slots are skipped, and a candidate that diverged in this step still has its epoch evaluated, so the pool
+// needs no status round trip between its training step and its evaluation).
+#define MLP_SKIPS(skip_frozen, s) ((skip_frozen) == 1 ? (s) != MLP_ACTIVE : (skip_frozen) == 2 && (s) == MLP_STOPPED)
 
 // lowbias32 (C. Wellons); CounterRNG.mix32 on the host is the same function.
 inline uint af_mix32(uint x) {

@@ -244,7 +244,7 @@ __kernel void mlp_train_candidate(
 // `pass` the evaluation pass. Every layer's forward in evaluation mode (mlp_rows_layer: mlp_forward's and
 // layerwise_forward's), then a row's loss and hit as cross_entropy_loss's (mlp_loss_row in evaluation mode) into
 // row_loss and row_hit (zeros past the rows), summed as metrics_reduce sums them (mlp_metrics_add): the per-layer
-// launches' bits. With skip_frozen, a frozen candidate's rows are not run, as there.
+// launches' bits. Candidates that skip_frozen skips (MLP_SKIPS) are not run, as there.
 #ifndef AFI_SPAN
 inline void mlp_rows_eval_loss(const int c, const int r0, const int w0, const uint base, MLP_ROWS_PARAMS)
 {
@@ -269,7 +269,7 @@ __kernel void mlp_eval_rows(
     MLP_ROWS_PARAMS, __global const int* status, const int skip_frozen, const int row_offset)
 {
     const int c = get_global_id(1), r0 = get_global_id(0) * TM;
-    if (skip_frozen && status[c] != MLP_ACTIVE) return;
+    if (MLP_SKIPS(skip_frozen, status[c])) return;
     const uint base = af_candidate_base(seeds, c, pass);
     for (int l = 0; l < layers; l++) mlp_rows_layer(c, l, r0, r0, 0, row_offset, base, MLP_ROWS_ARGS);
     mlp_rows_eval_loss(c, r0, r0, base, MLP_ROWS_ARGS);
@@ -285,7 +285,7 @@ __kernel void mlp_eval_candidate(
 {
     const int c = get_global_id(0);
     const uint base = af_candidate_base(seeds, c, pass);
-    if (!skip_frozen || status[c] == MLP_ACTIVE) {
+    if (!MLP_SKIPS(skip_frozen, status[c])) {
         for (int b0 = 0; b0 < rows; b0 += block_rows) {
             const int b_end = min(b0 + block_rows, rows);
             for (int l = 0; l < layers; l++)

@@ -211,7 +211,7 @@ inline void mlp_forward_epilogue(__global float* Zc, __global float* Ac, int out
 __kernel void mlp_forward(MLP_FORWARD_ARGS)
 {
     const int c = get_global_id(2);
-    if (skip_frozen && status[c] != MLP_ACTIVE) return;
+    if (MLP_SKIPS(skip_frozen, status[c])) return;
     const int r0 = get_global_id(1) * TM;
     const int o0 = get_global_id(0) * TN;
     __global const float* W = params + (size_t)c * pstride + woff + o0;

@@ -102,7 +102,7 @@ inline void mlp_stage_slabs(__local float* sa, int sa_ld, __global const float* 
 __kernel void mlp_forward_staged(MLP_FORWARD_ARGS)
 {
     const int c = get_global_id(2);
-    if (skip_frozen && status[c] != MLP_ACTIVE) return;
+    if (MLP_SKIPS(skip_frozen, status[c])) return;
     MLP_FORWARD_STAGED_TILE
     if (!inside) return;
     MLP_FORWARD_FINISH

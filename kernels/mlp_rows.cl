@@ -117,7 +117,7 @@ __kernel void layerwise_forward(
     __global const int* status, const int skip_frozen)
 {
     const int r = get_global_id(0), c = get_global_id(1);
-    if (r >= rows || (skip_frozen && status[c] != MLP_ACTIVE)) return;
+    if (r >= rows || (MLP_SKIPS(skip_frozen, status[c]))) return;
     const int id = act_id[c * slots + slot];
     if (id > MLP_LW_SOFTMAX) return;
     const size_t at = (size_t)c * cstride + (size_t)r * stride;
@@ -265,7 +265,7 @@ __kernel void cross_entropy_loss(
     __global const int* status, const int skip_frozen, const int slopes)
 {
     const int r = get_global_id(0), c = get_global_id(1);
-    if (skip_frozen && status[c] != MLP_ACTIVE) return;
+    if (MLP_SKIPS(skip_frozen, status[c])) return;
     const size_t at = (size_t)c * cstride + (size_t)r * stride;
     const int read_to = classes > VW ? stride : min(stride, VW);
     const int id = slot >= 0 ? act_id[c * slots + slot] : MLP_IDENTITY;

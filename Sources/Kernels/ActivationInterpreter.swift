@@ -32,7 +32,7 @@ public enum ActivationInterpreter {
             const int layer, const int row_offset, __global const int* status, const int skip_frozen)
         {
             const int c = get_global_id(2), r = get_global_id(1), j0 = get_global_id(0) * AFI_SPAN;
-            if (skip_frozen && status[c] != MLP_ACTIVE) return;
+            if (MLP_SKIPS(skip_frozen, status[c])) return;
             const int at = tape_at[c * slots + slot];
             if (at < 0) return;
             const int4 head = tape[at];

@@ -6,7 +6,8 @@ import Kernels
 @Suite struct RuntimeBufferTests {
     let device = RuntimeFixture.device
 
-    @Test(arguments: [1, 7, 64, 4099, 1 << 20])
+    /// 4 MiB and below are staged and enqueued; (1 << 22) + 1 floats are past `stagedUploadLimit` and block.
+    @Test(arguments: [1, 7, 64, 4099, 1 << 20, (1 << 22) + 1])
     func roundTripPreservesEveryValue(count: Int) throws {
         let values = RuntimeFixture.values(count, seed: UInt32(count))
         let buffer = try device.buffer(Float.self, count: count)
@@ -28,6 +29,23 @@ import Kernels
         #expect(try b.download(97 ..< 100) == [-3, 7, 8])
         let bytes = try device.buffer([UInt8](repeating: 0xAB, count: 3))
         #expect(try bytes.download() == [0xAB, 0xAB, 0xAB])
+    }
+
+    /// Uploads are enqueued: each of many temporary arrays must reach the device after the launch enqueued
+    /// before it and before the one after it, although nothing waits between them and every array is gone
+    /// when its write runs.
+    @Test func stagedUploadsInterleaveWithLaunchesInOrder() throws {
+        let n = 257, steps = 120
+        let x = try device.buffer(Float.self, count: n), y = try device.buffer([Float](repeating: 0, count: n))
+        let saxpy = try RuntimeFixture.selftestProgram.kernel("saxpy")
+        var expected = [Float](repeating: 0, count: n)
+        for step in 0 ..< steps {
+            let values = (0 ..< n).map { Float(($0 * 7 + step * 13) % 31) - 15 }
+            try x.upload(values)
+            _ = try saxpy.launch(global: [n], args: Int32(n), Float(step % 3 + 1), x, y)
+            for i in 0 ..< n { expected[i] = Float(step % 3 + 1) * values[i] + expected[i] }
+        }
+        #expect(try y.download() == expected)
     }
 
     @Test func badRangesAndEmptyBuffersAreClearErrors() throws {

@@ -10,7 +10,7 @@ import Foundation
 //
 //     let x = try device.buffer(Float.self, count: n)      // DeviceBuffer<Float>, released on deinit
 //     let y = try device.buffer(values)                    // ... initialised from a host array
-//     try x.upload(values, at: 0)                          // blocking write
+//     try x.upload(values, at: 0)                          // enqueued write of a copy of values
 //     try x.fill(0); try x.copy(from: y)                   // enqueued (the queue is in order)
 //     let back: [Float] = try x.download()                 // blocking read (waits for earlier launches)
 //
@@ -75,6 +75,7 @@ public final class ComputeDevice: @unchecked Sendable {
     }
 
     deinit {
+        clFinish(queue)  // staged uploads free their host copies as they complete
         clReleaseCommandQueue(queue)
         clReleaseContext(context)
     }

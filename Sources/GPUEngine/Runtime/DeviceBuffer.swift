@@ -33,8 +33,9 @@ public enum DeviceBufferError: Error, CustomStringConvertible, Equatable, Sendab
 
 /// A typed `__global` buffer of `count` elements on one device; the memory is released on deinit.
 ///
-/// `upload` and `download` block until the transfer is done. `fill` and `copy` are enqueued and
-/// return at once: the device queue is in order, so later launches and downloads see their effect.
+/// `download` blocks until the transfer is done. `upload` (up to `stagedUploadLimit` bytes), `fill` and `copy`
+/// are enqueued and return at once: the device queue is in order, so later launches and downloads see their
+/// effect.
 public final class DeviceBuffer<Element: DeviceScalar>: @unchecked Sendable {
     public let device: ComputeDevice
     public let count: Int
@@ -106,16 +107,45 @@ public final class DeviceBuffer<Element: DeviceScalar>: @unchecked Sendable {
         }
     }
 
-    /// Writes `values` into elements `offset ..< offset + values.count`; blocks until done.
+    /// Writes `values` into elements `offset ..< offset + values.count`. Enqueued like a launch and returns
+    /// at once: the values are copied into host memory of their own, which the write frees when it has run
+    /// (an event callback), so the caller's array is free at return and the device never waits for the host
+    /// in the middle of a step. A blocking write there (a pool's step arguments between its training kernel and
+    /// its optimiser, a slot's fresh weights) stopped the queue until the host had woken up and written.
+    /// Uploads over `stagedUploadLimit` bytes block instead, so that no large copy waits in memory.
     public func upload(_ values: [Element], at offset: Int = 0) throws {
         try validate("upload", offset ..< offset + values.count)
         guard !values.isEmpty else { return }
         let stride = MemoryLayout<Element>.stride
         try values.withUnsafeBytes { raw in
-            try check(clEnqueueWriteBuffer(device.queue, memory, cl_bool(CL_TRUE), offset * stride, raw.count,
-                                           raw.baseAddress, 0, nil, nil), "clEnqueueWriteBuffer")
+            guard raw.count <= Self.stagedUploadLimit else {
+                try check(clEnqueueWriteBuffer(device.queue, memory, cl_bool(CL_TRUE), offset * stride, raw.count,
+                                               raw.baseAddress, 0, nil, nil), "clEnqueueWriteBuffer")
+                return
+            }
+            let staged = UnsafeMutableRawPointer.allocate(byteCount: raw.count, alignment: 64)
+            staged.copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+            var event: cl_event?
+            let status = clEnqueueWriteBuffer(device.queue, memory, cl_bool(CL_FALSE), offset * stride, raw.count,
+                                              staged, 0, nil, &event)
+            guard status == CL_SUCCESS, let event else {
+                staged.deallocate()
+                try check(status, "clEnqueueWriteBuffer")
+                return
+            }
+            defer { clReleaseEvent(event) }
+            if clSetEventCallback(event, CL_COMPLETE, { _, _, staged in staged?.deallocate() }, staged) != CL_SUCCESS {
+                // No callback: wait for this write, then free its copy.
+                var waited: cl_event? = event
+                let done = clWaitForEvents(1, &waited)
+                staged.deallocate()
+                try check(done, "clWaitForEvents", "upload")
+            }
         }
     }
+
+    /// The largest upload that is staged and enqueued rather than written blocking (16 MiB).
+    public static var stagedUploadLimit: Int { 16 << 20 }
 
     /// Reads elements `range` (all by default); blocks until every earlier command has finished.
     public func download(_ range: Range<Int>? = nil) throws -> [Element] {

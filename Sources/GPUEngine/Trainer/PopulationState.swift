@@ -168,12 +168,13 @@ class PopulationState {
     /// Each slot's own optimiser step when slots were filled at different steps (`PopulationPool`); nil: every
     /// candidate is at the step the session's training step is given.
     var slotSteps: [Int]?
-    /// Evaluation passes skip frozen candidates (a pool's empty and finished slots) instead of running every
-    /// candidate.
+    /// Evaluation passes skip the stopped candidates (a pool's empty slots) instead of running every candidate;
+    /// one that diverged in the step before is still evaluated.
     var evaluationSkipsFrozen = false
 
-    /// The kernels' skip_frozen flag: always in training; in evaluation where `evaluationSkipsFrozen`.
-    func skipFrozen(_ training: Bool) -> Int32 { training || evaluationSkipsFrozen ? 1 : 0 }
+    /// The kernels' skip_frozen flag (`MLP_SKIPS` in mlp_common.cl): 1 in training (only active candidates
+    /// run), in evaluation 2 where `evaluationSkipsFrozen`, else 0 (every candidate).
+    func skipFrozen(_ training: Bool) -> Int32 { training ? 1 : evaluationSkipsFrozen ? 2 : 0 }
 
     /// The optimiser step of each candidate the launches cover: `step`, or its own (`slotSteps`).
     func candidateSteps(_ step: Int) -> [Int] {

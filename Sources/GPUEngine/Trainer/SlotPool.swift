@@ -43,8 +43,8 @@ public struct PoolStatistics: Sendable, Equatable, Codable {
     /// Steps that ran the fused row pass (kernels/mlp_fused.cl) rather than per-layer launches (MLP only).
     public var fusedSteps = 0
     public var compileSeconds = 0.0
+    /// Wall seconds of the pool's steps: training and the per-epoch evaluation, which share one wait a step.
     public var trainSeconds = 0.0
-    public var evaluateSeconds = 0.0
     /// Device seconds per kernel, with the trainer's `profileKernels`.
     public var kernelSeconds: [String: Double] = [:]
     /// candidate-epochs trained / slot-epochs launched.
@@ -143,7 +143,6 @@ struct SlotPoolLoop<Driver: SlotPoolDriver> {
         var step: UInt32 = 0
         var shuffles = batch < n ? try ShuffleTable(device: session.device, rows: n, epochs: config.epochs, seed: config.seed) : nil
         session.order = shuffles?.buffer  // the shared batch's gathers (every candidate at one epoch) read it
-        var evalSeconds = 0.0
 
         /// Fills free slots, lowest first, while `next` has candidates.
         func refill() throws {
@@ -194,17 +193,15 @@ struct SlotPoolLoop<Driver: SlotPoolDriver> {
             try driver.trainEpoch(rows: n, batch: batch, batches: batches, entries: occupants.prefix(P).map { $0?.entry },
                                   step: &step, stats: &stats)
             stats.slotEpochs += P
-            let metrics = try session.trainMetrics.download(0..<(2 * P))
-            try session.collectProfile()
-            let after = try session.status.download(0..<P)
-
-            // A candidate that diverged in this epoch is frozen on the device; its epoch is still evaluated, as
-            // a chunk evaluates every member.
-            if evaluates && after.contains(2) { try session.status.upload(status) }
-            let evalClock = ContinuousClock.now
+            // The epoch's evaluation follows in the same queue before anything is read back: one wait a step.
+            // A candidate that diverged in this epoch is frozen on the device (status 2); the evaluation passes
+            // skip only the stopped slots (`skipFrozen`), so its epoch is still evaluated, as a chunk evaluates
+            // every member.
             let val = evaluates && validation != nil ? try driver.evaluate(split: "validation") : nil
             let tst = evaluates && test != nil ? try driver.evaluate(split: "test") : nil
-            evalSeconds += PopulationTrainer.seconds(since: evalClock)
+            let metrics = try session.trainMetrics.download(0..<(2 * P))
+            let after = try session.status.download(0..<P)
+            try session.collectProfile()
 
             var leaving: [Int] = []
             for k in 0..<P where status[k] == 0 {
@@ -236,8 +233,7 @@ struct SlotPoolLoop<Driver: SlotPoolDriver> {
         }
         try session.collectProfile()
         stats.kernelSeconds = session.kernelSeconds
-        stats.trainSeconds = PopulationTrainer.seconds(since: clock) - evalSeconds
-        stats.evaluateSeconds = evalSeconds
+        stats.trainSeconds = PopulationTrainer.seconds(since: clock)
     }
 }
 
