@@ -82,7 +82,7 @@ public final class CNNPool {
             needsAccumulation: batchImages > layout.capacityImages, tapes: plan.program.tapes, pool: true,
             slotBatches: ownBatches)
         session.profiling = trainer.profileKernels
-        session.evaluationSkipsFrozen = true
+        session.evaluationSkipsStopped = true
         let driver = CNNSlotDriver(session: session, program: plan.program, trainer: trainer, architecture: architecture,
                                    shape: inputShape, config: config)
         try SlotPoolLoop(driver: driver, config: config, train: train, validation: validation, test: test, keepWeights: keepWeights)

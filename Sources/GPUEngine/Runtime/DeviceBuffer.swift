@@ -110,8 +110,9 @@ public final class DeviceBuffer<Element: DeviceScalar>: @unchecked Sendable {
     /// Writes `values` into elements `offset ..< offset + values.count`. Enqueued like a launch and returns
     /// at once: the values are copied into host memory of their own, which the write frees when it has run
     /// (an event callback), so the caller's array is free at return and the device never waits for the host
-    /// in the middle of a step. A blocking write there (a pool's step arguments between its training kernel and
-    /// its optimiser, a slot's fresh weights) stopped the queue until the host had woken up and written.
+    /// in the middle of a step: a blocking write there (a pool's step arguments between its training kernel and
+    /// its optimiser, a slot's fresh weights) holds the queue until the host has woken up and written (on PoCL
+    /// the difference is within the machine's spread, bench/README.md; a GPU's round trips are longer).
     /// Uploads over `stagedUploadLimit` bytes block instead, so that no large copy waits in memory.
     public func upload(_ values: [Element], at offset: Int = 0) throws {
         try validate("upload", offset ..< offset + values.count)

@@ -81,7 +81,7 @@ public final class PopulationPool {
             optimizer: config.optimizer, rowPass: trainer.rowPass, blockRows: trainer.candidateBlockRows,
             candidateMinimum: trainer.candidatePassMinimum, slotTapes: true)
         session.profiling = trainer.profileKernels
-        session.evaluationSkipsFrozen = true
+        session.evaluationSkipsStopped = true
         if batchRows < train.rowCount { try session.enableSlotBatches(rows: batchRows) }
         let driver = MLPSlotDriver(session: session, program: pop, spec: spec, config: config)
         try SlotPoolLoop(driver: driver, config: config, train: train, validation: validation, test: test, keepWeights: keepWeights)

@@ -260,23 +260,13 @@ struct PopulationProgram {
         let perID = (0..<count).allSatisfy { acts.contains($0) && dacts.contains($0) }
         let hints = "#ifdef MLP_CPU_LOOP_HINTS\n#define MLP_SPAN_LOOP _Pragma(\"clang loop vectorize_width(8) interleave_count(4)\")\n"
             + "#define MLP_SPAN_BODY 32\n#else\n#define MLP_SPAN_LOOP\n#define MLP_SPAN_BODY 1\n#endif\n"
-        let head = "(int id, __global float* p, int n, __global const float* prm, uint key) {\n    switch (id) {\n"
-        var act = "inline void mlp_act_span" + head
+        let (act, dact) = actAndDactSpans(name: "span", keyParameters: "uint key", key: "key", ids: perID ? Array(0..<count) : [])
         var slope = "inline void mlp_act_slope_span(int id, __global float* restrict p, __global float* restrict s, int n, __global const float* prm, uint key) {\n    switch (id) {\n"
-        var dact = "inline void mlp_dact_span(int id, __global float* restrict g, __global const float* restrict z, int n, __global const float* prm, uint key) {\n    switch (id) {\n"
         func slopeLoop(_ act: String, _ dact: String, hinted: Bool = true) -> String {
             "\(hinted ? "MLP_SPAN_LOOP " : "")for (int j = 0; j < n; j++) { const float z = p[j]; p[j] = \(act)z, prm, key); s[j] = \(dact)z, prm, key); } break;\n"
         }
-        if perID {
-            for i in 0..<count {
-                act += "    case \(i): MLP_SPAN_LOOP for (int j = 0; j < n; j++) p[j] = af_act_\(i)(p[j], prm, key); break;\n"
-                slope += "    case \(i): " + slopeLoop("af_act_\(i)(", "af_dact_\(i)(")
-                dact += "    case \(i): MLP_SPAN_LOOP for (int j = 0; j < n; j++) g[j] = g[j] * af_dact_\(i)(z[j], prm, key); break;\n"
-            }
-        }
-        act += "    default: for (int j = 0; j < n; j++) p[j] = af_act(id, p[j], prm, key); break;\n    }\n}\n"
+        if perID { for i in 0..<count { slope += "    case \(i): " + slopeLoop("af_act_\(i)(", "af_dact_\(i)(") } }
         slope += "    default: " + slopeLoop("af_act(id, ", "af_dact(id, ", hinted: false) + "    }\n}\n"
-        dact += "    default: for (int j = 0; j < n; j++) g[j] = g[j] * af_dact(id, z[j], prm, key); break;\n    }\n}\n"
         return hints + act + slope + dact
     }
 
@@ -288,16 +278,24 @@ struct PopulationProgram {
     static func keyedSpanHelpers(_ keyed: [Int], generated: String) -> String {
         guard !keyed.isEmpty else { return "" }
         let acts = definedIDs("af_act_", in: generated), dacts = definedIDs("af_dact_", in: generated)
-        let key = "af_key_in_row(h, col0 + j)"
-        var act = "#define MLP_KEYED_SPANS 1\ninline void mlp_act_keyed_span(int id, __global float* p, int n, __global const float* prm, uint h, int col0) {\n    switch (id) {\n"
-        var dact = "inline void mlp_dact_keyed_span(int id, __global float* restrict g, __global const float* restrict z, int n, __global const float* prm, uint h, int col0) {\n    switch (id) {\n"
-        for i in keyed where acts.contains(i) && dacts.contains(i) {
+        let (act, dact) = actAndDactSpans(name: "keyed_span", keyParameters: "uint h, int col0", key: "af_key_in_row(h, col0 + j)",
+                                          ids: keyed.filter { acts.contains($0) && dacts.contains($0) })
+        return "#define MLP_KEYED_SPANS 1\n" + act + dact
+    }
+
+    /// `mlp_act_<name>` (act over p in place) and `mlp_dact_<name>` (g times act'(z)), switching on the id: each of
+    /// `ids` a hinted loop over the generator's per-id function, any other id the dispatchers element by element;
+    /// `key` is an element's noise key, from `keyParameters`. The plain and the keyed spans differ in the key only.
+    private static func actAndDactSpans(name: String, keyParameters: String, key: String, ids: [Int]) -> (act: String, dact: String) {
+        var act = "inline void mlp_act_\(name)(int id, __global float* p, int n, __global const float* prm, \(keyParameters)) {\n    switch (id) {\n"
+        var dact = "inline void mlp_dact_\(name)(int id, __global float* restrict g, __global const float* restrict z, int n, __global const float* prm, \(keyParameters)) {\n    switch (id) {\n"
+        for i in ids {
             act += "    case \(i): MLP_SPAN_LOOP for (int j = 0; j < n; j++) p[j] = af_act_\(i)(p[j], prm, \(key)); break;\n"
             dact += "    case \(i): MLP_SPAN_LOOP for (int j = 0; j < n; j++) g[j] = g[j] * af_dact_\(i)(z[j], prm, \(key)); break;\n"
         }
         act += "    default: for (int j = 0; j < n; j++) p[j] = af_act(id, p[j], prm, \(key)); break;\n    }\n}\n"
         dact += "    default: for (int j = 0; j < n; j++) g[j] = g[j] * af_dact(id, z[j], prm, \(key)); break;\n    }\n}\n"
-        return act + dact
+        return (act, dact)
     }
 
     /// The ids n for which `source` defines `float <prefix>n(`, in one pass (Foundation's `contains` per id

@@ -170,11 +170,11 @@ class PopulationState {
     var slotSteps: [Int]?
     /// Evaluation passes skip the stopped candidates (a pool's empty slots) instead of running every candidate;
     /// one that diverged in the step before is still evaluated.
-    var evaluationSkipsFrozen = false
+    var evaluationSkipsStopped = false
 
     /// The kernels' skip_frozen flag (`MLP_SKIPS` in mlp_common.cl): 1 in training (only active candidates
-    /// run), in evaluation 2 where `evaluationSkipsFrozen`, else 0 (every candidate).
-    func skipFrozen(_ training: Bool) -> Int32 { training ? 1 : evaluationSkipsFrozen ? 2 : 0 }
+    /// run), in evaluation 2 where `evaluationSkipsStopped`, else 0 (every candidate).
+    func skipFrozen(_ training: Bool) -> Int32 { training ? 1 : evaluationSkipsStopped ? 2 : 0 }
 
     /// The optimiser step of each candidate the launches cover: `step`, or its own (`slotSteps`).
     func candidateSteps(_ step: Int) -> [Int] {
