@@ -3,12 +3,12 @@ import Foundation
 import GPUEngine
 import Kernels
 
-/// `afsearch bench gemm|train|alacarte`: throughput against the device's limit and the peers (see bench/README.md).
+/// `afsearch bench gemm|train|alacarte|activations|storage`: throughput against the device's limit and the peers (see bench/README.md).
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure kernel and training throughput against the device's measured GEMM peak.",
-        subcommands: [BenchTrainCommand.self, BenchGEMMCommand.self, BenchAlacarteCommand.self, BenchStorageCommand.self],
+        subcommands: [BenchTrainCommand.self, BenchGEMMCommand.self, BenchAlacarteCommand.self, BenchActivationsCommand.self, BenchStorageCommand.self],
         defaultSubcommand: BenchTrainCommand.self
     )
 }
