@@ -141,3 +141,20 @@ inline float mlp_act(int id, float z, __global const float* prm, uint key) {
 inline float mlp_dact(int id, float z, __global const float* prm, uint key) {
     return id >= 0 ? af_dact(id, z, prm, key) : 1.0f;
 }
+
+// Row reductions (the layer-wise functions' rows, a tile's parameter partials), in one fixed order wherever they
+// run (the fused passes and the per-layer launches call the same functions, so both give the same bits): eight
+// running values (lane j mod 8)
+// over whole groups of eight, folded pairwise, then the rest in order. A single running sum is one dependency
+// chain of 64 additions per row, which kept these rows scalar; the float8 form vectorises.
+#define MLP_FOLD8(v, OP) OP(OP(OP((v).s0, (v).s4), OP((v).s2, (v).s6)), OP(OP((v).s1, (v).s5), OP((v).s3, (v).s7)))
+// The one order: OP over TERM8(j) (eight elements from j) into eight lanes, folded, then OP over TERM(j).
+#define MLP_ROW_REDUCE(INIT, OP, TERM8, TERM) { \
+    float8 acc = (float8)(INIT); \
+    int j = 0; \
+    for (; j + 8 <= n; j += 8) acc = OP(acc, TERM8); \
+    float r = MLP_FOLD8(acc, OP); \
+    for (; j < n; j++) r = OP(r, TERM); \
+    return r; }
+// A private array's sum in that order (mlp_backward_epilogue's parameter partials).
+inline float mlp_private_sum(const float* t, int n) MLP_ROW_REDUCE(0.0f, MLP_ADD, vload8(0, t + j), t[j])

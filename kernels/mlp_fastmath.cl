@@ -97,7 +97,7 @@ AF_FM float af_fm_erfc(float x) {
 
 // sinh and cosh from one exp: h = e^|x| / 2 as (e/2) e with e = exp(|x|/2) (exact halving; finite up to
 // where h itself overflows, past e^|x|'s own overflow at 88.7), sinh = h - 1/(4h), cosh = h + 1/(4h); sinh
-// below |x| = 1/2 from expm1's series, (expm1(|x|) - expm1(-|x|)) / 2, where h - 1/(4h) would cancel.
+// below |x| = 1/2 from its series, where h - 1/(4h) would cancel.
 // Straight-line, so the loops vectorise (PoCL's sinh/cosh are scalar calls per element).
 AF_FM float af_fm_half_exp(float a) {
     const float e = exp(0.5f * a);
@@ -106,7 +106,15 @@ AF_FM float af_fm_half_exp(float a) {
 AF_FM float af_fm_sinh(float x) {
     const float a = fabs(x);
     const float h = af_fm_half_exp(a);
-    const float small = 0.5f * (af_fm_expm1(a) - af_fm_expm1(-a));
+    // sinh's own odd series to a^11/11! (truncation < 1e-13 relative below 1/2): one exp in all, where
+    // (expm1(a) - expm1(-a)) / 2 took three (each expm1 computes its exp branch too).
+    const float z = a * a;
+    float p = 1.0f / 39916800.0f;
+    p = p * z + 1.0f / 362880.0f;
+    p = p * z + 1.0f / 5040.0f;
+    p = p * z + 1.0f / 120.0f;
+    p = p * z + 1.0f / 6.0f;
+    const float small = a + a * (z * p);
     const float r = a < 0.5f ? small : h - 0.25f / h;
     return copysign(r, x);
 }
@@ -157,7 +165,7 @@ AF_FM float af_fm_erf(float x) {
     return fabs(x) < 0.5f ? small : big;
 }
 
-// sin, cos and tan: x = k pi/2 + r with |r| <= pi/4, then Cephes' single-precision minimax polynomials for
+// sin, cos and tan: x = k pi/2 + r with |r| <= pi/4 (a little more, see below), then Cephes' single-precision minimax polynomials for
 // sin and cos on r, picked and signed by the quadrant k mod 4 with selects (PoCL's sin, cos and tan are scalar
 // calls with a branchy argument reduction: 20-40x an exp). The reduction runs in double where the device has
 // it (pi/2 in three parts of 33, 33 and 53 bits: k * part is exact for |k| < 2^20, so r is exact to double
@@ -168,17 +176,19 @@ AF_FM float af_fm_erf(float x) {
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #endif
 AF_FM float af_fm_trig_reduce(float x, int* quadrant) {
+    // k and the quadrant in float (exact: k is an integer float, k mod 4 by floor); only r in double.
+    // Rounding x 2/pi in float can pick the neighbouring k where x is near an odd multiple of pi/4: r
+    // then reaches a little past pi/4 (under 0.89 for |x| < 1.6e6), where the polynomials stay within
+    // their bounds (TrainerFastMathTests samples those points). k's double rint, floor and conversions,
+    // which PoCL vectorises poorly, had made sin, cos and tan 2x slower (`bench activations`).
+    const float k = rint(x * 0.636619772367581343f);
+    *quadrant = (int)(k - 4.0f * floor(0.25f * k));
 #if defined(cl_khr_fp64) && !defined(AF_FM_FLOAT_REDUCTION)
-    const double xd = (double)x;
-    const double k = rint(xd * 0.63661977236758134308);
-    const double r = ((xd - k * 1.57079632673412561417) - k * 6.07710050630396597660e-11) - k * 2.02226624871116645580e-21;
-    *quadrant = (int)(k - 4.0 * floor(0.25 * k));
+    const double kd = (double)k;
+    const double r = (((double)x - kd * 1.57079632673412561417) - kd * 6.07710050630396597660e-11) - kd * 2.02226624871116645580e-21;
     return (float)r;
 #else
-    const float k = rint(x * 0.636619772367581343f);
-    const float r = ((x - k * 1.5703125f) - k * 4.837512969970703125e-4f) - k * 7.549789954891882e-8f;
-    *quadrant = (int)(k - 4.0f * floor(0.25f * k));
-    return r;
+    return ((x - k * 1.5703125f) - k * 4.837512969970703125e-4f) - k * 7.549789954891882e-8f;
 #endif
 }
 // sin r and cos r on |r| <= pi/4 (Cephes sinf/cosf coefficients; sin and cos of x within 2 ulp).

@@ -224,7 +224,8 @@ __kernel void mlp_forward(MLP_FORWARD_ARGS)
 
 // Backward epilogue, run after the raw tile dA has been stored into G: dZ_{l-1} = dA * act'(Z_{l-1}) for
 // an element-wise slot (dA itself for identity and layer-wise slots); zeros outside the matrix. Adds
-// dA * d act / d p_k into psum. A tile as wide as the padded width is one contiguous span, as forward.
+// dA * d act / d p_k into psum (a whole tile's span by span, each summed in MLP_ROW_REDUCE's order; an edge
+// tile's element by element). A tile as wide as the padded width is one contiguous span, as forward.
 inline void mlp_backward_epilogue(__global const float* Zc, __global float* Gc, int in_pad, int r0, int i0, int rows,
                                   int in_n, int id, __global const float* prm, uint base, int layer_prev,
                                   float* psum, int np, bool slopes)
@@ -247,8 +248,11 @@ inline void mlp_backward_epilogue(__global const float* Zc, __global float* Gc, 
             __global float* gr = Gc + (size_t)m * in_pad;
             __global const float* zr = Zc + (size_t)m * in_pad;
 #if AF_KMAX > 0
-            for (int j = 0; j < span; j++)
-                for (int k = 0; k < np; k++) psum[k] += gr[j] * af_dparam(id, k, zr[j], prm, 1u);
+            float t[TM * TN];
+            for (int k = 0; k < np; k++) {
+                mlp_dparam_span(id, k, t, gr, zr, span, prm, 1u);
+                psum[k] += mlp_private_sum(t, span);
+            }
 #endif
             mlp_dact_span(id, gr, zr, span, prm, 1u);
         }

@@ -46,19 +46,7 @@ __kernel void mlp_gather_slots(
                    dst + (size_t)c * dst_cstride + (size_t)r * dst_stride, dst_stride, dst_labels + (size_t)c * label_cstride + r);
 }
 
-// Row reductions of the layer-wise functions, in one fixed order wherever they run (the fused passes and the
-// per-layer launches call the same functions, so both give the same bits): eight running values (lane j mod 8)
-// over whole groups of eight, folded pairwise, then the rest in order. A single running sum is one dependency
-// chain of 64 additions per row, which kept these rows scalar; the float8 form vectorises.
-#define MLP_FOLD8(v, OP) OP(OP(OP((v).s0, (v).s4), OP((v).s2, (v).s6)), OP(OP((v).s1, (v).s5), OP((v).s3, (v).s7)))
-// The one order: OP over TERM8(j) (eight elements from j) into eight lanes, folded, then OP over TERM(j).
-#define MLP_ROW_REDUCE(INIT, OP, TERM8, TERM) { \
-    float8 acc = (float8)(INIT); \
-    int j = 0; \
-    for (; j + 8 <= n; j += 8) acc = OP(acc, TERM8); \
-    float r = MLP_FOLD8(acc, OP); \
-    for (; j < n; j++) r = OP(r, TERM); \
-    return r; }
+// Row reductions of the layer-wise functions (MLP_ROW_REDUCE, mlp_common.cl: one order wherever they run).
 inline float mlp_row_max(__global const float* y, int n) MLP_ROW_REDUCE(-INFINITY, fmax, vload8(0, y + j), y[j])
 inline float mlp_row_sum(__global const float* y, int n) MLP_ROW_REDUCE(0.0f, MLP_ADD, vload8(0, y + j), y[j])
 inline float mlp_row_dot(__global const float* y, __global const float* g, int n)

@@ -267,7 +267,20 @@ struct PopulationProgram {
         }
         if perID { for i in 0..<count { slope += "    case \(i): " + slopeLoop("af_act_\(i)(", "af_dact_\(i)(") } }
         slope += "    default: " + slopeLoop("af_act(id, ", "af_dact(id, ", hinted: false) + "    }\n}\n"
-        return hints + act + slope + dact
+        return hints + act + slope + dact + dparamSpan(ids: perID ? Array(0..<count) : [])
+    }
+
+    /// `mlp_dparam_span(id, k, t, g, z, n, prm, key)`: t[j] = g[j] * d act / d (parameter k) at z[j] into a private
+    /// array, one hinted loop per id, so that the backward's parameter partials (mlp_backward_epilogue) are a
+    /// vector loop and a sum in `MLP_ROW_REDUCE`'s order, not a dispatcher call per element (PReLU's training
+    /// had cost 20 times ReLU's, `bench activations`).
+    private static func dparamSpan(ids: [Int]) -> String {
+        var out = "inline void mlp_dparam_span(int id, int k, float* restrict t, __global const float* restrict g, __global const float* restrict z, int n, __global const float* prm, uint key) {\n    switch (id) {\n"
+        for i in ids {
+            out += "    case \(i): MLP_SPAN_LOOP for (int j = 0; j < n; j++) t[j] = g[j] * af_dparam_\(i)(k, z[j], prm, key); break;\n"
+        }
+        out += "    default: for (int j = 0; j < n; j++) t[j] = g[j] * af_dparam(id, k, z[j], prm, key); break;\n    }\n}\n"
+        return out
     }
 
     /// `mlp_act_keyed_span` / `mlp_dact_keyed_span`: a noisy expression (RReLU) over one row's run of elements,
