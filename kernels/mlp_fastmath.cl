@@ -265,30 +265,49 @@ AF_FM float af_fm_acos(float x) {
 // sum 1/(y + i), then the asymptotic series at w = y + 6 >= 6 (truncation < 1e-10); below 0 the reflection
 // psi(x) = psi(1 - x) - pi / tan(pi x), psi_1(x) = pi^2 / sin^2(pi x) - psi_1(1 - x). The forms they replace
 // ran their recurrence up to 10 in a data-dependent loop, which kept every loop over them scalar.
+// Divisions are most of their cost (a vector division takes several times an FMA's time): the recurrence's
+// terms are added in pairs, 1/a + 1/b = (a + b) / (a b) and 1/a^2 + 1/b^2 = (a^2 + b^2) / (a b)^2, with y
+// capped where the products would overflow (there the sum is far below the result's last bit), and one
+// reciprocal of w serves the series.
+AF_FM float af_fm_recip_pair(float a, float b) { return (a + b) / (a * b); }
+AF_FM float af_fm_recip_square_pair(float a, float b) {
+    const float p = a * b;
+    return (a * a + b * b) / (p * p);
+}
 AF_FM float af_fm_digamma(float x) {
     const bool neg = x < 0.0f;
     const float y = neg ? 1.0f - x : x;
-    const float acc = 1.0f / y + 1.0f / (y + 1.0f) + 1.0f / (y + 2.0f) + 1.0f / (y + 3.0f) + 1.0f / (y + 4.0f) + 1.0f / (y + 5.0f);
+    const float yc = fmin(y, 1e18f);
+    const float acc = af_fm_recip_pair(yc, yc + 1.0f) + af_fm_recip_pair(yc + 2.0f, yc + 3.0f) + af_fm_recip_pair(yc + 4.0f, yc + 5.0f);
     const float w = y + 6.0f;
-    const float z = 1.0f / (w * w);
+    const float iw = 1.0f / w;
+    const float z = iw * iw;
     const float series = z * (1.0f / 12.0f - z * (1.0f / 120.0f - z * (1.0f / 252.0f - z * (1.0f / 240.0f - z * (1.0f / 132.0f)))));
-    const float v = af_fm_logf(w) - 0.5f / w - series - acc;
-    // pi / tan(pi x) on g = x - rint(x) in [-1/2, 1/2] (exact): the reflection's period is 1.
+    const float v = af_fm_logf(w) - 0.5f * iw - series - acc;
+    // pi / tan(pi x) with g = x - rint(x) in [-1/2, 1/2] (exact: the reflection's period is 1), and h = g - q/2
+    // in [-1/4, 1/4] (exact) for q = rint(2g): tan(pi g) = tan(pi h) for q = 0, -cot(pi h) otherwise, so
+    // pi / tan(pi g) is pi cos / sin or -pi sin / cos at r = pi h, with no argument reduction.
     const float g = x - rint(x);
-    const float reflected = v - 3.1415926535897932f / af_fm_tan(3.1415926535897932f * g);
-    const float r = neg ? reflected : v;
+    const float q = rint(2.0f * g);
+    const float r = 3.1415926535897932f * (g - 0.5f * q);
+    const float sr = af_fm_sin_r(r), cr = af_fm_cos_r(r);
+    const float cot = q == 0.0f ? 3.1415926535897932f * cr / sr : -3.1415926535897932f * sr / cr;
+    const float reflected = v - cot;
+    const float res = neg ? reflected : v;
     // Poles: psi(+-0) = -+inf, NaN at the negative integers (and at -inf).
-    const float zero = x == 0.0f ? (signbit(x) ? INFINITY : -INFINITY) : r;
+    const float zero = x == 0.0f ? (signbit(x) ? INFINITY : -INFINITY) : res;
     return (neg && g == 0.0f) ? NAN : zero;
 }
 AF_FM float af_fm_trigamma(float x) {
     const bool neg = x < 0.5f;
     const float y = neg ? 1.0f - x : x;
-    const float y1 = y + 1.0f, y2 = y + 2.0f, y3 = y + 3.0f, y4 = y + 4.0f, y5 = y + 5.0f;
-    const float acc = 1.0f / (y * y) + 1.0f / (y1 * y1) + 1.0f / (y2 * y2) + 1.0f / (y3 * y3) + 1.0f / (y4 * y4) + 1.0f / (y5 * y5);
+    const float yc = fmin(y, 1e9f);
+    const float acc = af_fm_recip_square_pair(yc, yc + 1.0f) + af_fm_recip_square_pair(yc + 2.0f, yc + 3.0f)
+        + af_fm_recip_square_pair(yc + 4.0f, yc + 5.0f);
     const float w = y + 6.0f;
-    const float z = 1.0f / (w * w);
-    const float series = (1.0f + z * (1.0f / 6.0f - z * (1.0f / 30.0f - z * (1.0f / 42.0f - z * (1.0f / 30.0f))))) / w + 0.5f * z;
+    const float iw = 1.0f / w;
+    const float z = iw * iw;
+    const float series = (1.0f + z * (1.0f / 6.0f - z * (1.0f / 30.0f - z * (1.0f / 42.0f - z * (1.0f / 30.0f))))) * iw + 0.5f * z;
     const float v = acc + series;
     // sin of the float product pi x, as PyTorch forms it (its huge finite values at the poles).
     const float s = af_fm_sin(3.1415926535897932f * x);
