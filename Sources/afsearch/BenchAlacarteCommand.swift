@@ -62,6 +62,9 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print device seconds per kernel of afsearch's study.")
     var profile = false
 
+    @Flag(name: .long, help: "Measure the device's GEMM peak and the menu's activation costs first, and print each study's device bound: its GEMMs at that peak plus its activation spans, nothing else.")
+    var bound = false
+
     struct Report: Encodable {
         var device: String
         var runs: [Entry]
@@ -72,6 +75,8 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
             var trialRatio: Double?
             /// afsearch's median epochs and divergences over the trials the peer replayed (its first ones).
             var afsearchOnPeerTrials: AlaCarteBenchmark.Run.TrialSummary?
+            /// `--bound`: the fastest this study could run on the device (`AlaCarteBound`).
+            var bound: AlaCarteBound?
         }
     }
 
@@ -109,6 +114,16 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
         log("study 1's protocol: \(depth) layers of 64, \(choices.count) functions, Adam 1e-3 \(batch.map { "batch \($0)" } ?? "full batch"), ≤ \(epochs) epochs, "
             + "early stop after \(patience) epochs of gain < 0.001, random search, population \(population)")
         var report = Report(device: device.info.name, runs: [])
+        var measured: (peak: Double, costs: [ActivationSpanBench.Cost])?
+        if bound {
+            let peak = try GEMMPeakSummary.measure(device: device, shapes: [.study1Layer, .square256], repetitions: 3, quick: false, log: nil)
+            var spans = ActivationSpanBench(device: device)
+            spans.passes = 500
+            spans.repetitions = 3
+            let costs = try spans.measure(menu: choices.map { ($0.name, $0.expression) }).costs
+            measured = (peak.peakGFLOPs, costs)
+            log(String(format: "bound: GEMM peak %.1f GFLOP/s (bench gemm's sweep), the menu's activation spans measured (bench activations)", peak.peakGFLOPs))
+        }
         for name in names {
             let splits = try AlacarteData.splits(dataset: name, seed: seed, options: options)
             let line = ProgressLine(enabled: !common.json)
@@ -124,6 +139,17 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
                        100 * (run.pool?.utilisation ?? 0), 100 * (run.fusedShare ?? 0)))
             if profile, let kernels = run.pool?.kernelSeconds {
                 for (k, v) in kernels.sorted(by: { $0.value > $1.value }) { log("    " + benchPadded(k, 26, left: true) + String(format: " %8.3f s", v)) }
+            }
+            if let measured {
+                let widths = [splits.train.featureCount] + setup.hiddenWidths + [splits.train.classCount]
+                entry.bound = AlaCarteBound.compute(run: run, widths: widths, costs: measured.costs, peakGFLOPs: measured.peak,
+                                                    computeUnits: device.info.computeUnits)
+                if let b = entry.bound {
+                    log(String(format: "%@: device bound %.0f candidate-epochs/s (GEMMs %.1f MFLOP at %.0f GFLOP/s: %.0f µs; activation spans "
+                               + "%.3f / %.3f ns per element: %.0f µs, per candidate-epoch); afsearch reached %.0f %% of it",
+                               name, b.candidateEpochsPerSecond, b.gemmMFLOP, b.peakGFLOPs, b.gemmMicroseconds, b.trainNanoseconds,
+                               b.evaluateNanoseconds, b.activationMicroseconds, 100 * b.share))
+                }
             }
             if peerTrials > 0 {
                 // The peer knows paper1's names only: with another menu it draws its own trials.
@@ -147,6 +173,10 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
                 }
                 log(String(format: "%@: afsearch / PyTorch = %.2f× candidate-epochs/s, %.2f× trials/s",
                            name, entry.candidateEpochRatio ?? 0, entry.trialRatio ?? 0))
+                if let b = entry.bound {
+                    log(String(format: "%@: 5× the peer (%.0f candidate-epochs/s) is %.0f %% of the device bound",
+                               name, 5 * peer.candidateEpochsPerSecond, 100 * 5 * peer.candidateEpochsPerSecond / b.candidateEpochsPerSecond))
+                }
             }
             report.runs.append(entry)
         }

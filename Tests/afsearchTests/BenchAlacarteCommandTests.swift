@@ -30,7 +30,8 @@ import Testing
         try Self.standIn.write(to: peer, atomically: true, encoding: .utf8)
         let result = try cli.run(["bench", "alacarte", "--datasets", data.path, "--trials", "12", "--population", "4",
                                   "--depth", "3", "--epochs", "15", "--patience", "3", "--menu", "relu,tanh,prelu(x; a=0.25),softmax",
-                                  "--peer-trials", "5", "--python", "/bin/sh", "--peer-script", peer.path, "--json"])
+                                  "--peer-trials", "5", "--python", "/bin/sh", "--peer-script", peer.path, "--bound", "--json"],
+                                 timeout: 300)
         #expect(result.status == 0, "\(result.stderr)")
         let report = try #require(result.json as? [String: Any], "\(result.stdout)")
         let entry = try #require((report["runs"] as? [[String: Any]])?.first)
@@ -50,6 +51,12 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: seenFile.path))
         #expect(entry["afsearchOnPeerTrials"] == nil, "no same-trials summary when the peer drew its own")
         #expect(try #require(run["trialLog"] as? [[String: Any]]).count == 12)
+        // --bound: the device's GEMM peak and the menu's span costs, measured in the same run, give the study's
+        // bound, of which afsearch reached a share (it cannot beat a bound that leaves out everything else).
+        let bound = try #require(entry["bound"] as? [String: Any], "\(entry.keys)")
+        let boundRate = try #require(bound["candidateEpochsPerSecond"] as? Double), share = try #require(bound["share"] as? Double)
+        #expect((bound["peakGFLOPs"] as? Double ?? 0) > 0 && (bound["activationMicroseconds"] as? Double ?? 0) > 0)
+        #expect(share > 0 && share < 1, "afsearch at \(share) of its device bound \(boundRate)")
         let ratio = try #require(entry["candidateEpochRatio"] as? Double)
         #expect(abs(ratio - (run["wallSeconds"] as? Double).map { Double(run["candidateEpochs"] as! Int) / $0 / 15.0 }!) < 1e-9)
 

@@ -18,6 +18,14 @@ public struct ActivationSpanBench {
         public var trainNanoseconds: Double
         /// Evaluation: the forward value alone.
         public var evaluateNanoseconds: Double
+
+        public init(name: String, expression: String, path: String, trainNanoseconds: Double, evaluateNanoseconds: Double) {
+            self.name = name
+            self.expression = expression
+            self.path = path
+            self.trainNanoseconds = trainNanoseconds
+            self.evaluateNanoseconds = evaluateNanoseconds
+        }
     }
 
     public struct Result: Sendable, Codable {
