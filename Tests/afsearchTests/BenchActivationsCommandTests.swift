@@ -21,6 +21,13 @@ import Testing
         #expect(report["spanElements"] as? Int == 256)
     }
 
+    /// The spans are the CPU fused pass's: under the GPU profile (a GPU's 4-column tiles) the command says so.
+    @Test func theGPUProfileIsRefusedWithItsTile() throws {
+        let result = try CLI().run(["bench", "activations", "--menu", "relu", "--passes", "1"], environment: ["AFSEARCH_PROFILE": "gpu"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("under the gpu profile this device's tile is"), "\(result.stderr)")
+    }
+
     @Test func anUnknownMenuEntryFailsCleanly() throws {
         let result = try CLI().run(["bench", "activations", "--menu", "relu,nosuchfunction(x)"])
         #expect(result.status != 0)

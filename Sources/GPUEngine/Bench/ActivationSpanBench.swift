@@ -53,15 +53,17 @@ public struct ActivationSpanBench {
 
     public init(device: ComputeDevice) { self.device = device }
 
-    /// Times every function of `menu` (name, expression) under the CPU profile's program for study 1's
-    /// network shape (hidden layers of 64). `progress` sees each cost as it is measured.
+    /// Times every function of `menu` (name, expression) in the trainer's program for study 1's network shape
+    /// (hidden layers of 64) under the CPU profile, whose fused pass these spans are; any other tile is an error.
+    /// `progress` sees each cost as it is measured.
     public func measure(menu: [(name: String, expression: ActivationExpr)],
                         progress: (Cost) -> Void = { _ in }) throws -> Result {
         guard !menu.isEmpty else { throw TrainerError.invalidConfig("bench activations: the menu is empty") }
         let trainer = PopulationTrainer(device: device)
         let (profile, tile, gemm) = try trainer.tuning(widths: [64, 64, 64, 10])
         guard tile.columns == 64 else {
-            throw TrainerError.invalidConfig("bench activations measures the fused pass's 64-column tile; this device's tile is \(tile)")
+            throw TrainerError.invalidConfig("bench activations times the CPU profile's fused pass, whose tiles are 64 columns wide; "
+                + "under the \(profile.rawValue) profile this device's tile is \(tile) (a GPU, or AFSEARCH_PROFILE=gpu)")
         }
         let expressions = menu.map(\.expression)
         let pop = try PopulationProgram(candidates: [], tile: tile, activationSource: trainer.activationSource,
