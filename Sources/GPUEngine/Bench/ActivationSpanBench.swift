@@ -87,13 +87,18 @@ public struct ActivationSpanBench {
         let sink = try device.buffer(Float.self, count: workItems)
         let kmax = max(pop.kmax, 1)
 
-        func pass(mode: Int, id: Int32, parameters: [Float], passes: Int) throws {
-            let prm = try device.buffer(parameters + Array(repeating: 0, count: kmax - parameters.count))
-            try kernel.launch(global: [workItems], local: [1], args: Int32(mode), id, Int32(parameters.count), Int32(n),
-                              Int32(passes), src, work, aux, prm, sink)
+        /// A function's parameters (its initial values, padded to the program's count), uploaded once for its launches.
+        struct Parameters { let count: Int32; let buffer: DeviceBuffer<Float> }
+        func upload(_ values: [Float]) throws -> Parameters {
+            Parameters(count: Int32(values.count), buffer: try device.buffer(values + Array(repeating: 0, count: kmax - values.count)))
+        }
+        let none = try upload([])
+        func pass(mode: Int, id: Int32, parameters: Parameters, passes: Int) throws {
+            try kernel.launch(global: [workItems], local: [1], args: Int32(mode), id, parameters.count, Int32(n),
+                              Int32(passes), src, work, aux, parameters.buffer, sink)
             try device.finish()
         }
-        func seconds(mode: Int, id: Int32, parameters: [Float]) throws -> Double {
+        func seconds(mode: Int, id: Int32, parameters: Parameters) throws -> Double {
             func launch() throws { try pass(mode: mode, id: id, parameters: parameters, passes: passes) }
             try launch()
             var best = Double.infinity
@@ -106,19 +111,19 @@ public struct ActivationSpanBench {
         }
         // Nanoseconds per element per compute unit.
         let perElement = 1e9 * Double(units) / Double(workItems * passes * n)
-        let copy = try seconds(mode: 0, id: -1, parameters: []) * perElement
+        let copy = try seconds(mode: 0, id: -1, parameters: none) * perElement
 
         var costs: [Cost] = []
         for (name, e) in menu {
-            let parameters = e.isLayerwise ? [] : e.parameters.map { Float($0.initial) }
+            let parameters = e.isLayerwise ? none : try upload(e.parameters.map { Float($0.initial) })
             let train: Double, evaluate: Double, path: String
             if case .layerwise(let op) = e {
                 let code = PopulationProgram.layerwiseCode(op)
                 path = "layer-wise"
-                train = try seconds(mode: 4, id: code, parameters: []) * perElement - copy
-                evaluate = try seconds(mode: 5, id: code, parameters: []) * perElement - copy
+                train = try seconds(mode: 4, id: code, parameters: none) * perElement - copy
+                evaluate = try seconds(mode: 5, id: code, parameters: none) * perElement - copy
                 if op != .gumbelSoftmax {
-                    try pass(mode: 5, id: code, parameters: [], passes: 1)
+                    try pass(mode: 5, id: code, parameters: none, passes: 1)
                     try Self.check(name, e, inputs: source, values: try work.download(0..<n), rowWidth: tile.columns)
                 }
             } else if let index = pop.elementwise.firstIndex(of: e) {

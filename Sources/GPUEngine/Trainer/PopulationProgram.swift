@@ -260,27 +260,26 @@ struct PopulationProgram {
         let perID = (0..<count).allSatisfy { acts.contains($0) && dacts.contains($0) }
         let hints = "#ifdef MLP_CPU_LOOP_HINTS\n#define MLP_SPAN_LOOP _Pragma(\"clang loop vectorize_width(8) interleave_count(4)\")\n"
             + "#define MLP_SPAN_BODY 32\n#else\n#define MLP_SPAN_LOOP\n#define MLP_SPAN_BODY 1\n#endif\n"
-        let (act, dact) = actAndDactSpans(name: "span", keyParameters: "uint key", key: "key", ids: perID ? Array(0..<count) : [])
-        var slope = "inline void mlp_act_slope_span(int id, __global float* restrict p, __global float* restrict s, int n, __global const float* prm, uint key) {\n    switch (id) {\n"
-        func slopeLoop(_ act: String, _ dact: String, hinted: Bool = true) -> String {
-            "\(hinted ? "MLP_SPAN_LOOP " : "")for (int j = 0; j < n; j++) { const float z = p[j]; p[j] = \(act)z, prm, key); s[j] = \(dact)z, prm, key); } break;\n"
-        }
-        if perID { for i in 0..<count { slope += "    case \(i): " + slopeLoop("af_act_\(i)(", "af_dact_\(i)(") } }
-        slope += "    default: " + slopeLoop("af_act(id, ", "af_dact(id, ", hinted: false) + "    }\n}\n"
-        return hints + act + slope + dact + dparamSpan(ids: perID ? Array(0..<count) : [])
+        let ids = perID ? Array(0..<count) : []
+        let (act, dact) = actAndDactSpans(name: "span", keyParameters: "uint key", key: "key", ids: ids)
+        let slope = idSwitch("mlp_act_slope_span(int id, __global float* restrict p, __global float* restrict s, int n, __global const float* prm, uint key)",
+                             ids: ids) { f in "for (int j = 0; j < n; j++) { const float z = p[j]; p[j] = \(f("act"))z, prm, key); s[j] = \(f("dact"))z, prm, key); }" }
+        // mlp_dparam_span(id, k, t, g, z, n, prm, key): t[j] = g[j] * d act / d (parameter k) at z[j] into a private
+        // array, so that the backward's parameter partials (mlp_backward_epilogue) are a vector loop and a sum in
+        // MLP_ROW_REDUCE's order, not a dispatcher call per element (PReLU's training had cost 20 times ReLU's,
+        // `bench activations`).
+        let dparam = idSwitch("mlp_dparam_span(int id, int k, float* restrict t, __global const float* restrict g, __global const float* restrict z, int n, __global const float* prm, uint key)",
+                              ids: ids) { f in "for (int j = 0; j < n; j++) t[j] = g[j] * \(f("dparam"))k, z[j], prm, key);" }
+        return hints + act + slope + dact + dparam
     }
 
-    /// `mlp_dparam_span(id, k, t, g, z, n, prm, key)`: t[j] = g[j] * d act / d (parameter k) at z[j] into a private
-    /// array, one hinted loop per id, so that the backward's parameter partials (mlp_backward_epilogue) are a
-    /// vector loop and a sum in `MLP_ROW_REDUCE`'s order, not a dispatcher call per element (PReLU's training
-    /// had cost 20 times ReLU's, `bench activations`).
-    private static func dparamSpan(ids: [Int]) -> String {
-        var out = "inline void mlp_dparam_span(int id, int k, float* restrict t, __global const float* restrict g, __global const float* restrict z, int n, __global const float* prm, uint key) {\n    switch (id) {\n"
-        for i in ids {
-            out += "    case \(i): MLP_SPAN_LOOP for (int j = 0; j < n; j++) t[j] = g[j] * af_dparam_\(i)(k, z[j], prm, key); break;\n"
-        }
-        out += "    default: for (int j = 0; j < n; j++) t[j] = g[j] * af_dparam(id, k, z[j], prm, key); break;\n    }\n}\n"
-        return out
+    /// `inline void <signature>` switching on `id`: each of `ids` runs `loop` hinted (MLP_SPAN_LOOP) over the
+    /// generator's per-id functions, any other id the same loop over the dispatchers, element by element. `loop`
+    /// is given the call prefix of a function family ("act" → `af_act_3(` for id 3, `af_act(id, ` otherwise).
+    private static func idSwitch(_ signature: String, ids: [Int], loop: (_ call: (String) -> String) -> String) -> String {
+        var out = "inline void \(signature) {\n    switch (id) {\n"
+        for i in ids { out += "    case \(i): MLP_SPAN_LOOP " + loop { "af_\($0)_\(i)(" } + " break;\n" }
+        return out + "    default: " + loop { "af_\($0)(id, " } + " break;\n    }\n}\n"
     }
 
     /// `mlp_act_keyed_span` / `mlp_dact_keyed_span`: a noisy expression (RReLU) over one row's run of elements,
@@ -300,14 +299,11 @@ struct PopulationProgram {
     /// `ids` a hinted loop over the generator's per-id function, any other id the dispatchers element by element;
     /// `key` is an element's noise key, from `keyParameters`. The plain and the keyed spans differ in the key only.
     private static func actAndDactSpans(name: String, keyParameters: String, key: String, ids: [Int]) -> (act: String, dact: String) {
-        var act = "inline void mlp_act_\(name)(int id, __global float* p, int n, __global const float* prm, \(keyParameters)) {\n    switch (id) {\n"
-        var dact = "inline void mlp_dact_\(name)(int id, __global float* restrict g, __global const float* restrict z, int n, __global const float* prm, \(keyParameters)) {\n    switch (id) {\n"
-        for i in ids {
-            act += "    case \(i): MLP_SPAN_LOOP for (int j = 0; j < n; j++) p[j] = af_act_\(i)(p[j], prm, \(key)); break;\n"
-            dact += "    case \(i): MLP_SPAN_LOOP for (int j = 0; j < n; j++) g[j] = g[j] * af_dact_\(i)(z[j], prm, \(key)); break;\n"
+        let act = idSwitch("mlp_act_\(name)(int id, __global float* p, int n, __global const float* prm, \(keyParameters))", ids: ids) { f in
+            "for (int j = 0; j < n; j++) p[j] = \(f("act"))p[j], prm, \(key));"
         }
-        act += "    default: for (int j = 0; j < n; j++) p[j] = af_act(id, p[j], prm, \(key)); break;\n    }\n}\n"
-        dact += "    default: for (int j = 0; j < n; j++) g[j] = g[j] * af_dact(id, z[j], prm, \(key)); break;\n    }\n}\n"
+        let dact = idSwitch("mlp_dact_\(name)(int id, __global float* restrict g, __global const float* restrict z, int n, __global const float* prm, \(keyParameters))",
+                            ids: ids) { f in "for (int j = 0; j < n; j++) g[j] = g[j] * \(f("dact"))z[j], prm, \(key));" }
         return (act, dact)
     }
 
