@@ -144,9 +144,9 @@ inline float mlp_dact(int id, float z, __global const float* prm, uint key) {
 
 // Row reductions (the layer-wise functions' rows, a tile's parameter partials), in one fixed order wherever they
 // run (the fused passes and the per-layer launches call the same functions, so both give the same bits): eight
-// running values (lane j mod 8)
-// over whole groups of eight, folded pairwise, then the rest in order. A single running sum is one dependency
-// chain of 64 additions per row, which kept these rows scalar; the float8 form vectorises.
+// running values (lane j mod 8) over whole groups of eight, folded pairwise, then the rest in order. A single
+// running sum is one dependency chain of 64 additions per row, which kept these rows scalar; the float8 form
+// vectorises.
 #define MLP_FOLD8(v, OP) OP(OP(OP((v).s0, (v).s4), OP((v).s2, (v).s6)), OP(OP((v).s1, (v).s5), OP((v).s3, (v).s7)))
 // The one order: OP over TERM8(j) (eight elements from j) into eight lanes, folded, then OP over TERM(j).
 #define MLP_ROW_REDUCE(INIT, OP, TERM8, TERM) { \
