@@ -33,17 +33,22 @@ inline float adam_step(const float g, float* m, float* v, const float p, const f
     return p - step_size * (*m / (sqrt(*v) / c2sqrt + eps));
 }
 
-__kernel void adam_update(
-    __global float* params, __global const float* grads, __global float* m1, __global float* m2,
-    __global float* mirror, const int pstride, const int mstride, __global const int* wlayout, const int layers,
-    __global const float* step_args, const float b1, const float b2, const float eps, __global const int* status)
-{
-    const int p = get_global_id(0), c = get_global_id(1);
-    if (status[c] != MLP_ACTIVE) return;
-    const size_t i = (size_t)c * pstride + p;
-    const float step_size = step_args[2 * c], c2sqrt = step_args[2 * c + 1];
 #if TN % 16 == 0
-    if (p % 16 != 0) return;
+#define ADAM_BLOCK 16
+#else
+#define ADAM_BLOCK 1
+#endif
+
+// Candidate c's parameters p .. p + ADAM_BLOCK - 1 (p a multiple of ADAM_BLOCK) at its step's (step_size,
+// c2sqrt): adam_update's work-item p, and mlp_train_candidate's optimiser tail (kernels/mlp_fused.cl) block by
+// block, so both give the same bits.
+inline void adam_block(__global float* params, __global const float* grads, __global float* m1, __global float* m2,
+                       __global float* mirror, const int c, const int p, const int pstride, const int mstride,
+                       __global const int* wlayout, const int layers, const float step_size, const float c2sqrt,
+                       const float b1, const float b2, const float eps)
+{
+    const size_t i = (size_t)c * pstride + p;
+#if ADAM_BLOCK == 16
     const float16 g = vload16(0, grads + i);
     float16 m = vload16(0, m1 + i);
     m = m + (1.0f - b1) * (g - m);
@@ -71,6 +76,17 @@ __kernel void adam_update(
     params[i] = w;
     mlp_mirror_store(mirror, c, mstride, p, wlayout, layers, w);
 #endif
+}
+
+__kernel void adam_update(
+    __global float* params, __global const float* grads, __global float* m1, __global float* m2,
+    __global float* mirror, const int pstride, const int mstride, __global const int* wlayout, const int layers,
+    __global const float* step_args, const float b1, const float b2, const float eps, __global const int* status)
+{
+    const int p = get_global_id(0), c = get_global_id(1);
+    if (status[c] != MLP_ACTIVE || p % ADAM_BLOCK != 0) return;
+    adam_block(params, grads, m1, m2, mirror, c, p, pstride, mstride, wlayout, layers, step_args[2 * c], step_args[2 * c + 1],
+               b1, b2, eps);
 }
 
 // torch.optim.SGD(momentum, dampening 0): b <- g on the first step, else momentum * b + g; p <- p - lr b.

@@ -8,7 +8,8 @@
 // and every layer's data-gradient GEMM. Two kernels run it (RowPass in the host code):
 // - mlp_train_rows: a work-item per row tile; the weight gradients and the optimiser stay separate launches.
 // - mlp_train_candidate: a work-item per candidate, its rows in blocks, each block followed by its share of
-//   the weight gradients while its rows are in cache; only the optimiser stays separate.
+//   the weight gradients while its rows are in cache; with Adam, then the candidate's loss sums, parameter
+//   partials and optimiser step (the step's only launch); with SGD those stay separate launches.
 // The evaluation passes take the same two shapes (mlp_eval_rows, mlp_eval_candidate, at the end): every layer's
 // forward in evaluation mode (mlp_rows_layer, which the training tile runs too) and the rows' losses and hits.
 //
@@ -216,9 +217,18 @@ __kernel void mlp_train_rows(
 // and then that block's share of every layer's weight gradients (mlp_weight_tile continues the sums block
 // by block, so the bits are those of weight_gradients over all rows), written into grads. A block's A and
 // dZ rows are still in the core's cache when the weight gradients read them, and only the first block_rows
-// rows of a candidate's A and Z slices are used. global: (P), local: (1).
+// rows of a candidate's A and Z slices are used.
+// With `update` (Adam), the step's tail follows in the same work-item while the gradients are in cache:
+// metrics_reduce's sums into metrics (a non-finite loss freezes the candidate as diverged), mlp_param_grads'
+// sums, and adam_update's blocks over the candidate's parameters; the bits of those three launches, which the
+// host runs instead without `update`. wparams and wmirror are params and mirror, written only there.
+// global: (P), local: (1).
 __kernel void mlp_train_candidate(
-    MLP_ROWS_PARAMS, __global const int* status, __global float* grads, const int block_rows)
+    MLP_ROWS_PARAMS, __global int* status, __global float* grads, const int block_rows, const int update,
+    __global float* metrics, __global const int* part_layout, const int part_layouts, const int row_tiles,
+    const int rows_pad, __global float* wparams, __global float* m1, __global float* m2, __global float* wmirror,
+    __global const int* wlayout, const int wlayers, __global const float* step_args, const float b1, const float b2,
+    const float eps)
 {
     const int c = get_global_id(0);
     if (status[c] != MLP_ACTIVE) return;
@@ -237,6 +247,19 @@ __kernel void mlp_train_candidate(
                 mlp_weight_tile(A + i0, in_stride, D, TN, out_n, 0, b_end - b0, G + li[0], i0, k_in, b0 == 0);
         }
     }
+    if (!update) return;
+    if (!isfinite(mlp_metrics_add(row_loss, row_hit, rows_cap, rows, metrics, c))) {
+        status[c] = MLP_DIVERGED;
+        return;
+    }
+#if AF_KMAX > 0
+    for (int idx = 0; idx < slots * AF_KMAX; idx++)
+        G[aoff + idx] = mlp_param_grad(partials, part_cstride, part_layout, part_layouts, row_tiles, rows_pad, c, idx);
+#endif
+    const float step_size = step_args[2 * c], c2sqrt = step_args[2 * c + 1];
+    for (int p = 0; p < pstride; p += ADAM_BLOCK)
+        adam_block(wparams, grads, m1, m2, wmirror, c, p, pstride, mstride, wlayout, wlayers, step_size,
+                   c2sqrt, b1, b2, eps);
 }
 
 // The evaluation passes (RowPass as the training step's; not in the interpreter's program, whose evaluation runs

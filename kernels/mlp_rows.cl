@@ -297,17 +297,14 @@ __kernel void metrics_reduce(
     if (training && !isfinite(s)) status[c] = MLP_DIVERGED;
 }
 
-// Gradient of learnable activation parameter k of slot s: the sum of the partials of every layer
-// using slot s, layer by layer, tile by tile. layout: per activated layer (slot, part_off, col_tiles),
-// col_tiles 0 meaning one partial per row (the loss kernel's). global: (slots * AF_KMAX, P).
-__kernel void mlp_param_grads(
-    __global const float* partials, const int part_cstride,
-    __global const int* layout, const int layouts, const int row_tiles, const int rows_pad,
-    __global float* grads, const int pstride, const int aoff, __global const int* status)
-{
+// Gradient of learnable activation parameter k of slot s (idx = s * AF_KMAX + k) of candidate c: the sum of the
+// partials of every layer using slot s, layer by layer, tile by tile. layout: per activated layer (slot,
+// part_off, col_tiles), col_tiles 0 meaning one partial per row (the loss kernel's). Shared by mlp_param_grads
+// and mlp_train_candidate's optimiser tail.
 #if AF_KMAX > 0
-    const int idx = get_global_id(0), c = get_global_id(1);
-    if (status[c] != MLP_ACTIVE) return;
+inline float mlp_param_grad(__global const float* partials, const int part_cstride, __global const int* layout,
+                            const int layouts, const int row_tiles, const int rows_pad, const int c, const int idx)
+{
     const int s = idx / AF_KMAX, k = idx % AF_KMAX;
     float sum = 0.0f;
     for (int j = 0; j < layouts; j++) {
@@ -317,6 +314,19 @@ __kernel void mlp_param_grads(
         __global const float* P = partials + (size_t)c * part_cstride + off + k;
         for (int t = 0; t < tiles; t++) sum += P[(size_t)t * AF_KMAX];
     }
-    grads[(size_t)c * pstride + aoff + idx] = sum;
+    return sum;
+}
+#endif
+
+// mlp_param_grad of every slot's parameters into grads. global: (slots * AF_KMAX, P).
+__kernel void mlp_param_grads(
+    __global const float* partials, const int part_cstride,
+    __global const int* layout, const int layouts, const int row_tiles, const int rows_pad,
+    __global float* grads, const int pstride, const int aoff, __global const int* status)
+{
+#if AF_KMAX > 0
+    const int idx = get_global_id(0), c = get_global_id(1);
+    if (status[c] != MLP_ACTIVE) return;
+    grads[(size_t)c * pstride + aoff + idx] = mlp_param_grad(partials, part_cstride, layout, layouts, row_tiles, rows_pad, c, idx);
 #endif
 }

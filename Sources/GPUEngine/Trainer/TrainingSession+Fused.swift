@@ -3,7 +3,8 @@ import Foundation
 /// The fused training steps (kernels/mlp_fused.cl, `RowPass`): `mlp_train_candidate` runs a candidate's
 /// forward, loss, data and weight gradients of every layer in one work-item, block of rows by block of rows;
 /// `mlp_train_rows` runs the forward, loss and data gradients of a row tile, and the weight gradients follow
-/// as per-layer launches. The optimiser is its own launch in both.
+/// as per-layer launches. The optimiser is its own launch, but for Adam in `mlp_train_candidate`, whose
+/// work-item takes its candidate's step as soon as its gradients are summed.
 extension TrainingSession {
     /// Whether the fused kernels can run this chunk's steps: every hidden layer exactly one tile wide (a
     /// work-item holds whole rows, so layer-wise slots run their rows in place), the classes within a float16
@@ -25,8 +26,21 @@ extension TrainingSession {
         }
         let common = fusedArguments(info: fused.info, rows: rows, pass: pass, training: true)
         if fused.pass == .candidates {
-            try launch(fused.kernel, global: [count], local: [1],
-                       named: common + [("grads", grads), ("block_rows", Int32(fused.blockRows))])
+            // With Adam the kernel's tail sums the metrics and parameter partials and takes the optimiser step.
+            var update = false, b1 = 0.0, b2 = 0.0, eps = 0.0
+            if case .adam(let a, let b, let e) = config.optimizer {
+                (update, b1, b2, eps) = (true, a, b, e)
+                try uploadStepArguments(steps: candidateSteps(step), config: config)
+            }
+            let rowsPad = rowTilesPad(rows)
+            try launch(fused.kernel, global: [count], local: [1], named: common + [
+                ("grads", grads), ("block_rows", Int32(fused.blockRows)), ("update", Int32(update ? 1 : 0)),
+                ("metrics", trainMetrics), ("part_layout", partialLayout), ("part_layouts", Int32(layout.partialLayout.count)),
+                ("row_tiles", Int32(rowsPad / layout.tile.rows)), ("rows_pad", Int32(rowsPad)), ("wparams", params),
+                ("m1", moment1), ("m2", moment2), ("wmirror", mirror), ("wlayout", updateLayout),
+                ("wlayers", Int32(updateLayers)), ("step_args", stepArgs), ("b1", Float(b1)), ("b2", Float(b2)),
+                ("eps", Float(eps))])
+            if update { return }
         } else {
             // With tapes, each work-item holds the interpreter's register file (6 KB): work-groups of one, as
             // PoCL lays a work-group's private arrays side by side on one stack (InterpretedActivations).
