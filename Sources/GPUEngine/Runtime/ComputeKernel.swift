@@ -4,8 +4,9 @@ import Foundation
 /// One argument of a kernel launch: a buffer (`__global` pointer), a scalar, or `__local` scratch.
 public struct KernelArgument: @unchecked Sendable {
     enum Storage {
-        /// `owner` keeps the buffer alive until the launch's event is released.
-        case memory(cl_mem, owner: AnyObject, label: String)
+        /// `owner` keeps the buffer alive until the launch's event is released; `element` names it in errors
+        /// (only then: a type's name costs more than the launch's other host work).
+        case memory(cl_mem, owner: AnyObject, element: Any.Type)
         /// Host bytes of a scalar and its OpenCL C type name (`int`, `uint`, `float`, ...).
         case scalar([UInt8], openCLType: String)
         case local(bytes: Int)
@@ -13,7 +14,7 @@ public struct KernelArgument: @unchecked Sendable {
     let storage: Storage
 
     public static func buffer<Element>(_ buffer: DeviceBuffer<Element>) -> KernelArgument {
-        KernelArgument(storage: .memory(buffer.memory, owner: buffer, label: "DeviceBuffer<\(Element.self)>"))
+        KernelArgument(storage: .memory(buffer.memory, owner: buffer, element: Element.self))
     }
 
     public static func scalar<Value: DeviceScalar>(_ value: Value) -> KernelArgument {
@@ -29,7 +30,7 @@ public struct KernelArgument: @unchecked Sendable {
 
     var summary: String {
         switch storage {
-        case .memory(_, _, let label): return label
+        case .memory(_, _, let element): return "DeviceBuffer<\(element)>"
         case .scalar(_, let type): return "scalar \(type)"
         case .local(let bytes): return "__local \(bytes) bytes"
         }
@@ -98,6 +99,7 @@ public final class ComputeKernel: @unchecked Sendable {
     /// `int`, or a scalar passed to a pointer, before the driver silently accepts equal-sized bytes, and an
     /// argument given under another name than the kernel's (`launch(global:local:named:)`).
     let declared: [(addressSpace: cl_kernel_arg_address_qualifier, type: String, name: String)]?
+    private let declaredKinds: [ArgumentKind]?
     let kernel: cl_kernel
     private let lock = NSLock()
 
@@ -114,6 +116,7 @@ public final class ComputeKernel: @unchecked Sendable {
                   "clGetKernelInfo", "CL_KERNEL_NUM_ARGS of \(name)")
         argumentCount = Int(count)
         declared = Self.readDeclaredArguments(kernel, count: Int(count))
+        declaredKinds = Self.kinds(declared)
     }
 
     deinit { clReleaseKernel(kernel) }
@@ -236,40 +239,52 @@ public final class ComputeKernel: @unchecked Sendable {
         }
     }
 
-    private func validateKinds(_ arguments: [KernelArgument]) throws {
-        guard let declared else { return }
-        for (index, (argument, slot)) in zip(arguments, declared).enumerated() {
-            let expected: String
-            let ok: Bool
+    /// What each declared argument takes (`validateKinds`), worked out once from `declared`.
+    private enum ArgumentKind {
+        case buffer, local
+        /// A scalar; its canonical type where the runtime can name it (`canonicalScalarType`), else nil.
+        case scalar(String?)
+    }
+
+    private static func kinds(_ declared: [(addressSpace: cl_kernel_arg_address_qualifier, type: String, name: String)]?) -> [ArgumentKind]? {
+        declared?.map { slot in
             switch Int32(slot.addressSpace) {
-            case CL_KERNEL_ARG_ADDRESS_GLOBAL, CL_KERNEL_ARG_ADDRESS_CONSTANT:
-                expected = "a buffer (\(slot.type))"
-                if case .memory = argument.storage { ok = true } else { ok = false }
-            case CL_KERNEL_ARG_ADDRESS_LOCAL:
-                expected = "__local memory (\(slot.type))"
-                if case .local = argument.storage { ok = true } else { ok = false }
-            default:
-                expected = "a scalar \(slot.type)"
-                if case .scalar(_, let type) = argument.storage {
-                    ok = Self.sameScalarType(declared: slot.type, passed: type)
-                } else {
-                    ok = false
-                }
+            case CL_KERNEL_ARG_ADDRESS_GLOBAL, CL_KERNEL_ARG_ADDRESS_CONSTANT: return .buffer
+            case CL_KERNEL_ARG_ADDRESS_LOCAL: return .local
+            default: return .scalar(canonicalScalarType(slot.type))
+            }
+        }
+    }
+
+    private func validateKinds(_ arguments: [KernelArgument]) throws {
+        guard let kinds = declaredKinds, let declared else { return }
+        for (index, (argument, kind)) in zip(arguments, kinds).enumerated() {
+            let ok: Bool
+            switch (kind, argument.storage) {
+            case (.buffer, .memory), (.local, .local), (.scalar(nil), .scalar): ok = true
+            case (.scalar(let type?), .scalar(_, let passed)): ok = type == passed
+            default: ok = false
             }
             if !ok {
+                let type = declared[index].type
+                let expected: String
+                switch kind {
+                case .buffer: expected = "a buffer (\(type))"
+                case .local: expected = "__local memory (\(type))"
+                case .scalar: expected = "a scalar \(type)"
+                }
                 throw KernelLaunchError.argumentKind(kernel: name, index: index, expected: expected, got: argument.summary)
             }
         }
     }
 
-    /// Compares only the scalar types the runtime can name; vector, struct or typedef'd
-    /// arguments are left to the driver's size check.
-    static func sameScalarType(declared: String, passed: String) -> Bool {
+    /// A declared scalar type as the runtime names the types it passes (`openCLTypeName`), or nil for the
+    /// vector, struct or typedef'd types it cannot name, which are left to the driver's size check.
+    static func canonicalScalarType(_ declared: String) -> String? {
         let canonical = declared.replacingOccurrences(of: "const ", with: "")
             .replacingOccurrences(of: "unsigned ", with: "u").trimmingCharacters(in: .whitespaces)
         let known: Set<String> = ["float", "double", "char", "uchar", "short", "ushort", "int", "uint", "long", "ulong"]
-        guard known.contains(canonical) else { return true }
-        return canonical == passed
+        return known.contains(canonical) ? canonical : nil
     }
 }
 
