@@ -32,12 +32,14 @@ final class StreamingSyntheticEvaluator: StreamingCandidateEvaluator, @unchecked
 
     func steps(_ point: [Int]) -> Int { 1 + point.enumerated().reduce(0) { $0 + ($1.offset + 2) * $1.element } % 6 }
 
-    func stream(slots: Int, next: () throws -> StreamItem?, finished: (StreamItem, CandidateScore) throws -> Void) throws -> PoolStatistics {
+    func stream(slots: Int, next: () throws -> StreamItem?, finished: (StreamItem, CandidateScore) throws -> Void,
+                boundary: (Int) throws -> Void) throws -> PoolStatistics {
         var stats = PoolStatistics(slots: slots)
         var pool: [(item: StreamItem, left: Int)] = []
         var exhausted = false
         var results = 0
         while true {
+            try boundary(exhausted ? 0 : slots - pool.count)
             while pool.count < slots && !exhausted {
                 guard let item = try next() else { exhausted = true; break }
                 let point = SyntheticEvaluator.point(item.activations)

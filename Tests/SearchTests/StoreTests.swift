@@ -45,6 +45,28 @@ private struct Settings: Codable, Equatable {
         #expect(try reopened.finishedTrial(canonicalKey: "other") == nil)
     }
 
+    /// Claims commit without waiting for the log's flush, results with it (`claimTransaction`): the connection is
+    /// back at `synchronous = FULL` (2) after every claim, taken or refused, and a claimed trial's result is stored.
+    @Test func claimsSkipTheFlushAndResultsKeepIt() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try SQLiteStudyStore(path: folder.appendingPathComponent("c/study.sqlite").path)
+        func synchronous() throws -> Int? { try store.queue.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") } }
+        #expect(try synchronous() == 2)
+        let point = TrialRecord(number: 0, group: "stream", state: .running, parameters: ["layer0": "relu"])
+        let claimed = try #require(try store.claimNew(point, worker: "w", budget: 4))
+        #expect(try synchronous() == 2)
+        #expect(throws: StudyStoreError.self) { try store.claimNew(point, worker: "w", budget: 4) }
+        #expect(try synchronous() == 2)
+        #expect(try store.claimPending(worker: "w") == nil)
+        #expect(try synchronous() == 2)
+        var done = claimed
+        done.state = .complete
+        done.objective = 0.5
+        #expect(try store.finish(done, worker: "w"))
+        #expect(try store.trial(number: claimed.number)?.state == .complete)
+    }
+
     @Test func batchInsertIsAllOrNothing() throws {
         let store = try SQLiteStudyStore(inMemoryNamed: "t")
         try store.insert([TrialRecord(number: 0), TrialRecord(number: 1)])

@@ -58,9 +58,10 @@ public final class CNNPool {
     }
 
     /// Trains until `next` returns nil and every slot has emptied; `finished` gets each candidate as it leaves
-    /// (as `PopulationPool.run`).
+    /// (as `PopulationPool.run`, `boundary` too).
     @discardableResult
-    public func run(next: () throws -> CNNPoolEntry?, finished: (CNNPooledResult) throws -> Void) throws -> PoolStatistics {
+    public func run(next: () throws -> CNNPoolEntry?, finished: (CNNPooledResult) throws -> Void,
+                    boundary: (Int) throws -> Void = { _ in }) throws -> PoolStatistics {
         let device = trainer.device
         let clock = ContinuousClock.now
         let plan = try self.plan()
@@ -86,7 +87,7 @@ public final class CNNPool {
         let driver = CNNSlotDriver(session: session, program: plan.program, trainer: trainer, architecture: architecture,
                                    shape: inputShape, config: config)
         try SlotPoolLoop(driver: driver, config: config, train: train, validation: validation, test: test, keepWeights: keepWeights)
-            .run(stats: &stats, next: next, finished: finished)
+            .run(stats: &stats, next: next, finished: finished, boundary: boundary)
         return stats
     }
 

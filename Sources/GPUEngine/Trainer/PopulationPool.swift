@@ -59,9 +59,13 @@ public final class PopulationPool {
 
     /// Trains until `next` returns nil and every slot has emptied. `next` is asked whenever a slot is free
     /// (several times before a step when several are); `finished` gets each candidate as it leaves, before
-    /// its slot is reused, in the order they stop (ties: slot order).
+    /// its slot is reused, in the order they stop (ties: slot order). `boundary` is called before every step's
+    /// refill, once the step before has handed out its results, with the number of slots `next` is about to
+    /// be asked to fill (0 once it returned nil), and once more before `run` returns: where a caller commits a
+    /// step's results together and prepares that many entries at once (`SlotPoolLoop`).
     @discardableResult
-    public func run(next: () throws -> PoolEntry?, finished: (PooledResult) throws -> Void) throws -> PoolStatistics {
+    public func run(next: () throws -> PoolEntry?, finished: (PooledResult) throws -> Void,
+                    boundary: (Int) throws -> Void = { _ in }) throws -> PoolStatistics {
         let device = trainer.device
         let clock = ContinuousClock.now
         let plan = try self.plan()
@@ -85,7 +89,7 @@ public final class PopulationPool {
         if batchRows < train.rowCount { try session.enableSlotBatches(rows: batchRows) }
         let driver = MLPSlotDriver(session: session, program: pop, spec: spec, config: config)
         try SlotPoolLoop(driver: driver, config: config, train: train, validation: validation, test: test, keepWeights: keepWeights)
-            .run(stats: &stats, next: next, finished: finished)
+            .run(stats: &stats, next: next, finished: finished, boundary: boundary)
         return stats
     }
 }

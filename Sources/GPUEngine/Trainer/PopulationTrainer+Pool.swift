@@ -19,7 +19,7 @@ extension PopulationTrainer {
         let pool = try PopulationPool(trainer: self, spec: spec, config: config, train: train, validation: validation,
                                       test: test, slots: max(1, slots ?? candidates.count), execution: execution, vocabulary: words)
         pool.keepWeights = keepWeights
-        return try streamPopulation(candidates, through: pool.run)
+        return try streamPopulation(candidates) { try pool.run(next: $0, finished: $1) }
     }
 }
 
@@ -36,7 +36,7 @@ extension PopulationCNNTrainer {
                                validation: validation, test: test, slots: max(1, slots ?? candidates.count),
                                execution: execution, vocabulary: words)
         pool.keepWeights = keepWeights
-        return try streamPopulation(candidates, through: pool.run)
+        return try streamPopulation(candidates) { try pool.run(next: $0, finished: $1) }
     }
 }
 

@@ -116,6 +116,10 @@ extension SlotPoolDriver where Session: PopulationSession, Session.Weights == We
 /// and uploaded once each, the first time a candidate reaches that epoch: a table of at most `epochs` ×
 /// training rows indices.
 ///
+/// Before each step's refill the caller's `boundary` hears how many slots `next` is about to fill, after
+/// the step before has handed out its results: a search commits those together (one store transaction a
+/// step, not one a trial) and claims that many trials at once.
+///
 /// End of a stream: when `next` has nothing more, the remaining candidates move to the lowest slots and the
 /// launches shrink to exactly them, so stragglers do not pay for empty slots.
 struct SlotPoolLoop<Driver: SlotPoolDriver> {
@@ -127,7 +131,7 @@ struct SlotPoolLoop<Driver: SlotPoolDriver> {
     /// Trains until `next` returns nil and every slot has emptied (see `PopulationPool.run`). `stats` has the
     /// pool's width and its compile time; the rest is counted here.
     func run(stats: inout PoolStatistics, next: () throws -> SlotPoolEntry<Driver.Weights>?,
-             finished: (SlotPoolResult<Driver.Weights>) throws -> Void) throws {
+             finished: (SlotPoolResult<Driver.Weights>) throws -> Void, boundary: (Int) throws -> Void) throws {
         let session = driver.session, width = session.capacity
         let clock = ContinuousClock.now
         let evaluates = config.evaluateEveryEpoch && (validation != nil || test != nil)
@@ -172,6 +176,7 @@ struct SlotPoolLoop<Driver: SlotPoolDriver> {
         }
 
         while true {
+            try boundary(exhausted ? 0 : occupants.count { $0 == nil })
             try refill()
             if exhausted { try compact() }
             guard occupants.contains(where: { $0 != nil }) else { break }

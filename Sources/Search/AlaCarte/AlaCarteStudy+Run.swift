@@ -160,10 +160,16 @@ extension AlaCarteStudy {
         while true {
             if let streaming = evaluator as? any StreamingCandidateEvaluator, streaming.canStream {
                 var running: [Int: (record: TrialRecord, point: [Int], started: Stopwatch)] = [:]
+                // The slots about to be refilled (the pool's boundary) are claimed together: one sync with the
+                // store and one proposal for all of them.
+                var claimed: [(record: TrialRecord, point: [Int])] = [], wanted = 0
                 let evaluateStart = Stopwatch()
                 let (samplerBefore, storeBefore) = (samplerSeconds, storeSeconds)
                 let statistics = try streaming.stream(slots: settings.population, next: {
-                    guard let claim = try acquire(1, streaming: true).first else { return nil }
+                    if claimed.isEmpty { claimed = try acquire(max(wanted, 1), streaming: true) }
+                    wanted = 0
+                    guard !claimed.isEmpty else { return nil }
+                    let claim = claimed.removeFirst()
                     running[claim.record.number] = (claim.record, claim.point, Stopwatch())
                     return StreamItem(tag: claim.record.number, activations: space.candidate(claim.point))
                 }, finished: { item, score in
@@ -171,7 +177,7 @@ extension AlaCarteStudy {
                     // Its share of the pool while it was in: the wall time over the slots.
                     try commit(entry.record, point: entry.point, score: score,
                                trainSeconds: entry.started.seconds / Double(max(settings.population, 1)))
-                })
+                }, boundary: { wanted = $0 })
                 poolStatistics = poolStatistics ?? statistics  // later passes only retry requeued claims
                 evaluateSeconds += evaluateStart.seconds - (samplerSeconds - samplerBefore) - (storeSeconds - storeBefore)
             } else {

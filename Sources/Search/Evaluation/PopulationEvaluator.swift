@@ -45,14 +45,16 @@ public protocol PopulationTrainingBackend: Sendable {
     /// each one's tag and history as it stops.
     func stream(setup: TrainingSetup, splits: SearchSplits, slots: Int,
                 next: () throws -> (tag: Int, activations: SlotActivations)?,
-                finished: (Int, CandidateTrainingResult) throws -> Void) throws -> PoolStatistics
+                finished: (Int, CandidateTrainingResult) throws -> Void,
+                boundary: (Int) throws -> Void) throws -> PoolStatistics
 }
 
 extension PopulationTrainingBackend {
     public func canStream(setup: TrainingSetup, splits: SearchSplits) -> Bool { false }
     public func stream(setup: TrainingSetup, splits: SearchSplits, slots: Int,
                        next: () throws -> (tag: Int, activations: SlotActivations)?,
-                       finished: (Int, CandidateTrainingResult) throws -> Void) throws -> PoolStatistics {
+                       finished: (Int, CandidateTrainingResult) throws -> Void,
+                       boundary: (Int) throws -> Void) throws -> PoolStatistics {
         throw TrainerError.invalidConfig("this trainer cannot stream candidates")
     }
 }
@@ -173,7 +175,8 @@ public actor PopulationEvaluator: StreamingCandidateEvaluator {
     /// now waits for it; only the rest go to the trainer's slots. `finished` is called once per item `next`
     /// handed out, possibly from inside `next` (an answered duplicate).
     public nonisolated func stream(slots: Int, next: () throws -> StreamItem?,
-                                   finished: (StreamItem, CandidateScore) throws -> Void) throws -> PoolStatistics {
+                                   finished: (StreamItem, CandidateScore) throws -> Void,
+                                   boundary: (Int) throws -> Void) throws -> PoolStatistics {
         var known: [String: CandidateScore] = [:]
         var waiting: [String: [StreamItem]] = [:]
         var training: [Int: (item: StreamItem, key: String)] = [:]
@@ -210,7 +213,7 @@ public actor PopulationEvaluator: StreamingCandidateEvaluator {
             var reuse = score
             reuse.storedTrialNumber = tag
             for other in waiting.removeValue(forKey: key) ?? [] { try answer(other, with: reuse, source: .batchDuplicate) }
-        })
+        }, boundary: boundary)
     }
 
     public func scoreOnTest(_ candidate: SlotActivations) async throws -> TestScore {

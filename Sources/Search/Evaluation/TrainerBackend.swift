@@ -19,7 +19,7 @@ public struct TrainerBackend: PopulationTrainingBackend {
     /// as it stops.
     public typealias StreamFunction = @Sendable (
         _ spec: MLPSpec, _ config: TrainingConfig, _ train: LabeledData, _ validation: LabeledData?, _ slots: Int,
-        _ next: () throws -> PoolEntry?, _ finished: (PooledResult) throws -> Void
+        _ next: () throws -> PoolEntry?, _ finished: (PooledResult) throws -> Void, _ boundary: (Int) throws -> Void
     ) throws -> PoolStatistics
 
     /// The pool width that fills the device for one network and training set (`PoolWidthCache.width`: cached,
@@ -61,9 +61,9 @@ public struct TrainerBackend: PopulationTrainingBackend {
         let trainer = PopulationTrainer(device: device)
         trainer.vocabulary = vocabulary
         trainer.profileKernels = profileKernels
-        let stream: StreamFunction = { spec, config, train, validation, slots, next, finished in
+        let stream: StreamFunction = { spec, config, train, validation, slots, next, finished, boundary in
             try PopulationPool(trainer: trainer, spec: spec, config: config, train: train, validation: validation, slots: slots)
-                .run(next: next, finished: finished)
+                .run(next: next, finished: finished, boundary: boundary)
         }
         let poolWidth: PoolWidthFunction = { spec, config, train, report in
             try poolWidths.width(trainer: trainer, spec: spec, config: config, train: train, report: report)
@@ -132,7 +132,8 @@ public struct TrainerBackend: PopulationTrainingBackend {
     /// gets each one's tag and history as it stops. Only where `canStream`.
     public func stream(setup: TrainingSetup, splits: SearchSplits, slots: Int,
                        next: () throws -> (tag: Int, activations: SlotActivations)?,
-                       finished: (Int, CandidateTrainingResult) throws -> Void) throws -> PoolStatistics {
+                       finished: (Int, CandidateTrainingResult) throws -> Void,
+                       boundary: (Int) throws -> Void) throws -> PoolStatistics {
         guard let streamFunction, canStream(setup: setup, splits: splits) else {
             throw TrainerError.invalidConfig("this trainer cannot stream candidates (it needs the OpenCL trainer with a menu: PopulationTrainer.vocabulary)")
         }
@@ -140,6 +141,6 @@ public struct TrainerBackend: PopulationTrainingBackend {
             try Self.spec(setup: setup, splits: splits), Self.config(setup: setup), splits.train,
             splits.validation.rowCount > 0 ? splits.validation : nil, slots,
             { try next().map { PoolEntry(tag: $0.tag, candidate: candidate($0.activations, setup: setup)) } },
-            { try finished($0.tag, Self.result($0.history, diverged: $0.diverged, test: false)) })
+            { try finished($0.tag, Self.result($0.history, diverged: $0.diverged, test: false)) }, boundary)
     }
 }
