@@ -213,55 +213,6 @@ __kernel void mlp_train_rows(
     mlp_rows_tile(c, get_global_id(0) * TM, get_global_id(0) * TM, MLP_ROWS_ARGS);
 }
 
-// One candidate per work-item: its rows in blocks of block_rows (a multiple of TM), each block's row tiles
-// and then that block's share of every layer's weight gradients (mlp_weight_tile continues the sums block
-// by block, so the bits are those of weight_gradients over all rows), written into grads. A block's A and
-// dZ rows are still in the core's cache when the weight gradients read them, and only the first block_rows
-// rows of a candidate's A and Z slices are used.
-// With `update` (Adam), the step's tail follows in the same work-item while the gradients are in cache:
-// metrics_reduce's sums into metrics (a non-finite loss freezes the candidate as diverged), mlp_param_grads'
-// sums, and adam_update's blocks over the candidate's parameters; the bits of those three launches, which the
-// host runs instead without `update`. wparams and wmirror are params and mirror, written only there.
-// global: (P), local: (1).
-__kernel void mlp_train_candidate(
-    MLP_ROWS_PARAMS, __global int* status, __global float* grads, const int block_rows, const int update,
-    __global float* metrics, __global const int* part_layout, const int part_layouts, const int row_tiles,
-    const int rows_pad, __global float* wparams, __global float* m1, __global float* m2, __global float* wmirror,
-    __global const int* wlayout, const int wlayers, __global const float* step_args, const float b1, const float b2,
-    const float eps)
-{
-    const int c = get_global_id(0);
-    if (status[c] != MLP_ACTIVE) return;
-    __global float* G = grads + (size_t)c * pstride;
-    for (int b0 = 0; b0 < rows; b0 += block_rows) {
-        const int b_end = min(b0 + block_rows, rows);
-        for (int r0 = b0; r0 < b_end; r0 += TM)
-            mlp_rows_tile(c, r0, r0 - b0, MLP_ROWS_ARGS);
-        for (int l = 0; l < layers; l++) {
-            __global const int* li = info + MLP_INFO * l;
-            const int k_in = li[1], out_n = li[2];
-            const int in_stride = l == 0 ? input_stride : TN;
-            __global const float* A = l == 0 ? input + (size_t)c * input_cstride + (size_t)b0 * input_stride : a_all + li[5 - MLP_INFO] + (size_t)c * cstride;
-            __global const float* D = z_all + li[5] + (size_t)c * cstride;
-            for (int i0 = 0; i0 < k_in; i0 += TM)
-                mlp_weight_tile(A + i0, in_stride, D, TN, out_n, 0, b_end - b0, G + li[0], i0, k_in, b0 == 0);
-        }
-    }
-    if (!update) return;
-    if (!isfinite(mlp_metrics_add(row_loss, row_hit, rows_cap, rows, metrics, c))) {
-        status[c] = MLP_DIVERGED;
-        return;
-    }
-#if AF_KMAX > 0
-    for (int idx = 0; idx < slots * AF_KMAX; idx++)
-        G[aoff + idx] = mlp_param_grad(partials, part_cstride, part_layout, part_layouts, row_tiles, rows_pad, c, idx);
-#endif
-    const float step_size = step_args[2 * c], c2sqrt = step_args[2 * c + 1];
-    for (int p = 0; p < pstride; p += ADAM_BLOCK)
-        adam_block(wparams, grads, m1, m2, wmirror, c, p, pstride, mstride, wlayout, wlayers, step_size,
-                   c2sqrt, b1, b2, eps);
-}
-
 // The evaluation passes (RowPass as the training step's; not in the interpreter's program, whose evaluation runs
 // per layer): a block of a split's rows gathered into `input`, `row_offset` the block's first row in the split,
 // `pass` the evaluation pass. Every layer's forward in evaluation mode (mlp_rows_layer: mlp_forward's and
@@ -287,6 +238,88 @@ inline void mlp_rows_eval_loss(const int c, const int r0, const int w0, const ui
     }
 }
 
+// Candidate c's rows in blocks of block_rows (a multiple of TM), each block layer by layer (a layer's weights
+// stay in cache over the block's row tiles) in the first block_rows rows of its A slices, then the block's
+// losses: mlp_eval_candidate's work-item, and mlp_train_candidate's after its step (`eval_rows`).
+inline void mlp_eval_blocks(const int c, const int row_offset, const int block_rows, MLP_ROWS_PARAMS)
+{
+    const uint base = af_candidate_base(seeds, c, pass);
+    for (int b0 = 0; b0 < rows; b0 += block_rows) {
+        const int b_end = min(b0 + block_rows, rows);
+        for (int l = 0; l < layers; l++)
+            for (int r0 = b0; r0 < b_end; r0 += TM) mlp_rows_layer(c, l, r0, r0 - b0, 0, row_offset, base, MLP_ROWS_ARGS);
+        for (int r0 = b0; r0 < b_end; r0 += TM) mlp_rows_eval_loss(c, r0, r0 - b0, base, MLP_ROWS_ARGS);
+    }
+}
+#endif
+
+// One candidate per work-item: its rows in blocks of block_rows (a multiple of TM), each block's row tiles
+// and then that block's share of every layer's weight gradients (mlp_weight_tile continues the sums block
+// by block, so the bits are those of weight_gradients over all rows), written into grads. A block's A and
+// dZ rows are still in the core's cache when the weight gradients read them, and only the first block_rows
+// rows of a candidate's A and Z slices are used.
+// With `update` (Adam), the step's tail follows in the same work-item while the gradients are in cache:
+// metrics_reduce's sums into metrics (a non-finite loss freezes the candidate as diverged), mlp_param_grads'
+// sums, and adam_update's blocks over the candidate's parameters; the bits of those three launches, which the
+// host runs instead without `update`. wparams and wmirror are params and mirror, written only there. With
+// `eval_rows` (Adam's tail only), the epoch's evaluation pass follows in the work-item (mlp_eval_blocks on the
+// split's rows gathered once into eval_input, its sums into eval_metrics): the bits of mlp_eval_candidate's
+// launch, without the launch, its gathers of the split and of the training rows back, and its wait.
+// global: (P), local: (1).
+__kernel void mlp_train_candidate(
+    MLP_ROWS_PARAMS, __global int* status, __global float* grads, const int block_rows, const int update,
+    __global float* metrics, __global const int* part_layout, const int part_layouts, const int row_tiles,
+    const int rows_pad, __global float* wparams, __global float* m1, __global float* m2, __global float* wmirror,
+    __global const int* wlayout, const int wlayers, __global const float* step_args, const float b1, const float b2,
+    const float eps, const int eval_rows, __global const float* eval_input, __global const int* eval_labels,
+    const float eval_inv_rows, const uint eval_pass, __global float* eval_metrics)
+{
+    const int c = get_global_id(0);
+    if (status[c] != MLP_ACTIVE) return;
+    __global float* G = grads + (size_t)c * pstride;
+    for (int b0 = 0; b0 < rows; b0 += block_rows) {
+        const int b_end = min(b0 + block_rows, rows);
+        for (int r0 = b0; r0 < b_end; r0 += TM)
+            mlp_rows_tile(c, r0, r0 - b0, MLP_ROWS_ARGS);
+        for (int l = 0; l < layers; l++) {
+            __global const int* li = info + MLP_INFO * l;
+            const int k_in = li[1], out_n = li[2];
+            const int in_stride = l == 0 ? input_stride : TN;
+            __global const float* A = l == 0 ? input + (size_t)c * input_cstride + (size_t)b0 * input_stride : a_all + li[5 - MLP_INFO] + (size_t)c * cstride;
+            __global const float* D = z_all + li[5] + (size_t)c * cstride;
+            for (int i0 = 0; i0 < k_in; i0 += TM)
+                mlp_weight_tile(A + i0, in_stride, D, TN, out_n, 0, b_end - b0, G + li[0], i0, k_in, b0 == 0);
+        }
+    }
+    if (!update) return;
+    if (!isfinite(mlp_metrics_add(row_loss, row_hit, rows_cap, rows, metrics, c))) {
+        status[c] = MLP_DIVERGED;
+    } else {
+#if AF_KMAX > 0
+        for (int idx = 0; idx < slots * AF_KMAX; idx++)
+            G[aoff + idx] = mlp_param_grad(partials, part_cstride, part_layout, part_layouts, row_tiles, rows_pad, c, idx);
+#endif
+        const float step_size = step_args[2 * c], c2sqrt = step_args[2 * c + 1];
+        for (int p = 0; p < pstride; p += ADAM_BLOCK)
+            adam_block(wparams, grads, m1, m2, wmirror, c, p, pstride, mstride, wlayout, wlayers, step_size,
+                       c2sqrt, b1, b2, eps);
+    }
+#ifndef AFI_SPAN
+    if (eval_rows > 0) {
+        // mlp_eval_candidate over the split in eval_input (one gathered block: row_offset 0), as its launch
+        // after this one would run it (a candidate that diverged in this step included, as MLP_SKIPS mode 2).
+        __global const float* input = eval_input;
+        __global const int* labels = eval_labels;
+        const int input_cstride = 0, label_cstride = 0, rows = eval_rows;
+        const float inv_rows = eval_inv_rows;
+        const uint pass = eval_pass;
+        mlp_eval_blocks(c, 0, block_rows, MLP_ROWS_ARGS);
+        mlp_metrics_add(row_loss, row_hit, rows_cap, rows, eval_metrics, c);
+    }
+#endif
+}
+
+#ifndef AFI_SPAN
 // One row tile per work-item; metrics_reduce sums the rows. global: (rowsPad / TM, P).
 __kernel void mlp_eval_rows(
     MLP_ROWS_PARAMS, __global const int* status, const int skip_frozen, const int row_offset)
@@ -307,15 +340,7 @@ __kernel void mlp_eval_candidate(
     const int block_rows)
 {
     const int c = get_global_id(0);
-    const uint base = af_candidate_base(seeds, c, pass);
-    if (!MLP_SKIPS(skip_frozen, status[c])) {
-        for (int b0 = 0; b0 < rows; b0 += block_rows) {
-            const int b_end = min(b0 + block_rows, rows);
-            for (int l = 0; l < layers; l++)
-                for (int r0 = b0; r0 < b_end; r0 += TM) mlp_rows_layer(c, l, r0, r0 - b0, 0, row_offset, base, MLP_ROWS_ARGS);
-            for (int r0 = b0; r0 < b_end; r0 += TM) mlp_rows_eval_loss(c, r0, r0 - b0, base, MLP_ROWS_ARGS);
-        }
-    }
+    if (!MLP_SKIPS(skip_frozen, status[c])) mlp_eval_blocks(c, row_offset, block_rows, MLP_ROWS_ARGS);
     mlp_metrics_add(row_loss, row_hit, rows_cap, rows, metrics, c);
 }
 #endif

@@ -120,12 +120,15 @@ import Datasets
 
     /// With 64-wide hidden layers under the CPU profile the pool's steps and evaluation passes run fused
     /// (`mlp_eval_candidate` / `mlp_eval_rows`, frozen slots skipped): the per-layer launches' bits, with a
-    /// validation split three times the row capacity (the training set gathered again after each pass).
-    @Test(arguments: [RowPass.tiles, .candidates])
-    func fusedEvaluationPassesGiveThePerLayerBits(pass: RowPass) throws {
+    /// validation split three times the row capacity (the training set gathered again after each pass), and
+    /// one that fits a block, which `mlp_train_candidate` evaluates at the end of its own step (no test split:
+    /// no evaluation launch at all).
+    @Test(arguments: [(RowPass.tiles, 53), (.candidates, 53), (.candidates, 20)])
+    func fusedEvaluationPassesGiveThePerLayerBits(pass: RowPass, validationRows: Int) throws {
         let spec = try MLPSpec(widths: [6, 64, 64, 3], lastLayerActivation: true)
-        let train = TrainerFixture.data(rows: 24, seed: 61), val = TrainerFixture.data(rows: 53, seed: 62)
-        let test = TrainerFixture.data(rows: 30, seed: 63)
+        let train = TrainerFixture.data(rows: 24, seed: 61), val = TrainerFixture.data(rows: validationRows, seed: 62)
+        let inStep = validationRows <= train.rowCount
+        let test = inStep ? nil : TrainerFixture.data(rows: 30, seed: 63)
         let config = TrainingConfig(epochs: 6, learningRate: 0.02, optimizer: .adam(), seed: 6,
                                     earlyStopping: EarlyStopping(patience: 2, minImprovement: 0.02))
         func run(_ rowPass: RowPass) throws -> (results: [Int: PooledResult], stats: PoolStatistics) {
@@ -141,13 +144,13 @@ import Datasets
         }
         let fused = try run(pass), plain = try run(.layers)
         #expect(fused.stats.fusedSteps == fused.stats.steps && plain.stats.fusedSteps == 0)
-        #expect(fused.stats.kernelSeconds[pass == .candidates ? "mlp_eval_candidate" : "mlp_eval_rows"] != nil)
+        #expect((fused.stats.kernelSeconds[pass == .candidates ? "mlp_eval_candidate" : "mlp_eval_rows"] == nil) == inStep)
         #expect(fused.stats.kernelSeconds["cross_entropy_loss"] == nil && plain.stats.kernelSeconds["cross_entropy_loss"] != nil)
         #expect(plain.results[4]!.diverged)
         for tag in 0..<13 {
             let f = fused.results[tag]!, p = plain.results[tag]!
             #expect(Self.sameBits(f.history, p.history), "\(pass): candidate \(tag) history")
-            #expect(f.history.allSatisfy { $0.validation != nil && $0.test != nil }, "\(pass): candidate \(tag) evaluated")
+            #expect(f.history.allSatisfy { $0.validation != nil && ($0.test != nil) == !inStep }, "\(pass): candidate \(tag) evaluated")
             #expect(f.diverged == p.diverged && f.stoppedEarly == p.stoppedEarly, "\(pass): candidate \(tag) stop reason")
             #expect(f.weights == p.weights && f.activationParameters == p.activationParameters, "\(pass): candidate \(tag) weights")
         }

@@ -165,8 +165,9 @@ struct CNNSlotDriver: SlotPoolDriver {
 
     func setOrders(_ starts: [Int32]) throws { try session.slotBatches!.orderAt.upload(starts) }
 
-    func trainEpoch(rows n: Int, batch: Int, batches: PoolBatches, entries: [UInt32?], step: inout UInt32,
-                    stats: inout PoolStatistics) throws {
+    /// The evaluation always runs in `evaluate(split:)`'s own launches (`evaluating` is not used).
+    func trainEpoch(rows n: Int, batch: Int, batches: PoolBatches, entries: [UInt32?], evaluating: String?,
+                    step: inout UInt32, stats: inout PoolStatistics) throws {
         // Evaluation passes read the shared batch.
         if case .perSlot = batches { session.readsSlotBatches = true }
         defer { session.readsSlotBatches = false }

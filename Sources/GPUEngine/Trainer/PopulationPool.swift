@@ -178,8 +178,8 @@ struct MLPSlotDriver: SlotPoolDriver {
 
     func setOrders(_ starts: [Int32]) throws { try session.slotBatches!.orderAt.upload(starts) }
 
-    func trainEpoch(rows n: Int, batch: Int, batches: PoolBatches, entries: [UInt32?], step: inout UInt32,
-                    stats: inout PoolStatistics) throws {
+    func trainEpoch(rows n: Int, batch: Int, batches: PoolBatches, entries: [UInt32?], evaluating: String?,
+                    step: inout UInt32, stats: inout PoolStatistics) throws {
         if case .perSlot = batches { session.sharesTrainingBatch = false } else { session.sharesTrainingBatch = true }
         for start in stride(from: 0, to: n, by: batch) {
             let stepRows = min(batch, n - start)
@@ -193,7 +193,9 @@ struct MLPSlotDriver: SlotPoolDriver {
                 // The input batch holds the whole training set unless an evaluation pass gathered other rows.
                 if !session.inputHoldsTrainingSet { try session.gather(split: "train", start: 0, rows: n, useOrder: false) }
             }
+            session.evaluateAfterStep = start + batch >= n ? evaluating : nil
             try session.trainStep(rows: stepRows, pass: step, step: 0, config: config)
+            session.evaluateAfterStep = nil
             stats.steps += 1
             if session.fused != nil { stats.fusedSteps += 1 }
             step &+= 1

@@ -83,8 +83,10 @@ protocol SlotPoolDriver {
     /// Mini-batches: each covered slot's start of its order in the pool's shuffle table (`PoolBatches.perSlot`).
     func setOrders(_ starts: [Int32]) throws
     /// One epoch of every active candidate: `rows` training rows in steps of `batch`, each candidate at its own
-    /// step (`step − entries[k]`); advances `step` by the steps run and counts them in `stats`.
-    func trainEpoch(rows: Int, batch: Int, batches: PoolBatches, entries: [UInt32?], step: inout UInt32,
+    /// step (`step − entries[k]`); advances `step` by the steps run and counts them in `stats`. `evaluating`: the
+    /// split `evaluate(split:)` is asked for after the epoch, which the epoch's last step may run in its own
+    /// launch (then `evaluate` only reads its sums).
+    func trainEpoch(rows: Int, batch: Int, batches: PoolBatches, entries: [UInt32?], evaluating: String?, step: inout UInt32,
                     stats: inout PoolStatistics) throws
     /// Evaluation-mode loss sums and hits of the covered slots on a split.
     func evaluate(split: String) throws -> [(lossSum: Double, hits: Double)]
@@ -196,7 +198,7 @@ struct SlotPoolLoop<Driver: SlotPoolDriver> {
             }
             try session.trainMetrics.fill(0)
             try driver.trainEpoch(rows: n, batch: batch, batches: batches, entries: occupants.prefix(P).map { $0?.entry },
-                                  step: &step, stats: &stats)
+                                  evaluating: evaluates && validation != nil ? "validation" : nil, step: &step, stats: &stats)
             stats.slotEpochs += P
             // The epoch's evaluation follows in the same queue before anything is read back: one wait a step.
             // A candidate that diverged in this epoch is frozen on the device (status 2); the evaluation passes

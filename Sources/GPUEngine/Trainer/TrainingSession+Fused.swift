@@ -33,13 +33,17 @@ extension TrainingSession {
                 try uploadStepArguments(steps: candidateSteps(step), config: config)
             }
             let rowsPad = rowTilesPad(rows)
+            let evaluation = update ? try stepEvaluation() : nil
             try launch(fused.kernel, global: [count], local: [1], named: common + [
                 ("grads", grads), ("block_rows", Int32(fused.blockRows)), ("update", Int32(update ? 1 : 0)),
                 ("metrics", trainMetrics), ("part_layout", partialLayout), ("part_layouts", Int32(layout.partialLayout.count)),
                 ("row_tiles", Int32(rowsPad / layout.tile.rows)), ("rows_pad", Int32(rowsPad)), ("wparams", params),
                 ("m1", moment1), ("m2", moment2), ("wmirror", mirror), ("wlayout", updateLayout),
                 ("wlayers", Int32(updateLayers)), ("step_args", stepArgs), ("b1", Float(b1)), ("b2", Float(b2)),
-                ("eps", Float(eps))])
+                ("eps", Float(eps)), ("eval_rows", Int32(evaluation?.rows ?? 0)), ("eval_input", evaluation?.input ?? input),
+                ("eval_labels", evaluation?.labels ?? batchLabels),
+                ("eval_inv_rows", Float(1.0 / Double(max(evaluation?.rows ?? 1, 1)))),
+                ("eval_pass", NoiseKey.evaluationPass), ("eval_metrics", evalMetrics)])
             if update { return }
         } else {
             // With tapes, each work-item holds the interpreter's register file (6 KB): work-groups of one, as
@@ -56,6 +60,25 @@ extension TrainingSession {
         }
         try parameterGradients(rows: rows)
         try optimizerStep(step: step, config: config)
+    }
+
+    /// The evaluation a step with Adam's tail runs in its launch (`evaluateAfterStep`): in a compiled program
+    /// (whose evaluation passes are fused too), a split of one block of rows, gathered once; its sums zeroed.
+    /// nil for none. `evaluate(split:)` reads the sums after the step.
+    private func stepEvaluation() throws -> (rows: Int, input: DeviceBuffer<Float>, labels: DeviceBuffer<Int32>)? {
+        guard let name = evaluateAfterStep, let fused, fused.evaluation != nil, let split = splits[name],
+              split.rows <= layout.capacityRows else { return nil }
+        if gatheredSplits[name] == nil {
+            let rowsPad = rowTilesPad(split.rows)
+            let gathered = (input: try device.buffer(Float.self, count: rowsPad * layout.paddedWidths[0]),
+                            labels: try device.buffer(Int32.self, count: rowsPad))
+            try launch(gatherKernel, global: [rowsPad], split.x, Int32(spec.inputCount), split.labels, split.labels,
+                       Int32(0), Int32(0), Int32(split.rows), gathered.input, Int32(layout.paddedWidths[0]), gathered.labels)
+            gatheredSplits[name] = gathered
+        }
+        try evalMetrics.fill(0)
+        evaluatedInStep = name
+        return (split.rows, gatheredSplits[name]!.input, gatheredSplits[name]!.labels)
     }
 
     /// The arguments the fused kernels share (MLP_ROWS_PARAMS in kernels/mlp_fused.cl), then `status`, by name.

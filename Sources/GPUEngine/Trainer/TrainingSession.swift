@@ -45,6 +45,13 @@ final class TrainingSession: PopulationState, PopulationSession {
     /// The input batch holds the whole training set in order (full-batch training gathers it once, and again
     /// only after an evaluation pass gathered other rows into it).
     var inputHoldsTrainingSet = false
+    /// The split the next training step evaluates in its own launch (`evaluatesInStep`), set by a slot pool for
+    /// an epoch's last step; nil: the evaluation passes are launched by `evaluate(split:)`.
+    var evaluateAfterStep: String?
+    /// The split whose evaluation sums the last step left in `evalMetrics`, for `evaluate(split:)` to read.
+    var evaluatedInStep: String?
+    /// Splits gathered once (padded rows and labels) for the steps that evaluate them.
+    var gatheredSplits: [String: (input: DeviceBuffer<Float>, labels: DeviceBuffer<Int32>)] = [:]
 
     init(device: ComputeDevice, profile: DeviceProfile, gemm: GEMMVariant? = nil, program: ComputeProgram, layout: MLPLayout, popProgram: PopulationProgram,
          members: [Int], initial: [(params: [Float], mirror: [Float])], seeds seedValues: [UInt32],
@@ -326,6 +333,10 @@ final class TrainingSession: PopulationState, PopulationSession {
     /// Evaluation-mode loss sums and hits of every candidate on a split, in blocks of the row capacity: one
     /// fused launch a block where the training step is fused (`evaluateFused`), else the per-layer launches.
     func evaluate(split name: String) throws -> [(lossSum: Double, hits: Double)] {
+        if evaluatedInStep == name {
+            evaluatedInStep = nil
+            return try metricSums(evalMetrics)
+        }
         let rows = splits[name]!.rows
         try evalMetrics.fill(0)
         for start in stride(from: 0, to: rows, by: layout.capacityRows) {
