@@ -6,7 +6,8 @@ import Testing
 
 /// A stand-in for the slot pool: `slots` candidates "train" at once, each for 1–6 steps (a fixed function of
 /// its point), and leave in the order they finish, so the study sees the interleaving of a real stream. It can
-/// fail after a number of results, as a process killed mid-stream.
+/// fail at the first step boundary after a number of results (once the study committed them), as a process
+/// killed mid-stream.
 final class StreamingSyntheticEvaluator: StreamingCandidateEvaluator, @unchecked Sendable {
     struct Killed: Error {}
     let objective: SeparableObjective
@@ -15,6 +16,9 @@ final class StreamingSyntheticEvaluator: StreamingCandidateEvaluator, @unchecked
     private(set) var trained: [[Int]] = []
     private(set) var testScored = 0
     private(set) var mostAtOnce = 0
+    /// Results given to `finished` so far.
+    var resultsHandedOut: Int { results }
+    private var results = 0
 
     init(objective: SeparableObjective, failAfter: Int? = nil) {
         self.objective = objective
@@ -37,9 +41,10 @@ final class StreamingSyntheticEvaluator: StreamingCandidateEvaluator, @unchecked
         var stats = PoolStatistics(slots: slots)
         var pool: [(item: StreamItem, left: Int)] = []
         var exhausted = false
-        var results = 0
+        results = 0
         while true {
             try boundary(exhausted ? 0 : slots - pool.count)
+            if let failAfter, results >= failAfter { throw Killed() }
             while pool.count < slots && !exhausted {
                 guard let item = try next() else { exhausted = true; break }
                 let point = SyntheticEvaluator.point(item.activations)
@@ -53,7 +58,6 @@ final class StreamingSyntheticEvaluator: StreamingCandidateEvaluator, @unchecked
             stats.candidateEpochs += pool.count
             for i in pool.indices { pool[i].left -= 1 }
             for done in pool.filter({ $0.left == 0 }) {
-                if let failAfter, results == failAfter { throw Killed() }
                 try finished(done.item, score(SyntheticEvaluator.point(done.item.activations), key: key(of: done.item.activations)))
                 results += 1
             }
@@ -109,26 +113,28 @@ final class StreamingSyntheticEvaluator: StreamingCandidateEvaluator, @unchecked
         }
         let crashed = try SQLiteStudyStore(path: path)
         let finishedBefore = try crashed.trials(states: TrialState.finished)
-        #expect(finishedBefore.count == 21, "each trial was committed as it finished")
+        // Killed at the first boundary after 21 results: every result handed out by then was committed there.
+        let k = finishedBefore.count
+        #expect(k == dying.resultsHandedOut && k >= 21 && k < 21 + 8, "each step's trials were committed at its end")
         let proposed = try crashed.nextTrialNumber()
-        #expect(try crashed.count(states: [.pending]) == proposed - 21, "the rest of the slots went back to the queue")
-        #expect(proposed - 21 >= 1 && proposed - 21 <= 8)
+        #expect(try crashed.count(states: [.pending]) == proposed - k, "the rest of the slots went back to the queue")
+        #expect(proposed - k >= 1 && proposed - k <= 8)
 
         let fresh = StreamingSyntheticEvaluator(objective: objective)
         let outcome = try await AlaCarteStudy(space: space, settings: settings, evaluator: fresh,
                                               store: try SQLiteStudyStore(path: path)).run()
         let store = try SQLiteStudyStore(path: path)
         let all = try store.trials()
-        #expect(outcome.trialsResumed == 21)
+        #expect(outcome.trialsResumed == k)
         #expect(all.count == 50 && all.allSatisfy { $0.state.isFinished })
         for before in finishedBefore {
             var after = try #require(try store.trial(number: before.number))
             after.testAccuracy = before.testAccuracy
             #expect(after == before)
         }
-        #expect(fresh.trained.count == 29 && Set(fresh.trained).count == 29)
+        #expect(fresh.trained.count == 50 - k && Set(fresh.trained).count == 50 - k)
         let after = all.filter { !finishedBefore.map(\.number).contains($0.number) }
-        #expect(after.count == 29)
+        #expect(after.count == 50 - k)
         #expect(after.filter { $0.number < proposed }.allSatisfy { $0.attempts == 2 },
                 "the abandoned claims were retried under their numbers")
         #expect(Set(finishedBefore.map(\.parameters)).isDisjoint(with: Set(after.map(\.parameters))))

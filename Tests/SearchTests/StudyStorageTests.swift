@@ -136,6 +136,30 @@ final class PausingEvaluator: CandidateEvaluator, @unchecked Sendable {
     /// PostgreSQL commits a claim without waiting for its WAL flush, so a server crash can lose the last claims.
     /// The setting stays with the claim's transaction (results are still flushed), and a lost claim is a claim
     /// never made: its worker's finish is refused and the next claim takes its number.
+    /// A pool step's results go in one transaction (`finish(_:worker:)` with several trials): in the order
+    /// given, each only by its claim's holder.
+    @Test(arguments: Backend.allCases)
+    func aStepsResultsAreFinishedTogetherInOrder(backend: Backend) throws {
+        let (storage, study, cleanup) = try backend.storage()
+        defer { cleanup() }
+        let store = try storage.open(study, create: true)
+        let policy = ClaimPolicy()
+        _ = try store.register(WorkerIdentity(id: "a", host: "elsewhere", pid: 1, device: nil), policy: policy)
+        _ = try store.register(WorkerIdentity(id: "b", host: "elsewhere", pid: 2, device: nil), policy: policy)
+        var claims: [TrialRecord] = []
+        for (p, worker) in [("0", "a"), ("1", "a"), ("2", "b")] {
+            var claim = try #require(try store.claimNew(TrialRecord(number: 99, parameters: ["p": p]), worker: worker, budget: 10))
+            claim.state = .complete
+            claim.objective = Double(p)! / 10
+            claims.append(claim)
+        }
+        #expect(try store.finish([claims[1], claims[2], claims[0]], worker: "a") == [true, false, true],
+                "b's claim is b's to finish")
+        #expect(try store.finished(after: 0).trials.map(\.number) == [1, 0], "the finish order is the order given")
+        #expect(try store.trial(number: 2)?.state == .running)
+        #expect(try store.finish([], worker: "a") == [])
+    }
+
     @Test func aClaimLostInACrashIsAClaimNeverMade() throws {
         let (storage, study, cleanup) = try Backend.postgres.storage()
         defer { cleanup() }

@@ -141,19 +141,27 @@ extension AlaCarteStudy {
             return claims
         }
 
-        /// Commits a finished claim; a claim this worker lost (it went stale and was requeued) is not written.
-        func commit(_ record: TrialRecord, point: [Int], score: CandidateScore, trainSeconds: Double) throws {
-            var record = record
-            Self.fill(&record, with: score, numberOfKey: &view.numberOfKey, finishedAt: Date(), trainSeconds: trainSeconds)
-            let storeStart = Stopwatch()
-            let kept = try store.finish(record, worker: me.id)
-            storeSeconds += storeStart.seconds
-            guard kept else {
-                lostClaims += 1
-                return
+        /// Commits finished claims in one store transaction; a claim this worker lost (it went stale and was
+        /// requeued) is not written.
+        func commit(_ done: [(record: TrialRecord, point: [Int], score: CandidateScore, trainSeconds: Double)]) throws {
+            guard !done.isEmpty else { return }
+            var records: [TrialRecord] = []
+            for item in done {
+                var record = item.record
+                Self.fill(&record, with: item.score, numberOfKey: &view.numberOfKey, finishedAt: Date(), trainSeconds: item.trainSeconds)
+                records.append(record)
             }
-            if score.source == .trained { trainedHere += 1 } else { duplicatesSkipped += 1 }
-            view.add(record, point: point)
+            let storeStart = Stopwatch()
+            let kept = try store.finish(records, worker: me.id)
+            storeSeconds += storeStart.seconds
+            for (index, item) in done.enumerated() {
+                guard kept[index] else {
+                    lostClaims += 1
+                    continue
+                }
+                if item.score.source == .trained { trainedHere += 1 } else { duplicatesSkipped += 1 }
+                view.add(records[index], point: item.point)
+            }
             report(force: view.observations.count >= settings.trials)
         }
 
@@ -163,6 +171,8 @@ extension AlaCarteStudy {
                 // The slots about to be refilled (the pool's boundary) are claimed together: one sync with the
                 // store and one proposal for all of them.
                 var claimed: [(record: TrialRecord, point: [Int])] = [], wanted = 0
+                // A step's results, committed together at the pool's next boundary (one transaction, one flush).
+                var done: [(record: TrialRecord, point: [Int], score: CandidateScore, trainSeconds: Double)] = []
                 let evaluateStart = Stopwatch()
                 let (samplerBefore, storeBefore) = (samplerSeconds, storeSeconds)
                 let statistics = try streaming.stream(slots: settings.population, next: {
@@ -175,9 +185,13 @@ extension AlaCarteStudy {
                 }, finished: { item, score in
                     guard let entry = running.removeValue(forKey: item.tag) else { return }
                     // Its share of the pool while it was in: the wall time over the slots.
-                    try commit(entry.record, point: entry.point, score: score,
-                               trainSeconds: entry.started.seconds / Double(max(settings.population, 1)))
-                }, boundary: { wanted = $0 })
+                    done.append((entry.record, entry.point, score, entry.started.seconds / Double(max(settings.population, 1))))
+                }, boundary: {
+                    try commit(done)
+                    done = []
+                    wanted = $0
+                })
+                try commit(done)  // the pool's last boundary has committed everything; nothing is left here
                 poolStatistics = poolStatistics ?? statistics  // later passes only retry requeued claims
                 evaluateSeconds += evaluateStart.seconds - (samplerSeconds - samplerBefore) - (storeSeconds - storeBefore)
             } else {
@@ -188,9 +202,7 @@ extension AlaCarteStudy {
                     let batch = try await evaluator.evaluate(claims.map { space.candidate($0.point) })
                     evaluateSeconds += evaluateStart.seconds
                     let perTrained = batch.trainedCount > 0 ? batch.trainSeconds / Double(batch.trainedCount) : 0
-                    for (index, claim) in claims.enumerated() {
-                        try commit(claim.record, point: claim.point, score: batch.scores[index], trainSeconds: perTrained)
-                    }
+                    try commit(claims.enumerated().map { ($1.record, $1.point, batch.scores[$0], perTrained) })
                     report(force: true)
                 }
             }

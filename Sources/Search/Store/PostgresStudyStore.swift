@@ -371,6 +371,16 @@ public final class PostgresStudyStore: StudyStore, @unchecked Sendable {
     /// One statement: write the result only while `worker` holds the claim, and give it the next place in the
     /// finish order (the study's row lock keeps that order the commit order).
     public func finish(_ trial: TrialRecord, worker: String) throws -> Bool {
+        try finishStatement(trial, worker: worker)
+    }
+
+    /// One transaction, one flush of the WAL, for a pool step's results (the study's row lock, taken by the first
+    /// of them, is held to the commit, so their finish order is the commit order).
+    public func finish(_ trials: [TrialRecord], worker: String) throws -> [Bool] {
+        try connection.transaction { try trials.map { try finishStatement($0, worker: worker) } }
+    }
+
+    private func finishStatement(_ trial: TrialRecord, worker: String) throws -> Bool {
         var finished = trial
         finished.worker = worker
         let values = try values(finished)

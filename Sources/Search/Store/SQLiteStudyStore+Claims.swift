@@ -77,13 +77,17 @@ extension SQLiteStudyStore {
     func claimTransaction<T>(_ body: (Database) throws -> T) throws -> T {
         try queue.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
-            var result: T?
-            try db.inTransaction(.immediate) {
-                result = try body(db)
-                return .commit
+            let outcome = Result { () throws -> T in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
             }
-            return result!
+            // Back to FULL before anything else commits on this connection, or the error says why not.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            return try outcome.get()
         }
     }
 
@@ -121,19 +125,26 @@ extension SQLiteStudyStore {
     }
 
     public func finish(_ trial: TrialRecord, worker: String) throws -> Bool {
-        try queue.write { db in
-            let holder = try Row.fetchOne(db, sql: "SELECT state, worker FROM trial WHERE number = ?", arguments: [trial.number])
-            guard let holder, (holder["state"] as String) == "running", (holder["worker"] as String?) == worker else {
-                return false  // the claim went stale and was requeued: another attempt owns the trial now
-            }
-            var finished = trial
-            finished.worker = worker
-            try db.execute(
-                sql: "INSERT INTO trial (\(Self.columns)) VALUES (\(Self.placeholders)) ON CONFLICT(number) DO UPDATE SET \(Self.assignments)",
-                arguments: try Self.arguments(finished))
-            try Self.stampFinished(db, finished)
-            return true
+        try queue.write { db in try Self.finish(db, trial, worker: worker) }
+    }
+
+    /// One transaction, one flush of the log, for a pool step's results.
+    public func finish(_ trials: [TrialRecord], worker: String) throws -> [Bool] {
+        try queue.write { db in try trials.map { try Self.finish(db, $0, worker: worker) } }
+    }
+
+    private static func finish(_ db: Database, _ trial: TrialRecord, worker: String) throws -> Bool {
+        let holder = try Row.fetchOne(db, sql: "SELECT state, worker FROM trial WHERE number = ?", arguments: [trial.number])
+        guard let holder, (holder["state"] as String) == "running", (holder["worker"] as String?) == worker else {
+            return false  // the claim went stale and was requeued: another attempt owns the trial now
         }
+        var finished = trial
+        finished.worker = worker
+        try db.execute(
+            sql: "INSERT INTO trial (\(Self.columns)) VALUES (\(Self.placeholders)) ON CONFLICT(number) DO UPDATE SET \(Self.assignments)",
+            arguments: try Self.arguments(finished))
+        try Self.stampFinished(db, finished)
+        return true
     }
 
     public func finished(after cursor: Int) throws -> FinishedSince {

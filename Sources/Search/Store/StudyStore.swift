@@ -178,6 +178,9 @@ public protocol StudyStore: AnyObject, Sendable {
     func claimNew(_ trial: TrialRecord, worker: String, budget: Int) throws -> TrialRecord?
     /// Stores a finished trial if `worker` still holds its claim; false (nothing written) when it lost it.
     func finish(_ trial: TrialRecord, worker: String) throws -> Bool
+    /// `finish` for several trials in one transaction (one flush: a pool step's results), in order; per trial
+    /// whether it was written.
+    func finish(_ trials: [TrialRecord], worker: String) throws -> [Bool]
     /// Trials that finished after `cursor` in the study's finish order (0: all of them).
     func finished(after cursor: Int) throws -> FinishedSince
     /// A worker's look before it proposes: `finished(after:)` and the numbers of the unfinished trials, read
