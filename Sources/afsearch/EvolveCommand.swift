@@ -285,6 +285,9 @@ enum EvolutionCLI {
             lines.append(String(format: "time over %d generation(s): %.2f s — propose %.2f, compile %.2f (%.1f%%), train %.2f, bookkeeping %.2f",
                                 fresh.count, total, sum(\.proposeSeconds), sum(\.compileSeconds),
                                 total > 0 ? 100 * sum(\.compileSeconds) / total : 0, sum(\.trainSeconds), sum(\.bookkeepingSeconds)))
+        } else if !r.history.isEmpty {
+            lines.append("all \(r.history.count) generation(s) replayed from the stored study, none trained again (a larger "
+                         + "--generations continues it; another --study, or removing its folder, starts over)")
         }
         lines.append("run folder: \(folder.path) (report.html, evolution.json); trials: \(trials)")
         return lines.joined(separator: "\n")
