@@ -193,9 +193,8 @@ struct MLPSlotDriver: SlotPoolDriver {
                 // The input batch holds the whole training set unless an evaluation pass gathered other rows.
                 if !session.inputHoldsTrainingSet { try session.gather(split: "train", start: 0, rows: n, useOrder: false) }
             }
-            session.evaluateAfterStep = start + batch >= n ? evaluating : nil
-            try session.trainStep(rows: stepRows, pass: step, step: 0, config: config)
-            session.evaluateAfterStep = nil
+            try session.trainStep(rows: stepRows, pass: step, step: 0, config: config,
+                                  evaluating: start + batch >= n ? evaluating : nil)
             stats.steps += 1
             if session.fused != nil { stats.fusedSteps += 1 }
             step &+= 1

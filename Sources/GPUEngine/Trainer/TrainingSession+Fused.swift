@@ -17,7 +17,9 @@ extension TrainingSession {
 
     /// One optimisation step on the gathered batch: fused row work when this chunk allows it, else the
     /// per-layer launches (`forward`, `loss`, `backwardAndUpdate`). The same bits either way.
-    func trainStep(rows: Int, pass: UInt32, step: Int, config: TrainingConfig) throws {
+    /// `evaluating`: a split whose evaluation pass the step may run in its own launch after the update (a slot
+    /// pool's epoch's last step); `evaluate(split:)` then reads the sums it left instead of launching the pass.
+    func trainStep(rows: Int, pass: UInt32, step: Int, config: TrainingConfig, evaluating: String? = nil) throws {
         guard let fused else {
             try forward(rows: rows, training: true, pass: pass, rowOffset: 0)
             try loss(rows: rows, training: true, pass: pass, metrics: trainMetrics)
@@ -33,7 +35,7 @@ extension TrainingSession {
                 try uploadStepArguments(steps: candidateSteps(step), config: config)
             }
             let rowsPad = rowTilesPad(rows)
-            let evaluation = update ? try stepEvaluation() : nil
+            let evaluation = try update ? stepEvaluation(of: evaluating) : nil
             try launch(fused.kernel, global: [count], local: [1], named: common + [
                 ("grads", grads), ("block_rows", Int32(fused.blockRows)), ("update", Int32(update ? 1 : 0)),
                 ("metrics", trainMetrics), ("part_layout", partialLayout), ("part_layouts", Int32(layout.partialLayout.count)),
@@ -62,18 +64,17 @@ extension TrainingSession {
         try optimizerStep(step: step, config: config)
     }
 
-    /// The evaluation a step with Adam's tail runs in its launch (`evaluateAfterStep`): in a compiled program
-    /// (whose evaluation passes are fused too), a split of one block of rows, gathered once; its sums zeroed.
-    /// nil for none. `evaluate(split:)` reads the sums after the step.
-    private func stepEvaluation() throws -> (rows: Int, input: DeviceBuffer<Float>, labels: DeviceBuffer<Int32>)? {
-        guard let name = evaluateAfterStep, let fused, fused.evaluation != nil, let split = splits[name],
+    /// The evaluation of split `name` a step with Adam's tail runs in its launch: in a compiled program (whose
+    /// evaluation passes are fused too), a split of one block of rows, gathered once; its sums zeroed. nil for
+    /// none. `evaluate(split:)` reads the sums after the step.
+    private func stepEvaluation(of name: String?) throws -> (rows: Int, input: DeviceBuffer<Float>, labels: DeviceBuffer<Int32>)? {
+        guard let name, let fused, fused.evaluation != nil, let split = splits[name],
               split.rows <= layout.capacityRows else { return nil }
         if gatheredSplits[name] == nil {
             let rowsPad = rowTilesPad(split.rows)
             let gathered = (input: try device.buffer(Float.self, count: rowsPad * layout.paddedWidths[0]),
                             labels: try device.buffer(Int32.self, count: rowsPad))
-            try launch(gatherKernel, global: [rowsPad], split.x, Int32(spec.inputCount), split.labels, split.labels,
-                       Int32(0), Int32(0), Int32(split.rows), gathered.input, Int32(layout.paddedWidths[0]), gathered.labels)
+            try gather(split, start: 0, rows: split.rows, order: nil, into: gathered.input, labels: gathered.labels)
             gatheredSplits[name] = gathered
         }
         try evalMetrics.fill(0)

@@ -45,10 +45,8 @@ final class TrainingSession: PopulationState, PopulationSession {
     /// The input batch holds the whole training set in order (full-batch training gathers it once, and again
     /// only after an evaluation pass gathered other rows into it).
     var inputHoldsTrainingSet = false
-    /// The split the next training step evaluates in its own launch (`evaluatesInStep`), set by a slot pool for
-    /// an epoch's last step; nil: the evaluation passes are launched by `evaluate(split:)`.
-    var evaluateAfterStep: String?
-    /// The split whose evaluation sums the last step left in `evalMetrics`, for `evaluate(split:)` to read.
+    /// The split whose evaluation sums the last step left in `evalMetrics` (`trainStep`'s `evaluating`), for
+    /// `evaluate(split:)` to read.
     var evaluatedInStep: String?
     /// Splits gathered once (padded rows and labels) for the steps that evaluate them.
     var gatheredSplits: [String: (input: DeviceBuffer<Float>, labels: DeviceBuffer<Int32>)] = [:]
@@ -161,10 +159,16 @@ final class TrainingSession: PopulationState, PopulationSession {
     func gather(split name: String, start: Int, rows: Int, useOrder: Bool) throws {
         let s = splits[name]!
         inputHoldsTrainingSet = name == "train" && start == 0 && rows == s.rows && !useOrder
-        let rowsPad = rowTilesPad(rows)
-        try launch(gatherKernel, global: [rowsPad], s.x, Int32(spec.inputCount), s.labels,
-                                order ?? batchLabels, Int32(useOrder ? 1 : 0), Int32(start), Int32(rows),
-                                input, Int32(layout.paddedWidths[0]), batchLabels)
+        try gather(s, start: start, rows: rows, order: useOrder ? order ?? batchLabels : nil, into: input, labels: batchLabels)
+    }
+
+    /// Copies `rows` rows of `split` from `start` (through `order` when given) into `destination` (padded rows,
+    /// zeros past `rows` up to a whole row tile) and their labels into `labels`.
+    func gather(_ split: (x: DeviceBuffer<Float>, labels: DeviceBuffer<Int32>, rows: Int), start: Int, rows: Int,
+                order: DeviceBuffer<Int32>?, into destination: DeviceBuffer<Float>, labels: DeviceBuffer<Int32>) throws {
+        try launch(gatherKernel, global: [rowTilesPad(rows)], split.x, Int32(spec.inputCount), split.labels,
+                   order ?? labels, Int32(order != nil ? 1 : 0), Int32(start), Int32(rows),
+                   destination, Int32(layout.paddedWidths[0]), labels)
     }
 
     /// Forward pass of every layer over the current input batch. Evaluation writes A over Z (z == a); Z is

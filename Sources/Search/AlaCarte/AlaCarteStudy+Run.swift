@@ -191,7 +191,9 @@ extension AlaCarteStudy {
                     done = []
                     wanted = $0
                 })
-                try commit(done)  // the pool's last boundary has committed everything; nothing is left here
+                // Items answered inside `next` (duplicates of scored trials) during the pool's last refill come after
+                // its last boundary.
+                try commit(done)
                 poolStatistics = poolStatistics ?? statistics  // later passes only retry requeued claims
                 evaluateSeconds += evaluateStart.seconds - (samplerSeconds - samplerBefore) - (storeSeconds - storeBefore)
             } else {

@@ -183,8 +183,8 @@ public protocol StreamingCandidateEvaluator: CandidateEvaluator {
     /// Scores every item `next` hands out, at most `slots` training at once, until `next` returns nil and
     /// every item is answered; `finished` is called once per item, in the order they finish. `boundary` is
     /// called between training steps, after a step's items were answered, with the number of items `next` is
-    /// about to be asked for (0 once it returned nil), and once more before `stream` returns
-    /// (`PopulationPool.run`).
+    /// about to be asked for (0 once it returned nil), and once more before the last refill (`PopulationPool.run`);
+    /// an item answered inside `next` is answered after the boundary before it.
     func stream(slots: Int, next: () throws -> StreamItem?,
                 finished: (StreamItem, CandidateScore) throws -> Void,
                 boundary: (Int) throws -> Void) throws -> PoolStatistics
