@@ -34,6 +34,22 @@ import Testing
         #expect(abs(bound.share - 2 / (1e6 / 117.8)) < 1e-12)
     }
 
+    @Test func theGEMMsArePricedAtTheHigherOfTheTwoRates() throws {
+        let log = [AlaCarteBenchmark.Run.TrialLine(functions: ["f", "g"], epochs: 3, diverged: false)]
+        // The vendor's BLAS slower than afsearch's peak: the peak prices the GEMMs, the vendor's rate is kept.
+        let slower = try #require(AlaCarteBound.compute(run: Self.run(log), widths: [4, 32, 2], costs: Self.costs,
+                                                        peakGFLOPs: 1, vendorGFLOPs: 0.5, computeUnits: 2))
+        #expect(slower.peakGFLOPs == 1 && slower.measuredPeakGFLOPs == 1 && slower.vendorGFLOPs == 0.5)
+        #expect(abs(slower.gemmMicroseconds - 108.8) < 1e-9)
+        // Faster: 108800 FLOP at 4 GFLOP/s is 27.2 us; the GEMMs alone bound the study at 1 / 27.2 us.
+        let faster = try #require(AlaCarteBound.compute(run: Self.run(log), widths: [4, 32, 2], costs: Self.costs,
+                                                        peakGFLOPs: 1, vendorGFLOPs: 4, computeUnits: 2))
+        #expect(faster.peakGFLOPs == 4 && faster.measuredPeakGFLOPs == 1)
+        #expect(abs(faster.gemmMicroseconds - 27.2) < 1e-9)
+        #expect(abs(faster.gemmOnlyCandidateEpochsPerSecond - 1e6 / 27.2) < 1e-6)
+        #expect(faster.candidateEpochsPerSecond < faster.gemmOnlyCandidateEpochsPerSecond)
+    }
+
     @Test func aFunctionWithoutACostGivesNoBound() {
         let log = [AlaCarteBenchmark.Run.TrialLine(functions: ["f", "h"], epochs: 2, diverged: false)]
         #expect(AlaCarteBound.compute(run: Self.run(log), widths: [4, 32, 2], costs: Self.costs, peakGFLOPs: 1, computeUnits: 2) == nil)

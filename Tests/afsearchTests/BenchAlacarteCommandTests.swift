@@ -23,14 +23,24 @@ import Testing
         echo "{\\"trials\\": $trials, \\"candidate_epochs\\": $((trials * 10)), \\"wall_seconds\\": 2.0, \\"trials_per_second\\": 1.5, \\"candidate_epochs_per_second\\": 15.0, \\"median_epochs\\": 10, \\"diverged\\": 0, \\"torch_version\\": \\"stand-in $tr/$va${batch:+ batch $batch}\\", \\"threads\\": 1}"
         """
 
+    /// The vendor GEMM peer's stand-in: answers a rate far above any device's, with the widths and rows it was
+    /// handed in its version string.
+    static let gemmStandIn = """
+        while [ $# -gt 0 ]; do case "$1" in --widths) widths=$2;; --train) tr=$2;; --validation) va=$2;; esac; shift; done
+        echo "{\\"torch_version\\": \\"stand-in $widths $tr/$va\\", \\"threads\\": 2, \\"gflops\\": 1000000.0, \\"mflop\\": 1.0}"
+        """
+
     @Test func benchAlacarteStreamsAStudyAndComparesItWithThePeer() throws {
         let cli = try CLI()
         let data = cli.root.appendingPathComponent("tiny.csv"), peer = cli.root.appendingPathComponent("peer.sh")
+        let gemmPeer = cli.root.appendingPathComponent("gemm.sh")
         try Self.csv().write(to: data, atomically: true, encoding: .utf8)
         try Self.standIn.write(to: peer, atomically: true, encoding: .utf8)
+        try Self.gemmStandIn.write(to: gemmPeer, atomically: true, encoding: .utf8)
         let result = try cli.run(["bench", "alacarte", "--datasets", data.path, "--trials", "12", "--population", "4",
                                   "--depth", "3", "--epochs", "15", "--patience", "3", "--menu", "relu,tanh,prelu(x; a=0.25),softmax",
-                                  "--peer-trials", "5", "--python", "/bin/sh", "--peer-script", peer.path, "--bound", "--json"],
+                                  "--peer-trials", "5", "--python", "/bin/sh", "--peer-script", peer.path,
+                                  "--gemm-peer-script", gemmPeer.path, "--bound", "--json"],
                                  timeout: 300)
         #expect(result.status == 0, "\(result.stderr)")
         let report = try #require(result.json as? [String: Any], "\(result.stdout)")
@@ -55,8 +65,15 @@ import Testing
         // bound, of which afsearch reached a share (it cannot beat a bound that leaves out everything else).
         let bound = try #require(entry["bound"] as? [String: Any], "\(entry.keys)")
         let boundRate = try #require(bound["candidateEpochsPerSecond"] as? Double), share = try #require(bound["share"] as? Double)
-        #expect((bound["peakGFLOPs"] as? Double ?? 0) > 0 && (bound["activationMicroseconds"] as? Double ?? 0) > 0)
+        #expect((bound["measuredPeakGFLOPs"] as? Double ?? 0) > 0 && (bound["activationMicroseconds"] as? Double ?? 0) > 0)
         #expect(share > 0 && share < 1, "afsearch at \(share) of its device bound \(boundRate)")
+        // The vendor GEMM peer was handed the study's widths (4 features, 2 hidden layers of 64, 3 classes) and
+        // rows, and its rate, higher than afsearch's, prices the bound's GEMMs.
+        let vendor = try #require(entry["gemmPeer"] as? [String: Any], "\(entry.keys)")
+        #expect(vendor["torch_version"] as? String == "stand-in 4,64,64,3 \(trainRows)/\(validationRows)")
+        #expect(bound["vendorGFLOPs"] as? Double == 1e6 && bound["peakGFLOPs"] as? Double == 1e6)
+        #expect((bound["measuredPeakGFLOPs"] as? Double ?? .infinity) < 1e6)
+        #expect((bound["gemmOnlyCandidateEpochsPerSecond"] as? Double ?? 0) > boundRate)
         let ratio = try #require(entry["candidateEpochRatio"] as? Double)
         #expect(abs(ratio - (run["wallSeconds"] as? Double).map { Double(run["candidateEpochs"] as! Int) / $0 / 15.0 }!) < 1e-9)
 

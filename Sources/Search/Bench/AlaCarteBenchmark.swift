@@ -162,6 +162,34 @@ public enum AlaCarteBenchmark {
             try JSONEncoder().encode(Array(functions.prefix(trials))).write(to: file)
             arguments += ["--functions", file.path]
         }
+        return try runJSONLine(python: python, arguments: arguments, as: PeerRun.self)
+    }
+
+    /// What the vendor GEMM peer (bench/peers/torch_gemm.py) printed: PyTorch's BLAS on a study's own products.
+    public struct GEMMPeerRun: Codable, Sendable {
+        public var torchVersion: String
+        public var threads: Int
+        public var gflops: Double
+        public var mflop: Double
+        enum CodingKeys: String, CodingKey {
+            case threads, gflops, mflop
+            case torchVersion = "torch_version"
+        }
+    }
+
+    /// Runs the vendor GEMM peer on a study's products: `widths` inputs first, `trainRows` and `validationRows` as
+    /// the bound counts them (`AlaCarteBound`).
+    public static func runGEMMPeer(python: String, script: String, widths: [Int], trainRows: Int, validationRows: Int,
+                                   threads: Int) throws -> GEMMPeerRun {
+        try runJSONLine(python: python,
+                        arguments: [script, "--widths", widths.map(String.init).joined(separator: ","),
+                                    "--train", "\(trainRows)", "--validation", "\(validationRows)", "--threads", "\(threads)"],
+                        as: GEMMPeerRun.self)
+    }
+
+    /// Runs `python arguments...` (its standard error passed through) and decodes the last line of its standard
+    /// output that starts with "{".
+    static func runJSONLine<T: Decodable>(python: String, arguments: [String], as type: T.Type) throws -> T {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = arguments
@@ -171,15 +199,16 @@ public enum AlaCarteBenchmark {
         try process.run()
         let bytes = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        let script = arguments.first ?? ""
         guard process.terminationStatus == 0,
               let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").last(where: { $0.hasPrefix("{") })
         else {
             throw BenchmarkError.peerFailed("\(python) \(script) exited with status \(process.terminationStatus)")
         }
         do {
-            return try JSONDecoder().decode(PeerRun.self, from: Data(line.utf8))
+            return try JSONDecoder().decode(T.self, from: Data(line.utf8))
         } catch {
-            throw BenchmarkError.peerFailed("could not read the peer's JSON line (\(error)): \(line.prefix(200))")
+            throw BenchmarkError.peerFailed("could not read \(script)'s JSON line (\(error)): \(line.prefix(200))")
         }
     }
 
