@@ -122,15 +122,16 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
         log("study 1's protocol: \(depth) layers of 64, \(choices.count) functions, Adam 1e-3 \(batch.map { "batch \($0)" } ?? "full batch"), ≤ \(epochs) epochs, "
             + "early stop after \(patience) epochs of gain < 0.001, random search, population \(population)")
         var report = Report(device: device.info.name, runs: [])
-        var measured: (peak: Double, costs: [ActivationSpanBench.Cost])?
+        var measured: (peak: Double, fma: Double?, costs: [ActivationSpanBench.Cost])?
         if bound {
             let peak = try GEMMPeakSummary.measure(device: device, shapes: [.study1Layer, .square256], repetitions: 3, quick: false, log: nil)
             var spans = ActivationSpanBench(device: device)
             spans.passes = 500
             spans.repetitions = 3
             let costs = try spans.measure(menu: choices.map { ($0.name, $0.expression) }).costs
-            measured = (peak.peakGFLOPs, costs)
-            log(String(format: "bound: GEMM peak %.1f GFLOP/s (bench gemm's sweep), the menu's activation spans measured (bench activations)", peak.peakGFLOPs))
+            measured = (peak.peakGFLOPs, peak.fmaPeak?.gflops, costs)
+            log(String(format: "bound: GEMM peak %.1f GFLOP/s (bench gemm's sweep), FMA peak %.1f GFLOP/s, the menu's activation spans measured (bench activations)",
+                       peak.peakGFLOPs, peak.fmaPeak?.gflops ?? 0))
         }
         for name in names {
             let splits = try AlacarteData.splits(dataset: name, seed: seed, options: options)
@@ -160,16 +161,19 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
                 }
                 entry.gemmPeer = vendor
                 entry.bound = AlaCarteBound.compute(run: run, widths: widths, costs: measured.costs, peakGFLOPs: measured.peak,
-                                                    vendorGFLOPs: vendor?.gflops, computeUnits: device.info.computeUnits)
+                                                    vendorGFLOPs: vendor?.gflops, fmaPeakGFLOPs: measured.fma,
+                                                    computeUnits: device.info.computeUnits)
                 if let b = entry.bound {
                     if let vendor {
                         log(String(format: "%@: PyTorch %@'s BLAS (%d thread%@) on this study's GEMMs: %.1f GFLOP/s, against afsearch's measured peak %.1f",
                                    name, vendor.torchVersion, vendor.threads, vendor.threads == 1 ? "" : "s", vendor.gflops, b.measuredPeakGFLOPs))
                     }
                     log(String(format: "%@: device bound %.0f candidate-epochs/s (GEMMs %.1f MFLOP at %.0f GFLOP/s: %.0f µs; activation spans "
-                               + "%.3f / %.3f ns per element: %.0f µs, per candidate-epoch; the GEMMs alone %.0f); afsearch reached %.0f %% of it",
+                               + "%.3f / %.3f ns per element: %.0f µs, per candidate-epoch; the GEMMs alone %.0f, the GEMMs at the FMA peak %.0f); "
+                               + "afsearch reached %.0f %% of it",
                                name, b.candidateEpochsPerSecond, b.gemmMFLOP, b.peakGFLOPs, b.gemmMicroseconds, b.trainNanoseconds,
-                               b.evaluateNanoseconds, b.activationMicroseconds, b.gemmOnlyCandidateEpochsPerSecond, 100 * b.share))
+                               b.evaluateNanoseconds, b.activationMicroseconds, b.gemmOnlyCandidateEpochsPerSecond,
+                               b.fmaCandidateEpochsPerSecond ?? 0, 100 * b.share))
                 }
             }
             if peerTrials > 0 {
@@ -195,9 +199,10 @@ struct BenchAlacarteCommand: AsyncParsableCommand {
                 log(String(format: "%@: afsearch / PyTorch = %.2f× candidate-epochs/s, %.2f× trials/s",
                            name, entry.candidateEpochRatio ?? 0, entry.trialRatio ?? 0))
                 if let b = entry.bound {
+                    let target = 5 * peer.candidateEpochsPerSecond
                     log(String(format: "%@: 5× the peer (%.0f candidate-epochs/s) is %.0f %% of the device bound, %.0f %% of the GEMMs alone",
-                               name, 5 * peer.candidateEpochsPerSecond, 100 * 5 * peer.candidateEpochsPerSecond / b.candidateEpochsPerSecond,
-                               100 * 5 * peer.candidateEpochsPerSecond / b.gemmOnlyCandidateEpochsPerSecond))
+                               name, target, 100 * target / b.candidateEpochsPerSecond, 100 * target / b.gemmOnlyCandidateEpochsPerSecond)
+                        + (b.fmaCandidateEpochsPerSecond.map { String(format: ", %.0f %% of the bound with the GEMMs at the FMA peak", 100 * target / $0) } ?? ""))
                 }
             }
             report.runs.append(entry)

@@ -37,6 +37,8 @@ struct GEMMShapeArgument: ExpressibleByArgument {
 struct GEMMPeakSummary: Codable {
     var device: String
     var theoreticalEstimateGFLOPs: Double?
+    /// The measured FP32 FMA throughput (`FMAPeak`): the arithmetic ceiling.
+    var fmaPeak: FMAPeak?
     var perShape: [ShapeBest]
     var peakGFLOPs: Double
     struct ShapeBest: Codable {
@@ -64,6 +66,7 @@ struct GEMMPeakSummary: Codable {
         }
         return GEMMPeakSummary(device: device.info.name,
                                theoreticalEstimateGFLOPs: GEMMPeakSearch.theoreticalPeakEstimate(device.peakHint),
+                               fmaPeak: try FMAPeak.measure(device: device).first,
                                perShape: best, peakGFLOPs: best.map(\.gflops).max() ?? 0)
     }
 
@@ -74,6 +77,10 @@ struct GEMMPeakSummary: Codable {
             print(String(format: "  best on %@: %.1f GFLOP/s with tile %@ (%d tiles tried)", s.shape, s.gflops, s.tile, s.tilesTried))
         }
         print(String(format: "measured GEMM peak: %.1f GFLOP/s", peakGFLOPs))
+        if let f = fmaPeak {
+            print(String(format: "measured FMA peak: %.1f GFLOP/s (independent fma chains, float%d × %d) — the GEMM peak is %.0f%% of it",
+                         f.gflops, f.vectorWidth, f.chains, 100 * peakGFLOPs / f.gflops))
+        }
         if let t = theoreticalEstimateGFLOPs {
             print(String(format: "theoretical estimate: %.0f GFLOP/s (CUs × clock × vector width × 4; an upper bound) — measured is %.0f%% of it",
                          t, 100 * peakGFLOPs / t))

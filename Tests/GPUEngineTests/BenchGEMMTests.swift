@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Testing
 @testable import GPUEngine
 
@@ -50,6 +51,34 @@ import Testing
         #expect(throws: GEMMBenchError.self) {
             try search.sweep(shape, tiles: [GEMMTile(rows: 8, vectorWidth: 16, vectorsPerRow: 1)])
         }
+    }
+
+    /// The FMA peak kernel computes the recurrence whose closed form `FMAPeak.measure` checks each launch against,
+    /// and the closed form is the recurrence's.
+    @Test func fmaPeakKernelComputesTheRecurrenceItIsCheckedAgainst() throws {
+        // The closed form against the recurrence stepped in Double: work-item 5, float4, 3 chains, 37 steps.
+        var stepped = 0.0
+        for c in 0..<3 {
+            var x = Double(5 % 8) * 0.125 + Double(c) * 0.0625
+            for _ in 0..<37 { x = x * Double(FMAPeak.scale) + Double(FMAPeak.shift) }
+            stepped += 4 * x
+        }
+        #expect(abs(FMAPeak.expected(workItem: 5, width: 4, chains: 3, iterations: 37) - stepped) < 1e-12)
+
+        let device = try Self.device.get()
+        for (width, chains) in [(1, 8), (16, 3)] {
+            let program = try device.program(source: KernelTemplates.bench_fma, options: "-DVEC_WIDTH=\(width) -DCHAINS=\(chains)")
+            let out = try device.buffer(Float.self, count: 24)
+            _ = try program.kernel("fma_peak").launch(global: [24], args: Int32(50), FMAPeak.scale, FMAPeak.shift, out)
+            let values = try out.download()
+            for (i, v) in values.enumerated() {
+                let want = FMAPeak.expected(workItem: i, width: width, chains: chains, iterations: 50)
+                #expect(abs(Double(v) - want) < 1e-5 * abs(want), "float\(width) × \(chains), work-item \(i): \(v) against \(want)")
+            }
+        }
+        let peaks = try FMAPeak.measure(device: device, widths: [1, 8], chainCounts: [8], repetitions: 1, minimumSeconds: 0.002)
+        #expect(peaks.count == 2 && peaks.allSatisfy { $0.gflops > 0 && $0.gflops.isFinite })
+        #expect(peaks[0].gflops >= peaks[1].gflops)
     }
 
     @Test func theoreticalEstimateOnlyForCPUs() throws {

@@ -48,6 +48,14 @@ import Testing
         #expect(abs(faster.gemmMicroseconds - 27.2) < 1e-9)
         #expect(abs(faster.gemmOnlyCandidateEpochsPerSecond - 1e6 / 27.2) < 1e-6)
         #expect(faster.candidateEpochsPerSecond < faster.gemmOnlyCandidateEpochsPerSecond)
+        #expect(faster.fmaCandidateEpochsPerSecond == nil)
+        // With the FMA peak measured: the GEMMs at 8 GFLOP/s (13.6 us) beside the same activation spans, here
+        // (100 x 2 + 50 x 1) x 64 ns over 2 units = 8 us.
+        let ceiling = try #require(AlaCarteBound.compute(run: Self.run(log), widths: [4, 32, 2], costs: Self.costs,
+                                                         peakGFLOPs: 1, vendorGFLOPs: 4, fmaPeakGFLOPs: 8, computeUnits: 2))
+        #expect(abs(ceiling.activationMicroseconds - 8) < 1e-9)
+        #expect(abs(ceiling.fmaCandidateEpochsPerSecond! - 1e6 / 21.6) < 1e-6)
+        #expect(abs(ceiling.candidateEpochsPerSecond - 1e6 / 35.2) < 1e-6)
     }
 
     @Test func aFunctionWithoutACostGivesNoBound() {

@@ -230,6 +230,7 @@ import Testing
         #expect(text.status == 0, "\(text.stderr)")
         #expect(text.stdout.components(separatedBy: "device:").count == 2, "\(text.stdout)")
         #expect(text.stdout.contains("measured GEMM peak"), "\(text.stdout)")
+        #expect(text.stdout.contains("measured FMA peak") && text.stdout.contains("the GEMM peak is"), "\(text.stdout)")
 
         let bad = try cli.run(["bench", "train", "--block-rows", "0", "--peak", "none"])
         #expect(bad.status != 0)

@@ -13,6 +13,10 @@ public struct AlaCarteBound: Codable, Sendable {
     public var measuredPeakGFLOPs: Double
     /// PyTorch's BLAS on the study's own products, when measured.
     public var vendorGFLOPs: Double?
+    /// The device's FP32 FMA throughput (`FMAPeak`), when measured, and the bound with the GEMMs at it: what no
+    /// GEMM could beat, with the same activation spans.
+    public var fmaPeakGFLOPs: Double?
+    public var fmaCandidateEpochsPerSecond: Double?
     /// Per candidate-epoch: the forward over training and validation rows, and the training rows' weight and data
     /// gradients (the first layer has no data gradient), weights only: 2 (n + m) W + 2 n W + 2 n (W - W1).
     public var gemmMFLOP: Double
@@ -32,7 +36,7 @@ public struct AlaCarteBound: Codable, Sendable {
     /// as in study 1. A row's elements round each layer up to `spanBody` (the CPU span loops' vector body: a
     /// 10-class logits row is computed over 32). nil when a trial's function has no measured cost.
     public static func compute(run: AlaCarteBenchmark.Run, widths: [Int], costs: [ActivationSpanBench.Cost],
-                               peakGFLOPs measured: Double, vendorGFLOPs: Double? = nil, computeUnits: Int,
+                               peakGFLOPs measured: Double, vendorGFLOPs: Double? = nil, fmaPeakGFLOPs: Double? = nil, computeUnits: Int,
                                spanBody: Int = 32) -> AlaCarteBound? {
         let peakGFLOPs = max(measured, vendorGFLOPs ?? 0)
         guard widths.count >= 2, peakGFLOPs > 0, computeUnits > 0 else { return nil }
@@ -58,7 +62,9 @@ public struct AlaCarteBound: Codable, Sendable {
         let trainNs = train / epochs, evaluateNs = evaluate / epochs
         let activation = (n * trainNs + m * evaluateNs) * elementsPerRow * 1e-9 / Double(computeUnits)
         let bound = 1 / (gemm + activation)
-        return AlaCarteBound(peakGFLOPs: peakGFLOPs, measuredPeakGFLOPs: measured, vendorGFLOPs: vendorGFLOPs, gemmMFLOP: flops / 1e6, gemmMicroseconds: gemm * 1e6,
+        let atFMA = fmaPeakGFLOPs.flatMap { $0 > 0 ? 1 / (flops / ($0 * 1e9) + activation) : nil }
+        return AlaCarteBound(peakGFLOPs: peakGFLOPs, measuredPeakGFLOPs: measured, vendorGFLOPs: vendorGFLOPs,
+                             fmaPeakGFLOPs: fmaPeakGFLOPs, fmaCandidateEpochsPerSecond: atFMA, gemmMFLOP: flops / 1e6, gemmMicroseconds: gemm * 1e6,
                              trainNanoseconds: trainNs, evaluateNanoseconds: evaluateNs, activationMicroseconds: activation * 1e6,
                              candidateEpochsPerSecond: bound, gemmOnlyCandidateEpochsPerSecond: 1 / gemm, share: run.candidateEpochsPerSecond / bound)
     }
