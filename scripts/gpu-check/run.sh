@@ -147,6 +147,8 @@ field() { # file key → the first number stored under "key"
 ratio() { awk -v a="$1" -v b="$2" -v s="${3:-1}" 'BEGIN { if (a == "" || b == "" || b == 0) print "–"; else printf "%.3g", s * a / b }'; }
 fmt() { awk -v a="$1" 'BEGIN { if (a == "") print "–"; else printf "%.4g", a }'; }
 peak=$(field gemm peakGFLOPs)
+# The measured FMA peak: the "gflops" inside bench gemm's "fmaPeak" object.
+fma=$(grep -o '"fmaPeak" *: *{[^}]*}' "$out/gemm.out" 2>/dev/null | grep -o '"gflops" *: *[-0-9.eE+]*' | head -1 | sed 's/.*: *//')
 name=$(grep -o '"name" *: *"[^"]*"' "$out/devices.out" 2>/dev/null | head -1 | sed 's/.*: *"//; s/"$//')
 # The vendor's FP32 peak (GFLOP/s, boost clock, non-tensor) for the GPUs this check expects; else unknown.
 case "$name" in
@@ -162,6 +164,7 @@ esac
   echo "| step | result | GFLOP/s | share of measured GEMM peak | share of vendor FP32 peak |"
   echo "|---|---|---:|---:|---:|"
   echo "| bench gemm | the plain batched GEMM's best tile | $(fmt "$peak") | 1 | $(ratio "$peak" "$vendor") |"
+  echo "| bench gemm (FMA peak) | independent fma chains, the arithmetic ceiling measured | $(fmt "$fma") | $(ratio "$fma" "$peak") | $(ratio "$fma" "$vendor") |"
   g=$(field gemm-tune winnerGFLOPs)
   echo "| bench gemm --tune | the trainer's three GEMMs at the tuned variant, P=$(field gemm-tune population) | $(fmt "$g") | $(ratio "$g" "$peak") | $(ratio "$g" "$vendor") |"
   g=$(field gemm-tune-cnn winnerGFLOPs)
