@@ -1,11 +1,12 @@
 import GPUEngine
 
-/// The fastest a study-1 run could go on a device, from two measurements: its GEMMs at the device's best
-/// measured GEMM rate (afsearch's own peak, `afsearch bench gemm`, or the vendor BLAS's on the study's own products,
-/// bench/peers/torch_gemm.py, whichever is higher), and its activation spans at the menu's measured costs (`bench
-/// activations`), weighted by the epochs each trial's functions trained; the loss, the optimiser, memory
-/// traffic, the host and idle cores cost nothing in it. `bench alacarte --bound` prints it beside each study,
-/// with the share of it afsearch reached and the share that 5x the peer would need.
+/// The fastest a study-1 run could go on a device: its GEMMs at the device's best measured GEMM rate (afsearch's
+/// own peak, `afsearch bench gemm`, or the vendor BLAS's on the study's own products, bench/peers/torch_gemm.py,
+/// whichever is higher) plus its activation spans at the menu's measured costs (`bench activations`), weighted by
+/// the epochs each trial's functions trained; the loss, the optimiser, memory traffic, the host and idle cores
+/// cost nothing in it. Beside it the same sum with the GEMMs at the measured FMA throughput, and the GEMMs alone.
+/// `bench alacarte --bound` prints it beside each study, with the share of it afsearch reached and the share that
+/// 5x the peer would need.
 public struct AlaCarteBound: Codable, Sendable {
     /// The GEMM rate the bound prices the GEMMs at: the higher of the two below.
     public var peakGFLOPs: Double
