@@ -9,9 +9,8 @@ import Testing
 @Suite(.serialized) struct WorkerFaultTests {
     static let trials = 20
 
-    /// 300 rows, 4 features, 3 overlapping classes: about a second of training per trial on one PoCL thread (at
-    /// 1500 epochs: with 600 the trainer of 2026-12-07 finished the four-worker study in under 5 s, before the
-    /// third kill).
+    /// 300 rows, 4 features, 3 overlapping classes: a few tenths of a second of training per trial on one PoCL
+    /// thread at 600 epochs, long enough for a kill to land mid-trial.
     static func writeData(_ cli: CLI) throws -> URL {
         var generator = SeededGenerator(seed: 5)
         var text = "a,b,c,d,label\n"
@@ -26,22 +25,22 @@ import Testing
     }
 
     static func command(data: URL, storage: String, study: String) -> [String] {
-        ["alacarte", "--dataset", data.path, "--trials", String(trials), "--population", "2", "--epochs", "1500",
+        ["alacarte", "--dataset", data.path, "--trials", String(trials), "--population", "2", "--epochs", "600",
          "--patience", "0", "--menu", "relu,tanh,sigmoid,elu,softplus,x", "--depth", "3", "--study", study,
          "--storage", storage, "--heartbeat", "0.3", "--stale-after", "2", "--max-attempts", "5", "--quiet", "--json"]
     }
 
     /// The processes that hold a running trial of the study now (by the worker table's pids).
-    static func claimHolders(storage: String, study: String) -> Set<Int32> {
-        guard let store = try? StudyStorage(storage).openForReading(study),
-              let running = try? store.trials(states: [.running]), let workers = try? store.workers() else { return [] }
+    static func claimHolders(_ store: any StudyStore) -> Set<Int32> {
+        guard let running = try? store.trials(states: [.running]), let workers = try? store.workers() else { return [] }
         let holders = Set(running.compactMap(\.worker))
         return Set(workers.filter { holders.contains($0.identity.id) }.map { Int32($0.identity.pid) })
     }
 
-    /// Runs `workers` processes; every so often kills one at random of those that hold claims (`kills` in all),
-    /// restarting each at once. Only claim holders are picked, so every kill leaves claims to requeue, however
-    /// fast the trials train.
+    /// Runs `workers` processes and kills one at random of those that hold claims (`kills` in all), restarting
+    /// each at once. Kill k waits until (k + 1) / (kills + 2) of the trials have finished, so the kills are spread
+    /// over the study by its progress, not by the clock: however fast the trainer gets, the study cannot end
+    /// before them. Only claim holders are picked, so every kill leaves claims to requeue.
     static func runWithKills(cli: CLI, command: [String], storage: String, study: String, workers: Int,
                              kills: Int) throws -> (exits: [Int32], killed: Int) {
         var generator = SeededGenerator(seed: 11)
@@ -49,7 +48,7 @@ import Testing
         var exits: [Int32] = []
         var killed = 0
         let deadline = Date().addingTimeInterval(300)
-        var nextKill = Date().addingTimeInterval(0.8)
+        var nextLook = Date()
         while !running.isEmpty {
             guard Date() < deadline else {
                 running.forEach { kill($0.processIdentifier, SIGKILL) }
@@ -60,18 +59,22 @@ import Testing
                 exits.append(process.terminationStatus)
                 running.remove(at: index)
             }
-            if killed < kills, Date() >= nextKill, !running.isEmpty {
-                let holders = claimHolders(storage: storage, study: study)
-                let busy = running.indices.filter { holders.contains(running[$0].processIdentifier) }
-                guard !busy.isEmpty else { continue }
-                let victim = busy[Int.random(in: 0..<busy.count, using: &generator)]
-                kill(running[victim].processIdentifier, SIGKILL)
-                running[victim].waitUntilExit()
-                running.remove(at: victim)
-                killed += 1
-                running.append(try cli.launch(command, environment: ["POCL_MAX_PTHREAD_COUNT": "1"]).process)
-                nextKill = Date().addingTimeInterval(Double.random(in: 0.4...0.9, using: &generator))
-            }
+            guard killed < kills, !running.isEmpty, Date() >= nextLook else { continue }
+            nextLook = Date().addingTimeInterval(0.2)
+            // Opened afresh each look: the study exists once the first worker has created it, and a SQLite file
+            // that nobody writes at the moment it is opened would be read as immutable.
+            guard let store = try? StudyStorage(storage).openForReading(study),
+                  let finished = try? store.count(states: TrialState.finished),
+                  finished >= (killed + 1) * trials / (kills + 2) else { continue }
+            let holders = claimHolders(store)
+            let busy = running.indices.filter { holders.contains(running[$0].processIdentifier) }
+            guard !busy.isEmpty else { continue }
+            let victim = busy[Int.random(in: 0..<busy.count, using: &generator)]
+            kill(running[victim].processIdentifier, SIGKILL)
+            running[victim].waitUntilExit()
+            running.remove(at: victim)
+            killed += 1
+            running.append(try cli.launch(command, environment: ["POCL_MAX_PTHREAD_COUNT": "1"]).process)
         }
         return (exits, killed)
     }
