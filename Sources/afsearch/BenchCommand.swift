@@ -209,6 +209,8 @@ struct BenchTrainCommand: AsyncParsableCommand {
         struct Run: Encodable {
             var result: TrainingBenchResult
             var shareOfGEMMPeak: Double?
+            /// Of the measured FP32 FMA throughput, the device's arithmetic ceiling.
+            var shareOfFMAPeak: Double?
         }
     }
 
@@ -266,7 +268,7 @@ struct BenchTrainCommand: AsyncParsableCommand {
         trainer.candidateBlockRows = blockRows
         trainer.activationExecution = activations
         let grid: [(p: Int, l: Int)] = scaling ? [5, 10].flatMap { l in [1, 8, 64, 256].map { (p: $0, l: l) } } : [(population, layers)]
-        log([benchPadded("P", 5), benchPadded("L", 3), benchPadded("n", 6), benchPadded("epochs", 6), benchPadded("cand-epochs/s", 13), benchPadded("GFLOP/s", 9), benchPadded("of peak", 8), " tile"].joined(separator: " "))
+        log([benchPadded("P", 5), benchPadded("L", 3), benchPadded("n", 6), benchPadded("epochs", 6), benchPadded("cand-epochs/s", 13), benchPadded("GFLOP/s", 9), benchPadded("of peak", 8), benchPadded("of FMA", 7), " tile"].joined(separator: " "))
         var runs: [Report.Run] = []
         for (p, l) in grid {
             var workload = Study1Workload()
@@ -277,9 +279,11 @@ struct BenchTrainCommand: AsyncParsableCommand {
             workload.cycle = try activationCycle()
             let r = try TrainingBench.run(workload, trainer: trainer, profile: profile)
             let share = peakSummary.map { r.gflops / $0.peakGFLOPs }
-            runs.append(.init(result: r, shareOfGEMMPeak: share))
+            let fmaShare = peakSummary?.fmaPeak.map { r.gflops / $0.gflops }
+            runs.append(.init(result: r, shareOfGEMMPeak: share, shareOfFMAPeak: fmaShare))
+            let percent = { (x: Double?) in x.map { String(format: "%.0f%%", 100 * $0) } ?? "-" }
             log(String(format: "%5d %3d %6d %6d %13.1f %9.2f ", p, l, samples, epochs, r.candidateEpochsPerSecond, r.gflops)
-                + benchPadded(share.map { String(format: "%.0f%%", 100 * $0) } ?? "-", 8) + "  " + r.tile)
+                + benchPadded(percent(share), 8) + " " + benchPadded(percent(fmaShare), 7) + "  " + r.tile)
             for (name, s) in (r.kernelSeconds ?? [:]).sorted(by: { $0.value > $1.value }) {
                 log("    " + benchPadded(name, 24, left: true) + String(format: " %8.3f s", s))
             }

@@ -231,6 +231,9 @@ import Testing
         #expect(text.stdout.components(separatedBy: "device:").count == 2, "\(text.stdout)")
         #expect(text.stdout.contains("measured GEMM peak"), "\(text.stdout)")
         #expect(text.stdout.contains("measured FMA peak") && text.stdout.contains("the GEMM peak is"), "\(text.stdout)")
+        // The run's GFLOP/s as shares of both peaks: "of peak" and "of FMA" columns, each a percentage.
+        let row = try #require(text.stdout.split(separator: "\n").last(where: { $0.hasPrefix("    2   3") }), "\(text.stdout)")
+        #expect(row.matches(of: /\d+%/).count == 2, "\(row)")
 
         let bad = try cli.run(["bench", "train", "--block-rows", "0", "--peak", "none"])
         #expect(bad.status != 0)
