@@ -38,9 +38,10 @@ import Testing
     }
 
     /// Runs `workers` processes and kills one at random of those that hold claims (`kills` in all), restarting
-    /// each at once. Kill k waits until (k + 1) / (kills + 2) of the trials have finished, so the kills are spread
-    /// over the study by its progress, not by the clock: however fast the trainer gets, the study cannot end
-    /// before them. Only claim holders are picked, so every kill leaves claims to requeue.
+    /// each at once. Kill k waits until (k + 1) / (kills + 2) of the trials have finished (looking every 0.2 s), so
+    /// the kills follow the study's progress, not the clock: a faster trainer moves them earlier instead of past
+    /// the study's end, as long as a trial outlasts a look. Only claim holders are picked, so every kill leaves
+    /// claims to requeue.
     static func runWithKills(cli: CLI, command: [String], storage: String, study: String, workers: Int,
                              kills: Int) throws -> (exits: [Int32], killed: Int) {
         var generator = SeededGenerator(seed: 11)
